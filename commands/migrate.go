@@ -1,0 +1,285 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/go-units"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/plugin"
+)
+
+// Exit codes, as docker uses them.
+const (
+	exitFailure     = 1
+	exitUsage       = 125
+	exitInterrupted = 130
+)
+
+type migrateOptions struct {
+	source, destination string
+	platforms           []string
+	jobs                int
+	dryRun              bool
+	progress            string
+	format              string
+	insecure            []string
+	strategy            string
+}
+
+// insecureAll is what a bare --insecure means: both sides.
+const insecureAll = "*"
+
+func newMigrateCommand(dockerCli command.Cli) *cobra.Command {
+	var opts migrateOptions
+	cmd := &cobra.Command{
+		Use:   "migrate [OPTIONS] SRC DST",
+		Short: "Copy an image, multi-arch included, from one registry to another",
+		Long: `Copy an image, multi-arch included, from one registry to another.
+
+SRC and DST are image references as docker uses them: "golang:1.25-alpine"
+means docker.io/library/golang:1.25-alpine. SRC may be pinned by digest
+(NAME@sha256:...). When DST has no tag it takes SRC's tag.
+
+Credentials come from 'docker login': the same config file, credential store
+and helpers the docker CLI uses, including 'docker --config DIR'.
+
+On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.`,
+		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
+  docker migrate golang:1.25-alpine registry.example.com/mirror/golang
+
+  # Only the platforms your cluster runs (the index digest then changes)
+  docker migrate --platform linux/amd64,linux/arm64 golang:1.25-alpine registry.example.com/mirror/golang:1.25-alpine
+
+  # See what would be copied, without writing anything
+  docker migrate --dry-run nginx:1.27 localhost:5000/nginx
+
+  # A registry with a self-signed certificate or plain HTTP
+  docker migrate --insecure=registry.lan:5000 alpine:3.20 registry.lan:5000/alpine`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageError(cmd, fmt.Errorf("%q requires exactly 2 arguments, SRC and DST", cmd.CommandPath()))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.source, opts.destination = args[0], args[1]
+			return runMigrate(cmd.Context(), dockerCli, opts)
+		},
+		DisableFlagsInUseLine: true,
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(c, err) })
+
+	flags := cmd.Flags()
+	flags.StringSliceVar(&opts.platforms, "platform", nil, `Copy only these platforms ("os/arch[/variant]", comma-separated); the index digest then differs from the source`)
+	flags.IntVarP(&opts.jobs, "jobs", "j", 4, "Number of blobs to copy in parallel")
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
+	flags.StringVar(&opts.progress, "progress", "auto", `Progress output on stderr: "auto", "tty", "plain" or "quiet"`)
+	flags.StringVar(&opts.format, "format", "", `Output format: "" (DST@DIGEST) or "json"`)
+	flags.StringSliceVar(&opts.insecure, "insecure", nil, "Allow plain HTTP or an unverified TLS certificate for these registries (--insecure=HOST[,HOST]); bare --insecure allows it for both SRC and DST")
+	flags.Lookup("insecure").NoOptDefVal = insecureAll
+	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (planned) or "buildx" (planned)`)
+	return cmd
+}
+
+func usageError(cmd *cobra.Command, err error) error {
+	return cli.StatusError{
+		Status:     fmt.Sprintf("%s\nSee '%s --help'.", err, cmd.CommandPath()),
+		StatusCode: exitUsage,
+	}
+}
+
+// parsed is migrateOptions checked and resolved.
+type parsed struct {
+	source, destination name.Reference
+	displayDestination  string
+}
+
+// parseReferences applies docker's normalisation and the DST-takes-SRC's-tag rule.
+func parseReferences(src, dst string) (parsed, error) {
+	srcNamed, err := reference.ParseNormalizedNamed(src)
+	if err != nil {
+		return parsed{}, fmt.Errorf("invalid reference %q for SRC: %v", src, err)
+	}
+	srcNamed = reference.TagNameOnly(srcNamed)
+	dstNamed, err := reference.ParseNormalizedNamed(dst)
+	if err != nil {
+		return parsed{}, fmt.Errorf("invalid reference %q for DST: %v", dst, err)
+	}
+	if _, ok := dstNamed.(reference.Digested); ok {
+		return parsed{}, fmt.Errorf("invalid reference %q for DST: give a tag, not a digest; the digest is the source's", dst)
+	}
+	if _, ok := dstNamed.(reference.Tagged); !ok {
+		srcTag, ok := srcNamed.(reference.Tagged)
+		if !ok {
+			return parsed{}, fmt.Errorf("DST %q needs a tag: SRC %q is pinned by digest only and has no tag to take", dst, src)
+		}
+		if dstNamed, err = reference.WithTag(dstNamed, srcTag.Tag()); err != nil {
+			return parsed{}, err
+		}
+	}
+	var p parsed
+	// Pinned by digest, the tag (if any) is only a label: read by digest.
+	srcRef := srcNamed.String()
+	if d, ok := srcNamed.(reference.Digested); ok {
+		srcRef = reference.TrimNamed(srcNamed).String() + "@" + d.Digest().String()
+	}
+	if p.source, err = name.ParseReference(srcRef); err != nil {
+		return parsed{}, fmt.Errorf("invalid reference %q for SRC: %v", src, err)
+	}
+	if p.destination, err = name.ParseReference(dstNamed.String()); err != nil {
+		return parsed{}, fmt.Errorf("invalid reference %q for DST: %v", dst, err)
+	}
+	p.displayDestination = reference.FamiliarString(dstNamed)
+	return p, nil
+}
+
+func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions) error {
+	refs, err := parseReferences(opts.source, opts.destination)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	mode, err := progress.ParseMode(opts.progress)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	if opts.format != "" && opts.format != "json" {
+		return cli.StatusError{Status: fmt.Sprintf("invalid --format %q: expected json, or no --format for DST@DIGEST", opts.format), StatusCode: exitUsage}
+	}
+	if opts.jobs < 1 || opts.jobs > 64 {
+		return cli.StatusError{Status: fmt.Sprintf("invalid --jobs %d: expected 1 to 64", opts.jobs), StatusCode: exitUsage}
+	}
+	plats, err := platforms.ParseList(opts.platforms)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	switch opts.strategy {
+	case migrate.StrategyAuto, migrate.StrategyIndex, migrate.StrategyManifest, migrate.StrategyBuildx:
+	default:
+		return cli.StatusError{Status: fmt.Sprintf("invalid --strategy %q: expected auto, index, manifest or buildx", opts.strategy), StatusCode: exitUsage}
+	}
+
+	if mode == progress.Auto {
+		mode = progress.Plain
+		if dockerCli.Err().IsTerminal() {
+			mode = progress.TTY
+		}
+	}
+	debug := logrus.IsLevelEnabled(logrus.DebugLevel)
+	debugf := func(format string, args ...any) {
+		if debug {
+			logrus.Debugf(format, args...)
+		}
+	}
+
+	// Ctrl-C reaches the plugin directly on a terminal, and through the CLI's
+	// socket (which cancels ctx) otherwise.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	insecure := insecureHosts(opts.insecure, refs)
+	client := registry.New(
+		registry.WithKeychain(plugin.Keychain(dockerCli.ConfigFile())),
+		registry.WithInsecure(insecure),
+		registry.WithCertDirs(plugin.CertDirs()...),
+		registry.WithUserAgent("docker-migrate/"+plugin.Version),
+		registry.WithDebugf(debugf),
+	)
+
+	pw := progress.New(dockerCli.Err(), mode)
+	res, p, err := migrate.Run(ctx, migrate.Options{
+		Source:      refs.source,
+		Destination: refs.destination,
+		Platforms:   plats,
+		Jobs:        opts.jobs,
+		DryRun:      opts.dryRun,
+		Strategy:    opts.strategy,
+		Registry:    client,
+		Progress:    pw,
+		Debugf:      debugf,
+	})
+	pw.Close()
+	if err != nil {
+		return failure(ctx, err, debug, refs)
+	}
+
+	out := dockerCli.Out()
+	switch {
+	case opts.format == "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case opts.dryRun:
+		return p.Describe(out, res.Strategy)
+	}
+	if mode != progress.Quiet {
+		summary(dockerCli.Err(), res)
+	}
+	_, err = fmt.Fprintf(out, "%s@%s\n", refs.displayDestination, res.DestinationDigest)
+	return err
+}
+
+func summary(w io.Writer, r *migrate.Result) {
+	if r.UpToDate {
+		return
+	}
+	fmt.Fprintf(w, "Copied %s to %s in %s: %d platform(s); blobs %d copied (%s), %d mounted (%s), %d already there (%s).\n",
+		r.Source, r.Destination, time.Duration(r.DurationSeconds*float64(time.Second)).Round(10*time.Millisecond), len(r.Platforms),
+		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
+		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
+	if r.DigestChanged {
+		fmt.Fprintf(w, "The destination digest differs from the source: %s.\n", strings.TrimPrefix(r.DigestNote, "the digest differs from the source: "))
+	}
+}
+
+// insecureHosts turns --insecure values into a predicate; a bare --insecure
+// covers the hosts of SRC and DST.
+func insecureHosts(values []string, refs parsed) func(string) bool {
+	var hosts []string
+	for _, v := range values {
+		if v == insecureAll {
+			hosts = append(hosts, refs.source.Context().RegistryStr(), refs.destination.Context().RegistryStr())
+			continue
+		}
+		hosts = append(hosts, strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(v, "https://"), "http://"), "/"))
+	}
+	return func(host string) bool { return slices.Contains(hosts, host) }
+}
+
+// failure turns err into the one sentence the CLI prints, with the detail first
+// under -D, and the exit code.
+func failure(ctx context.Context, err error, debug bool, refs parsed) error {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return cli.StatusError{Status: fmt.Sprintf("interrupted: %s was not changed", refs.displayDestination), StatusCode: exitInterrupted}
+	}
+	if debug {
+		for _, line := range errdefs.Detail(err) {
+			logrus.Debug(line)
+		}
+	}
+	code := exitFailure
+	if errdefs.Is(err, errdefs.InvalidArgument) {
+		code = exitUsage
+	}
+	return cli.StatusError{Status: errdefs.Message(err), StatusCode: code}
+}

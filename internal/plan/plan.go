@@ -1,0 +1,510 @@
+// Package plan decides what a migration copies. It only reads: HEADs against
+// the destination to find what is already there, and GETs from the source for
+// what is not. The result is the full list of manifests and blobs with the action
+// for each, which --dry-run prints and the strategies execute.
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// Action is what happens to one manifest or blob.
+type Action string
+
+const (
+	Copy  Action = "copy"  // stream from the source
+	Mount Action = "mount" // cross-repository mount within the destination registry
+	Skip  Action = "skip"  // the destination already has it
+	// Foreign layers (non-distributable) stay where their URLs point, as the
+	// engine and crane leave them.
+	Foreign Action = "foreign"
+)
+
+// Blob is one config or layer, listed once however many manifests use it.
+type Blob struct {
+	Digest    v1.Hash
+	Size      int64
+	MediaType types.MediaType
+	Action    Action
+	// Owner is the first platform that uses the blob, for progress display.
+	Owner string
+}
+
+// Manifest is one manifest of the graph.
+type Manifest struct {
+	Digest    v1.Hash
+	MediaType types.MediaType
+	Size      int64
+	// Body is nil for a manifest that is skipped: it is never fetched.
+	Body   []byte
+	Label  string
+	Action Action
+	Blobs  []v1.Hash
+
+	blobDescs []v1.Descriptor
+}
+
+// PlatformDigest pairs a platform with its manifest at both ends.
+type PlatformDigest struct {
+	Platform          string  `json:"platform"`
+	SourceDigest      v1.Hash `json:"sourceDigest"`
+	DestinationDigest v1.Hash `json:"destinationDigest"`
+}
+
+// Plan is everything a migration will do.
+type Plan struct {
+	Source      name.Reference
+	Destination name.Reference
+	// SourceDigest is the digest SRC resolved to when the plan was made.
+	SourceDigest v1.Hash
+	// Root is the top manifest as it will be written to the destination tag.
+	Root *Manifest
+	// Manifests are the children, in an order where each comes after those it
+	// refers to; Root is pushed after all of them.
+	Manifests []*Manifest
+	Blobs     []*Blob
+	Platforms []PlatformDigest
+	// DigestChanged is true when Root differs from the source (a platform subset).
+	DigestChanged bool
+	ChangeReason  string
+	// UpToDate means the destination tag already points at the same digest.
+	UpToDate bool
+}
+
+// Request is what the user asked for.
+type Request struct {
+	Source      name.Reference
+	Destination name.Reference
+	Platforms   []v1.Platform
+	// Jobs bounds the concurrent requests made while planning.
+	Jobs int
+}
+
+// Build makes the plan for copying req.Source to req.Destination.
+func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Plan, error) {
+	jobs := max(req.Jobs, 1)
+	p := &Plan{Source: req.Source, Destination: req.Destination}
+	srcName := familiar(req.Source)
+
+	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
+	if errorsIsNoDigest(err) {
+		// Fall back to a GET: some registries omit the digest on HEAD.
+		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
+	}
+	if err != nil {
+		if errdefs.Is(err, errdefs.NotFound) {
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", srcName)
+		}
+		return nil, err
+	}
+	p.SourceDigest = desc.Digest
+	if isSchema1(desc.MediaType) {
+		return nil, schema1Error(srcName)
+	}
+
+	if len(req.Platforms) == 0 {
+		have, err := dst.HeadManifest(ctx, req.Destination.Identifier())
+		if err == nil && have.Digest == desc.Digest {
+			p.UpToDate = true
+		} else if err != nil && !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
+			return nil, err
+		}
+	}
+
+	body, desc, err := src.GetManifest(ctx, desc.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	if isSchema1(desc.MediaType) {
+		return nil, schema1Error(srcName)
+	}
+	mt, err := sniffMediaType(body, desc.MediaType)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", srcName, err)
+	}
+	p.Root = &Manifest{Digest: desc.Digest, MediaType: mt, Size: int64(len(body)), Body: body, Label: "index", Action: Copy}
+
+	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, upToDate: p.UpToDate}
+	if mt.IsIndex() {
+		if err := w.root(ctx, p, req); err != nil {
+			return nil, err
+		}
+	} else {
+		p.Root.Label = "manifest"
+		plat, err := w.image(ctx, p.Root, "")
+		if err != nil {
+			return nil, err
+		}
+		if len(req.Platforms) > 0 && !slices.ContainsFunc(req.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
+			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
+				formatList(req.Platforms), srcName, platforms.Format(plat))
+		}
+		p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest}}
+		p.Root.Label = platforms.Format(plat)
+		w.register(p.Root)
+	}
+	if err := w.checkBlobs(ctx, p.sameRegistry(), src.Name); err != nil {
+		return nil, err
+	}
+	p.Blobs = w.order
+	if p.UpToDate {
+		p.Root.Action = Skip
+	}
+	return p, nil
+}
+
+func (p *Plan) sameRegistry() bool {
+	return p.Source.Context().RegistryStr() == p.Destination.Context().RegistryStr() &&
+		p.Source.Context().RepositoryStr() != p.Destination.Context().RepositoryStr()
+}
+
+func familiar(r name.Reference) string { return r.Name() }
+
+func isSchema1(mt types.MediaType) bool {
+	return mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed
+}
+
+func schema1Error(src string) error {
+	return errdefs.New(errdefs.Rejected, "source %s is a Docker schema 1 manifest, which registries no longer accept: rebuild or re-push it with a current docker first", src)
+}
+
+func errorsIsNoDigest(err error) bool {
+	return err != nil && strings.Contains(err.Error(), registry.ErrNoDigest.Error())
+}
+
+// sniffMediaType trusts the manifest's own mediaType field over Content-Type,
+// which some registries get wrong; an OCI manifest may leave the field out.
+func sniffMediaType(body []byte, header types.MediaType) (types.MediaType, error) {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return "", fmt.Errorf("manifest is not JSON: %w", err)
+	}
+	switch {
+	case probe.MediaType != "":
+		return probe.MediaType, nil
+	case header != "" && header != "application/json" && header != "text/plain":
+		return header, nil
+	case probe.Manifests != nil:
+		return types.OCIImageIndex, nil
+	case probe.Config != nil:
+		return types.OCIManifestSchema1, nil
+	}
+	return "", fmt.Errorf("cannot tell what kind of manifest this is (media type %q)", header)
+}
+
+func formatList(ps []v1.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = platforms.Format(p)
+	}
+	return strings.Join(s, ", ")
+}
+
+// walker fetches the children of the root and collects their blobs.
+type walker struct {
+	src, dst *registry.Repository
+	jobs     int
+	upToDate bool
+
+	blobs map[v1.Hash]*Blob
+	order []*Blob
+}
+
+// attestation annotations written by buildx/BuildKit.
+const (
+	refTypeAnnotation   = "vnd.docker.reference.type"
+	refDigestAnnotation = "vnd.docker.reference.digest"
+	attestationType     = "attestation-manifest"
+)
+
+type indexEntry struct {
+	raw  json.RawMessage
+	desc v1.Descriptor
+}
+
+func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(p.Root.Body, &doc); err != nil {
+		return fmt.Errorf("source %s: index is not JSON: %w", familiar(req.Source), err)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(doc["manifests"], &raws); err != nil {
+		return fmt.Errorf("source %s: index has no manifests list: %w", familiar(req.Source), err)
+	}
+	entries := make([]indexEntry, len(raws))
+	for i, raw := range raws {
+		entries[i].raw = raw
+		if err := json.Unmarshal(raw, &entries[i].desc); err != nil {
+			return fmt.Errorf("source %s: bad index entry %d: %w", familiar(req.Source), i, err)
+		}
+	}
+
+	kept := entries
+	if len(req.Platforms) > 0 {
+		var err error
+		if kept, err = filterPlatforms(entries, req.Platforms, familiar(req.Source)); err != nil {
+			return err
+		}
+		if len(kept) != len(entries) {
+			doc["manifests"], _ = json.Marshal(rawsOf(kept))
+			body, err := json.Marshal(doc)
+			if err != nil {
+				return err
+			}
+			d, _, _ := v1.SHA256(strings.NewReader(string(body)))
+			p.Root.Body, p.Root.Digest, p.Root.Size = body, d, int64(len(body))
+			p.DigestChanged = true
+			p.ChangeReason = fmt.Sprintf("only %d of the source's %d platforms were kept", countPlatforms(kept), countPlatforms(entries))
+			// A rewritten index is new, so it cannot be up to date; look again.
+			if have, err := w.dst.HeadManifest(ctx, req.Destination.Identifier()); err == nil && have.Digest == d {
+				p.UpToDate = true
+				w.upToDate = true
+			}
+		}
+	}
+
+	labels := map[v1.Hash]string{}
+	for _, e := range kept {
+		if e.desc.Platform != nil && !isAttestation(e.desc) {
+			labels[e.desc.Digest] = platforms.Format(*e.desc.Platform)
+		}
+	}
+	children := make([]*Manifest, len(kept))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.jobs)
+	for i, e := range kept {
+		label := labels[e.desc.Digest]
+		if isAttestation(e.desc) {
+			label = "attestation for " + labelOr(labels[v1Hash(e.desc.Annotations[refDigestAnnotation])], e.desc.Annotations[refDigestAnnotation])
+		} else if label == "" {
+			label = "manifest " + shortDigest(e.desc.Digest)
+		}
+		g.Go(func() error {
+			m, err := w.child(gctx, e.desc, label)
+			children[i] = m
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, e := range kept {
+		w.register(children[i])
+		p.Manifests = append(p.Manifests, children[i])
+		if e.desc.Platform != nil && !isAttestation(e.desc) {
+			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest})
+		}
+	}
+	return nil
+}
+
+func labelOr(label, digest string) string {
+	if label != "" {
+		return label
+	}
+	if h, err := v1.NewHash(digest); err == nil {
+		return shortDigest(h)
+	}
+	return "unknown"
+}
+
+func v1Hash(s string) v1.Hash {
+	h, _ := v1.NewHash(s)
+	return h
+}
+
+func shortDigest(d v1.Hash) string {
+	if len(d.Hex) > 12 {
+		return d.Algorithm + ":" + d.Hex[:12]
+	}
+	return d.String()
+}
+
+func rawsOf(es []indexEntry) []json.RawMessage {
+	out := make([]json.RawMessage, len(es))
+	for i, e := range es {
+		out[i] = e.raw
+	}
+	return out
+}
+
+func isAttestation(d v1.Descriptor) bool {
+	return d.Annotations[refTypeAnnotation] == attestationType
+}
+
+func countPlatforms(es []indexEntry) int {
+	n := 0
+	for _, e := range es {
+		if e.desc.Platform != nil && !isAttestation(e.desc) {
+			n++
+		}
+	}
+	return n
+}
+
+// filterPlatforms keeps the entries for the wanted platforms and the attestation
+// manifests that describe them. Every wanted platform must be there.
+func filterPlatforms(entries []indexEntry, want []v1.Platform, src string) ([]indexEntry, error) {
+	kept := map[v1.Hash]bool{}
+	for _, w := range want {
+		found := false
+		for _, e := range entries {
+			if e.desc.Platform != nil && !isAttestation(e.desc) && !platforms.IsUnknown(e.desc.Platform) && platforms.Match(w, *e.desc.Platform) {
+				kept[e.desc.Digest] = true
+				found = true
+			}
+		}
+		if !found {
+			var have []string
+			for _, e := range entries {
+				if e.desc.Platform != nil && !isAttestation(e.desc) && !platforms.IsUnknown(e.desc.Platform) {
+					have = append(have, platforms.Format(*e.desc.Platform))
+				}
+			}
+			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s; it has %s", platforms.Format(w), src, strings.Join(have, ", "))
+		}
+	}
+	var out []indexEntry
+	for _, e := range entries {
+		if kept[e.desc.Digest] || (isAttestation(e.desc) && kept[v1Hash(e.desc.Annotations[refDigestAnnotation])]) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// child plans one manifest of the index: skipped without a GET when the
+// destination has it, else fetched from the source with its blobs.
+func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Manifest, error) {
+	m := &Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Label: label, Action: Copy}
+	if w.upToDate {
+		m.Action = Skip
+		return m, nil
+	}
+	if _, err := w.dst.HeadManifest(ctx, d.Digest.String()); err == nil {
+		m.Action = Skip
+		return m, nil
+	} else if !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
+		return nil, err
+	}
+	body, got, err := w.src.GetManifest(ctx, d.Digest.String())
+	if err != nil {
+		if errdefs.Is(err, errdefs.NotFound) {
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "manifest %s (%s) is missing from %s: the source index is incomplete", d.Digest, label, w.src.Name.Name())
+		}
+		return nil, err
+	}
+	m.Body = body
+	if m.MediaType == "" {
+		m.MediaType = got.MediaType
+	}
+	if m.MediaType.IsIndex() {
+		return nil, errdefs.New(errdefs.Rejected, "manifest %s (%s) is itself an index; nested indexes are not supported yet", d.Digest, label)
+	}
+	if _, err := w.image(ctx, m, label); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// image records the blobs of an image manifest and returns its platform, read
+// from the config only when the caller has no platform for it (a single image).
+func (w *walker) image(ctx context.Context, m *Manifest, owner string) (v1.Platform, error) {
+	mf, err := v1.ParseManifest(strings.NewReader(string(m.Body)))
+	if err != nil {
+		return v1.Platform{}, fmt.Errorf("manifest %s: %w", m.Digest, err)
+	}
+	m.blobDescs = append([]v1.Descriptor{mf.Config}, mf.Layers...)
+	if owner != "" {
+		return v1.Platform{}, nil
+	}
+	if mf.Config.Platform != nil {
+		return *mf.Config.Platform, nil
+	}
+	// A single image: its platform is in its config.
+	return w.configPlatform(ctx, mf.Config.Digest)
+}
+
+func (w *walker) configPlatform(ctx context.Context, d v1.Hash) (v1.Platform, error) {
+	repo := w.src
+	if ok, err := w.dst.BlobExists(ctx, d); err == nil && ok {
+		repo = w.dst // read what the destination already has, not the source
+	}
+	rc, err := repo.GetBlob(ctx, d)
+	if err != nil {
+		return v1.Platform{}, err
+	}
+	defer rc.Close()
+	cf, err := v1.ParseConfigFile(rc)
+	if err != nil {
+		return v1.Platform{}, fmt.Errorf("config %s: %w", d, err)
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if p.OS == "" {
+		p.OS, p.Architecture = "unknown", "unknown"
+	}
+	return p, nil
+}
+
+// register lists m's blobs, each digest once. Called in index order, so a blob
+// shared by several platforms belongs to the first of them, run after run.
+func (w *walker) register(m *Manifest) {
+	for _, d := range m.blobDescs {
+		w.addBlob(d, m.Label, m)
+	}
+}
+
+func (w *walker) addBlob(d v1.Descriptor, owner string, m *Manifest) {
+	m.Blobs = append(m.Blobs, d.Digest)
+	if _, ok := w.blobs[d.Digest]; ok {
+		return
+	}
+	b := &Blob{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType, Action: Copy, Owner: owner}
+	if len(d.URLs) > 0 && !d.MediaType.IsDistributable() {
+		b.Action = Foreign
+	}
+	w.blobs[d.Digest] = b
+	w.order = append(w.order, b)
+}
+
+// checkBlobs HEADs every blob at the destination, and marks the rest for a
+// mount (same registry) or a copy.
+func (w *walker) checkBlobs(ctx context.Context, sameRegistry bool, _ name.Repository) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.jobs * 2)
+	for _, b := range w.order {
+		if b.Action == Foreign {
+			continue
+		}
+		g.Go(func() error {
+			ok, err := w.dst.BlobExists(gctx, b.Digest)
+			if err != nil {
+				return err
+			}
+			switch {
+			case ok:
+				b.Action = Skip
+			case sameRegistry:
+				b.Action = Mount
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}

@@ -1,0 +1,91 @@
+// Package platforms parses the os/arch[/variant] strings users give to --platform
+// and matches them against the platforms in an index, with the same defaults as
+// containerd: arm64 means arm64/v8, arm means arm/v7, amd64 means amd64/v1.
+package platforms
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Parse reads "os/arch[/variant]". The OS is required: "arm64" alone is
+// ambiguous across linux and windows, and docker's --platform wants it too.
+func Parse(s string) (v1.Platform, error) {
+	parts := strings.Split(strings.TrimSpace(s), "/")
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: expected os/arch[/variant], such as linux/arm64", s)
+	}
+	p := v1.Platform{OS: strings.ToLower(parts[0]), Architecture: strings.ToLower(parts[1])}
+	if len(parts) == 3 {
+		p.Variant = strings.ToLower(parts[2])
+	}
+	return p, nil
+}
+
+// ParseList reads a comma-separated list, or several, dropping duplicates.
+func ParseList(values []string) ([]v1.Platform, error) {
+	var out []v1.Platform
+	for _, v := range values {
+		for _, s := range strings.Split(v, ",") {
+			if strings.TrimSpace(s) == "" {
+				continue
+			}
+			p, err := Parse(s)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.ContainsFunc(out, func(q v1.Platform) bool { return Format(q) == Format(p) }) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Format writes os/arch[/variant].
+func Format(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// normalize fills in the variant an architecture has when none is written.
+func normalize(p v1.Platform) v1.Platform {
+	p.OS = strings.ToLower(p.OS)
+	p.Architecture = strings.ToLower(p.Architecture)
+	switch p.Architecture {
+	case "aarch64":
+		p.Architecture = "arm64"
+	case "x86_64", "x86-64":
+		p.Architecture = "amd64"
+	case "i386":
+		p.Architecture = "386"
+	}
+	if p.Variant == "" {
+		switch p.Architecture {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		case "amd64":
+			p.Variant = "v1"
+		}
+	}
+	return p
+}
+
+// Match reports whether an index entry's platform is the one the user asked for.
+func Match(want, have v1.Platform) bool {
+	w, h := normalize(want), normalize(have)
+	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
+}
+
+// IsUnknown reports the "unknown/unknown" platform buildx gives attestation manifests.
+func IsUnknown(p *v1.Platform) bool {
+	return p != nil && p.OS == "unknown" && p.Architecture == "unknown"
+}

@@ -1,0 +1,185 @@
+// Package registry is docker-migrate's client for the OCI distribution API: manifests
+// by tag or digest, blob existence, cross-repository mounts and streaming uploads.
+// It speaks HTTP itself (over go-containerregistry's authenticating transport) so
+// that every request is one the copier chose: HEAD before GET, mount before upload.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithKeychain sets where credentials come from (the docker CLI's config store).
+func WithKeychain(k authn.Keychain) Option { return func(c *Client) { c.keychain = k } }
+
+// WithInsecure allows plain HTTP and unverified TLS for the hosts it accepts.
+func WithInsecure(f func(host string) bool) Option {
+	return func(c *Client) { c.transports.insecure = f }
+}
+
+// WithCertDirs sets the certs.d directories searched for HOST/*.crt, *.cert, *.key.
+func WithCertDirs(dirs ...string) Option {
+	return func(c *Client) { c.transports.certDirs = dirs }
+}
+
+// WithUserAgent sets the User-Agent sent to registries.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// WithDebugf sets a logger for request-level detail (-D).
+func WithDebugf(f func(format string, args ...any)) Option { return func(c *Client) { c.debugf = f } }
+
+// Client opens authorised handles to repositories.
+type Client struct {
+	keychain   authn.Keychain
+	transports transports
+	userAgent  string
+	debugf     func(format string, args ...any)
+
+	mu    sync.Mutex
+	repos map[string]*Repository
+}
+
+// New returns a Client. Without WithKeychain it is anonymous.
+func New(opts ...Option) *Client {
+	c := &Client{keychain: authn.NewMultiKeychain(), userAgent: "docker-migrate"}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+func (c *Client) logf(format string, args ...any) {
+	if c.debugf != nil {
+		c.debugf(format, args...)
+	}
+}
+
+// Access is what a handle may do in its repository.
+type Access int
+
+const (
+	Pull Access = iota
+	Push
+)
+
+// Repository returns a handle for repo. A Push handle may also mount blobs from the
+// repositories in mountFrom (same registry), so its token carries pull on them.
+func (c *Client) Repository(ctx context.Context, repo name.Repository, access Access, mountFrom ...name.Repository) (*Repository, error) {
+	key := fmt.Sprintf("%s|%d", repo.Name(), access)
+	for _, m := range mountFrom {
+		key += "|" + m.Name()
+	}
+	c.mu.Lock()
+	if r, ok := c.repos[key]; ok {
+		c.mu.Unlock()
+		return r, nil
+	}
+	c.mu.Unlock()
+
+	host := repo.RegistryStr()
+	reg := repo.Registry
+	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) {
+		// name.Insecure lets the ping fall back to plain HTTP; schemePolicy still
+		// refuses HTTP to any host that is neither loopback nor --insecure.
+		var err error
+		if reg, err = name.NewRegistry(host, name.Insecure); err != nil {
+			return nil, err
+		}
+	}
+	base, err := c.transports.forHost(host)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := c.keychain.Resolve(reg)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials for %s: %w", host, err)
+	}
+	scopes := []string{repo.Scope(transport.PullScope)}
+	if access == Push {
+		scopes = []string{repo.Scope(transport.PushScope)}
+	}
+	for _, m := range mountFrom {
+		scopes = append(scopes, m.Scope(transport.PullScope))
+	}
+	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(base, c.userAgent), scopes)
+	if err != nil {
+		op := "read " + repo.Name()
+		if access == Push {
+			op = "push to " + repo.Name()
+		}
+		if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
+			return nil, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
+		}
+		return nil, classify(err, host, op)
+	}
+	r := &Repository{
+		Name:   repo,
+		client: &http.Client{Transport: rt},
+		base:   fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
+		logf:   c.logf,
+		access: access,
+	}
+	c.mu.Lock()
+	if c.repos == nil {
+		c.repos = map[string]*Repository{}
+	}
+	c.repos[key] = r
+	c.mu.Unlock()
+	return r, nil
+}
+
+// classify turns a transport failure into one sentence that names the host and
+// what to do. op is a verb phrase ("push to", "read") used in the sentence.
+func classify(err error, host, op string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if plain, ok := errors.AsType[*ErrPlainHTTP](err); ok {
+		return errdefs.Wrap(err, errdefs.Unreachable, "%s", plain.Error())
+	}
+	if te, ok := errors.AsType[*transport.Error](err); ok {
+		return statusError(te, 0, host, op)
+	}
+	return unreachable(err, host)
+}
+
+func loginHint(host string) string {
+	if host == name.DefaultRegistry || host == "index.docker.io" || host == "registry-1.docker.io" {
+		return "docker login"
+	}
+	return "docker login " + host
+}
+
+// hasCode reports whether the registry answered with the OCI error code.
+func hasCode(te *transport.Error, code transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// diagnostics joins the registry's error codes and messages for debug detail.
+func diagnostics(te *transport.Error) string {
+	var parts []string
+	for _, d := range te.Errors {
+		parts = append(parts, string(d.Code))
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,113 @@
+package registry
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// statusError turns a registry's error answer into a typed error with one
+// sentence. The *transport.Error stays in the chain: its status code and OCI
+// error codes are what later decisions (fallbacks) look at.
+func statusError(te *transport.Error, retryAfter time.Duration, host, op string) error {
+	switch te.StatusCode {
+	case http.StatusUnauthorized:
+		return errdefs.Wrap(te, errdefs.Unauthorized, "%s: unauthorized: run '%s'", op, loginHint(host))
+	case http.StatusForbidden:
+		return errdefs.Wrap(te, errdefs.Denied, "%s: denied: the account logged in to %s has no access there; check the name or run '%s' with an account that has", op, host, loginHint(host))
+	case http.StatusNotFound:
+		return errdefs.Wrap(te, errdefs.NotFound, "%s: not found", op)
+	case http.StatusTooManyRequests:
+		wait := ""
+		if retryAfter > 0 {
+			wait = fmt.Sprintf(" (it asks to wait %s)", retryAfter)
+		}
+		return errdefs.Wrap(&RateLimitError{Err: te, RetryAfter: retryAfter}, errdefs.RateLimited, "%s: %s is rate limiting requests%s: wait and run again, or log in with 'docker login' for a higher limit", op, host, wait)
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError:
+		return errdefs.Wrap(te, errdefs.Unavailable, "%s: %s answered %d %s: the registry is having trouble; run again later", op, host, te.StatusCode, http.StatusText(te.StatusCode))
+	}
+	codes := diagnostics(te)
+	if codes == "" {
+		codes = fmt.Sprintf("%d %s", te.StatusCode, http.StatusText(te.StatusCode))
+	}
+	if hasCode(te, transport.UnauthorizedErrorCode) {
+		return errdefs.Wrap(te, errdefs.Unauthorized, "%s: unauthorized: run '%s'", op, loginHint(host))
+	}
+	if hasCode(te, transport.DeniedErrorCode) {
+		return errdefs.Wrap(te, errdefs.Denied, "%s: denied: the account logged in to %s has no access there; check the name or run '%s' with an account that has", op, host, loginHint(host))
+	}
+	return errdefs.Wrap(te, errdefs.Rejected, "%s: %s refused the request (%s)", op, host, codes)
+}
+
+// RateLimitError is a 429 with the wait the registry asked for.
+type RateLimitError struct {
+	Err        *transport.Error
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string { return e.Err.Error() }
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// retryAfter reads a Retry-After header given in seconds, or 0.
+func retryAfter(h http.Header) time.Duration {
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
+// checkResponse returns nil if resp has one of the codes, else the registry's
+// error classified for host with op as the sentence's subject. It consumes the
+// body of an error response.
+func checkResponse(resp *http.Response, host, op string, codes ...int) error {
+	err := transport.CheckError(resp, codes...)
+	if err == nil {
+		return nil
+	}
+	te, ok := errors.AsType[*transport.Error](err)
+	if !ok {
+		return unreachable(err, host)
+	}
+	return statusError(te, retryAfter(resp.Header), host, op)
+}
+
+// unreachable names the host and the shortest true cause of a network failure.
+func unreachable(err error, host string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cause := err.Error()
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		cause = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		cause = "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		cause = "no route to host"
+	case errors.As(err, &dnsErr):
+		cause = "no such host"
+	case errors.As(err, &unknownCA):
+		return errdefs.Wrap(err, errdefs.Unreachable,
+			"cannot reach registry %s: its TLS certificate is signed by an unknown authority; put the CA in /etc/docker/certs.d/%s/ca.crt or pass --insecure=%s", host, host, host)
+	case errors.As(err, &hostErr), errors.As(err, &invalid):
+		return errdefs.Wrap(err, errdefs.Unreachable,
+			"cannot reach registry %s: its TLS certificate is not valid for it; fix the certificate or pass --insecure=%s", host, host)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		cause = "timed out"
+	}
+	return errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: %s", host, cause)
+}

@@ -1,0 +1,390 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ManifestAccept lists every manifest type docker-migrate understands, in the
+// order a registry should prefer; schema 1 is there only to be recognised and refused.
+var ManifestAccept = []string{
+	string(types.OCIImageIndex),
+	string(types.DockerManifestList),
+	string(types.OCIManifestSchema1),
+	string(types.DockerManifestSchema2),
+	string(types.DockerManifestSchema1Signed),
+	string(types.DockerManifestSchema1),
+}
+
+// maxManifestSize bounds what is read into memory for one manifest; registries
+// commonly refuse manifests over 4 MiB anyway.
+const maxManifestSize = 4 << 20
+
+// Repository is an authorised handle on one repository of one registry.
+type Repository struct {
+	Name   name.Repository
+	client *http.Client
+	base   string
+	logf   func(format string, args ...any)
+	access Access
+}
+
+// Host is the registry host the handle talks to.
+func (r *Repository) Host() string { return r.Name.RegistryStr() }
+
+func (r *Repository) op() string {
+	if r.access == Push {
+		return "push to " + r.Name.Name()
+	}
+	return "read " + r.Name.Name()
+}
+
+func (r *Repository) check(resp *http.Response, codes ...int) error {
+	err := checkResponse(resp, r.Host(), r.op(), codes...)
+	if err != nil && r.access == Pull && errdefs.Is(err, errdefs.Unauthorized) {
+		// Docker Hub answers 401, not 404, for a repository that does not exist.
+		e, _ := errors.AsType[*errdefs.Error](err)
+		e.Msg += ", or check that the repository exists"
+	}
+	return err
+}
+
+// do sends a request built by mk, retrying idempotent requests a few times on
+// answers that say "try again" (5xx, 429 with a short Retry-After) and on broken
+// connections. It never retries a request with a body.
+func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
+	const attempts = 3
+	var lastErr error
+	for i := range attempts {
+		req, err := mk()
+		if err != nil {
+			return nil, err
+		}
+		req = req.WithContext(ctx)
+		idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
+		resp, err := r.client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			lastErr = unreachable(err, r.Host())
+			if !idempotent || i == attempts-1 {
+				return nil, lastErr
+			}
+			r.logf("%s %s: %v; retrying", req.Method, redact(req.URL), err)
+			if err := sleep(ctx, backoff(i)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		wait := time.Duration(0)
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests:
+			wait = retryAfter(resp.Header)
+			if wait == 0 {
+				wait = time.Second
+			}
+			if wait > 10*time.Second {
+				return resp, nil // a long wait is the user's call, not ours
+			}
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			wait = backoff(i)
+		default:
+			return resp, nil
+		}
+		if !idempotent || i == attempts-1 {
+			return resp, nil
+		}
+		r.logf("%s %s: %s; retrying in %s", req.Method, redact(req.URL), resp.Status, wait)
+		drain(resp)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+func backoff(attempt int) time.Duration { return time.Duration(200<<(2*attempt)) * time.Millisecond }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+// redact drops the query, which may hold upload state or signed-URL secrets.
+func redact(u *url.URL) string {
+	c := *u
+	c.RawQuery = ""
+	return c.String()
+}
+
+func (r *Repository) manifestURL(ref string) string { return r.base + "/manifests/" + ref }
+func (r *Repository) blobURL(d v1.Hash) string      { return r.base + "/blobs/" + d.String() }
+
+func newRequest(method, u string, body io.Reader) (*http.Request, error) {
+	return http.NewRequest(method, u, body)
+}
+
+// HeadManifest returns the descriptor of the manifest ref (a tag or a digest)
+// points to. A missing manifest is an errdefs.NotFound error.
+func (r *Repository) HeadManifest(ctx context.Context, ref string) (v1.Descriptor, error) {
+	resp, err := r.do(ctx, func() (*http.Request, error) {
+		req, err := newRequest(http.MethodHead, r.manifestURL(ref), nil)
+		if err == nil {
+			req.Header.Set("Accept", strings.Join(ManifestAccept, ","))
+		}
+		return req, err
+	})
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	defer drain(resp)
+	if err := r.check(resp, http.StatusOK); err != nil {
+		return v1.Descriptor{}, err
+	}
+	d, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		// Some registries send no digest on HEAD; the caller falls back to GET.
+		return v1.Descriptor{}, fmt.Errorf("HEAD %s gave no Docker-Content-Digest: %w", ref, ErrNoDigest)
+	}
+	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	return v1.Descriptor{
+		MediaType: types.MediaType(mediaType(resp.Header.Get("Content-Type"))),
+		Digest:    d,
+		Size:      size,
+	}, nil
+}
+
+// ErrNoDigest means a registry answered a manifest HEAD without its digest.
+var ErrNoDigest = errors.New("no digest in response")
+
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.TrimSpace(ct)
+}
+
+// GetManifest reads a manifest. When ref is a digest the body is checked against it.
+func (r *Repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.Descriptor, error) {
+	resp, err := r.do(ctx, func() (*http.Request, error) {
+		req, err := newRequest(http.MethodGet, r.manifestURL(ref), nil)
+		if err == nil {
+			req.Header.Set("Accept", strings.Join(ManifestAccept, ","))
+		}
+		return req, err
+	})
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	defer drain(resp)
+	if err := r.check(resp, http.StatusOK); err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	if err != nil {
+		return nil, v1.Descriptor{}, unreachable(err, r.Host())
+	}
+	if len(body) > maxManifestSize {
+		return nil, v1.Descriptor{}, errdefs.New(errdefs.Rejected, "manifest %s@%s is larger than %d bytes", r.Name.Name(), ref, maxManifestSize)
+	}
+	d, _, _ := v1.SHA256(bytes.NewReader(body))
+	if want, err := v1.NewHash(ref); err == nil && want != d {
+		return nil, v1.Descriptor{}, errdefs.New(errdefs.DigestMismatch,
+			"digest mismatch: %s served manifest %s with digest %s; the source registry returned corrupt data", r.Host(), want, d)
+	}
+	return body, v1.Descriptor{
+		MediaType: types.MediaType(mediaType(resp.Header.Get("Content-Type"))),
+		Digest:    d,
+		Size:      int64(len(body)),
+	}, nil
+}
+
+// PutManifest uploads a manifest under ref (a tag or its digest).
+func (r *Repository) PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error {
+	resp, err := r.do(ctx, func() (*http.Request, error) {
+		req, err := newRequest(http.MethodPut, r.manifestURL(ref), bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", string(mt))
+		}
+		return req, err
+	})
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	return r.check(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted)
+}
+
+// BlobExists reports whether the repository has blob d, with a HEAD.
+func (r *Repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
+	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodHead, r.blobURL(d), nil) })
+	if err != nil {
+		return false, err
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err := r.check(resp, http.StatusOK); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// GetBlob opens blob d for reading. The caller verifies what it reads.
+func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
+	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodGet, r.blobURL(d), nil) })
+	if err != nil {
+		return nil, err
+	}
+	if err := r.check(resp, http.StatusOK); err != nil {
+		drain(resp)
+		if errdefs.Is(err, errdefs.NotFound) {
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "blob %s is missing from %s: the source image is incomplete", d, r.Name.Name())
+		}
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// StartUpload opens an upload session for d. With from set (a repository on the
+// same registry) it first asks for a cross-repository mount; mounted is true when
+// the registry did that and no upload is needed.
+func (r *Repository) StartUpload(ctx context.Context, d v1.Hash, from *name.Repository) (mounted bool, loc string, err error) {
+	u := r.base + "/blobs/uploads/"
+	if from != nil {
+		q := url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}
+		resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodPost, u+"?"+q.Encode(), nil) })
+		if err != nil {
+			return false, "", err
+		}
+		defer drain(resp)
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			return true, "", nil
+		case http.StatusAccepted:
+			// The registry declined the mount and opened an upload instead.
+			loc, err = uploadLocation(resp)
+			return false, loc, err
+		}
+		// Some registries answer a mount they do not support with an error;
+		// a plain upload still works there.
+		r.logf("mount of %s from %s refused: %s; uploading instead", d, from.Name(), resp.Status)
+	}
+	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodPost, u, nil) })
+	if err != nil {
+		return false, "", err
+	}
+	defer drain(resp)
+	if err := r.check(resp, http.StatusAccepted); err != nil {
+		return false, "", err
+	}
+	loc, err = uploadLocation(resp)
+	return false, loc, err
+}
+
+func uploadLocation(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", errors.New("registry opened an upload without a Location")
+	}
+	u, err := resp.Request.URL.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("bad upload Location %q: %w", loc, err)
+	}
+	return u.String(), nil
+}
+
+// Upload streams size bytes of body into the upload session at loc and commits
+// it as d. Commit happens only after body has been read to its end without error,
+// so a reader that fails its digest check leaves nothing behind.
+func (r *Repository) Upload(ctx context.Context, loc string, d v1.Hash, size int64, body io.Reader) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// A body reader's own error (a digest mismatch) comes back wrapped in
+		// *url.Error; keep it as the cause the user sees.
+		if e, ok := errors.AsType[*errdefs.Error](err); ok {
+			return e
+		}
+		return unreachable(err, r.Host())
+	}
+	drainErr := r.check(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
+	drain(resp)
+	if drainErr != nil {
+		return drainErr
+	}
+	next := loc
+	if resp.Header.Get("Location") != "" {
+		if next, err = uploadLocation(resp); err != nil {
+			return err
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	put.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = r.client.Do(put)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return unreachable(err, r.Host())
+	}
+	defer drain(resp)
+	return r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
+}
+
+// CancelUpload abandons an upload session; best effort, for cleanup.
+func (r *Repository) CancelUpload(loc string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc, nil)
+	if err != nil {
+		return
+	}
+	if resp, err := r.client.Do(req); err == nil {
+		drain(resp)
+	}
+}

@@ -1,0 +1,260 @@
+// Package index is the default strategy: a registry-to-registry copy of the
+// index, its manifests and its blobs, byte for byte. Blobs stream from source to
+// destination with their digest checked on the way; children are pushed by digest
+// and the destination tag is written last.
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/plan"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// Stats counts what a run moved.
+type Stats struct {
+	ManifestsCopied, ManifestsSkipped       int
+	BlobsCopied, BlobsMounted, BlobsSkipped int
+	BytesCopied, BytesMounted, BytesSkipped int64
+}
+
+// Options tune a run.
+type Options struct {
+	Jobs     int
+	Progress *progress.Writer
+	Debugf   func(format string, args ...any)
+}
+
+// Execute carries out p: blobs first, then child manifests by digest, then the
+// root under the destination tag. If anything fails before the last step, the
+// tag is untouched.
+func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, opts Options) (Stats, error) {
+	e := &executor{src: src, dst: dst, opts: opts}
+	if e.opts.Debugf == nil {
+		e.opts.Debugf = func(string, ...any) {}
+	}
+	if err := e.blobs(ctx, p); err != nil {
+		return e.stats(), err
+	}
+	if err := e.manifests(ctx, p); err != nil {
+		return e.stats(), err
+	}
+	if p.Root.Action != plan.Skip {
+		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
+		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
+			return e.stats(), fmt.Errorf("write %s: %w", p.Destination.Name(), err)
+		}
+		t.Done("pushed")
+		e.manifestsCopied.Add(1)
+	} else {
+		e.manifestsSkipped.Add(1)
+	}
+	return e.stats(), nil
+}
+
+type executor struct {
+	src, dst *registry.Repository
+	opts     Options
+
+	manifestsCopied, manifestsSkipped    atomic.Int64
+	blobsCopied, blobsMounted, blobsSkip atomic.Int64
+	bytesCopied, bytesMounted, bytesSkip atomic.Int64
+}
+
+func (e *executor) stats() Stats {
+	return Stats{
+		ManifestsCopied: int(e.manifestsCopied.Load()), ManifestsSkipped: int(e.manifestsSkipped.Load()),
+		BlobsCopied: int(e.blobsCopied.Load()), BlobsMounted: int(e.blobsMounted.Load()), BlobsSkipped: int(e.blobsSkip.Load()),
+		BytesCopied: e.bytesCopied.Load(), BytesMounted: e.bytesMounted.Load(), BytesSkipped: e.bytesSkip.Load(),
+	}
+}
+
+func short(d v1.Hash) string {
+	if len(d.Hex) > 12 {
+		return d.Hex[:12]
+	}
+	return d.Hex
+}
+
+// blobs copies every blob once. The plan lists each digest once, so no digest
+// is ever uploaded twice at the same time.
+func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(e.opts.Jobs, 1))
+	for _, b := range p.Blobs {
+		switch b.Action {
+		case plan.Skip, plan.Foreign:
+			e.blobsSkip.Add(1)
+			e.bytesSkip.Add(b.Size)
+			continue
+		}
+		owner := b.Owner
+		if owner == "" {
+			owner = p.Root.Label
+		}
+		g.Go(func() error {
+			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
+			mounted, err := e.copyBlob(gctx, p, b, t)
+			if err != nil {
+				return err
+			}
+			if mounted {
+				e.blobsMounted.Add(1)
+				e.bytesMounted.Add(b.Size)
+				t.Done("mounted")
+			} else {
+				e.blobsCopied.Add(1)
+				e.bytesCopied.Add(b.Size)
+				t.Done("copied")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// copyBlob mounts or streams one blob, retrying a transfer that broke.
+func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (mounted bool, err error) {
+	const attempts = 3
+	for i := range attempts {
+		mounted, err = e.copyBlobOnce(ctx, p, b, t)
+		if err == nil || ctx.Err() != nil || i == attempts-1 {
+			break
+		}
+		switch errdefs.KindOf(err) {
+		case errdefs.Unreachable, errdefs.Unavailable:
+			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
+			t.Reset()
+			continue
+		}
+		break
+	}
+	if err != nil && ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return mounted, err
+}
+
+func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (bool, error) {
+	var from *name.Repository
+	if b.Action == plan.Mount {
+		n := e.src.Name
+		from = &n
+	}
+	mounted, loc, err := e.dst.StartUpload(ctx, b.Digest, from)
+	if err != nil {
+		return false, err
+	}
+	if mounted {
+		return true, nil
+	}
+	rc, err := e.src.GetBlob(ctx, b.Digest)
+	if err != nil {
+		e.dst.CancelUpload(loc)
+		return false, err
+	}
+	defer rc.Close()
+	vr := &verifier{r: rc, want: b.Digest, size: b.Size, h: sha256.New(), task: t, src: e.src.Name.Name()}
+	var body io.Reader = vr
+	if b.Size == 0 {
+		// net/http never reads an empty body, so check it here.
+		if _, err := io.Copy(io.Discard, vr); err != nil && !errors.Is(err, io.EOF) {
+			e.dst.CancelUpload(loc)
+			return false, err
+		}
+		body = http.NoBody
+	}
+	if err := e.dst.Upload(ctx, loc, b.Digest, b.Size, body); err != nil {
+		e.dst.CancelUpload(loc)
+		if vr.err != nil {
+			return false, vr.err // the digest check, not the aborted request, is the cause
+		}
+		return false, err
+	}
+	if !vr.verified {
+		// The upload claims success but we never saw the whole blob: do not trust it.
+		return false, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src.Name.Name())
+	}
+	return false, nil
+}
+
+// verifier passes a blob through while hashing it, and fails the read that
+// reaches the end if the digest or size is wrong, so the upload is aborted before
+// it is committed.
+type verifier struct {
+	r        io.Reader
+	want     v1.Hash
+	size     int64
+	n        int64
+	h        hash.Hash
+	task     *progress.Task
+	src      string
+	verified bool
+	err      error
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	// Read at most one byte past the expected size, to notice a longer blob.
+	if rest := v.size + 1 - v.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := v.r.Read(p)
+	v.n += int64(n)
+	v.h.Write(p[:n])
+	v.task.Add(int64(n))
+	if v.n > v.size {
+		v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s is longer than the %d bytes its manifest says; the source registry returned corrupt data", v.want, v.src, v.size)
+		return 0, v.err
+	}
+	if errors.Is(err, io.EOF) || v.n == v.size {
+		got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", v.h.Sum(nil))}
+		switch {
+		case v.n < v.size:
+			v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s ended after %d of %d bytes; the source registry returned corrupt data", v.want, v.src, v.n, v.size)
+		case got != v.want:
+			v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s has digest %s; the source registry returned corrupt data", v.want, v.src, got)
+		default:
+			v.verified = true
+			return n, io.EOF
+		}
+		return 0, v.err
+	}
+	return n, err
+}
+
+// manifests pushes the child manifests that the destination lacks, by digest.
+func (e *executor) manifests(ctx context.Context, p *plan.Plan) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(e.opts.Jobs, 1))
+	for _, m := range p.Manifests {
+		if m.Action == plan.Skip {
+			e.manifestsSkipped.Add(1)
+			continue
+		}
+		g.Go(func() error {
+			t := e.opts.Progress.Task(m.Label, "manifest "+short(m.Digest), m.Size)
+			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
+				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
+			}
+			e.manifestsCopied.Add(1)
+			t.Done("pushed")
+			return nil
+		})
+	}
+	return g.Wait()
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Installs the real servers and tools the tests run against, at pinned versions,
+# into a cache that survives between runs (~/.cache/docker-migrate/tools). Each
+# tool is built once from the Go module proxy and reused after that.
+#
+#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|all]...
+#
+# Prints nothing on stdout but, for `path`, the bin directory to put on PATH.
+set -euo pipefail
+
+# Pins: each of these resolves through the module proxy and builds on Go 1.26.
+REGISTRY_VERSION=v3.1.2   # github.com/distribution/distribution/v3
+CRANE_VERSION=v0.22.1     # github.com/google/go-containerregistry
+BUILDKIT_VERSION=v0.23.2  # github.com/moby/buildkit (newer ones need refused modules)
+BUILDX_VERSION=v0.26.1    # github.com/docker/buildx (v0.38 does not build here)
+
+CACHE=${DOCKER_MIGRATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-migrate}
+TOOLS=$CACHE/tools
+BIN=$TOOLS/bin
+mkdir -p "$BIN"
+
+log() { echo "install-tools: $*" >&2; }
+
+# go_build_pinned NAME MODULE@VERSION PACKAGE...: builds the packages in a throw-away
+# module so that the pinned module's own go.mod decides the dependency versions.
+go_build_pinned() {
+	local name=$1 modver=$2
+	shift 2
+	local stamp=$TOOLS/$name.version
+	if [[ -f $stamp && $(cat "$stamp") == "$modver" ]]; then
+		local all=1
+		for pkg in "$@"; do [[ -x $BIN/$(basename "$pkg") ]] || all=0; done
+		[[ $all == 1 ]] && return 0
+	fi
+	log "building $name ($modver); this is done once and cached in $TOOLS"
+	local work
+	work=$(mktemp -d)
+	(
+		cd "$work"
+		go mod init tmp/"$name" >/dev/null 2>&1
+		# `go get` of each package (not just the module) records the sums its imports need.
+		for pkg in "$@"; do go get "$pkg@${modver#*@}" >&2; done
+		for pkg in "$@"; do
+			CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$BIN/$(basename "$pkg")" "$pkg" >&2
+		done
+	)
+	rm -rf "$work"
+	echo "$modver" >"$stamp"
+}
+
+install_registry() {
+	# `go install` needs a main module for pinned versions only when replace
+	# directives exist; distribution v3 has none, so install it directly.
+	local stamp=$TOOLS/registry.version
+	if [[ -x $BIN/registry && -f $stamp && $(cat "$stamp") == "$REGISTRY_VERSION" ]]; then return 0; fi
+	log "installing registry $REGISTRY_VERSION"
+	GOBIN=$BIN CGO_ENABLED=0 go install "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION" >&2
+	echo "$REGISTRY_VERSION" >"$stamp"
+}
+
+install_crane() {
+	local stamp=$TOOLS/crane.version
+	if [[ -x $BIN/crane && -f $stamp && $(cat "$stamp") == "$CRANE_VERSION" ]]; then return 0; fi
+	log "installing crane $CRANE_VERSION"
+	GOBIN=$BIN CGO_ENABLED=0 go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" >&2
+	echo "$CRANE_VERSION" >"$stamp"
+}
+
+install_buildkitd() {
+	go_build_pinned buildkit "github.com/moby/buildkit@$BUILDKIT_VERSION" \
+		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+	command -v runc >/dev/null || apt_install runc
+}
+
+install_buildx() {
+	go_build_pinned buildx "github.com/docker/buildx@$BUILDX_VERSION" \
+		github.com/docker/buildx/cmd/buildx
+}
+
+apt_updated=0
+apt_install() {
+	if [[ $(id -u) != 0 ]]; then
+		log "need root to apt-get install $*; install it and run again"
+		exit 1
+	fi
+	if [[ $apt_updated == 0 ]]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		apt_updated=1
+	fi
+	log "apt-get install $*"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+install_dockerd() {
+	# Debian's docker.io brings dockerd 20.10, containerd and runc. It is never started
+	# as a system service here: scripts/dockerd.sh runs a private one per test run.
+	if command -v dockerd >/dev/null && command -v containerd >/dev/null; then return 0; fi
+	apt_install docker.io
+	# The package may start a system-wide daemon; the tests never use it.
+	if command -v systemctl >/dev/null; then systemctl stop docker docker.socket >/dev/null 2>&1 || true; fi
+}
+
+if [[ $# == 0 ]]; then set -- all; fi
+for tool in "$@"; do
+	case $tool in
+	registry) install_registry ;;
+	crane) install_crane ;;
+	buildkitd) install_buildkitd ;;
+	buildx) install_buildx ;;
+	dockerd) install_dockerd ;;
+	all)
+		install_registry
+		install_crane
+		install_dockerd
+		install_buildkitd
+		install_buildx
+		;;
+	path) echo "$BIN" ;;
+	*)
+		log "unknown tool $tool"
+		exit 2
+		;;
+	esac
+done
