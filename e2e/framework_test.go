@@ -1,0 +1,307 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// defaultTimeout bounds every docker invocation; a copy of the tiny fixtures
+// takes well under a second.
+const defaultTimeout = 60 * time.Second
+
+// CLI runs the real docker CLI with its own config directory, in which the
+// freshly built plugin is installed, and a HOME and engine that are not the
+// machine's.
+type CLI struct {
+	// ConfigDir is DOCKER_CONFIG; cli-plugins/docker-migrate is in it.
+	ConfigDir string
+	// HomeDir is HOME, so that nothing reads or writes the real ~/.docker.
+	HomeDir string
+	env     []string
+}
+
+// Result is what one docker invocation did.
+type Result struct {
+	Args     []string
+	Stdout   string
+	Stderr   string
+	ExitCode int
+}
+
+// NewCLI makes a CLI whose config directory holds the plugin. The test fails
+// at once if the plugin did not build.
+func NewCLI(t *testing.T) *CLI {
+	t.Helper()
+	if pluginBuildErr != nil {
+		t.Fatalf("plugin not built: %v", pluginBuildErr)
+	}
+	c := newBareCLI(t)
+	installPlugin(t, c.ConfigDir)
+	return c
+}
+
+// newBareCLI is a CLI without the plugin, for the harness's own tests.
+func newBareCLI(t *testing.T) *CLI {
+	t.Helper()
+	c := &CLI{ConfigDir: t.TempDir(), HomeDir: t.TempDir()}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "DOCKER_"), k == "HOME", strings.HasSuffix(strings.ToUpper(k), "_PROXY"):
+			continue
+		}
+		c.env = append(c.env, kv)
+	}
+	c.env = append(c.env,
+		"DOCKER_CONFIG="+c.ConfigDir,
+		"HOME="+c.HomeDir,
+		// No engine is needed for the index strategy; make sure none is reached.
+		"DOCKER_HOST=unix:///nonexistent/docker.sock",
+		"DOCKER_CLI_HINTS=false",
+	)
+	return c
+}
+
+// installPlugin puts the plugin into dir/cli-plugins, as a hard link when it
+// can (the binary is tens of MB and every test gets its own config dir).
+func installPlugin(t *testing.T, dir string) {
+	t.Helper()
+	dst := filepath.Join(dir, "cli-plugins", "docker-migrate")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(pluginBinary, dst); err == nil {
+		return
+	}
+	data, err := os.ReadFile(pluginBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Env returns the environment docker runs with.
+func (c *CLI) Env() []string { return append([]string(nil), c.env...) }
+
+// RunDocker runs docker with args and waits for it, at most defaultTimeout;
+// t is the test that runs it (a CLI may be shared by subtests).
+func (c *CLI) RunDocker(t *testing.T, args ...string) Result {
+	t.Helper()
+	return c.RunDockerStdin(t, "", args...)
+}
+
+// RunDockerStdin runs docker with stdin as its standard input.
+func (c *CLI) RunDockerStdin(t *testing.T, stdin string, args ...string) Result {
+	t.Helper()
+	return c.run(t, dockerBinary, args, stdin)
+}
+
+// RunPlugin runs the plugin binary itself, without the docker CLI.
+func (c *CLI) RunPlugin(t *testing.T, args ...string) Result {
+	t.Helper()
+	return c.run(t, filepath.Join(c.ConfigDir, "cli-plugins", "docker-migrate"), args, "")
+}
+
+func (c *CLI) run(t *testing.T, path string, args []string, stdin string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Env = c.Env()
+	cmd.Dir = c.HomeDir
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// docker starts the plugin as a child: kill the whole group on timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	res := Result{Args: append([]string{filepath.Base(path)}, args...), Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: cmd.ProcessState.ExitCode()}
+	if ctx.Err() != nil {
+		t.Fatalf("%s timed out after %s\nstdout:\n%s\nstderr:\n%s", res.Command(), defaultTimeout, res.Stdout, res.Stderr)
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("%s: %v", res.Command(), err)
+	}
+	t.Logf("%s", res.brief())
+	return res
+}
+
+// brief is the result with long outputs cut, for the test log.
+func (r Result) brief() string {
+	cut := func(s string) string {
+		s = strings.TrimRight(s, "\n")
+		lines := strings.Split(s, "\n")
+		if len(lines) > 12 {
+			lines = append(lines[:12], fmt.Sprintf("[... %d more lines]", len(lines)-12))
+		}
+		return "    " + strings.Join(lines, "\n    ")
+	}
+	out := fmt.Sprintf("%s: exit %d", r.Command(), r.ExitCode)
+	if r.Stdout != "" {
+		out += "\n  stdout:\n" + cut(r.Stdout)
+	}
+	if r.Stderr != "" {
+		out += "\n  stderr:\n" + cut(r.Stderr)
+	}
+	return out
+}
+
+// Command is the command line, for messages.
+func (r Result) Command() string { return strings.Join(r.Args, " ") }
+
+// String describes the result in full, for failure messages.
+func (r Result) String() string {
+	return r.Command() + "\nexit code: " + strconv.Itoa(r.ExitCode) + "\nstdout:\n" + r.Stdout + "\nstderr:\n" + r.Stderr
+}
+
+// AssertSuccess fails the test unless the command exited 0.
+func (r Result) AssertSuccess(t *testing.T) Result {
+	t.Helper()
+	if r.ExitCode != 0 {
+		t.Fatalf("expected success:\n%s", r)
+	}
+	return r
+}
+
+// AssertExit fails the test unless the command exited with code.
+func (r Result) AssertExit(t *testing.T, code int) Result {
+	t.Helper()
+	if r.ExitCode != code {
+		t.Fatalf("expected exit code %d:\n%s", code, r)
+	}
+	return r
+}
+
+// Started is a docker process running in the background.
+type Started struct {
+	Cmd    *exec.Cmd
+	stdout lockedBuffer
+	stderr lockedBuffer
+	done   chan struct{}
+	err    error
+}
+
+// StartDocker starts docker with args and returns at once. The process is
+// killed at the end of the test if it is still running.
+func (c *CLI) StartDocker(t *testing.T, args ...string) *Started {
+	t.Helper()
+	cmd := exec.Command(dockerBinary, args...)
+	s := &Started{Cmd: cmd, done: make(chan struct{})}
+	cmd.Env = c.Env()
+	cmd.Dir = c.HomeDir
+	cmd.Stdout, cmd.Stderr = &s.stdout, &s.stderr
+	// Its own process group, so that a signal to the group reaches docker and
+	// the plugin the way a terminal's Ctrl-C does, and nothing else.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start docker %s: %v", strings.Join(args, " "), err)
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	})
+	return s
+}
+
+// Wait waits at most timeout for the process to exit and returns its result;
+// it fails the test if the process is still running then.
+func (s *Started) Wait(t *testing.T, timeout time.Duration) Result {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+		_ = syscall.Kill(-s.Cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+		t.Fatalf("docker %s still running %s after it was asked to stop\nstdout:\n%s\nstderr:\n%s",
+			strings.Join(s.Cmd.Args[1:], " "), timeout, s.stdout.String(), s.stderr.String())
+	}
+	res := Result{Args: append([]string{"docker"}, s.Cmd.Args[1:]...), Stdout: s.stdout.String(), Stderr: s.stderr.String(), ExitCode: s.Cmd.ProcessState.ExitCode()}
+	t.Logf("%s", res.brief())
+	return res
+}
+
+// Done is closed when the process has exited.
+func (s *Started) Done() <-chan struct{} { return s.done }
+
+// Stderr is what the process wrote to stderr so far.
+func (s *Started) Stderr() string { return s.stderr.String() }
+
+// lockedBuffer is written by the exec package's copying goroutine while the
+// test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var _ io.Writer = (*lockedBuffer)(nil)
+
+// waitFor polls cond every 20ms until it holds or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Login logs in to r with the real `docker login`. docker CLI 28 logs in
+// client-side when the engine is unreachable (it falls back on a connection
+// error), so no engine is needed.
+func (c *CLI) Login(t *testing.T, r *Registry) Result {
+	t.Helper()
+	res := c.RunDockerStdin(t, r.Password+"\n", "login", "--username", r.User, "--password-stdin", r.Host)
+	res.AssertSuccess(t)
+	return res
+}
+
+// readConfig returns config.json of the CLI's config directory.
+func (c *CLI) readConfig(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.ConfigDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

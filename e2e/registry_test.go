@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Registry is a running distribution registry.
+type Registry struct {
+	// Host is 127.0.0.1:PORT.
+	Host string
+	// User and Password are set when the registry requires htpasswd auth.
+	User, Password string
+	logFile        string
+}
+
+type registryOptions struct {
+	// htpasswd makes the registry require basic auth for User/Password.
+	htpasswd bool
+}
+
+// The registry reads the htpasswd file with bcrypt only; a low cost keeps
+// each request fast (it re-checks the hash on every one).
+const bcryptCost = 4
+
+// startRegistry runs `registry serve` on a free loopback port with its storage
+// in a temporary directory and stops it when the test ends.
+func startRegistry(t *testing.T, opts registryOptions) *Registry {
+	t.Helper()
+	dir := t.TempDir()
+	r := &Registry{logFile: filepath.Join(dir, "registry.log")}
+	auth := ""
+	if opts.htpasswd {
+		r.User, r.Password = "e2e-user", "pw-"+rand.Text()
+		hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcryptCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(r.User+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: docker-migrate-e2e\n    path: %s\n", htpasswd)
+	}
+
+	// A port found free can be taken before the registry binds it; try again
+	// with another one when the registry exits at start.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Host = fmt.Sprintf("127.0.0.1:%d", port)
+		config := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+auth), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if lastErr = r.start(t, config); lastErr == nil {
+			return r
+		}
+		t.Logf("registry on %s did not start (attempt %d): %v", r.Host, attempt+1, lastErr)
+	}
+	t.Fatalf("registry did not start: %v\n%s", lastErr, r.log())
+	return nil
+}
+
+func registryConfig(storage, addr string) string {
+	return fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+`, storage, addr)
+}
+
+func (r *Registry) start(t *testing.T, config string) error {
+	logf, err := os.OpenFile(r.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(registryBinary, "serve", config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+
+	if err := waitForRegistry(r.Host, exited); err != nil {
+		stop()
+		return err
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("registry %s log:\n%s", r.Host, r.log())
+		}
+	})
+	return nil
+}
+
+// waitForRegistry polls GET /v2/ until it answers 200 or 401, for at most 15s.
+func waitForRegistry(host string, exited <-chan struct{}) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return errors.New("registry exited")
+		default:
+		}
+		resp, err := client.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return nil
+			}
+			err = fmt.Errorf("GET /v2/: %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after 15s: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// log returns the end of the registry's log (at level warn it logs every
+// 404 too, so the whole log is mostly noise).
+func (r *Registry) log() string {
+	b, _ := os.ReadFile(r.logFile)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 30 {
+		lines = append([]string{"[...]"}, lines[len(lines)-30:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// closedPort returns host:port of a loopback port where connections are
+// refused. The port is bound (without listening) until the test ends, so no
+// registry started meanwhile can take it.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+// Ref is a reference in this registry.
+func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAndTag }
+
+// catalog lists the repositories the registry holds.
+func (r *Registry) catalog(ctx context.Context) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.Host+"/v2/_catalog", nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.User != "" {
+		req.SetBasicAuth(r.User, r.Password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /v2/_catalog: %s", resp.Status)
+	}
+	var body struct {
+		Repositories []string `json:"repositories"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Repositories, nil
+}
