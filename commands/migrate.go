@@ -26,6 +26,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -45,6 +46,8 @@ type migrateOptions struct {
 	format              string
 	insecure            []string
 	strategy            string
+	manifest            manifestOptions
+	buildx              buildxOptions
 }
 
 // insecureAll is what a bare --insecure means: both sides.
@@ -98,7 +101,9 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	flags.StringVar(&opts.format, "format", "", `Output format: "" (DST@DIGEST) or "json"`)
 	flags.StringSliceVar(&opts.insecure, "insecure", nil, "Allow plain HTTP or an unverified TLS certificate for these registries (--insecure=HOST[,HOST]); bare --insecure allows it for both SRC and DST")
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
-	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (planned) or "buildx" (planned)`)
+	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
+	addManifestFlags(flags, &opts.manifest)
+	addBuildxFlags(flags, &opts.buildx)
 	return cmd
 }
 
@@ -207,13 +212,28 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	)
 
 	pw := progress.New(dockerCli.Err(), mode)
-	res, p, err := migrate.Run(ctx, migrate.Options{
+	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: debugf, progress: mode, refs: refs}
+	var strategies []strategy.Strategy
+	for _, mk := range []func() (strategy.Strategy, error){
+		func() (strategy.Strategy, error) { return newManifestStrategy(env, opts.manifest) },
+		func() (strategy.Strategy, error) { return newBuildxStrategy(env, opts.buildx) },
+	} {
+		s, err := mk()
+		if err != nil {
+			return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+		}
+		if s != nil {
+			strategies = append(strategies, s)
+		}
+	}
+	res, describe, err := migrate.Run(ctx, migrate.Options{
 		Source:      refs.source,
 		Destination: refs.destination,
 		Platforms:   plats,
 		Jobs:        opts.jobs,
 		DryRun:      opts.dryRun,
 		Strategy:    opts.strategy,
+		Strategies:  strategies,
 		Registry:    client,
 		Progress:    pw,
 		Debugf:      debugf,
@@ -230,7 +250,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	case opts.dryRun:
-		return p.Describe(out, res.Strategy)
+		return describe(out)
 	}
 	if mode != progress.Quiet {
 		summary(dockerCli.Err(), res)
@@ -248,8 +268,24 @@ func summary(w io.Writer, r *migrate.Result) {
 		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
 		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
 	if r.DigestChanged {
-		fmt.Fprintf(w, "The destination digest differs from the source: %s.\n", strings.TrimPrefix(r.DigestNote, "the digest differs from the source: "))
+		fmt.Fprintf(w, "The destination digest differs from the source: %s.\n", r.DigestNote)
 	}
+	if r.ContentVerified != nil {
+		if *r.ContentVerified {
+			fmt.Fprintln(w, "Content verified: every platform has the same rootfs.diff_ids (uncompressed layers) as the source.")
+		} else {
+			fmt.Fprintln(w, "Warning: some platforms' rootfs.diff_ids differ from the source's; the content is not identical.")
+		}
+	}
+}
+
+// strategyEnv is what the engine- and builder-backed strategies are built from.
+type strategyEnv struct {
+	dockerCli command.Cli
+	registry  *registry.Client
+	debugf    func(format string, args ...any)
+	progress  progress.Mode
+	refs      parsed
 }
 
 // insecureHosts turns --insecure values into a predicate; a bare --insecure

@@ -5,12 +5,14 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,23 +34,19 @@ type Options struct {
 	Jobs        int
 	DryRun      bool
 	Strategy    string
-	Registry    *registry.Client
-	Progress    *progress.Writer
-	Debugf      func(format string, args ...any)
+	// Strategies are the engine- and builder-backed strategies the command could
+	// build (manifest, buildx); index is always there.
+	Strategies []strategy.Strategy
+	Registry   *registry.Client
+	Progress   *progress.Writer
+	Debugf     func(format string, args ...any)
 }
 
-// Counts splits a quantity by what happened to it.
-type Counts struct {
-	Copied  int64 `json:"copied"`
-	Mounted int64 `json:"mounted"`
-	Skipped int64 `json:"skipped"`
-}
-
-// ManifestCounts counts manifests, which are pushed or already there.
-type ManifestCounts struct {
-	Copied  int `json:"copied"`
-	Skipped int `json:"skipped"`
-}
+// Counts and ManifestCounts are the strategies' counters.
+type (
+	Counts         = strategy.Counts
+	ManifestCounts = strategy.ManifestCounts
+)
 
 // Result is what --format json prints.
 type Result struct {
@@ -61,28 +59,56 @@ type Result struct {
 	MediaType         string                `json:"mediaType"`
 	Strategy          string                `json:"strategy"`
 	Platforms         []plan.PlatformDigest `json:"platforms"`
-	Manifests         ManifestCounts        `json:"manifests"`
-	Blobs             Counts                `json:"blobs"`
-	Bytes             Counts                `json:"bytes"`
-	DurationSeconds   float64               `json:"durationSeconds"`
-	DryRun            bool                  `json:"dryRun"`
-	UpToDate          bool                  `json:"upToDate,omitempty"`
+	// ContentVerified is set when a strategy re-created manifests and compared
+	// each platform's rootfs.diff_ids with the source's.
+	ContentVerified *bool          `json:"contentVerified,omitempty"`
+	Manifests       ManifestCounts `json:"manifests"`
+	Blobs           Counts         `json:"blobs"`
+	Bytes           Counts         `json:"bytes"`
+	DurationSeconds float64        `json:"durationSeconds"`
+	DryRun          bool           `json:"dryRun"`
+	UpToDate        bool           `json:"upToDate,omitempty"`
 }
 
-// Run plans and, unless DryRun, executes the migration. The plan is returned
-// too, for --dry-run to print.
-func Run(ctx context.Context, o Options) (*Result, *plan.Plan, error) {
-	start := time.Now()
-	debugf := o.Debugf
-	if debugf == nil {
-		debugf = func(string, ...any) {}
+// pick returns the strategy to run.
+func pick(o Options) (strategy.Strategy, error) {
+	want := o.Strategy
+	if want == "" || want == StrategyAuto {
+		want = StrategyIndex
 	}
-	switch o.Strategy {
-	case "", StrategyAuto, StrategyIndex:
+	if want == StrategyIndex {
+		return index.Strategy{}, nil
+	}
+	for _, s := range o.Strategies {
+		if s.Name() == want {
+			return s, nil
+		}
+	}
+	switch want {
 	case StrategyManifest, StrategyBuildx:
-		return nil, nil, errdefs.New(errdefs.InvalidArgument, "the %s strategy is planned but not built yet: use --strategy index", o.Strategy)
-	default:
-		return nil, nil, errdefs.New(errdefs.InvalidArgument, "invalid --strategy %q: expected auto, index, manifest or buildx", o.Strategy)
+		return nil, errdefs.New(errdefs.InvalidArgument, "the %s strategy is not available in this build: use --strategy index", want)
+	}
+	return nil, errdefs.New(errdefs.InvalidArgument, "invalid --strategy %q: expected auto, index, manifest or buildx", want)
+}
+
+// Describer prints a dry run's plan.
+type Describer func(w io.Writer) error
+
+// Run plans and, unless DryRun, executes the migration. For a dry run it
+// returns what to print instead.
+func Run(ctx context.Context, o Options) (*Result, Describer, error) {
+	start := time.Now()
+	if o.Debugf == nil {
+		o.Debugf = func(string, ...any) {}
+	}
+	s, err := pick(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Name() != StrategyIndex {
+		if err := s.Available(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	src, err := o.Registry.Repository(ctx, o.Source.Context(), registry.Pull)
@@ -108,27 +134,37 @@ func Run(ctx context.Context, o Options) (*Result, *plan.Plan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf}
 	res := newResult(o, p)
-	if p.DigestChanged {
-		o.Progress.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
-	}
+	res.Strategy = s.Name()
 	if o.DryRun {
 		res.DurationSeconds = time.Since(start).Seconds()
-		return res, p, nil
+		if s.Name() != StrategyIndex {
+			res.DigestChanged = true
+			res.DigestNote = fmt.Sprintf("the %s strategy re-creates the manifests", s.Name())
+		}
+		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
+	}
+	if p.DigestChanged && s.Name() == StrategyIndex {
+		o.Progress.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
 	if p.UpToDate {
 		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
 	}
-	debugf("plan: %d manifests, %d blobs", len(p.Manifests)+1, len(p.Blobs))
-	stats, err := index.Execute(ctx, p, src, dst, index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: debugf})
+	o.Debugf("plan: %d manifests, %d blobs; strategy %s", len(p.Manifests)+1, len(p.Blobs), s.Name())
+	out, err := s.Execute(ctx, in)
 	if err != nil {
-		return nil, p, err
+		return nil, nil, err
 	}
-	res.Manifests = ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped}
-	res.Blobs = Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)}
-	res.Bytes = Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped}
+	res.DestinationDigest = out.DestinationDigest.String()
+	res.MediaType = string(out.MediaType)
+	res.Platforms = out.Platforms
+	res.DigestChanged = out.DigestChanged
+	res.DigestNote = out.DigestNote
+	res.ContentVerified = out.ContentVerified
+	res.Manifests, res.Blobs, res.Bytes = out.Manifests, out.Blobs, out.Bytes
 	res.DurationSeconds = time.Since(start).Seconds()
-	return res, p, nil
+	return res, nil, nil
 }
 
 // newResult fills what the plan knows; counts are the plan's intent, which a
@@ -150,7 +186,7 @@ func newResult(o Options, p *plan.Plan) *Result {
 		r.Platforms = []plan.PlatformDigest{}
 	}
 	if p.DigestChanged {
-		r.DigestNote = fmt.Sprintf("the digest differs from the source: %s", p.ChangeReason)
+		r.DigestNote = p.ChangeReason
 	}
 	for _, m := range append([]*plan.Manifest{p.Root}, p.Manifests...) {
 		if m.Action == plan.Skip {

@@ -353,7 +353,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		Source: ref(t, srcHost+"/app:1.0"), Destination: ref(t, dstHost+"/app:1.0"),
 		Jobs: 4, DryRun: true, Registry: registry.New(), Progress: progress.Discard(),
 	}
-	res, p, err := Run(context.Background(), o)
+	res, describe, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := p.Describe(&out, res.Strategy); err != nil {
+	if err := describe(&out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "Nothing was written") || res.Bytes.Copied == 0 {

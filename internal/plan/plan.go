@@ -61,6 +61,9 @@ type PlatformDigest struct {
 	Platform          string  `json:"platform"`
 	SourceDigest      v1.Hash `json:"sourceDigest"`
 	DestinationDigest v1.Hash `json:"destinationDigest"`
+	// Source is the source's descriptor for this platform: its media type and
+	// the platform fields (os.version, features) a rebuilt index must repeat.
+	Source v1.Descriptor `json:"-"`
 }
 
 // Plan is everything a migration will do.
@@ -151,7 +154,9 @@ func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Pl
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
 				formatList(req.Platforms), srcName, platforms.Format(plat))
 		}
-		p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest}}
+		rootDesc := desc
+		rootDesc.MediaType, rootDesc.Platform = mt, &plat
+		p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest, Source: rootDesc}}
 		p.Root.Label = platforms.Format(plat)
 		w.register(p.Root)
 	}
@@ -308,7 +313,7 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 		w.register(children[i])
 		p.Manifests = append(p.Manifests, children[i])
 		if e.desc.Platform != nil && !isAttestation(e.desc) {
-			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest})
+			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -257,4 +258,35 @@ func (e *executor) manifests(ctx context.Context, p *plan.Plan) error {
 		})
 	}
 	return g.Wait()
+}
+
+// Strategy is the index strategy as a strategy.Strategy.
+type Strategy struct{}
+
+// Name is "index".
+func (Strategy) Name() string { return "index" }
+
+// Available is always nil: the index strategy needs nothing but the registries.
+func (Strategy) Available(context.Context) error { return nil }
+
+// Describe prints the plan.
+func (Strategy) Describe(_ context.Context, w io.Writer, in strategy.Input) error {
+	return in.Plan.Describe(w, "index")
+}
+
+// Execute copies the graph.
+func (Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
+	p := in.Plan
+	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf})
+	out := strategy.Output{
+		DestinationDigest: p.Root.Digest,
+		MediaType:         p.Root.MediaType,
+		Platforms:         p.Platforms,
+		DigestChanged:     p.DigestChanged,
+		DigestNote:        p.ChangeReason,
+		Manifests:         strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped},
+		Blobs:             strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)},
+		Bytes:             strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped},
+	}
+	return out, err
 }

@@ -1,0 +1,71 @@
+// Package strategy holds what the three ways of migrating share: the input they
+// get from the plan, the output they report, and the content check that the
+// manifest and buildx strategies run on what they pushed.
+package strategy
+
+import (
+	"context"
+	"io"
+
+	"github.com/docker-migrate/docker-migrate/internal/plan"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Input is one migration as a strategy sees it: the plan (which pins the source
+// by digest and lists its platforms) and handles on both repositories.
+type Input struct {
+	Plan *plan.Plan
+	// Src reads the source repository; Dst reads and writes the destination.
+	Src, Dst *registry.Repository
+	Jobs     int
+	Progress *progress.Writer
+	Debugf   func(format string, args ...any)
+}
+
+// Logf prints a progress line.
+func (in Input) Logf(format string, args ...any) { in.Progress.Logf(format, args...) }
+
+// Output is what a strategy did.
+type Output struct {
+	DestinationDigest v1.Hash
+	MediaType         types.MediaType
+	// Platforms pairs each platform's source and destination manifest digests.
+	Platforms     []plan.PlatformDigest
+	DigestChanged bool
+	// DigestNote says why the digest changed, in a phrase.
+	DigestNote string
+	// ContentVerified is set by strategies that re-create manifests: true when
+	// every platform's config has the source's rootfs.diff_ids.
+	ContentVerified *bool
+	Manifests       ManifestCounts
+	Blobs, Bytes    Counts
+}
+
+// Counts splits a quantity by what happened to it.
+type Counts struct {
+	Copied  int64 `json:"copied"`
+	Mounted int64 `json:"mounted"`
+	Skipped int64 `json:"skipped"`
+}
+
+// ManifestCounts counts manifests, pushed or already there.
+type ManifestCounts struct {
+	Copied  int `json:"copied"`
+	Skipped int `json:"skipped"`
+}
+
+// Strategy is one way of getting the source's platforms to the destination.
+type Strategy interface {
+	Name() string
+	// Available says why the strategy cannot run here (no engine, no builder),
+	// or nil. It must be cheap and must not write anything.
+	Available(ctx context.Context) error
+	// Describe prints what Execute would do (for --dry-run) and writes nothing.
+	Describe(ctx context.Context, w io.Writer, in Input) error
+	// Execute migrates. It writes the destination tag last, and not at all on
+	// failure.
+	Execute(ctx context.Context, in Input) (Output, error)
+}
