@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -61,7 +62,31 @@ func runMain(m *testing.M) int {
 	if pluginBuildErr = buildPlugin(pluginBinary); pluginBuildErr != nil {
 		fmt.Fprintln(os.Stderr, "e2e: the plugin did not build; tests that run it will fail:", pluginBuildErr)
 	}
+	defer runAtExit()
 	return m.Run()
+}
+
+// atExit holds the stops of servers shared by the whole run (dockerd,
+// buildkitd), which outlive any one test.
+var (
+	atExitMu sync.Mutex
+	atExit   []func()
+)
+
+// onExit registers f to run when the package's tests are done, last first.
+func onExit(f func()) {
+	atExitMu.Lock()
+	atExit = append(atExit, f)
+	atExitMu.Unlock()
+}
+
+func runAtExit() {
+	atExitMu.Lock()
+	defer atExitMu.Unlock()
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
+	atExit = nil
 }
 
 // buildPlugin builds ./cmd/docker-migrate once for the whole run.
