@@ -23,7 +23,7 @@ import (
 
 const checkTimeout = 30 * time.Second
 
-func checkContext(t *testing.T) context.Context {
+func checkContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -40,7 +40,7 @@ func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
 
 // pushFixture pushes an index (or, when single, an image) built from opts to
 // ref in r and returns its digest.
-func pushFixture(t *testing.T, r *Registry, ref string, opts fixture.Options, single bool) v1.Hash {
+func pushFixture(t testing.TB, r *Registry, ref string, opts fixture.Options, single bool) v1.Hash {
 	t.Helper()
 	ctx := checkContext(t)
 	parsed, err := name.ParseReference(ref)
@@ -61,7 +61,7 @@ func pushFixture(t *testing.T, r *Registry, ref string, opts fixture.Options, si
 
 // headDigest returns the digest ref points to, and false when the registry
 // answers 404.
-func headDigest(t *testing.T, r *Registry, ref string) (v1.Hash, bool) {
+func headDigest(t testing.TB, r *Registry, ref string) (v1.Hash, bool) {
 	t.Helper()
 	ctx := checkContext(t)
 	parsed, err := name.ParseReference(ref)
@@ -80,7 +80,7 @@ func headDigest(t *testing.T, r *Registry, ref string) (v1.Hash, bool) {
 }
 
 // assertAbsent fails the test if ref exists.
-func assertAbsent(t *testing.T, r *Registry, ref string) {
+func assertAbsent(t testing.TB, r *Registry, ref string) {
 	t.Helper()
 	if d, ok := headDigest(t, r, ref); ok {
 		t.Errorf("%s exists (%s), want HEAD 404", ref, d)
@@ -88,7 +88,7 @@ func assertAbsent(t *testing.T, r *Registry, ref string) {
 }
 
 // assertDigest fails the test unless ref points to want.
-func assertDigest(t *testing.T, r *Registry, ref string, want v1.Hash) {
+func assertDigest(t testing.TB, r *Registry, ref string, want v1.Hash) {
 	t.Helper()
 	got, ok := headDigest(t, r, ref)
 	switch {
@@ -102,7 +102,7 @@ func assertDigest(t *testing.T, r *Registry, ref string, want v1.Hash) {
 // assertComplete checks that ref and everything it refers to is in the
 // registry: every child manifest of an index, every config and layer blob.
 // It returns the distinct blobs it checked with their sizes.
-func assertComplete(t *testing.T, r *Registry, ref string) map[v1.Hash]int64 {
+func assertComplete(t testing.TB, r *Registry, ref string) map[v1.Hash]int64 {
 	t.Helper()
 	ctx := checkContext(t)
 	parsed, err := name.ParseReference(ref)
@@ -199,7 +199,7 @@ type indexContents struct {
 	Attestations map[v1.Hash]v1.Hash
 }
 
-func readIndex(t *testing.T, r *Registry, ref string) indexContents {
+func readIndex(t testing.TB, r *Registry, ref string) indexContents {
 	t.Helper()
 	ctx := checkContext(t)
 	parsed, err := name.ParseReference(ref)

@@ -19,7 +19,7 @@ var (
 	engineErr  error
 )
 
-func startEngine(t *testing.T) string {
+func startEngine(t testing.TB) string {
 	t.Helper()
 	engineOnce.Do(func() {
 		// A short path: a unix socket path must fit in 108 bytes.
@@ -68,7 +68,7 @@ func (c *CLI) SetEnv(key, value string) {
 }
 
 // engineImages lists every image the engine holds, by ID.
-func engineImages(t *testing.T, c *CLI) []string {
+func engineImages(t testing.TB, c *CLI) []string {
 	t.Helper()
 	res := c.RunDocker(t, "images", "-a", "-q", "--no-trunc").AssertSuccess(t)
 	return strings.Fields(res.Stdout)

@@ -13,7 +13,7 @@ import (
 
 // assertOneLineError checks the shape of a failure: nothing on stdout and one
 // line on stderr. Usage errors (125) may add docker's "See '... --help'." line.
-func assertOneLineError(t *testing.T, res Result) {
+func assertOneLineError(t testing.TB, res Result) {
 	t.Helper()
 	if res.Stdout != "" {
 		t.Errorf("a failure wrote on stdout:\n%s", res)

@@ -42,7 +42,7 @@ type Result struct {
 
 // NewCLI makes a CLI whose config directory holds the plugin. The test fails
 // at once if the plugin did not build.
-func NewCLI(t *testing.T) *CLI {
+func NewCLI(t testing.TB) *CLI {
 	t.Helper()
 	if pluginBuildErr != nil {
 		t.Fatalf("plugin not built: %v", pluginBuildErr)
@@ -53,7 +53,7 @@ func NewCLI(t *testing.T) *CLI {
 }
 
 // newBareCLI is a CLI without the plugin, for the harness's own tests.
-func newBareCLI(t *testing.T) *CLI {
+func newBareCLI(t testing.TB) *CLI {
 	t.Helper()
 	c := &CLI{ConfigDir: t.TempDir(), HomeDir: t.TempDir()}
 	for _, kv := range os.Environ() {
@@ -76,7 +76,7 @@ func newBareCLI(t *testing.T) *CLI {
 
 // installPlugin puts the plugin into dir/cli-plugins, as a hard link when it
 // can (the binary is tens of MB and every test gets its own config dir).
-func installPlugin(t *testing.T, dir string) {
+func installPlugin(t testing.TB, dir string) {
 	t.Helper()
 	dst := filepath.Join(dir, "cli-plugins", "docker-migrate")
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -99,24 +99,24 @@ func (c *CLI) Env() []string { return append([]string(nil), c.env...) }
 
 // RunDocker runs docker with args and waits for it, at most defaultTimeout;
 // t is the test that runs it (a CLI may be shared by subtests).
-func (c *CLI) RunDocker(t *testing.T, args ...string) Result {
+func (c *CLI) RunDocker(t testing.TB, args ...string) Result {
 	t.Helper()
 	return c.RunDockerStdin(t, "", args...)
 }
 
 // RunDockerStdin runs docker with stdin as its standard input.
-func (c *CLI) RunDockerStdin(t *testing.T, stdin string, args ...string) Result {
+func (c *CLI) RunDockerStdin(t testing.TB, stdin string, args ...string) Result {
 	t.Helper()
 	return c.run(t, dockerBinary, args, stdin)
 }
 
 // RunPlugin runs the plugin binary itself, without the docker CLI.
-func (c *CLI) RunPlugin(t *testing.T, args ...string) Result {
+func (c *CLI) RunPlugin(t testing.TB, args ...string) Result {
 	t.Helper()
 	return c.run(t, filepath.Join(c.ConfigDir, "cli-plugins", "docker-migrate"), args, "")
 }
 
-func (c *CLI) run(t *testing.T, path string, args []string, stdin string) Result {
+func (c *CLI) run(t testing.TB, path string, args []string, stdin string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTimeout)
 	defer cancel()
@@ -172,7 +172,7 @@ func (r Result) String() string {
 }
 
 // AssertSuccess fails the test unless the command exited 0.
-func (r Result) AssertSuccess(t *testing.T) Result {
+func (r Result) AssertSuccess(t testing.TB) Result {
 	t.Helper()
 	if r.ExitCode != 0 {
 		t.Fatalf("expected success:\n%s", r)
@@ -181,7 +181,7 @@ func (r Result) AssertSuccess(t *testing.T) Result {
 }
 
 // AssertExit fails the test unless the command exited with code.
-func (r Result) AssertExit(t *testing.T, code int) Result {
+func (r Result) AssertExit(t testing.TB, code int) Result {
 	t.Helper()
 	if r.ExitCode != code {
 		t.Fatalf("expected exit code %d:\n%s", code, r)
@@ -200,7 +200,7 @@ type Started struct {
 
 // StartDocker starts docker with args and returns at once. The process is
 // killed at the end of the test if it is still running.
-func (c *CLI) StartDocker(t *testing.T, args ...string) *Started {
+func (c *CLI) StartDocker(t testing.TB, args ...string) *Started {
 	t.Helper()
 	cmd := exec.Command(dockerBinary, args...)
 	s := &Started{Cmd: cmd, done: make(chan struct{})}
@@ -230,7 +230,7 @@ func (c *CLI) StartDocker(t *testing.T, args ...string) *Started {
 
 // Wait waits at most timeout for the process to exit and returns its result;
 // it fails the test if the process is still running then.
-func (s *Started) Wait(t *testing.T, timeout time.Duration) Result {
+func (s *Started) Wait(t testing.TB, timeout time.Duration) Result {
 	t.Helper()
 	select {
 	case <-s.done:
@@ -289,7 +289,7 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 // Login logs in to r with the real `docker login`. docker CLI 28 logs in
 // client-side when the engine is unreachable (it falls back on a connection
 // error), so no engine is needed.
-func (c *CLI) Login(t *testing.T, r *Registry) Result {
+func (c *CLI) Login(t testing.TB, r *Registry) Result {
 	t.Helper()
 	res := c.RunDockerStdin(t, r.Password+"\n", "login", "--username", r.User, "--password-stdin", r.Host)
 	res.AssertSuccess(t)
@@ -297,7 +297,7 @@ func (c *CLI) Login(t *testing.T, r *Registry) Result {
 }
 
 // readConfig returns config.json of the CLI's config directory.
-func (c *CLI) readConfig(t *testing.T) string {
+func (c *CLI) readConfig(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.ConfigDir, "config.json"))
 	if err != nil {

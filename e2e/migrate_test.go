@@ -46,7 +46,7 @@ func (fc fixtureCase) repo() string {
 var ociIndex = fixtureCases[0]
 
 // assertResultLine checks that stdout is exactly "DST@DIGEST\n".
-func assertResultLine(t *testing.T, res Result, dst string, digest v1.Hash) {
+func assertResultLine(t testing.TB, res Result, dst string, digest v1.Hash) {
 	t.Helper()
 	if want := dst + "@" + digest.String() + "\n"; res.Stdout != want {
 		t.Errorf("stdout %q, want %q\n%s", res.Stdout, want, res)
@@ -54,7 +54,7 @@ func assertResultLine(t *testing.T, res Result, dst string, digest v1.Hash) {
 }
 
 // resultDigest parses the digest out of a "DST@DIGEST" stdout line.
-func resultDigest(t *testing.T, res Result, dst string) v1.Hash {
+func resultDigest(t testing.TB, res Result, dst string) v1.Hash {
 	t.Helper()
 	line, ok := strings.CutSuffix(res.Stdout, "\n")
 	rest, found := strings.CutPrefix(line, dst+"@")

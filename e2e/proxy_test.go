@@ -41,7 +41,7 @@ type Proxy struct {
 // Ref is a reference to repoAndTag in the registry behind the proxy.
 func (p *Proxy) Ref(repoAndTag string) string { return p.Host + "/" + repoAndTag }
 
-func startProxy(t *testing.T, backend *Registry, mode proxyMode) *Proxy {
+func startProxy(t testing.TB, backend *Registry, mode proxyMode) *Proxy {
 	t.Helper()
 	target, err := url.Parse("http://" + backend.Host)
 	if err != nil {

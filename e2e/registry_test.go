@@ -39,7 +39,7 @@ const bcryptCost = 4
 
 // startRegistry runs `registry serve` on a free loopback port with its storage
 // in a temporary directory and stops it when the test ends.
-func startRegistry(t *testing.T, opts registryOptions) *Registry {
+func startRegistry(t testing.TB, opts registryOptions) *Registry {
 	t.Helper()
 	dir := t.TempDir()
 	r := &Registry{logFile: filepath.Join(dir, "registry.log")}
@@ -98,7 +98,7 @@ http:
 `, storage, addr)
 }
 
-func (r *Registry) start(t *testing.T, config string) error {
+func (r *Registry) start(t testing.TB, config string) error {
 	logf, err := os.OpenFile(r.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func freePort() (int, error) {
 // closedPort returns host:port of a loopback port where connections are
 // refused. The port is bound (without listening) until the test ends, so no
 // registry started meanwhile can take it.
-func closedPort(t *testing.T) string {
+func closedPort(t testing.TB) string {
 	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {

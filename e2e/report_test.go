@@ -62,7 +62,7 @@ var (
 
 // parseReport checks that stdout is exactly one JSON object with every key
 // of the contract and decodes it.
-func parseReport(t *testing.T, res Result) migrateReport {
+func parseReport(t testing.TB, res Result) migrateReport {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(res.Stdout))
 	var raw map[string]json.RawMessage
@@ -97,7 +97,7 @@ func parseReport(t *testing.T, res Result) migrateReport {
 	return r
 }
 
-func assertKeys(t *testing.T, prefix string, got map[string]json.RawMessage, want []string) {
+func assertKeys(t testing.TB, prefix string, got map[string]json.RawMessage, want []string) {
 	t.Helper()
 	var missing, extra []string
 	for _, k := range want {
