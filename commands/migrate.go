@@ -23,6 +23,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
+	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
@@ -46,6 +47,7 @@ type migrateOptions struct {
 	format              string
 	insecure            []string
 	strategy            string
+	mediaTypes          string
 	manifest            manifestOptions
 	buildx              buildxOptions
 }
@@ -102,6 +104,7 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	flags.StringSliceVar(&opts.insecure, "insecure", nil, "Allow plain HTTP or an unverified TLS certificate for these registries (--insecure=HOST[,HOST]); bare --insecure allows it for both SRC and DST")
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
+	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest then differs from the source`)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	return cmd
@@ -183,6 +186,11 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	default:
 		return cli.StatusError{Status: fmt.Sprintf("invalid --strategy %q: expected auto, index, manifest or buildx", opts.strategy), StatusCode: exitUsage}
 	}
+	switch plan.Format(opts.mediaTypes) {
+	case "", plan.FormatDocker, plan.FormatOCI:
+	default:
+		return cli.StatusError{Status: fmt.Sprintf("invalid --media-types %q: expected docker or oci", opts.mediaTypes), StatusCode: exitUsage}
+	}
 
 	if mode == progress.Auto {
 		mode = progress.Plain
@@ -233,6 +241,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 		Jobs:        opts.jobs,
 		DryRun:      opts.dryRun,
 		Strategy:    opts.strategy,
+		MediaTypes:  plan.Format(opts.mediaTypes),
 		Strategies:  strategies,
 		Registry:    client,
 		Progress:    pw,
@@ -261,21 +270,24 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 
 func summary(w io.Writer, r *migrate.Result) {
 	if r.UpToDate {
+		fmt.Fprintf(w, "Done with the %s strategy; the digest is unchanged.\n", r.Strategy)
 		return
 	}
 	fmt.Fprintf(w, "Copied %s to %s in %s: %d platform(s); blobs %d copied (%s), %d mounted (%s), %d already there (%s).\n",
 		r.Source, r.Destination, time.Duration(r.DurationSeconds*float64(time.Second)).Round(10*time.Millisecond), len(r.Platforms),
 		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
 		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
-	if r.DigestChanged {
-		fmt.Fprintf(w, "The destination digest differs from the source: %s.\n", r.DigestNote)
-	}
 	if r.ContentVerified != nil {
 		if *r.ContentVerified {
 			fmt.Fprintln(w, "Content verified: every platform has the same rootfs.diff_ids (uncompressed layers) as the source.")
 		} else {
 			fmt.Fprintln(w, "Warning: some platforms' rootfs.diff_ids differ from the source's; the content is not identical.")
 		}
+	}
+	if r.DigestChanged {
+		fmt.Fprintf(w, "Done with the %s strategy; the digest differs from the source (%s).\n", r.Strategy, r.DigestNote)
+	} else {
+		fmt.Fprintf(w, "Done with the %s strategy; the digest is unchanged.\n", r.Strategy)
 	}
 }
 

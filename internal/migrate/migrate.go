@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/fallback"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
@@ -34,6 +36,8 @@ type Options struct {
 	Jobs        int
 	DryRun      bool
 	Strategy    string
+	// MediaTypes, when set, converts manifests to that family (--media-types).
+	MediaTypes plan.Format
 	// Strategies are the engine- and builder-backed strategies the command could
 	// build (manifest, buildx); index is always there.
 	Strategies []strategy.Strategy
@@ -68,45 +72,75 @@ type Result struct {
 	DurationSeconds float64        `json:"durationSeconds"`
 	DryRun          bool           `json:"dryRun"`
 	UpToDate        bool           `json:"upToDate,omitempty"`
+	// Attempts lists every strategy tried, skipped or failed, in order.
+	Attempts []Attempt `json:"attempts"`
 }
 
-// pick returns the strategy to run.
-func pick(o Options) (strategy.Strategy, error) {
-	want := o.Strategy
-	if want == "" || want == StrategyAuto {
-		want = StrategyIndex
-	}
-	if want == StrategyIndex {
-		return index.Strategy{}, nil
-	}
+// Attempt is one strategy tried by a run, as --format json lists them.
+type Attempt struct {
+	Strategy string `json:"strategy"`
+	// Outcome is "succeeded", "failed" or "skipped".
+	Outcome string `json:"outcome"`
+	Class   string `json:"class,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// chain returns the strategies to try, in order. An explicit --strategy is a
+// chain of one, which never falls back.
+func chain(o Options) ([]strategy.Strategy, error) {
+	byName := map[string]strategy.Strategy{}
 	for _, s := range o.Strategies {
-		if s.Name() == want {
-			return s, nil
+		byName[s.Name()] = s
+	}
+	switch o.Strategy {
+	case "", StrategyAuto:
+		if o.MediaTypes != "" {
+			// The user asked for a conversion: that is the index step.
+			return append([]strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+		}
+		return append([]strategy.Strategy{index.Strategy{}, index.Strategy{Format: plan.FormatDocker}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+	case StrategyIndex:
+		return []strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, nil
+	case StrategyManifest, StrategyBuildx:
+		if o.MediaTypes != "" {
+			return nil, errdefs.New(errdefs.InvalidArgument, "--media-types works with the index strategy; the %s strategy writes what its engine or builder writes", o.Strategy)
+		}
+		if s, ok := byName[o.Strategy]; ok {
+			return []strategy.Strategy{s}, nil
+		}
+		return nil, errdefs.New(errdefs.InvalidArgument, "the %s strategy is not available in this build: use --strategy index", o.Strategy)
+	}
+	return nil, errdefs.New(errdefs.InvalidArgument, "invalid --strategy %q: expected auto, index, manifest or buildx", o.Strategy)
+}
+
+func present(byName map[string]strategy.Strategy, names ...string) []strategy.Strategy {
+	var out []strategy.Strategy
+	for _, n := range names {
+		if s, ok := byName[n]; ok {
+			out = append(out, s)
 		}
 	}
-	switch want {
-	case StrategyManifest, StrategyBuildx:
-		return nil, errdefs.New(errdefs.InvalidArgument, "the %s strategy is not available in this build: use --strategy index", want)
-	}
-	return nil, errdefs.New(errdefs.InvalidArgument, "invalid --strategy %q: expected auto, index, manifest or buildx", want)
+	return out
 }
 
 // Describer prints a dry run's plan.
 type Describer func(w io.Writer) error
 
-// Run plans and, unless DryRun, executes the migration. For a dry run it
-// returns what to print instead.
+// Run plans and, unless DryRun, executes the migration. With --strategy auto
+// it falls back along the chain when a failure is one another strategy can get
+// past, and says why. For a dry run it returns what to print instead.
 func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	start := time.Now()
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
-	s, err := pick(o)
+	steps, err := chain(o)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Name() != StrategyIndex {
-		if err := s.Available(ctx); err != nil {
+	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
+	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
+		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -136,35 +170,91 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	}
 	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf}
 	res := newResult(o, p)
-	res.Strategy = s.Name()
 	if o.DryRun {
+		s := steps[0]
+		res.Strategy = s.Name()
 		res.DurationSeconds = time.Since(start).Seconds()
 		if s.Name() != StrategyIndex {
 			res.DigestChanged = true
-			res.DigestNote = fmt.Sprintf("the %s strategy re-creates the manifests", s.Name())
+			res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests", s.Name())
 		}
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
-	if p.DigestChanged && s.Name() == StrategyIndex {
-		o.Progress.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
-	}
-	if p.UpToDate {
+	if p.UpToDate && steps[0].Name() == StrategyIndex {
 		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
 	}
-	o.Debugf("plan: %d manifests, %d blobs; strategy %s", len(p.Manifests)+1, len(p.Blobs), s.Name())
-	out, err := s.Execute(ctx, in)
-	if err != nil {
-		return nil, nil, err
+	o.Debugf("plan: %d manifests, %d blobs", len(p.Manifests)+1, len(p.Blobs))
+
+	var (
+		firstErr   error
+		firstClass fallback.Class
+	)
+	for i, s := range steps {
+		if i > 0 {
+			if ok, why := fallback.Helps(fallback.Step(s.Name()), firstClass); !ok {
+				res.skip(o, s.Name(), why)
+				continue
+			}
+			if err := s.Available(ctx); err != nil {
+				res.skip(o, s.Name(), errdefs.Message(err))
+				continue
+			}
+			if f := strings.TrimPrefix(s.Name(), "index-"); f != s.Name() {
+				if err := p.CanConvert(plan.Format(f)); err != nil {
+					res.skip(o, s.Name(), err.Error())
+					continue
+				}
+			}
+			o.Progress.Logf("trying the %s strategy", s.Name())
+		}
+		o.Debugf("strategy %s: start", s.Name())
+		out, err := s.Execute(ctx, in)
+		if err == nil {
+			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
+			res.fill(s.Name(), out)
+			res.DurationSeconds = time.Since(start).Seconds()
+			return res, nil, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		class, cerr := fallback.Classify(err)
+		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
+		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
+		if explicit || fallback.Stops(class) {
+			return nil, nil, cerr
+		}
+		if firstErr == nil {
+			firstErr, firstClass = cerr, class
+		}
+		if i < len(steps)-1 {
+			o.Progress.Logf("%s strategy failed (%s): %s", s.Name(), class, errdefs.Message(cerr))
+		}
 	}
-	res.DestinationDigest = out.DestinationDigest.String()
-	res.MediaType = string(out.MediaType)
-	res.Platforms = out.Platforms
-	res.DigestChanged = out.DigestChanged
-	res.DigestNote = out.DigestNote
-	res.ContentVerified = out.ContentVerified
-	res.Manifests, res.Blobs, res.Bytes = out.Manifests, out.Blobs, out.Bytes
-	res.DurationSeconds = time.Since(start).Seconds()
-	return res, nil, nil
+	if firstErr == nil {
+		return nil, nil, errdefs.New(errdefs.Unknown, "no strategy was tried")
+	}
+	var tried []string
+	for _, a := range res.Attempts[1:] {
+		tried = append(tried, a.Strategy+": "+a.Outcome)
+	}
+	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s (fallbacks: %s)", errdefs.Message(firstErr), strings.Join(tried, ", "))
+}
+
+func (r *Result) skip(o Options, name, why string) {
+	o.Progress.Logf("skipping %s strategy: %s", name, why)
+	r.Attempts = append(r.Attempts, Attempt{Strategy: name, Outcome: "skipped", Reason: why})
+}
+
+func (r *Result) fill(name string, out strategy.Output) {
+	r.Strategy = name
+	r.DestinationDigest = out.DestinationDigest.String()
+	r.MediaType = string(out.MediaType)
+	r.Platforms = out.Platforms
+	r.DigestChanged = out.DigestChanged
+	r.DigestNote = out.DigestNote
+	r.ContentVerified = out.ContentVerified
+	r.Manifests, r.Blobs, r.Bytes = out.Manifests, out.Blobs, out.Bytes
 }
 
 // newResult fills what the plan knows; counts are the plan's intent, which a
@@ -181,6 +271,7 @@ func newResult(o Options, p *plan.Plan) *Result {
 		Platforms:         p.Platforms,
 		DryRun:            o.DryRun,
 		UpToDate:          p.UpToDate,
+		Attempts:          []Attempt{},
 	}
 	if r.Platforms == nil {
 		r.Platforms = []plan.PlatformDigest{}

@@ -52,6 +52,8 @@ type Manifest struct {
 	Label  string
 	Action Action
 	Blobs  []v1.Hash
+	// Attestation marks a buildx attestation manifest (platform unknown/unknown).
+	Attestation bool
 
 	blobDescs []v1.Descriptor
 }
@@ -302,6 +304,9 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 		}
 		g.Go(func() error {
 			m, err := w.child(gctx, e.desc, label)
+			if m != nil {
+				m.Attestation = isAttestation(e.desc)
+			}
 			children[i] = m
 			return err
 		})

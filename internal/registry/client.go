@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -37,6 +39,9 @@ func WithCertDirs(dirs ...string) Option {
 // WithUserAgent sets the User-Agent sent to registries.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
+// WithNotify sets where lines the user should see go (a wait for a rate limit).
+func WithNotify(f func(format string, args ...any)) Option { return func(c *Client) { c.notifyf = f } }
+
 // WithDebugf sets a logger for request-level detail (-D).
 func WithDebugf(f func(format string, args ...any)) Option { return func(c *Client) { c.debugf = f } }
 
@@ -46,6 +51,7 @@ type Client struct {
 	transports transports
 	userAgent  string
 	debugf     func(format string, args ...any)
+	notifyf    func(format string, args ...any)
 
 	mu    sync.Mutex
 	repos map[string]*Repository
@@ -113,7 +119,7 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	for _, m := range mountFrom {
 		scopes = append(scopes, m.Scope(transport.PullScope))
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(base, c.userAgent), scopes)
+	rt, err := c.connect(ctx, reg, auth, base, scopes)
 	if err != nil {
 		op := "read " + repo.Name()
 		if access == Push {
@@ -125,11 +131,12 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		return nil, classify(err, host, op)
 	}
 	r := &Repository{
-		Name:   repo,
-		client: &http.Client{Transport: rt},
-		base:   fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
-		logf:   c.logf,
-		access: access,
+		Name:    repo,
+		client:  &http.Client{Transport: rt},
+		base:    fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
+		logf:    c.logf,
+		notifyf: c.notifyf,
+		access:  access,
 	}
 	c.mu.Lock()
 	if c.repos == nil {
@@ -138,6 +145,35 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	c.repos[key] = r
 	c.mu.Unlock()
 	return r, nil
+}
+
+// connect pings the registry and gets a token, trying again on the answers
+// that say "try again" (a reset connection, 429, 502/503/504).
+func (c *Client) connect(ctx context.Context, reg name.Registry, auth authn.Authenticator, base http.RoundTripper, scopes []string) (http.RoundTripper, error) {
+	var err error
+	for i := range 5 {
+		var rt http.RoundTripper
+		rt, err = transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(base, c.userAgent), scopes)
+		if err == nil || ctx.Err() != nil || !transient(err) {
+			return rt, err
+		}
+		c.logf("connect to %s: %v; retrying", reg.RegistryStr(), err)
+		if serr := sleep(ctx, backoff(i)); serr != nil {
+			return nil, serr
+		}
+	}
+	return nil, err
+}
+
+func transient(err error) bool {
+	if te, ok := errors.AsType[*transport.Error](err); ok {
+		switch te.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // classify turns a transport failure into one sentence that names the host and

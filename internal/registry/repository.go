@@ -3,13 +3,17 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -39,7 +43,10 @@ type Repository struct {
 	client *http.Client
 	base   string
 	logf   func(format string, args ...any)
-	access Access
+	// notifyf shows the user a line (a wait for a rate limit).
+	notifyf   func(format string, args ...any)
+	access    Access
+	rateNoted atomic.Bool
 }
 
 // Host is the registry host the handle talks to.
@@ -62,11 +69,12 @@ func (r *Repository) check(resp *http.Response, codes ...int) error {
 	return err
 }
 
-// do sends a request built by mk, retrying idempotent requests a few times on
-// answers that say "try again" (5xx, 429 with a short Retry-After) and on broken
-// connections. It never retries a request with a body.
+// do sends a request built by mk, and again (mk builds a fresh one, so bodies
+// replay) when the answer says "try again": 429 (waiting what Retry-After
+// asks, up to maxRateLimitWait), 502/503/504, or a broken connection. The
+// number of tries is bounded, so a registry in trouble is never hammered.
 func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
-	const attempts = 3
+	const attempts = 5
 	var lastErr error
 	for i := range attempts {
 		req, err := mk()
@@ -74,14 +82,13 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			return nil, err
 		}
 		req = req.WithContext(ctx)
-		idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
 		resp, err := r.client.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			lastErr = unreachable(err, r.Host())
-			if !idempotent || i == attempts-1 {
+			if i == attempts-1 || errors.Is(err, syscall.ECONNREFUSED) || isPermanent(err) {
 				return nil, lastErr
 			}
 			r.logf("%s %s: %v; retrying", req.Method, redact(req.URL), err)
@@ -90,22 +97,24 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			}
 			continue
 		}
-		wait := time.Duration(0)
+		r.noteRateLimit(resp)
+		var wait time.Duration
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests:
 			wait = retryAfter(resp.Header)
 			if wait == 0 {
-				wait = time.Second
+				wait = backoff(i) + time.Second
 			}
-			if wait > 10*time.Second {
-				return resp, nil // a long wait is the user's call, not ours
+			if wait > maxRateLimitWait {
+				return resp, nil // a long wait is the user's call: say so and stop
 			}
+			r.notify("%s is rate limiting requests; waiting %s as it asks", r.Host(), wait)
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			wait = backoff(i)
 		default:
 			return resp, nil
 		}
-		if !idempotent || i == attempts-1 {
+		if i == attempts-1 {
 			return resp, nil
 		}
 		r.logf("%s %s: %s; retrying in %s", req.Method, redact(req.URL), resp.Status, wait)
@@ -117,7 +126,49 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 	return nil, lastErr
 }
 
-func backoff(attempt int) time.Duration { return time.Duration(200<<(2*attempt)) * time.Millisecond }
+// maxRateLimitWait is the longest Retry-After honoured by waiting; past it the
+// run stops with a message rather than sit silent for minutes.
+const maxRateLimitWait = 60 * time.Second
+
+// isPermanent reports network errors no retry can fix (a bad certificate,
+// an unknown host, HTTP where HTTPS is required).
+func isPermanent(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && !dnsErr.IsTemporary {
+		return true
+	}
+	if _, ok := errors.AsType[*ErrPlainHTTP](err); ok {
+		return true
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid)
+}
+
+// noteRateLimit tells the user once when Docker Hub says no pulls remain.
+func (r *Repository) noteRateLimit(resp *http.Response) {
+	rem := resp.Header.Get("RateLimit-Remaining")
+	if rem == "" {
+		return
+	}
+	n, _, _ := strings.Cut(rem, ";")
+	if strings.TrimSpace(n) == "0" && r.rateNoted.CompareAndSwap(false, true) {
+		r.notify("%s reports no pulls left in this period (RateLimit-Remaining: %s); log in with 'docker login' for a higher limit", r.Host(), rem)
+	}
+}
+
+func (r *Repository) notify(format string, args ...any) {
+	if r.notifyf != nil {
+		r.notifyf(format, args...)
+	} else {
+		r.logf(format, args...)
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	return min(time.Duration(200<<(2*attempt))*time.Millisecond, 2*time.Second)
+}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -237,7 +288,10 @@ func (r *Repository) PutManifest(ctx context.Context, ref string, mt types.Media
 		return err
 	}
 	defer drain(resp)
-	return r.check(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted)
+	if err := r.check(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted); err != nil {
+		return &ManifestPutError{MediaType: mt, Ref: ref, Err: err}
+	}
+	return nil
 }
 
 // BlobExists reports whether the repository has blob d, with a HEAD.
@@ -373,8 +427,62 @@ func (r *Repository) Upload(ctx context.Context, loc string, d v1.Hash, size int
 		return unreachable(err, r.Host())
 	}
 	defer drain(resp)
-	return r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
+	if err := r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted); err != nil {
+		return err
+	}
+	return r.verifyCommit(ctx, d, size)
 }
+
+// verifyCommit reads a committed blob back with a HEAD. Some registries (Aliyun
+// ACR is the known one: "unexpected size 0") answer with a wrong size right
+// after a commit; a short wait usually fixes it, and if it does not, the blob
+// cannot be trusted and the error says so.
+func (r *Repository) verifyCommit(ctx context.Context, d v1.Hash, size int64) error {
+	var got int64 = -1
+	for i := range 5 {
+		resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodHead, r.blobURL(d), nil) })
+		if err != nil {
+			return err
+		}
+		drain(resp)
+		if resp.StatusCode == http.StatusOK {
+			got = resp.ContentLength
+			if got == size || got < 0 { // no Content-Length: nothing to distrust
+				if i > 0 {
+					r.logf("blob %s reads back right after %d more HEADs", d, i)
+				}
+				return nil
+			}
+		}
+		r.logf("blob %s reads back as %s with %d bytes after its commit, not %d; checking again", d, resp.Status, got, size)
+		if err := sleep(ctx, time.Duration(100<<i)*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return &BlobCommitError{Host: r.Host(), Repo: r.Name.Name(), Digest: d, Size: size, Got: got}
+}
+
+// BlobCommitError is a blob that was committed but reads back wrong.
+type BlobCommitError struct {
+	Host, Repo string
+	Digest     v1.Hash
+	Size, Got  int64
+}
+
+func (e *BlobCommitError) Error() string {
+	return fmt.Sprintf("%s accepted blob %s (%d bytes) into %s but reads it back with %d bytes; the registry commits blobs inconsistently", e.Host, e.Digest, e.Size, e.Repo, e.Got)
+}
+
+// ManifestPutError is a manifest the registry refused, with its media type:
+// what a fallback decision needs besides the registry's error code.
+type ManifestPutError struct {
+	MediaType types.MediaType
+	Ref       string
+	Err       error
+}
+
+func (e *ManifestPutError) Error() string { return e.Err.Error() }
+func (e *ManifestPutError) Unwrap() error { return e.Err }
 
 // CancelUpload abandons an upload session; best effort, for cleanup.
 func (r *Repository) CancelUpload(loc string) {

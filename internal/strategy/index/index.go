@@ -260,23 +260,49 @@ func (e *executor) manifests(ctx context.Context, p *plan.Plan) error {
 	return g.Wait()
 }
 
-// Strategy is the index strategy as a strategy.Strategy.
-type Strategy struct{}
+// Strategy is the index strategy as a strategy.Strategy. With Format set it
+// rewrites every manifest to that family of media types on the way (the
+// "index-docker" step of auto, or --media-types).
+type Strategy struct {
+	Format plan.Format
+}
 
-// Name is "index".
-func (Strategy) Name() string { return "index" }
+// Name is "index", or "index-docker" / "index-oci" when it converts.
+func (s Strategy) Name() string {
+	if s.Format != "" {
+		return "index-" + string(s.Format)
+	}
+	return "index"
+}
 
 // Available is always nil: the index strategy needs nothing but the registries.
 func (Strategy) Available(context.Context) error { return nil }
 
+func (s Strategy) plan(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
+	if s.Format == "" {
+		return in.Plan, nil
+	}
+	return plan.Convert(ctx, in.Plan, in.Src, in.Dst, s.Format, in.Jobs)
+}
+
 // Describe prints the plan.
-func (Strategy) Describe(_ context.Context, w io.Writer, in strategy.Input) error {
-	return in.Plan.Describe(w, "index")
+func (s Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
+	p, err := s.plan(ctx, in)
+	if err != nil {
+		return err
+	}
+	return p.Describe(w, s.Name())
 }
 
 // Execute copies the graph.
-func (Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
-	p := in.Plan
+func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
+	p, err := s.plan(ctx, in)
+	if err != nil {
+		return strategy.Output{}, err
+	}
+	if p.DigestChanged {
+		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
+	}
 	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf})
 	out := strategy.Output{
 		DestinationDigest: p.Root.Digest,
