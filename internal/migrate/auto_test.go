@@ -1,0 +1,90 @@
+package migrate
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/docker-migrate/docker-migrate/internal/fallback"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// refusing answers manifest PUTs whose media type refuse() rejects with 400
+// MANIFEST_INVALID, as registries without OCI or list support do.
+func refusing(t *testing.T, refuse func(mt string) bool) string {
+	t.Helper()
+	inner := ggcrregistry.New(ggcrregistry.Logger(discardLogger()))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && refuse(r.Header.Get("Content-Type")) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}`)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	return u.Host
+}
+
+func runWith(t *testing.T, src, dst, strategy string) (*Result, error) {
+	t.Helper()
+	res, _, err := Run(context.Background(), Options{
+		Source: ref(t, src), Destination: ref(t, dst), Jobs: 4, Strategy: strategy,
+		Registry: registry.New(), Progress: progress.New(io.Discard, progress.Plain),
+	})
+	return res, err
+}
+
+func TestAutoFallsBackToDockerMediaTypes(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	dstHost := refusing(t, func(mt string) bool { return strings.HasPrefix(mt, "application/vnd.oci.") })
+	seed(t, srcHost+"/app:1", eight)
+
+	_, err := runWith(t, srcHost+"/app:1", dstHost+"/app:1", StrategyIndex)
+	if c, _ := fallback.Classify(err); c != fallback.OCIRejected || !strings.Contains(err.Error(), "OCI") || !strings.Contains(err.Error(), "--media-types docker") {
+		t.Fatalf("--strategy index: want an oci-rejected error naming the fix, got %v", err)
+	}
+	if _, err := remote.Head(ref(t, dstHost+"/app:1")); err == nil {
+		t.Fatal("a failed run wrote the tag")
+	}
+
+	res, err := runWith(t, srcHost+"/app:1", dstHost+"/app:1", StrategyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != "index-docker" || len(res.Attempts) != 2 || res.Attempts[0].Class != string(fallback.OCIRejected) || !res.DigestChanged {
+		t.Fatalf("result %+v", res)
+	}
+	if res.MediaType != string(types.DockerManifestList) {
+		t.Errorf("media type %s", res.MediaType)
+	}
+	idx := checkComplete(t, dstHost+"/app:1")
+	im := mustIndexManifest(t, idx)
+	if len(im.Manifests) != 8 {
+		t.Errorf("%d children, want the 8 platforms without attestations", len(im.Manifests))
+	}
+}
+
+func TestAutoStopsWhenNoStrategyCanHelp(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	dstHost := refusing(t, func(mt string) bool { return types.MediaType(mt).IsIndex() })
+	seed(t, srcHost+"/app:1", fixture.Options{Platforms: fixture.EightPlatforms()[:2], Docker: true, Seed: 5})
+	res, err := runWith(t, srcHost+"/app:1", dstHost+"/app:1", StrategyAuto)
+	if c, _ := fallback.Classify(err); c != fallback.IndexRejected || !strings.Contains(err.Error(), dstHost) {
+		t.Fatalf("want index-rejected naming %s, got %v (%+v)", dstHost, err, res)
+	}
+	if _, err := remote.Head(ref(t, dstHost+"/app:1")); err == nil {
+		t.Fatal("a failed run wrote the tag")
+	}
+}
