@@ -147,4 +147,6 @@ func Stops(c Class) bool {
 }
 
 // IsDocker reports a Docker v2 media type.
-func IsDocker(mt types.MediaType) bool { return strings.HasPrefix(string(mt), "application/vnd.docker.") }
+func IsDocker(mt types.MediaType) bool {
+	return strings.HasPrefix(string(mt), "application/vnd.docker.")
+}
