@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -82,6 +83,15 @@ func (e *executor) stats() Stats {
 	}
 }
 
+// group is the progress line a blob or manifest counts in: its platform, with
+// a platform's attestation counted with the platform itself.
+func group(label string, p *plan.Plan) string {
+	if label == "" {
+		return p.Root.Label
+	}
+	return strings.TrimPrefix(label, "attestation for ")
+}
+
 func short(d v1.Hash) string {
 	if len(d.Hex) > 12 {
 		return d.Hex[:12]
@@ -101,10 +111,7 @@ func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
 			e.bytesSkip.Add(b.Size)
 			continue
 		}
-		owner := b.Owner
-		if owner == "" {
-			owner = p.Root.Label
-		}
+		owner := group(b.Owner, p)
 		g.Go(func() error {
 			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
 			mounted, err := e.copyBlob(gctx, p, b, t)
@@ -248,7 +255,7 @@ func (e *executor) manifests(ctx context.Context, p *plan.Plan) error {
 			continue
 		}
 		g.Go(func() error {
-			t := e.opts.Progress.Task(m.Label, "manifest "+short(m.Digest), m.Size)
+			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
 			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
 				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
 			}
