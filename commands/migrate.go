@@ -273,8 +273,9 @@ func summary(w io.Writer, r *migrate.Result) {
 		fmt.Fprintf(w, "Done with the %s strategy; the digest is unchanged.\n", r.Strategy)
 		return
 	}
-	fmt.Fprintf(w, "Copied %s to %s in %s: %d platform(s); blobs %d copied (%s), %d mounted (%s), %d already there (%s).\n",
+	fmt.Fprintf(w, "Copied %s to %s in %s: %d platform(s); manifests %d pushed, %d already there; blobs %d copied (%s), %d mounted (%s), %d already there (%s).\n",
 		r.Source, r.Destination, time.Duration(r.DurationSeconds*float64(time.Second)).Round(10*time.Millisecond), len(r.Platforms),
+		r.Manifests.Copied, r.Manifests.Skipped,
 		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
 		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
 	if r.ContentVerified != nil {

@@ -52,6 +52,9 @@ type group struct {
 	tasks, tasksDone int
 	status           string
 	finished         bool
+	// planned groups know their tasks and bytes up front (Expect), so they
+	// show "done" only when all of them are.
+	planned bool
 }
 
 // New returns a Writer in mode; Auto must be resolved by the caller (it knows
@@ -91,10 +94,32 @@ func (w *Writer) Task(groupName, name string, size int64) *Task {
 		w.byName[groupName] = g
 		w.groups = append(w.groups, g)
 	}
-	g.total += size
-	g.tasks++
-	g.finished = false
+	if !g.planned {
+		g.total += size
+		g.tasks++
+		g.finished = false
+	}
 	return &Task{w: w, g: g, name: name, size: size}
+}
+
+// Expect announces a group's tasks and bytes before they start, so the live
+// view shows the whole of the work from the beginning.
+func (w *Writer) Expect(groupName string, tasks int, size int64) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := w.byName[groupName]
+	if g == nil {
+		g = &group{name: groupName}
+		w.byName[groupName] = g
+		w.groups = append(w.groups, g)
+	}
+	g.planned = true
+	g.tasks += tasks
+	g.total += size
+	g.finished = g.tasksDone >= g.tasks
 }
 
 // Add records n more bytes done.

@@ -47,6 +47,7 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 	if e.opts.Debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
 	}
+	expect(p, opts.Progress)
 	if err := e.blobs(ctx, p); err != nil {
 		return e.stats(), err
 	}
@@ -64,6 +65,40 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 		e.manifestsSkipped.Add(1)
 	}
 	return e.stats(), nil
+}
+
+// expect tells the progress display all the work up front, per platform.
+func expect(p *plan.Plan, pw *progress.Writer) {
+	type work struct {
+		n    int
+		size int64
+	}
+	var order []string
+	per := map[string]*work{}
+	add := func(g string, size int64) {
+		if per[g] == nil {
+			per[g] = &work{}
+			order = append(order, g)
+		}
+		per[g].n++
+		per[g].size += size
+	}
+	for _, b := range p.Blobs {
+		if b.Action == plan.Copy || b.Action == plan.Mount {
+			add(group(b.Owner, p), b.Size)
+		}
+	}
+	for _, m := range p.Manifests {
+		if m.Action != plan.Skip {
+			add(group(m.Label, p), m.Size)
+		}
+	}
+	if p.Root.Action != plan.Skip {
+		add(p.Root.Label, p.Root.Size)
+	}
+	for _, g := range order {
+		pw.Expect(g, per[g].n, per[g].size)
+	}
 }
 
 type executor struct {

@@ -1,0 +1,638 @@
+// Package quirk is a reverse proxy in front of a real registry that misbehaves
+// the way registries in the field do: refusing OCI media types or manifest
+// lists, ignoring cross-repository mounts, failing concurrent uploads of one
+// blob, answering a fresh blob's HEAD with size 0, rate limiting, dropping
+// requests. Tests put it between docker-migrate (or the Docker engine) and a
+// distribution registry and read its counters afterwards.
+package quirk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Media types the manifest quirks look at.
+const (
+	OCIManifest        = "application/vnd.oci.image.manifest.v1+json"
+	OCIIndex           = "application/vnd.oci.image.index.v1+json"
+	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// EngineUserAgentPrefix starts the User-Agent of every registry request the
+// Docker engine (dockerd) makes.
+const EngineUserAgentPrefix = "docker/"
+
+// Defaults for the zero Options fields.
+const (
+	DefaultRetryAfter     = time.Second
+	DefaultFlakyRate      = 0.10
+	DefaultFlakyMaxInARow = 3
+	DefaultSeed           = 1
+)
+
+// Options choose the quirks; any combination may be on at once. The zero
+// value is a faithful proxy.
+type Options struct {
+	// NoOCI answers a manifest PUT whose Content-Type or body mediaType is an
+	// OCI manifest or index with 400 MANIFEST_INVALID, as old Artifactory,
+	// Nexus and Harbor 1.x do.
+	NoOCI bool
+	// NoIndex answers any manifest list or OCI index PUT with 400
+	// MANIFEST_INVALID.
+	NoIndex bool
+	// NoMount drops mount= and from= from a POST …/blobs/uploads/, so that the
+	// registry opens an upload session (202) instead of mounting (201), as
+	// Docker Hub does across organisations and Harbor across projects.
+	NoMount bool
+	// RacyBlob answers the commit (PUT ?digest=D) of an upload with 400
+	// BLOB_UPLOAD_INVALID when another upload of D overlapped it: that upload
+	// was committing at the same moment, or committed after this one started
+	// (its first PATCH or PUT), as Nexus does.
+	RacyBlob bool
+	// ZeroCommit answers the first HEAD of a blob after its successful commit
+	// with 200 and Content-Length: 0, once: the "failed commit … unexpected
+	// size 0" of Azure Container Registry.
+	ZeroCommit bool
+	// ZeroCommitSticky answers every HEAD of a blob committed by a client that
+	// is not the engine (User-Agent not starting with docker/) with 200 and
+	// Content-Length: 0, whenever the asker is not the engine either: a
+	// registry that mishandles uploads from anything but the engine. The
+	// engine is answered truthfully, so that its own push (which trusts a HEAD
+	// and would write the size it reads into its manifests) is fine; an upload
+	// of the blob by the engine clears it.
+	ZeroCommitSticky bool
+	// RateLimit answers the first RateLimit requests with 429, Retry-After and
+	// a TOOMANYREQUESTS body. Afterwards, a request that repeats one of those
+	// (same method and path) sooner than RetryAfter is refused too and counted
+	// as early: a client that hammers gets more than RateLimit 429s.
+	RateLimit int
+	// RetryAfter is the wait the 429s ask for, sent in whole seconds; 0 means
+	// DefaultRetryAfter.
+	RetryAfter time.Duration
+	// Flaky fails a seeded FlakyRate of requests before they reach the
+	// registry, half with 502 Bad Gateway and half by resetting the
+	// connection. One request (method and path) never fails more than
+	// FlakyMaxInARow times in a row, so a client that retries gets through.
+	Flaky bool
+	// FlakyRate is the share of requests that fail; 0 means DefaultFlakyRate.
+	FlakyRate float64
+	// FlakyMaxInARow bounds consecutive failures of one request; 0 means
+	// DefaultFlakyMaxInARow.
+	FlakyMaxInARow int
+	// Seed seeds Flaky's choices; 0 means DefaultSeed. The same seed gives the
+	// same sequence of choices, in the order requests arrive.
+	Seed uint64
+}
+
+// Modes lists the quirks that are on, by their names in the docs.
+func (o Options) Modes() []string {
+	var m []string
+	for _, q := range []struct {
+		on   bool
+		name string
+	}{
+		{o.NoOCI, "no-oci"}, {o.NoIndex, "no-index"}, {o.NoMount, "no-mount"}, {o.RacyBlob, "racy-blob"},
+		{o.ZeroCommit, "zero-commit"}, {o.ZeroCommitSticky, "zero-commit-sticky"},
+		{o.RateLimit > 0, "rate-limit"}, {o.Flaky, "flaky"},
+	} {
+		if q.on {
+			m = append(m, q.name)
+		}
+	}
+	return m
+}
+
+func (o Options) withDefaults() Options {
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = DefaultRetryAfter
+	}
+	if o.FlakyRate <= 0 {
+		o.FlakyRate = DefaultFlakyRate
+	}
+	if o.FlakyMaxInARow <= 0 {
+		o.FlakyMaxInARow = DefaultFlakyMaxInARow
+	}
+	if o.Seed == 0 {
+		o.Seed = DefaultSeed
+	}
+	return o
+}
+
+// Stats counts what the proxy saw and did.
+type Stats struct {
+	// Requests counts every request, answered by the proxy or forwarded.
+	Requests int
+	// OCIRejected and IndexRejected count manifest PUTs refused by NoOCI and
+	// NoIndex (one refused for both reasons counts in both).
+	OCIRejected, IndexRejected int
+	// MountsDropped counts mount requests NoMount turned into upload sessions.
+	MountsDropped int
+	// Mounts counts mount requests that reached the registry as such, and
+	// MountsDone those it answered 201.
+	Mounts, MountsDone int
+	// Conflicts counts commits RacyBlob refused.
+	Conflicts int
+	// Commits counts successful (201) blob commits by digest, whoever made them.
+	Commits map[string]int
+	// EngineCommits counts the ones made by the engine.
+	EngineCommits map[string]int
+	// ZeroHeads counts HEADs answered with Content-Length: 0.
+	ZeroHeads int
+	// RateLimited counts 429s; RateLimitedEarly those for a request repeated
+	// sooner than Retry-After asked (included in RateLimited when past the
+	// first RateLimit requests).
+	RateLimited, RateLimitedEarly int
+	// BadGateways and Resets count Flaky's failures.
+	BadGateways, Resets int
+	// ManifestPuts counts manifest PUTs by media type (the Content-Type), and
+	// ManifestPutsByEngine those of the engine.
+	ManifestPuts, ManifestPutsByEngine map[string]int
+}
+
+// MaxCommits returns the most commits of any one digest, and that digest.
+func (s Stats) MaxCommits() (int, string) {
+	n, digest := 0, ""
+	for d, c := range s.Commits {
+		if c > n || (c == n && d < digest) {
+			n, digest = c, d
+		}
+	}
+	return n, digest
+}
+
+func (s Stats) clone() Stats {
+	c := s
+	c.Commits = cloneMap(s.Commits)
+	c.EngineCommits = cloneMap(s.EngineCommits)
+	c.ManifestPuts = cloneMap(s.ManifestPuts)
+	c.ManifestPutsByEngine = cloneMap(s.ManifestPutsByEngine)
+	return c
+}
+
+func cloneMap(m map[string]int) map[string]int {
+	c := make(map[string]int, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// Proxy is a running quirk proxy.
+type Proxy struct {
+	// Host is 127.0.0.1:PORT of the proxy; the registry behind it sees this
+	// Host header, so the upload URLs it hands out point at the proxy.
+	Host string
+
+	backend *url.URL
+	srv     *httptest.Server
+	rp      *httputil.ReverseProxy
+
+	mu    sync.Mutex
+	opts  Options
+	rng   *rand.Rand
+	stats Stats
+	// uploadStart is when each upload session (by its path) first sent data.
+	uploadStart map[string]time.Time
+	// committing counts commits of a digest in flight; committedAt is when a
+	// digest's last commit returned.
+	committing  map[string]int
+	committedAt map[string]time.Time
+	zeroOnce    map[string]bool
+	zeroSticky  map[string]bool
+	// rejectedAt is when a request (method and path) last got a 429.
+	rejectedAt map[string]time.Time
+	// failedInARow counts Flaky's consecutive failures of a request.
+	failedInARow map[string]int
+	journal      []string
+}
+
+// journalSize bounds the request log kept for failure messages.
+const journalSize = 400
+
+// New starts a proxy in front of the registry at backend (HOST:PORT, plain
+// HTTP). Close stops it.
+func New(backend string, opts Options) (*Proxy, error) {
+	target, err := url.Parse("http://" + backend)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("quirk: bad backend %q: %v", backend, err)
+	}
+	p := &Proxy{backend: target}
+	p.reset(opts)
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// The registry builds upload Locations from Host: keep the proxy's.
+			pr.Out.Host = pr.In.Host
+		},
+		// Stream blobs through as they come.
+		FlushInterval: -1,
+		// A client that gives up mid-body is expected noise.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.Host = p.srv.Listener.Addr().String()
+	return p, nil
+}
+
+// Start starts a proxy for the test and stops it when the test ends; if the
+// test failed, it logs the requests the proxy saw last.
+func Start(t testing.TB, backend string, opts Options) *Proxy {
+	t.Helper()
+	p, err := New(backend, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close()
+		if t.Failed() {
+			t.Logf("quirk proxy %s (%s) in front of %s; stats %s; last requests:\n  %s",
+				p.Host, strings.Join(opts.Modes(), ","), backend, p.Stats(), strings.Join(p.Journal(), "\n  "))
+		}
+	})
+	return p
+}
+
+// Close stops the proxy; it waits for requests in flight.
+func (p *Proxy) Close() { p.srv.Close() }
+
+// Ref is a reference to repoAndTag through the proxy.
+func (p *Proxy) Ref(repoAndTag string) string { return p.Host + "/" + repoAndTag }
+
+// Set switches to other quirks from the next request on and starts the
+// counters and the quirks' memory afresh.
+func (p *Proxy) Set(opts Options) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reset(opts)
+}
+
+func (p *Proxy) reset(opts Options) {
+	p.opts = opts.withDefaults()
+	p.rng = rand.New(rand.NewPCG(p.opts.Seed, p.opts.Seed^0x9e3779b97f4a7c15))
+	p.stats = Stats{Commits: map[string]int{}, EngineCommits: map[string]int{}, ManifestPuts: map[string]int{}, ManifestPutsByEngine: map[string]int{}}
+	p.uploadStart = map[string]time.Time{}
+	p.committing = map[string]int{}
+	p.committedAt = map[string]time.Time{}
+	p.zeroOnce = map[string]bool{}
+	p.zeroSticky = map[string]bool{}
+	p.rejectedAt = map[string]time.Time{}
+	p.failedInARow = map[string]int{}
+	p.journal = nil
+}
+
+// Stats returns a copy of the counters.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats.clone()
+}
+
+// Journal returns the last requests, one line each: method, path and query,
+// the first word of the User-Agent, the status, and the quirk that answered.
+func (p *Proxy) Journal() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.journal...)
+}
+
+// String is a one-line summary of the counters.
+func (s Stats) String() string {
+	n, d := s.MaxCommits()
+	return fmt.Sprintf("requests %d, oci-rejected %d, index-rejected %d, mounts %d (done %d, dropped %d), conflicts %d, commits %d (max %d of %s), zero-heads %d, 429s %d (early %d), 502s %d, resets %d",
+		s.Requests, s.OCIRejected, s.IndexRejected, s.Mounts, s.MountsDone, s.MountsDropped, s.Conflicts,
+		sumMap(s.Commits), n, shortDigest(d), s.ZeroHeads, s.RateLimited, s.RateLimitedEarly, s.BadGateways, s.Resets)
+}
+
+func sumMap(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+var (
+	manifestPath = regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
+	blobPath     = regexp.MustCompile(`^/v2/(.+)/blobs/([a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+)$`)
+	uploadsPath  = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/?$`)
+	sessionPath  = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
+)
+
+// statusRecorder remembers the final status of a forwarded request.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func isEngine(r *http.Request) bool {
+	return strings.HasPrefix(r.UserAgent(), EngineUserAgentPrefix)
+}
+
+// serve answers one request: first the quirks that answer in the registry's
+// stead, then the forward, then the bookkeeping on the registry's answer.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	key := r.Method + " " + r.URL.Path
+	engine := isEngine(r)
+	now := time.Now()
+
+	p.mu.Lock()
+	opts := p.opts
+	p.stats.Requests++
+	n := p.stats.Requests
+
+	// rate-limit: the first N requests, and any repeated too soon after a 429.
+	if opts.RateLimit > 0 {
+		last, seen := p.rejectedAt[key]
+		early := seen && now.Sub(last) < opts.RetryAfter-50*time.Millisecond
+		if early {
+			p.stats.RateLimitedEarly++
+		}
+		if n <= opts.RateLimit || early {
+			p.stats.RateLimited++
+			p.rejectedAt[key] = now
+			p.note(r, http.StatusTooManyRequests, "rate-limit")
+			p.mu.Unlock()
+			secs := int((opts.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "too many requests",
+				"You have reached your pull rate limit. You may increase the limit by authenticating and upgrading")
+			return
+		}
+		delete(p.rejectedAt, key)
+	}
+
+	// flaky: a seeded share of requests never reaches the registry.
+	if opts.Flaky {
+		fail := p.rng.Float64() < opts.FlakyRate
+		reset := p.rng.IntN(2) == 0
+		if fail && p.failedInARow[key] < opts.FlakyMaxInARow {
+			p.failedInARow[key]++
+			if reset {
+				if hj, ok := w.(http.Hijacker); ok {
+					p.stats.Resets++
+					p.note(r, 0, "flaky: reset")
+					p.mu.Unlock()
+					resetConnection(hj)
+					return
+				}
+			}
+			p.stats.BadGateways++
+			p.note(r, http.StatusBadGateway, "flaky")
+			p.mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\n")
+			return
+		}
+		delete(p.failedInARow, key)
+	}
+	p.mu.Unlock()
+
+	// A manifest PUT: no-oci and no-index look at its media type.
+	if r.Method == http.MethodPut && manifestPath.MatchString(r.URL.Path) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid", "cannot read the body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		contentType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		var doc struct {
+			MediaType string `json:"mediaType"`
+		}
+		_ = json.Unmarshal(body, &doc)
+		isType := func(types ...string) bool {
+			for _, t := range types {
+				if contentType == t || doc.MediaType == t {
+					return true
+				}
+			}
+			return false
+		}
+		p.mu.Lock()
+		p.stats.ManifestPuts[contentType]++
+		if engine {
+			p.stats.ManifestPutsByEngine[contentType]++
+		}
+		noOCI := opts.NoOCI && isType(OCIManifest, OCIIndex)
+		noIndex := opts.NoIndex && isType(OCIIndex, DockerManifestList)
+		if noOCI {
+			p.stats.OCIRejected++
+		}
+		if noIndex {
+			p.stats.IndexRejected++
+		}
+		switch {
+		case noIndex:
+			p.note(r, http.StatusBadRequest, "no-index")
+		case noOCI:
+			p.note(r, http.StatusBadRequest, "no-oci")
+		}
+		p.mu.Unlock()
+		switch {
+		case noIndex:
+			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid", "manifest lists and image indexes are not supported")
+			return
+		case noOCI:
+			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid", "unsupported media type")
+			return
+		}
+	}
+
+	// A new upload: no-mount drops the mount; ?digest= is a one-request upload.
+	commitDigest := ""
+	commitKey := ""
+	quirkNote := ""
+	if r.Method == http.MethodPost && uploadsPath.MatchString(r.URL.Path) {
+		q := r.URL.Query()
+		if q.Has("mount") {
+			if opts.NoMount {
+				q.Del("mount")
+				q.Del("from")
+				r.URL.RawQuery = q.Encode()
+				quirkNote = "no-mount: mount dropped"
+				p.mu.Lock()
+				p.stats.MountsDropped++
+				p.mu.Unlock()
+			} else {
+				p.mu.Lock()
+				p.stats.Mounts++
+				p.mu.Unlock()
+			}
+		}
+		if d := q.Get("digest"); d != "" {
+			commitDigest, commitKey = d, key+"?digest="+d
+		}
+	}
+
+	// An upload session's data or commit: racy-blob tracks who overlaps whom.
+	if m := sessionPath.FindStringSubmatch(r.URL.Path); m != nil && (r.Method == http.MethodPatch || r.Method == http.MethodPut) {
+		p.mu.Lock()
+		if _, ok := p.uploadStart[r.URL.Path]; !ok {
+			p.uploadStart[r.URL.Path] = now
+		}
+		p.mu.Unlock()
+		if d := r.URL.Query().Get("digest"); r.Method == http.MethodPut && d != "" {
+			commitDigest, commitKey = d, r.URL.Path
+		}
+	}
+	if commitDigest != "" {
+		p.mu.Lock()
+		start, ok := p.uploadStart[commitKey]
+		if !ok {
+			start = now
+		}
+		conflict := opts.RacyBlob && (p.committing[commitDigest] > 0 || p.committedAt[commitDigest].After(start))
+		if conflict {
+			p.stats.Conflicts++
+			p.note(r, http.StatusBadRequest, "racy-blob: another upload of "+shortDigest(commitDigest)+" overlapped")
+			p.mu.Unlock()
+			writeError(w, http.StatusBadRequest, "BLOB_UPLOAD_INVALID", "blob upload invalid",
+				"another upload of "+commitDigest+" is in progress")
+			return
+		}
+		p.committing[commitDigest]++
+		p.mu.Unlock()
+	}
+
+	// A blob HEAD: zero-commit and zero-commit-sticky may answer size 0.
+	if r.Method == http.MethodHead {
+		if m := blobPath.FindStringSubmatch(r.URL.Path); m != nil {
+			d := m[2]
+			p.mu.Lock()
+			zero := ""
+			switch {
+			case opts.ZeroCommit && p.zeroOnce[d]:
+				delete(p.zeroOnce, d)
+				zero = "zero-commit"
+			case opts.ZeroCommitSticky && p.zeroSticky[d] && !engine:
+				zero = "zero-commit-sticky"
+			}
+			if zero != "" {
+				p.stats.ZeroHeads++
+				p.note(r, http.StatusOK, zero+": Content-Length 0")
+				p.mu.Unlock()
+				h := w.Header()
+				h.Set("Content-Length", "0")
+				h.Set("Content-Type", "application/octet-stream")
+				h.Set("Docker-Content-Digest", d)
+				h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			p.mu.Unlock()
+		}
+	}
+
+	rec := &statusRecorder{ResponseWriter: w}
+	p.rp.ServeHTTP(rec, r)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.Method == http.MethodPost && uploadsPath.MatchString(r.URL.Path) && r.URL.Query().Has("mount") && rec.status == http.StatusCreated {
+		p.stats.MountsDone++
+	}
+	if commitDigest != "" {
+		p.committing[commitDigest]--
+		if rec.status == http.StatusCreated {
+			p.committedAt[commitDigest] = time.Now()
+			p.stats.Commits[commitDigest]++
+			if engine {
+				p.stats.EngineCommits[commitDigest]++
+				delete(p.zeroSticky, commitDigest)
+			} else {
+				p.zeroSticky[commitDigest] = true
+			}
+			p.zeroOnce[commitDigest] = true
+		}
+	}
+	p.note(r, rec.status, quirkNote)
+}
+
+// note adds a request to the journal; p.mu is held.
+func (p *Proxy) note(r *http.Request, status int, quirk string) {
+	ua, _, _ := strings.Cut(r.UserAgent(), " ")
+	line := fmt.Sprintf("%s %s", r.Method, r.URL.Path)
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		q.Del("_state") // long and opaque
+		if s := q.Encode(); s != "" {
+			line += "?" + s
+		}
+	}
+	line += fmt.Sprintf(" [%s] -> %d", ua, status)
+	if quirk != "" {
+		line += " (" + quirk + ")"
+	}
+	p.journal = append(p.journal, line)
+	if len(p.journal) > journalSize {
+		p.journal = p.journal[len(p.journal)-journalSize:]
+	}
+}
+
+// resetConnection closes the client's connection with a TCP RST.
+func resetConnection(hj http.Hijacker) {
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// writeError answers with a registry error body, as the distribution spec
+// describes it.
+func writeError(w http.ResponseWriter, status int, code, message, detail string) {
+	body, _ := json.Marshal(map[string]any{
+		"errors": []map[string]string{{"code": code, "message": message, "detail": detail}},
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
