@@ -342,22 +342,31 @@ var (
 	sessionPath  = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
 )
 
-// statusRecorder remembers the final status of a forwarded request.
+// statusRecorder calls onStatus with the final status of a forwarded
+// request before the status goes out.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
 }
 
+// WriteHeader with code 0 only calls onStatus, if it was not called yet.
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
+	if r.status == 0 && (code >= 200 || code == 0) {
 		r.status = code
+		if code == 0 {
+			r.status = -1
+		}
+		r.onStatus(code)
 	}
-	r.ResponseWriter.WriteHeader(code)
+	if code != 0 {
+		r.ResponseWriter.WriteHeader(code)
+	}
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -565,29 +574,36 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	rec := &statusRecorder{ResponseWriter: w}
-	p.rp.ServeHTTP(rec, r)
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r.Method == http.MethodPost && uploadsPath.MatchString(r.URL.Path) && r.URL.Query().Has("mount") && rec.status == http.StatusCreated {
-		p.stats.MountsDone++
-	}
-	if commitDigest != "" {
-		p.committing[commitDigest]--
-		if rec.status == http.StatusCreated {
-			p.committedAt[commitDigest] = time.Now()
-			p.stats.Commits[commitDigest]++
-			if engine {
-				p.stats.EngineCommits[commitDigest]++
-				delete(p.zeroSticky, commitDigest)
-			} else {
-				p.zeroSticky[commitDigest] = true
-			}
-			p.zeroOnce[commitDigest] = true
+	// The bookkeeping is done before the registry's answer goes out, so that a
+	// client that has its answer also sees it in the counters.
+	finish := func(status int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r.Method == http.MethodPost && uploadsPath.MatchString(r.URL.Path) && r.URL.Query().Has("mount") && status == http.StatusCreated {
+			p.stats.MountsDone++
 		}
+		if commitDigest != "" {
+			p.committing[commitDigest]--
+			if status == http.StatusCreated {
+				p.committedAt[commitDigest] = time.Now()
+				p.stats.Commits[commitDigest]++
+				if engine {
+					p.stats.EngineCommits[commitDigest]++
+					delete(p.zeroSticky, commitDigest)
+				} else {
+					p.zeroSticky[commitDigest] = true
+				}
+				p.zeroOnce[commitDigest] = true
+			}
+		}
+		p.note(r, status, quirkNote)
 	}
-	p.note(r, rec.status, quirkNote)
+	rec := &statusRecorder{ResponseWriter: w, onStatus: finish}
+	p.rp.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		// Nothing was written (the client went away): undo the bookkeeping.
+		rec.WriteHeader(0)
+	}
 }
 
 // note adds a request to the journal; p.mu is held.
