@@ -169,9 +169,6 @@ const needsBuilder = "the buildx strategy needs a BuildKit builder"
 // that it can do the job: buildx is there, the builder exists and answers, and
 // its driver can push by digest.
 func (d Docker) inspect(ctx context.Context, name string) (*builder, error) {
-	if d.Path == "" {
-		return nil, errdefs.New(errdefs.Unavailable, "%s: there is no docker CLI to run buildx with; run docker-migrate as 'docker migrate'", needsBuilder)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	args := []string{"buildx", "inspect"}
@@ -188,11 +185,15 @@ func (d Docker) inspect(ctx context.Context, name string) (*builder, error) {
 	}
 	switch {
 	case b.Driver == "" && b.Error != "":
-		// buildx's default builder is the engine's BuildKit, and the engine is
-		// not there.
+		// A builder of a docker context (the default one) is the engine's
+		// BuildKit, and the engine is not there.
+		which := "builder " + b.Name
+		if name == "" {
+			which = "the current builder, " + b.Name + ","
+		}
 		return nil, errdefs.Wrap(errors.New(b.Error), errdefs.Unavailable,
-			"%s: the current builder, %s, is the Docker engine's and it cannot be used (%s); create one with 'docker buildx create --driver docker-container --use', or pass --builder NAME or --buildkit-addr ADDR",
-			needsBuilder, b.Name, firstLine(b.Error))
+			"%s: %s is the Docker engine's and it cannot be used (%s); create one with 'docker buildx create --driver docker-container --use', or pass --builder NAME or --buildkit-addr ADDR",
+			needsBuilder, which, firstLine(b.Error))
 	case b.Driver == "docker":
 		return nil, errdefs.New(errdefs.Unavailable,
 			"the buildx strategy cannot use builder %s: its docker driver builds into the engine's image store and cannot push an image by digest (nor, on the classic image store, a multi-platform index); create a builder that can with 'docker buildx create --driver docker-container --use', or 'docker buildx create --driver remote ADDR' for a BuildKit you run, or pass --builder NAME",
@@ -226,7 +227,7 @@ func inspectFailure(err error, name string) error {
 		return errdefs.Wrap(err, errdefs.Unavailable,
 			"%s: there is no buildx builder named %s; list them with 'docker buildx ls', or create one with 'docker buildx create --name %s'", needsBuilder, name, name)
 	}
-	return errdefs.Wrap(err, errdefs.Unavailable, "%s: 'docker buildx inspect %s' failed: %s", needsBuilder, name, firstLine(strings.TrimPrefix(msg, "ERROR: ")))
+	return errdefs.Wrap(err, errdefs.Unavailable, "%s: '%s' failed: %s", needsBuilder, strings.TrimSpace("docker buildx inspect "+name), firstLine(strings.TrimPrefix(msg, "ERROR: ")))
 }
 
 // noBuildx recognises the docker CLI's answer when there is no buildx plugin
@@ -235,16 +236,29 @@ func noBuildx(stderr string) bool {
 	return strings.Contains(stderr, "unknown command: docker buildx") || strings.Contains(stderr, "'buildx' is not a docker command")
 }
 
-// checkAddr makes sure a --buildkit-addr can be used: buildx is installed
-// (it drives the daemon) and, for unix and tcp addresses, something listens.
-func (d Docker) checkAddr(ctx context.Context, addr string) (*builder, error) {
-	if d.Path == "" {
-		return nil, errdefs.New(errdefs.Unavailable, "%s: there is no docker CLI to run buildx with; run docker-migrate as 'docker migrate'", needsBuilder)
-	}
+func errNoDocker() error {
+	return errdefs.New(errdefs.Unavailable, "%s: there is no docker CLI to run buildx with; run docker-migrate as 'docker migrate'", needsBuilder)
+}
+
+// checkAddr makes sure a --buildkit-addr is one and, for unix and tcp
+// addresses, that something listens there (buildx would wait 20s to say so).
+func checkAddr(ctx context.Context, addr string) error {
 	scheme, rest, ok := strings.Cut(addr, "://")
 	if !ok || rest == "" {
-		return nil, errdefs.New(errdefs.InvalidArgument, "invalid --buildkit-addr %q: expected unix:///PATH, tcp://HOST:PORT, docker-container://NAME or another BuildKit address", addr)
+		return errdefs.New(errdefs.InvalidArgument, "invalid --buildkit-addr %q: expected unix:///PATH, tcp://HOST:PORT, docker-container://NAME or another BuildKit address", addr)
 	}
+	if scheme != "unix" && scheme != "tcp" {
+		return nil
+	}
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, scheme, rest)
+	if err != nil {
+		return errdefs.Wrap(err, errdefs.Unavailable, "%s: nothing answers at %s (%s); start buildkitd there, or fix --buildkit-addr", needsBuilder, addr, dialCause(err))
+	}
+	return conn.Close()
+}
+
+// addrBuilder checks that buildx, which drives the daemon at addr, is there.
+func (d Docker) addrBuilder(ctx context.Context, addr string) (*builder, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := d.output(ctx, nil, "buildx", "version"); err != nil {
@@ -254,20 +268,6 @@ func (d Docker) checkAddr(ctx context.Context, addr string) (*builder, error) {
 				"%s: --buildkit-addr drives BuildKit through the docker buildx plugin, which is not installed; install it (Docker's docker-buildx-plugin package, or docker-buildx in ~/.docker/cli-plugins)", needsBuilder)
 		}
 		return nil, errdefs.Wrap(err, errdefs.Unavailable, "%s: 'docker buildx version' failed: %s", needsBuilder, firstLine(err.Error()))
-	}
-	network := ""
-	switch scheme {
-	case "unix":
-		network = "unix"
-	case "tcp":
-		network = "tcp"
-	}
-	if network != "" {
-		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, rest)
-		if err != nil {
-			return nil, errdefs.Wrap(err, errdefs.Unavailable, "%s: nothing answers at %s (%s); start buildkitd there, or fix --buildkit-addr", needsBuilder, addr, dialCause(err))
-		}
-		conn.Close()
 	}
 	return &builder{Name: tempBuilderName, Driver: "remote", Endpoint: addr, Addr: addr}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -55,7 +56,7 @@ type Config struct {
 // Strategy is the buildx strategy.
 type Strategy struct {
 	cfg Config
-	// builder is what Available found; Describe and Execute use it.
+	// builder is what the lookup found; Describe and Execute use it.
 	builder *builder
 }
 
@@ -76,9 +77,10 @@ func New(cfg Config) (*Strategy, error) {
 // Name is "buildx".
 func (*Strategy) Name() string { return "buildx" }
 
-// Available finds the builder and checks that it can push by digest. It runs
-// `docker buildx inspect` (or, for --buildkit-addr, `docker buildx version`
-// and a connection to the address) and writes nothing.
+// Available finds the builder and checks that it can be used: a docker CLI
+// and buildx to run, a builder that exists, answers, and can push by digest
+// (`docker buildx inspect`); for --buildkit-addr, something listening there.
+// It writes nothing.
 func (s *Strategy) Available(ctx context.Context) error {
 	_, err := s.findBuilder(ctx)
 	return err
@@ -88,10 +90,16 @@ func (s *Strategy) findBuilder(ctx context.Context) (*builder, error) {
 	if s.builder != nil {
 		return s.builder, nil
 	}
+	if s.cfg.Docker.Path == "" {
+		return nil, errNoDocker()
+	}
 	var b *builder
 	var err error
 	if s.cfg.BuildKitAddr != "" {
-		b, err = s.cfg.Docker.checkAddr(ctx, s.cfg.BuildKitAddr)
+		if err := checkAddr(ctx, s.cfg.BuildKitAddr); err != nil {
+			return nil, err
+		}
+		b, err = s.cfg.Docker.addrBuilder(ctx, s.cfg.BuildKitAddr)
 	} else {
 		b, err = s.cfg.Docker.inspect(ctx, s.cfg.Builder)
 	}
@@ -239,9 +247,37 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 	if err != nil {
 		return out, err
 	}
-	differ, err := strategy.CompareDiffIDs(ctx, in.Src, in.Dst, pushed.platforms)
-	if err != nil {
+	if !mt.IsIndex() && p.Root.MediaType.IsIndex() {
+		// BuildKit pushes one platform as a bare manifest; the source was an
+		// index, and so is what DST gets.
+		if body, digest, mt, err = wrapInIndex(pushed, body, mt); err != nil {
+			return out, err
+		}
+	}
+	// Check every platform (each blob there, the content the source's), and
+	// count what was pushed, at once.
+	differs := make([]bool, len(pushed.platforms))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(in.Jobs, 1) + 1)
+	g.Go(func() error { return s.count(gctx, in, pushed, &out) })
+	for i, pd := range pushed.platforms {
+		g.Go(func() error {
+			if err := strategy.CheckPushed(gctx, in.Dst, pd.DestinationDigest, pd.Platform); err != nil {
+				return err
+			}
+			d, err := strategy.CompareDiffIDs(gctx, in.Src, in.Dst, []plan.PlatformDigest{pd})
+			differs[i] = len(d) > 0
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return out, err
+	}
+	var differ []string
+	for i, d := range differs {
+		if d {
+			differ = append(differ, pushed.platforms[i].Platform)
+		}
 	}
 	if len(differ) > 0 {
 		return out, errdefs.New(errdefs.DigestMismatch,
@@ -249,12 +285,13 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 	}
 	ok := true
 	out.ContentVerified = &ok
-	if err := s.count(ctx, in, pushed, &out); err != nil {
-		return out, err
-	}
 
 	// The tag, last: BuildKit pushed by digest only.
-	t := in.Progress.Task("index", "index "+digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(body)))
+	kind := "index"
+	if !mt.IsIndex() {
+		kind = "manifest"
+	}
+	t := in.Progress.Task(kind, kind+" "+digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(body)))
 	if err := in.Dst.PutManifest(ctx, p.Destination.Identifier(), mt, body); err != nil {
 		return out, fmt.Errorf("write %s: %w", p.Destination.Name(), err)
 	}
@@ -275,7 +312,9 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 func (s *Strategy) build(ctx context.Context, in strategy.Input, b *builder, j *job, env []string, metadataFile string) error {
 	args := s.buildArgs(b, j, metadataFile)
 	in.Debugf("running docker %s with the Dockerfile %q on stdin", strings.Join(args, " "), j.dockerfile)
-	cmd := s.cfg.Docker.command(ctx, env, args...)
+	// The metadata file needs only the digest: not the build's provenance,
+	// which buildx would otherwise fetch from BuildKit after the push.
+	cmd := s.cfg.Docker.command(ctx, append(slices.Clone(env), "BUILDX_METADATA_PROVENANCE=disabled"), args...)
 	cmd.Stdin = strings.NewReader(j.dockerfile)
 	// buildx writes nothing on stdout with rawjson progress, but stdout is the
 	// plugin's result line: keep anything out of it.
@@ -288,7 +327,7 @@ func (s *Strategy) build(ctx context.Context, in strategy.Input, b *builder, j *
 	if err := cmd.Start(); err != nil {
 		return errdefs.Wrap(err, errdefs.Unavailable, "%s: cannot run %s: %v", needsBuilder, s.cfg.Docker.Path, err)
 	}
-	display := newBuildDisplay(in.Progress, in.Debugf)
+	display := newBuildDisplay(in.Progress, in.Debugf, j.platforms)
 	readErr := display.consume(stderr)
 	waitErr := cmd.Wait()
 	if stdout.Len() > 0 {
@@ -398,6 +437,35 @@ func pairPlatforms(p *plan.Plan, body []byte, mt types.MediaType, digest v1.Hash
 		}
 	}
 	return pushed, nil
+}
+
+// wrapInIndex makes a one-platform index of the manifest BuildKit pushed,
+// with the source's platform for it, in the manifest's family of media types.
+func wrapInIndex(pushed *pushedImage, manifest []byte, mt types.MediaType) ([]byte, v1.Hash, types.MediaType, error) {
+	pd := pushed.platforms[0]
+	plat, err := platformOf(pd)
+	if err != nil {
+		return nil, v1.Hash{}, "", err
+	}
+	child := v1.Descriptor{MediaType: mt, Size: int64(len(manifest)), Digest: pd.DestinationDigest, Platform: &plat}
+	indexType := types.OCIImageIndex
+	if mt == types.DockerManifestSchema2 {
+		indexType = types.DockerManifestList
+	}
+	body, err := json.Marshal(struct {
+		SchemaVersion int             `json:"schemaVersion"`
+		MediaType     types.MediaType `json:"mediaType"`
+		Manifests     []v1.Descriptor `json:"manifests"`
+	}{2, indexType, []v1.Descriptor{child}})
+	if err != nil {
+		return nil, v1.Hash{}, "", err
+	}
+	digest, _, err := v1.SHA256(bytes.NewReader(body))
+	if err != nil {
+		return nil, v1.Hash{}, "", err
+	}
+	pushed.manifests = []v1.Descriptor{child}
+	return body, digest, indexType, nil
 }
 
 const (

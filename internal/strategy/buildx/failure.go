@@ -56,26 +56,43 @@ func buildFailure(text string, b *builder, src, dst string) error {
 			hint = "a builder in a container does not see this machine's loopback addresses; use a --driver remote builder or --buildkit-addr with a daemon on the host network"
 		}
 		return errdefs.Wrap(detail, errdefs.Unreachable, "%s cannot reach %s (%s): %s", b, regName, networkCause(lower), hint)
+	case has("no match for platform"):
+		return errdefs.Wrap(detail, errdefs.PlatformMissing, "%s found no image in the source for one of the platforms it was asked to build; pick the platforms with --platform", b)
 	case has("failed to resolve source metadata") && has("not found"):
 		return errdefs.Wrap(detail, errdefs.NotFound, "%s cannot find the source image in %s: it was there when the migration was planned; check that it was not deleted, and run again", b, regName)
 	case has("context deadline exceeded", "failed to dial", "connection error", "error while dialing", "cannot connect"):
-		return errdefs.Wrap(detail, errdefs.Unavailable, "%s did not answer (%s); check it with 'docker buildx inspect --bootstrap %s'", b, firstLine(text), b.Name)
+		return errdefs.Wrap(detail, errdefs.Unavailable, "%s did not answer (%s); check it with 'docker buildx inspect --bootstrap %s'", b, short(text), b.Name)
 	}
-	return errdefs.Wrap(detail, errdefs.Unknown, "the build on %s failed: %s", b, clip(firstLine(text), 300))
+	return errdefs.Wrap(detail, errdefs.Unknown, "the build on %s failed: %s", b, clip(short(text), 300))
 }
 
-// urlHost finds the registry in BuildKit's `Head "https://HOST/v2/…"`.
-var urlHost = regexp.MustCompile(`https?://([^/\s"]+)/v2/`)
+// short is the first line of buildx's error without the "failed to build:
+// failed to solve:" every one of them starts with.
+func short(text string) string {
+	s := firstLine(text)
+	for _, prefix := range []string{"failed to build: ", "failed to solve: "} {
+		s = strings.TrimPrefix(s, prefix)
+	}
+	return s
+}
+
+// The registry an error is about, in BuildKit's words: the request that
+// failed (`Head "https://HOST/v2/…"`), else the image it was pushing or
+// resolving.
+var (
+	urlHost     = regexp.MustCompile(`https?://([^/\s"]+)/v2/`)
+	pushHost    = regexp.MustCompile(`failed to push ([^/\s]+)/`)
+	resolveHost = regexp.MustCompile(`failed to resolve source metadata for ([^/\s]+)/`)
+)
 
 // blamedRegistry says which registry an error is about: the one in the
-// request that failed, else the destination for a push and the source for
-// the rest.
+// request that failed, else the one of the image being pushed or resolved,
+// else the destination for a push and the source for the rest.
 func blamedRegistry(text, src, dst string) string {
-	if m := urlHost.FindStringSubmatch(text); m != nil {
-		if m[1] == "registry-1.docker.io" {
-			return "docker.io"
+	for _, re := range []*regexp.Regexp{urlHost, pushHost, resolveHost} {
+		if m := re.FindStringSubmatch(text); m != nil {
+			return displayRegistry(m[1])
 		}
-		return m[1]
 	}
 	lower := strings.ToLower(text)
 	switch {
@@ -93,7 +110,7 @@ func blamedRegistry(text, src, dst string) string {
 // `docker login`: Docker Hub as docker.io.
 func displayRegistry(host string) string {
 	switch host {
-	case "index.docker.io", "registry-1.docker.io":
+	case "index.docker.io", "registry-1.docker.io", "docker.io":
 		return "docker.io"
 	}
 	return host

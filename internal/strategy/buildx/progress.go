@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 )
 
@@ -52,6 +53,9 @@ type solveStatus struct {
 type buildDisplay struct {
 	pw     *progress.Writer
 	debugf func(format string, args ...any)
+	// single is the platform of a one-platform build, whose steps BuildKit
+	// does not prefix with it ("[1/1] FROM …").
+	single string
 
 	vertexes map[string]*vertexTask
 	statuses map[string]*statusTask
@@ -73,8 +77,12 @@ type statusTask struct {
 	done    bool
 }
 
-func newBuildDisplay(pw *progress.Writer, debugf func(string, ...any)) *buildDisplay {
-	return &buildDisplay{pw: pw, debugf: debugf, vertexes: map[string]*vertexTask{}, statuses: map[string]*statusTask{}}
+func newBuildDisplay(pw *progress.Writer, debugf func(string, ...any), platforms []string) *buildDisplay {
+	d := &buildDisplay{pw: pw, debugf: debugf, vertexes: map[string]*vertexTask{}, statuses: map[string]*statusTask{}}
+	if len(platforms) == 1 {
+		d.single = platforms[0]
+	}
+	return d
 }
 
 // consume reads r (buildx's stderr) to its end.
@@ -112,6 +120,12 @@ func (d *buildDisplay) line(b []byte) {
 				continue // not started yet: nothing to show
 			}
 			group, name := splitVertexName(v.Name)
+			if group == "" {
+				group = d.single
+			}
+			if group == "" {
+				group = "build"
+			}
 			vt = &vertexTask{group: group, task: d.pw.Task(group, name, 0)}
 			d.vertexes[v.Digest] = vt
 		}
@@ -186,7 +200,8 @@ var (
 )
 
 // splitVertexName reads BuildKit's "[linux/arm64 1/1] FROM …" into the group
-// (the platform) and the step.
+// (the platform) and the step. A stage step without a platform ("[1/1] FROM",
+// in a one-platform build) has no group: the caller knows the platform.
 func splitVertexName(name string) (group, step string) {
 	name = shortenDigests(name)
 	m := vertexName.FindStringSubmatch(name)
@@ -198,10 +213,19 @@ func splitVertexName(name string) (group, step string) {
 	}
 	step = m[2]
 	first, _, _ := strings.Cut(m[1], " ")
-	if strings.Count(first, "/") >= 1 && first != "internal" {
+	switch {
+	case first == "internal":
+		return "build", step
+	case isPlatform(first):
 		return first, step
 	}
-	return "build", step
+	return "", step
+}
+
+// isPlatform tells "linux/arm64" from a step counter such as "1/1".
+func isPlatform(s string) bool {
+	_, err := platforms.Parse(s)
+	return err == nil && s[0] >= 'a' && s[0] <= 'z'
 }
 
 func shortenDigests(s string) string { return longDigest.ReplaceAllString(s, "$1") }
