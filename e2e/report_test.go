@@ -50,7 +50,7 @@ var (
 	reportKeys = []string{
 		"source", "destination", "sourceDigest", "destinationDigest", "digestChanged",
 		"mediaType", "strategy", "platforms", "manifests", "blobs", "bytes",
-		"durationSeconds", "dryRun",
+		"durationSeconds", "dryRun", "attempts",
 	}
 	nestedKeys = map[string][]string{
 		"manifests": {"copied", "skipped"},

@@ -42,7 +42,7 @@ func Classify(err error) (Class, error) {
 		return "", nil
 	}
 	if bc, ok := errors.AsType[*registry.BlobCommitError](err); ok {
-		return BlobCommit, errdefs.Wrap(err, errdefs.Rejected, "%s; the manifest strategy (through the Docker engine) may get past this: --strategy manifest", bc.Error())
+		return BlobCommit, errdefs.Wrap(err, errdefs.Rejected, "%s", bc.Error())
 	}
 	if errdefs.Is(err, errdefs.RateLimited) {
 		return RateLimited, err
@@ -64,17 +64,30 @@ func Classify(err error) (Class, error) {
 	switch {
 	case mpe.MediaType.IsIndex() && (has(te, transport.ManifestBlobUnknownErrorCode) || has(te, transport.BlobUnknownErrorCode) || has(te, transport.ManifestUnknownErrorCode)):
 		return SparseIndex, errdefs.Wrap(err, errdefs.Rejected,
-			"%s refused the index %s (%s): it says a child manifest is missing, though each was pushed first; try --strategy manifest", host, mpe.Ref, answer)
+			"%s refused the index %s (%s): it says a child manifest is missing, though each was pushed first", host, mpe.Ref, answer)
 	case !refusal(te):
 		return Fatal, err
-	case isOCI:
+	case isOCI && !(mpe.MediaType.IsIndex() && mpe.AcceptedOCI):
 		return OCIRejected, errdefs.Wrap(err, errdefs.Rejected,
-			"%s refused an OCI manifest (%s): it does not accept OCI media types; run again with --media-types docker (the digest then changes), or with --strategy auto", host, answer)
+			"%s refused an OCI manifest (%s): it does not accept OCI media types", host, answer)
 	case mpe.MediaType.IsIndex():
 		return IndexRejected, errdefs.Wrap(err, errdefs.Rejected,
-			"%s refused the manifest list for %s (%s): it does not accept manifest lists or indexes; copy one platform at a time with --platform os/arch", host, mpe.Ref, answer)
+			"%s refused the manifest list for %s (%s): it does not accept manifest lists or indexes", host, mpe.Ref, answer)
 	}
 	return Fatal, err
+}
+
+// Hint is what an explicit --strategy run that failed with c should try next.
+func Hint(c Class) string {
+	switch c {
+	case OCIRejected:
+		return "run again with --media-types docker (the digest then changes), or without --strategy to let auto fall back"
+	case IndexRejected:
+		return "copy one platform at a time with --platform os/arch"
+	case SparseIndex, BlobCommit:
+		return "try --strategy manifest (through the Docker engine), or run without --strategy to let auto fall back"
+	}
+	return ""
 }
 
 // refusal is an answer that says "this manifest is not acceptable here".

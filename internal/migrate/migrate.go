@@ -189,24 +189,8 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		firstErr   error
 		firstClass fallback.Class
 	)
-	for i, s := range steps {
-		if i > 0 {
-			if ok, why := fallback.Helps(fallback.Step(s.Name()), firstClass); !ok {
-				res.skip(o, s.Name(), why)
-				continue
-			}
-			if err := s.Available(ctx); err != nil {
-				res.skip(o, s.Name(), errdefs.Message(err))
-				continue
-			}
-			if f := strings.TrimPrefix(s.Name(), "index-"); f != s.Name() {
-				if err := p.CanConvert(plan.Format(f)); err != nil {
-					res.skip(o, s.Name(), err.Error())
-					continue
-				}
-			}
-			o.Progress.Logf("trying the %s strategy", s.Name())
-		}
+	for i := 0; i < len(steps); {
+		s := steps[i]
 		o.Debugf("strategy %s: start", s.Name())
 		out, err := s.Execute(ctx, in)
 		if err == nil {
@@ -221,24 +205,72 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		class, cerr := fallback.Classify(err)
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
-		if explicit || fallback.Stops(class) {
+		if explicit {
+			if hint := fallback.Hint(class); hint != "" {
+				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
+			}
+			return nil, nil, cerr
+		}
+		if fallback.Stops(class) {
 			return nil, nil, cerr
 		}
 		if firstErr == nil {
 			firstErr, firstClass = cerr, class
 		}
-		if i < len(steps)-1 {
+		next, skipped := nextStep(ctx, steps, i, firstClass, p)
+		if next < 0 {
 			o.Progress.Logf("%s strategy failed (%s): %s", s.Name(), class, errdefs.Message(cerr))
+			for _, sk := range skipped {
+				res.skip(o, sk.Strategy, sk.Reason)
+			}
+			break
 		}
+		o.Progress.Logf("%s strategy failed (%s): %s; trying %s", s.Name(), class, errdefs.Message(cerr), steps[next].Name())
+		for _, sk := range skipped {
+			res.skip(o, sk.Strategy, sk.Reason)
+		}
+		i = next
 	}
 	if firstErr == nil {
 		return nil, nil, errdefs.New(errdefs.Unknown, "no strategy was tried")
 	}
 	var tried []string
 	for _, a := range res.Attempts[1:] {
-		tried = append(tried, a.Strategy+": "+a.Outcome)
+		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
-	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s (fallbacks: %s)", errdefs.Message(firstErr), strings.Join(tried, ", "))
+	msg := errdefs.Message(firstErr)
+	if hint := fallback.Hint(firstClass); hint != "" && len(tried) == 0 {
+		msg += "; " + hint
+	}
+	if len(tried) > 0 {
+		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
+	}
+	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+}
+
+// nextStep finds the next strategy after steps[i] that can get past class and
+// can run here, and the ones it passes over with the reason for each.
+func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallback.Class, p *plan.Plan) (int, []Attempt) {
+	var skipped []Attempt
+	for j := i + 1; j < len(steps); j++ {
+		s := steps[j]
+		if ok, why := fallback.Helps(fallback.Step(s.Name()), class); !ok {
+			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: why})
+			continue
+		}
+		if err := s.Available(ctx); err != nil {
+			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: errdefs.Message(err)})
+			continue
+		}
+		if f := strings.TrimPrefix(s.Name(), "index-"); f != s.Name() {
+			if err := p.CanConvert(plan.Format(f)); err != nil {
+				skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: err.Error()})
+				continue
+			}
+		}
+		return j, skipped
+	}
+	return -1, skipped
 }
 
 func (r *Result) skip(o Options, name, why string) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -152,14 +153,25 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 // that say "try again" (a reset connection, 429, 502/503/504).
 func (c *Client) connect(ctx context.Context, reg name.Registry, auth authn.Authenticator, base http.RoundTripper, scopes []string) (http.RoundTripper, error) {
 	var err error
-	for i := range 5 {
+	for i := range 10 {
 		var rt http.RoundTripper
 		rt, err = transport.NewWithContext(ctx, reg, auth, transport.NewUserAgent(base, c.userAgent), scopes)
 		if err == nil || ctx.Err() != nil || !transient(err) {
 			return rt, err
 		}
-		c.logf("connect to %s: %v; retrying", reg.RegistryStr(), err)
-		if serr := sleep(ctx, backoff(i)); serr != nil {
+		wait := backoff(i)
+		if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusTooManyRequests {
+			// The ping's error keeps no headers, so Retry-After is unknown:
+			// wait a second or more, never less.
+			wait = max(wait, time.Second)
+			if c.notifyf != nil {
+				c.notifyf("%s is rate limiting requests; waiting %s", reg.RegistryStr(), wait)
+			}
+		} else if i >= 4 {
+			return nil, err
+		}
+		c.logf("connect to %s: %v; retrying in %s", reg.RegistryStr(), err, wait)
+		if serr := sleep(ctx, wait); serr != nil {
 			return nil, serr
 		}
 	}

@@ -74,9 +74,11 @@ func (r *Repository) check(resp *http.Response, codes ...int) error {
 // asks, up to maxRateLimitWait), 502/503/504, or a broken connection. The
 // number of tries is bounded, so a registry in trouble is never hammered.
 func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
-	const attempts = 5
-	var lastErr error
-	for i := range attempts {
+	// Two budgets: answers that say "broken" (5xx, resets) get a few quick
+	// retries; answers that say "wait" (429) get more, each as long as asked.
+	const attempts, rateAttempts = 5, 10
+	failures, limited := 0, 0
+	for {
 		req, err := mk()
 		if err != nil {
 			return nil, err
@@ -87,12 +89,12 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			lastErr = unreachable(err, r.Host())
-			if i == attempts-1 || errors.Is(err, syscall.ECONNREFUSED) || isPermanent(err) {
-				return nil, lastErr
+			failures++
+			if failures == attempts || errors.Is(err, syscall.ECONNREFUSED) || isPermanent(err) {
+				return nil, unreachable(err, r.Host())
 			}
 			r.logf("%s %s: %v; retrying", req.Method, redact(req.URL), err)
-			if err := sleep(ctx, backoff(i)); err != nil {
+			if err := sleep(ctx, backoff(failures-1)); err != nil {
 				return nil, err
 			}
 			continue
@@ -101,20 +103,22 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 		var wait time.Duration
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests:
+			limited++
 			wait = retryAfter(resp.Header)
 			if wait == 0 {
-				wait = backoff(i) + time.Second
+				wait = time.Second
 			}
-			if wait > maxRateLimitWait {
+			if wait > maxRateLimitWait || limited == rateAttempts {
 				return resp, nil // a long wait is the user's call: say so and stop
 			}
 			r.notify("%s is rate limiting requests; waiting %s as it asks", r.Host(), wait)
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			wait = backoff(i)
+			failures++
+			if failures == attempts {
+				return resp, nil
+			}
+			wait = backoff(failures - 1)
 		default:
-			return resp, nil
-		}
-		if i == attempts-1 {
 			return resp, nil
 		}
 		r.logf("%s %s: %s; retrying in %s", req.Method, redact(req.URL), resp.Status, wait)
@@ -123,7 +127,6 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			return nil, err
 		}
 	}
-	return nil, lastErr
 }
 
 // maxRateLimitWait is the longest Retry-After honoured by waiting; past it the
@@ -310,6 +313,22 @@ func (r *Repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
 	return true, nil
 }
 
+// BlobSize HEADs blob d and returns its size, or ok false when it is missing.
+func (r *Repository) BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bool, err error) {
+	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodHead, r.blobURL(d), nil) })
+	if err != nil {
+		return 0, false, err
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return 0, false, nil
+	}
+	if err := r.check(resp, http.StatusOK); err != nil {
+		return 0, false, err
+	}
+	return resp.ContentLength, true, nil
+}
+
 // GetBlob opens blob d for reading. The caller verifies what it reads.
 func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodGet, r.blobURL(d), nil) })
@@ -414,20 +433,26 @@ func (r *Repository) Upload(ctx context.Context, loc string, d v1.Hash, size int
 	q := u.Query()
 	q.Set("digest", d.String())
 	u.RawQuery = q.Encode()
-	put, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+	// The commit has no body, so it can be sent again when the answer was lost.
+	resp, err = r.do(ctx, func() (*http.Request, error) {
+		put, err := http.NewRequest(http.MethodPut, u.String(), nil)
+		if err == nil {
+			put.Header.Set("Content-Type", "application/octet-stream")
+		}
+		return put, err
+	})
 	if err != nil {
 		return err
 	}
-	put.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = r.client.Do(put)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return unreachable(err, r.Host())
-	}
 	defer drain(resp)
 	if err := r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted); err != nil {
+		// A commit repeated after a lost answer finds its session gone: the
+		// blob is there if the first one went through.
+		if resp.StatusCode == http.StatusNotFound {
+			if got, ok, herr := r.BlobSize(ctx, d); herr == nil && ok && (got == size || got < 0) {
+				return nil
+			}
+		}
 		return err
 	}
 	return r.verifyCommit(ctx, d, size)
@@ -479,6 +504,9 @@ type ManifestPutError struct {
 	MediaType types.MediaType
 	Ref       string
 	Err       error
+	// AcceptedOCI is set by the caller when the same registry took OCI image
+	// manifests in this run: a refused OCI index is then refused as an index.
+	AcceptedOCI bool
 }
 
 func (e *ManifestPutError) Error() string { return e.Err.Error() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -53,4 +54,32 @@ func CompareDiffIDs(ctx context.Context, src, dst *registry.Repository, pairs []
 		}
 	}
 	return differ, nil
+}
+
+// CheckPushed reads back an image another tool (the engine, BuildKit) pushed
+// and checks that every blob its manifest names is there and has a real size:
+// a registry that lied about a blob's size to that tool would otherwise leave
+// an image that looks pushed and cannot be pulled.
+func CheckPushed(ctx context.Context, repo *registry.Repository, d v1.Hash, label string) error {
+	body, _, err := repo.GetManifest(ctx, d.String())
+	if err != nil {
+		return err
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("manifest %s in %s: %w", d, repo.Name.Name(), err)
+	}
+	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		// The size the manifest gives is checked, not the one a HEAD answers:
+		// the registries this guards against are the ones whose HEADs lie.
+		if b.Size <= 0 {
+			return errdefs.New(errdefs.Rejected, "the image pushed for %s (%s) describes blob %s as %d bytes: the registry told the pushing tool a wrong size; try another strategy", label, d, b.Digest, b.Size)
+		}
+		if _, ok, err := repo.BlobSize(ctx, b.Digest); err != nil {
+			return err
+		} else if !ok {
+			return errdefs.New(errdefs.Rejected, "the image pushed for %s (%s) names blob %s, which %s does not have", label, d, b.Digest, repo.Host())
+		}
+	}
+	return nil
 }

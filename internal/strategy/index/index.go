@@ -12,8 +12,10 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
@@ -22,6 +24,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -57,6 +60,10 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
+			if mpe, ok := errors.AsType[*registry.ManifestPutError](err); ok {
+				// The children went in first: if they were OCI, OCI is not the problem.
+				mpe.AcceptedOCI = slices.ContainsFunc(p.Manifests, func(m *plan.Manifest) bool { return m.MediaType == types.OCIManifestSchema1 })
+			}
 			return e.stats(), fmt.Errorf("write %s: %w", p.Destination.Name(), err)
 		}
 		t.Done("pushed")
@@ -118,6 +125,17 @@ func (e *executor) stats() Stats {
 	}
 }
 
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // group is the progress line a blob or manifest counts in: its platform, with
 // a platform's attestation counted with the platform itself.
 func group(label string, p *plan.Plan) string {
@@ -170,7 +188,8 @@ func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
 
 // copyBlob mounts or streams one blob, retrying a transfer that broke.
 func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (mounted bool, err error) {
-	const attempts = 3
+	// A broken stream cannot be replayed: the whole copy starts again, a few times.
+	const attempts = 5
 	for i := range attempts {
 		mounted, err = e.copyBlobOnce(ctx, p, b, t)
 		if err == nil || ctx.Err() != nil || i == attempts-1 {
@@ -180,6 +199,9 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 		case errdefs.Unreachable, errdefs.Unavailable:
 			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
 			t.Reset()
+			if serr := sleepCtx(ctx, time.Duration(100<<i)*time.Millisecond); serr != nil {
+				return false, serr
+			}
 			continue
 		}
 		break

@@ -202,6 +202,11 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (out strategy
 		st.pd.DestinationDigest = st.pushed
 		out.Platforms = append(out.Platforms, st.pd)
 	}
+	for _, pd := range out.Platforms {
+		if err := strategy.CheckPushed(ctx, in.Dst, pd.DestinationDigest, pd.Platform); err != nil {
+			return out, err
+		}
+	}
 	differ, err := strategy.CompareDiffIDs(ctx, in.Src, in.Dst, out.Platforms)
 	if err != nil {
 		return out, err

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net"
@@ -87,9 +88,10 @@ type Options struct {
 	// DefaultRetryAfter.
 	RetryAfter time.Duration
 	// Flaky fails a seeded FlakyRate of requests before they reach the
-	// registry, half with 502 Bad Gateway and half by resetting the
-	// connection. One request (method and path) never fails more than
-	// FlakyMaxInARow times in a row, so a client that retries gets through.
+	// registry, about half with 502 Bad Gateway and half by resetting the
+	// connection: one request in each block of 1/FlakyRate, at a seeded place.
+	// One request (method and path) never fails more than FlakyMaxInARow
+	// times in a row, so a client that retries gets through.
 	Flaky bool
 	// FlakyRate is the share of requests that fail; 0 means DefaultFlakyRate.
 	FlakyRate float64
@@ -201,6 +203,7 @@ type Proxy struct {
 	Host string
 
 	backend *url.URL
+	started time.Time
 	srv     *httptest.Server
 	rp      *httputil.ReverseProxy
 
@@ -220,7 +223,11 @@ type Proxy struct {
 	rejectedAt map[string]time.Time
 	// failedInARow counts Flaky's consecutive failures of a request.
 	failedInARow map[string]int
-	journal      []string
+	// flakyPos is the place in the current block of requests, flakyFail the
+	// place that fails and flakyReset how.
+	flakyPos, flakyFail int
+	flakyReset          bool
+	journal             []string
 }
 
 // journalSize bounds the request log kept for failure messages.
@@ -233,7 +240,7 @@ func New(backend string, opts Options) (*Proxy, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("quirk: bad backend %q: %v", backend, err)
 	}
-	p := &Proxy{backend: target}
+	p := &Proxy{backend: target, started: time.Now()}
 	p.reset(opts)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -294,6 +301,7 @@ func (p *Proxy) reset(opts Options) {
 	p.zeroSticky = map[string]bool{}
 	p.rejectedAt = map[string]time.Time{}
 	p.failedInARow = map[string]int{}
+	p.flakyPos = 0
 	p.journal = nil
 }
 
@@ -304,8 +312,9 @@ func (p *Proxy) Stats() Stats {
 	return p.stats.clone()
 }
 
-// Journal returns the last requests, one line each: method, path and query,
-// the first word of the User-Agent, the status, and the quirk that answered.
+// Journal returns the last requests, one line each: when it came (since the
+// proxy started), method, path and query, the first word of the User-Agent,
+// the status, and the quirk that answered.
 func (p *Proxy) Journal() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -342,32 +351,31 @@ var (
 	sessionPath  = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
 )
 
-// statusRecorder calls onStatus with the final status of a forwarded
-// request before the status goes out.
+// statusRecorder calls onStatus once, with the final status of a forwarded
+// request, before the status goes out.
 type statusRecorder struct {
 	http.ResponseWriter
-	status   int
+	settled  bool
 	onStatus func(status int)
 }
 
-// WriteHeader with code 0 only calls onStatus, if it was not called yet.
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 && (code >= 200 || code == 0) {
-		r.status = code
-		if code == 0 {
-			r.status = -1
-		}
-		r.onStatus(code)
-	}
-	if code != 0 {
-		r.ResponseWriter.WriteHeader(code)
+// settle calls onStatus unless it was called; 0 means no answer was written.
+func (r *statusRecorder) settle(status int) {
+	if !r.settled {
+		r.settled = true
+		r.onStatus(status)
 	}
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.WriteHeader(http.StatusOK)
+func (r *statusRecorder) WriteHeader(code int) {
+	if code >= 200 {
+		r.settle(code)
 	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.settle(http.StatusOK)
 	return r.ResponseWriter.Write(b)
 }
 
@@ -413,8 +421,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	// flaky: a seeded share of requests never reaches the registry.
 	if opts.Flaky {
-		fail := p.rng.Float64() < opts.FlakyRate
-		reset := p.rng.IntN(2) == 0
+		fail, reset := p.flakyChoice()
 		if fail && p.failedInARow[key] < opts.FlakyMaxInARow {
 			p.failedInARow[key]++
 			if reset {
@@ -600,16 +607,28 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &statusRecorder{ResponseWriter: w, onStatus: finish}
 	p.rp.ServeHTTP(rec, r)
-	if rec.status == 0 {
-		// Nothing was written (the client went away): undo the bookkeeping.
-		rec.WriteHeader(0)
+	// Nothing written (the client went away): the commit is over all the same.
+	rec.settle(0)
+}
+
+// flakyChoice says whether the next request fails, and how; p.mu is held.
+// Requests come in blocks of 1/FlakyRate: one request of each block, at a
+// seeded place, fails, so the share is exact and only the places are random.
+func (p *Proxy) flakyChoice() (fail, reset bool) {
+	block := max(1, int(math.Round(1/p.opts.FlakyRate)))
+	if p.flakyPos == 0 {
+		p.flakyFail = p.rng.IntN(block)
+		p.flakyReset = p.rng.IntN(2) == 0
 	}
+	fail, reset = p.flakyPos == p.flakyFail, p.flakyReset
+	p.flakyPos = (p.flakyPos + 1) % block
+	return fail, reset
 }
 
 // note adds a request to the journal; p.mu is held.
 func (p *Proxy) note(r *http.Request, status int, quirk string) {
 	ua, _, _ := strings.Cut(r.UserAgent(), " ")
-	line := fmt.Sprintf("%s %s", r.Method, r.URL.Path)
+	line := fmt.Sprintf("%6dms %s %s", time.Since(p.started).Milliseconds(), r.Method, r.URL.Path)
 	if r.URL.RawQuery != "" {
 		q := r.URL.Query()
 		q.Del("_state") // long and opaque
