@@ -1,0 +1,64 @@
+# docker-migrate: build, install, try and check the plugin.
+#
+#   make install demo   build, install into ~/.docker/cli-plugins (or $DOCKER_CONFIG), run the demo
+#   make test           install the pinned test tools, then the unit and end-to-end tests
+#
+# The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
+# scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
+# that the tests and the demo find the pinned versions.
+
+SHELL := /bin/bash
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/docker-migrate/docker-migrate/plugin.Version=$(VERSION)
+BINARY  := bin/docker-migrate
+
+# Evaluated once, when make reads this file: `install-tools.sh path` only prints
+# the cache's bin directory (and creates it); it installs nothing.
+TOOLS_BIN := $(shell scripts/install-tools.sh path)
+export PATH := $(TOOLS_BIN):$(PATH)
+
+# The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
+BENCH ?= BenchmarkIndexVsCrane
+
+.PHONY: all build install demo tools test test-unit test-e2e bench lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BINARY) ./cmd/docker-migrate
+
+install: build
+	mkdir -p "$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins"
+	install -m 0755 $(BINARY) "$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins/docker-migrate"
+	@echo "installed $${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins/docker-migrate ($(VERSION)); try: docker migrate --help"
+
+demo:
+	scripts/demo.sh
+
+tools:
+	scripts/install-tools.sh all
+
+test: tools
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-e2e
+
+# Every package but the end-to-end suite (whose TestMain also skips itself under -short).
+test-unit:
+	$(GO) test -short $$($(GO) list ./... | grep -v '/e2e')
+
+test-e2e: tools
+	$(GO) test -count=1 -timeout 20m ./e2e/...
+
+bench:
+	scripts/install-tools.sh registry crane
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./e2e/
+
+lint:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin dist
