@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if p.UpToDate && steps[0].Name() == StrategyIndex {
 		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
 	}
-	o.Debugf("plan: %d manifests, %d blobs", len(p.Manifests)+1, len(p.Blobs))
+	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
 	var (
 		firstErr   error

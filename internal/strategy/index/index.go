@@ -5,6 +5,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -51,12 +52,15 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 		e.opts.Debugf = func(string, ...any) {}
 	}
 	expect(p, opts.Progress)
+	start := time.Now()
 	if err := e.blobs(ctx, p); err != nil {
 		return e.stats(), err
 	}
+	e.opts.Debugf("blobs done in %s", time.Since(start))
 	if err := e.manifests(ctx, p); err != nil {
 		return e.stats(), err
 	}
+	e.opts.Debugf("child manifests done in %s", time.Since(start))
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
@@ -157,7 +161,11 @@ func short(d v1.Hash) string {
 func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(e.opts.Jobs, 1))
-	for _, b := range p.Blobs {
+	// Largest first: the small blobs then fill the gaps at the end instead of
+	// one large blob running alone after all the others are done.
+	blobs := slices.Clone(p.Blobs)
+	slices.SortStableFunc(blobs, func(a, b *plan.Blob) int { return cmp.Compare(b.Size, a.Size) })
+	for _, b := range blobs {
 		switch b.Action {
 		case plan.Skip, plan.Foreign:
 			e.blobsSkip.Add(1)
