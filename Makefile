@@ -20,7 +20,7 @@ TOOLS_BIN := $(shell scripts/install-tools.sh path)
 export PATH := $(TOOLS_BIN):$(PATH)
 
 # The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
-BENCH ?= BenchmarkIndexVsCrane
+BENCH ?= .
 
 .PHONY: all build install demo tools test test-unit test-e2e bench lint clean
 
