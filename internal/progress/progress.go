@@ -88,12 +88,7 @@ func (w *Writer) Task(groupName, name string, size int64) *Task {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	g := w.byName[groupName]
-	if g == nil {
-		g = &group{name: groupName}
-		w.byName[groupName] = g
-		w.groups = append(w.groups, g)
-	}
+	g := w.groupLocked(groupName)
 	if !g.planned {
 		g.total += size
 		g.tasks++
@@ -110,16 +105,22 @@ func (w *Writer) Expect(groupName string, tasks int, size int64) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	g := w.byName[groupName]
-	if g == nil {
-		g = &group{name: groupName}
-		w.byName[groupName] = g
-		w.groups = append(w.groups, g)
-	}
+	g := w.groupLocked(groupName)
 	g.planned = true
 	g.tasks += tasks
 	g.total += size
 	g.finished = g.tasksDone >= g.tasks
+}
+
+// groupLocked returns the named group, making it at the end of the view.
+func (w *Writer) groupLocked(name string) *group {
+	g := w.byName[name]
+	if g == nil {
+		g = &group{name: name}
+		w.byName[name] = g
+		w.groups = append(w.groups, g)
+	}
+	return g
 }
 
 // Add records n more bytes done.

@@ -173,6 +173,9 @@ func backoff(attempt int) time.Duration {
 	return min(time.Duration(200<<(2*attempt))*time.Millisecond, 2*time.Second)
 }
 
+// Sleep waits d, or until ctx is done.
+func Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

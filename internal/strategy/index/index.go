@@ -129,17 +129,6 @@ func (e *executor) stats() Stats {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // group is the progress line a blob or manifest counts in: its platform, with
 // a platform's attestation counted with the platform itself.
 func group(label string, p *plan.Plan) string {
@@ -207,7 +196,7 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 		case errdefs.Unreachable, errdefs.Unavailable:
 			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
 			t.Reset()
-			if serr := sleepCtx(ctx, time.Duration(100<<i)*time.Millisecond); serr != nil {
+			if serr := registry.Sleep(ctx, time.Duration(100<<i)*time.Millisecond); serr != nil {
 				return false, serr
 			}
 			continue
