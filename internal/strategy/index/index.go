@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,14 +54,10 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 	}
 	expect(p, opts.Progress)
 	start := time.Now()
-	if err := e.blobs(ctx, p); err != nil {
+	if err := e.copyGraph(ctx, p); err != nil {
 		return e.stats(), err
 	}
-	e.opts.Debugf("blobs done in %s", time.Since(start))
-	if err := e.manifests(ctx, p); err != nil {
-		return e.stats(), err
-	}
-	e.opts.Debugf("child manifests done in %s", time.Since(start))
+	e.opts.Debugf("blobs and child manifests done in %s", time.Since(start))
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
@@ -145,26 +142,76 @@ func short(d v1.Hash) string {
 	return d.Hex
 }
 
-// blobs copies every blob once. The plan lists each digest once, so no digest
-// is ever uploaded twice at the same time.
-func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
+// copyGraph copies every blob once (the plan lists each digest once, so no
+// digest is ever uploaded twice at the same time), at most Jobs at a time, and
+// pushes each child manifest by digest as soon as every blob it names is in:
+// never before.
+func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(e.opts.Jobs, 1))
+	slots := make(chan struct{}, max(e.opts.Jobs, 1))
+
+	toCopy := map[v1.Hash]bool{}
+	for _, b := range p.Blobs {
+		toCopy[b.Digest] = b.Action == plan.Copy || b.Action == plan.Mount
+	}
+	var mu sync.Mutex
+	waiting := map[*plan.Manifest]int{}
+	users := map[v1.Hash][]*plan.Manifest{}
+	var ready []*plan.Manifest
+	for _, m := range p.Manifests {
+		if m.Action == plan.Skip {
+			e.manifestsSkipped.Add(1)
+			continue
+		}
+		seen := map[v1.Hash]bool{}
+		for _, d := range m.Blobs {
+			if toCopy[d] && !seen[d] {
+				seen[d] = true
+				waiting[m]++
+				users[d] = append(users[d], m)
+			}
+		}
+		if waiting[m] == 0 {
+			ready = append(ready, m)
+		}
+	}
+	push := func(m *plan.Manifest) {
+		g.Go(func() error {
+			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
+			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
+				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
+			}
+			e.manifestsCopied.Add(1)
+			t.Done("pushed")
+			return nil
+		})
+	}
+	for _, m := range ready {
+		push(m)
+	}
+
 	// Largest first: the small blobs then fill the gaps at the end instead of
 	// one large blob running alone after all the others are done.
 	blobs := slices.Clone(p.Blobs)
 	slices.SortStableFunc(blobs, func(a, b *plan.Blob) int { return cmp.Compare(b.Size, a.Size) })
+dispatch:
 	for _, b := range blobs {
-		switch b.Action {
-		case plan.Skip, plan.Foreign:
+		if !toCopy[b.Digest] {
 			e.blobsSkip.Add(1)
 			e.bytesSkip.Add(b.Size)
 			continue
+		}
+		// Take the slot here, in order, so the largest blobs really go first.
+		select {
+		case slots <- struct{}{}:
+		case <-gctx.Done():
+			break dispatch
 		}
 		owner := group(b.Owner, p)
 		g.Go(func() error {
 			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
 			mounted, err := e.copyBlob(gctx, p, b, t)
+			<-slots
 			if err != nil {
 				return err
 			}
@@ -177,6 +224,13 @@ func (e *executor) blobs(ctx context.Context, p *plan.Plan) error {
 				e.bytesCopied.Add(b.Size)
 				t.Done("copied")
 			}
+			mu.Lock()
+			for _, m := range users[b.Digest] {
+				if waiting[m]--; waiting[m] == 0 {
+					push(m)
+				}
+			}
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -297,28 +351,6 @@ func (v *verifier) Read(p []byte) (int, error) {
 		return 0, v.err
 	}
 	return n, err
-}
-
-// manifests pushes the child manifests that the destination lacks, by digest.
-func (e *executor) manifests(ctx context.Context, p *plan.Plan) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(e.opts.Jobs, 1))
-	for _, m := range p.Manifests {
-		if m.Action == plan.Skip {
-			e.manifestsSkipped.Add(1)
-			continue
-		}
-		g.Go(func() error {
-			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
-			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
-				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
-			}
-			e.manifestsCopied.Add(1)
-			t.Done("pushed")
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // Strategy is the index strategy as a strategy.Strategy. With Format set it
