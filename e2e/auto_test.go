@@ -430,7 +430,9 @@ func TestAutoNoIndex(t *testing.T) {
 
 // assertNoIndexFailure checks how auto stops in front of a registry that
 // refuses indexes: exit 1, nothing on stdout, one last line naming the
-// registry and the index, and no strategy tried after the index copy.
+// registry and the index. The refused OCI index is an OCI refusal, so auto
+// tries a Docker manifest list once (index-docker, reusing every blob); when
+// that is refused too, it stops without trying the engine or a builder.
 func assertNoIndexFailure(t testing.TB, res Result, p *quirk.Proxy) {
 	t.Helper()
 	if res.Stdout != "" {
@@ -444,10 +446,12 @@ func assertNoIndexFailure(t testing.TB, res Result, p *quirk.Proxy) {
 	if !strings.Contains(last, "index") || !strings.Contains(last, p.Host) {
 		t.Errorf("the last line %q does not name the index and %s\n%s", last, p.Host, res)
 	}
-	assertNoLine(t, res, "trying")
+	assertFallbackLine(t, res, "index", "oci-rejected", "index-docker")
+	assertNoLine(t, res, "trying manifest")
+	assertNoLine(t, res, "trying buildx")
 	s := p.Stats()
-	if s.IndexRejected != 1 || s.ManifestPuts[quirk.DockerManifestList] != 0 {
-		t.Errorf("want exactly one index PUT, refused, and no Docker manifest list tried: %s, PUTs %v", s, s.ManifestPuts)
+	if s.IndexRejected != 2 || s.ManifestPuts[quirk.DockerManifestList] != 1 {
+		t.Errorf("want the OCI index and one Docker manifest list refused, nothing more: %s, PUTs %v", s, s.ManifestPuts)
 	}
 }
 

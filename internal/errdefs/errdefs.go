@@ -6,6 +6,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Kind classifies a failure by what the registry or engine answered, so callers
@@ -105,11 +106,18 @@ func Message(err error) string {
 	return err.Error()
 }
 
-// Detail is the whole chain, for debug output.
+// queryRE matches the query of a URL in an error's text; signed storage
+// URLs carry credentials there.
+var queryRE = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+
+// Redact drops URL queries from s.
+func Redact(s string) string { return queryRE.ReplaceAllString(s, "$1?[redacted]") }
+
+// Detail is the whole chain, for debug output, with URL queries redacted.
 func Detail(err error) []string {
 	var lines []string
 	for err != nil {
-		lines = append(lines, fmt.Sprintf("%T: %v", err, err))
+		lines = append(lines, Redact(fmt.Sprintf("%T: %v", err, err)))
 		if e, ok := err.(*Error); ok {
 			err = e.Err
 			continue

@@ -65,9 +65,13 @@ func Classify(err error) (Class, error) {
 	case mpe.MediaType.IsIndex() && (has(te, transport.ManifestBlobUnknownErrorCode) || has(te, transport.BlobUnknownErrorCode) || has(te, transport.ManifestUnknownErrorCode)):
 		return SparseIndex, errdefs.Wrap(err, errdefs.Rejected,
 			"%s refused the index %s (%s): it says a child manifest is missing, though each was pushed first", host, mpe.Ref, answer)
+	case !mpe.MediaType.IsIndex() && (has(te, transport.BlobUnknownErrorCode) || has(te, transport.ManifestBlobUnknownErrorCode)):
+		// The blobs were committed just before: the registry lost or hides them.
+		return BlobCommit, errdefs.Wrap(err, errdefs.Rejected,
+			"%s refused manifest %s (%s): it says a blob is missing, though each was committed and read back first", host, mpe.Ref, answer)
 	case !refusal(te):
 		return Fatal, err
-	case isOCI && !(mpe.MediaType.IsIndex() && mpe.AcceptedOCI):
+	case isOCI:
 		return OCIRejected, errdefs.Wrap(err, errdefs.Rejected,
 			"%s refused an OCI manifest (%s): it does not accept OCI media types", host, answer)
 	case mpe.MediaType.IsIndex():
@@ -92,11 +96,18 @@ func Hint(c Class) string {
 
 // refusal is an answer that says "this manifest is not acceptable here".
 func refusal(te *transport.Error) bool {
-	switch te.StatusCode {
-	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotAcceptable:
+	if has(te, transport.ManifestInvalidErrorCode) || has(te, transport.UnsupportedErrorCode) {
 		return true
 	}
-	return has(te, transport.ManifestInvalidErrorCode) || has(te, transport.UnsupportedErrorCode)
+	switch te.StatusCode {
+	case http.StatusUnsupportedMediaType, http.StatusNotAcceptable:
+		return true
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		// With another code (NAME_INVALID, TAG_INVALID, …) it is not about
+		// the media type; without any, it may well be.
+		return len(te.Errors) == 0
+	}
+	return false
 }
 
 func has(te *transport.Error, code transport.ErrorCode) bool {

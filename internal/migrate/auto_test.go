@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
@@ -87,4 +88,65 @@ func TestAutoStopsWhenNoStrategyCanHelp(t *testing.T) {
 	if _, err := remote.Head(ref(t, dstHost+"/app:1")); err == nil {
 		t.Fatal("a failed run wrote the tag")
 	}
+}
+
+// --media-types oci on an OCI source changes nothing: same digest, and the
+// attestations still point at their images.
+func TestConvertToSameFamilyKeepsDigests(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	dstHost, _ := newRegistry(t)
+	want := seed(t, srcHost+"/app:1", eight)
+	res, _, err := Run(context.Background(), Options{
+		Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1"), Jobs: 4,
+		Strategy: StrategyIndex, MediaTypes: "oci",
+		Registry: registry.New(), Progress: progress.Discard(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DestinationDigest != want.String() || res.DigestChanged {
+		t.Fatalf("digest %s (changed %v), want the source's %s", res.DestinationDigest, res.DigestChanged, want)
+	}
+}
+
+// A registry that takes OCI image manifests but refuses an OCI index gets a
+// Docker manifest list from auto.
+func TestAutoOCIIndexRefused(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	dstHost := refusing(t, func(mt string) bool { return mt == string(types.OCIImageIndex) })
+	seed(t, srcHost+"/app:1", eight)
+	res, err := runWith(t, srcHost+"/app:1", dstHost+"/app:1", StrategyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != "index-docker" || res.MediaType != string(types.DockerManifestList) {
+		t.Fatalf("result %+v", res)
+	}
+	checkComplete(t, dstHost+"/app:1")
+}
+
+// A 429 on an upload is waited out as Retry-After asks, not a failure.
+func TestRateLimitedUploadWaits(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	inner := ggcrregistry.New(ggcrregistry.Logger(discardLogger()))
+	var limited atomic.Bool
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && limited.CompareAndSwap(false, true) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	seed(t, srcHost+"/app:1", fixture.Options{Platforms: fixture.EightPlatforms()[:2], Seed: 9})
+	if _, err := runWith(t, srcHost+"/app:1", u.Host+"/app:1", StrategyIndex); err != nil {
+		t.Fatal(err)
+	}
+	if !limited.Load() {
+		t.Fatal("the 429 was never served")
+	}
+	checkComplete(t, u.Host+"/app:1")
 }

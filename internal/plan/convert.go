@@ -142,6 +142,10 @@ func Convert(ctx context.Context, p *Plan, src, dst *registry.Repository, f Form
 	if err != nil {
 		return nil, fmt.Errorf("convert %s: %w", p.Source.Name(), err)
 	}
+	if q.Root.Digest == p.Root.Digest {
+		// Nothing needed converting: the copy is byte for byte after all.
+		q.DigestChanged, q.ChangeReason = p.DigestChanged, p.ChangeReason
+	}
 	for _, pd := range p.Platforms {
 		if n, ok := converted[pd.SourceDigest]; ok {
 			pd.DestinationDigest = n.Digest
@@ -230,6 +234,30 @@ func (p *Plan) skipExisting(ctx context.Context, dst *registry.Repository, jobs 
 // convertImage rewrites an image manifest's media types. Docker v2 has no
 // annotations, artifactType or subject, so they go.
 func convertImage(body []byte, f Format) ([]byte, types.MediaType, error) {
+	out, mt, err := rewriteImage(body, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if f == FormatOCI && unchanged(body, out) {
+		// Already in that family: keep the bytes, and so the digest, that
+		// attestations and users' pins refer to.
+		return body, mt, nil
+	}
+	return out, mt, nil
+}
+
+// unchanged reports whether a rewrite only re-encoded the same JSON.
+func unchanged(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return bytes.Equal(xa, yb)
+}
+
+func rewriteImage(body []byte, f Format) ([]byte, types.MediaType, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, "", err
@@ -311,6 +339,18 @@ func convertIndex(root *Manifest, converted map[v1.Hash]*Manifest, f Format) (*M
 		if f == FormatDocker {
 			delete(e, "annotations")
 			delete(e, "artifactType")
+		} else if raw, ok := e["annotations"]; ok {
+			// An attestation names the image it describes by digest: follow
+			// that image to its converted digest.
+			var ann map[string]string
+			if json.Unmarshal(raw, &ann) == nil {
+				if subject, err := v1.NewHash(ann[refDigestAnnotation]); err == nil {
+					if c, ok := converted[subject]; ok {
+						ann[refDigestAnnotation] = c.Digest.String()
+						set(e, "annotations", ann)
+					}
+				}
+			}
 		}
 		kept = append(kept, e)
 	}
@@ -328,6 +368,9 @@ func convertIndex(root *Manifest, converted map[v1.Hash]*Manifest, f Format) (*M
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
+	}
+	if f == FormatOCI && unchanged(root.Body, body) {
+		body = root.Body
 	}
 	d, _, _ := v1.SHA256(bytes.NewReader(body))
 	return &Manifest{Digest: d, MediaType: mt, Size: int64(len(body)), Body: body, Label: root.Label, Action: Copy}, nil

@@ -198,16 +198,16 @@ func classify(err error, host, op string) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	if plain, ok := errors.AsType[*ErrPlainHTTP](err); ok {
-		return errdefs.Wrap(err, errdefs.Unreachable, "%s", plain.Error())
-	}
-	// A ping of a loopback registry tries HTTPS and then HTTP; when HTTPS
-	// failed on its certificate, that is the cause, not the HTTP answer.
+	// A ping may try HTTPS and then HTTP; when HTTPS failed on its
+	// certificate, that is the cause, not what the HTTP try met.
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) {
 		return unreachable(err, host)
+	}
+	if plain, ok := errors.AsType[*ErrPlainHTTP](err); ok {
+		return errdefs.Wrap(err, errdefs.Unreachable, "%s", plain.Error())
 	}
 	if te, ok := errors.AsType[*transport.Error](err); ok {
 		return statusError(te, 0, host, op)

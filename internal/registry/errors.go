@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -86,6 +87,11 @@ func unreachable(err error, host string) error {
 		return err
 	}
 	cause := err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		// Its text holds the URL, query and all: a redirect to storage may
+		// carry signed credentials there. The inner error is the cause.
+		cause = ue.Err.Error()
+	}
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError

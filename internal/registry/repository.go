@@ -108,7 +108,7 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			if wait == 0 {
 				wait = time.Second
 			}
-			if wait > maxRateLimitWait || limited == rateAttempts {
+			if wait > maxRateLimitWait || limited == rateAttempts || quotaGone(resp.Header) {
 				return resp, nil // a long wait is the user's call: say so and stop
 			}
 			r.notify("%s is rate limiting requests; waiting %s as it asks", r.Host(), wait)
@@ -147,6 +147,13 @@ func isPermanent(err error) bool {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	return errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid)
+}
+
+// quotaGone reports Docker Hub's "no pulls left in this period": retrying
+// before the period ends only spends requests.
+func quotaGone(h http.Header) bool {
+	n, _, _ := strings.Cut(h.Get("RateLimit-Remaining"), ";")
+	return strings.TrimSpace(n) == "0" && h.Get("Retry-After") == ""
 }
 
 // noteRateLimit tells the user once when Docker Hub says no pulls remain.
@@ -423,6 +430,13 @@ func (r *Repository) Upload(ctx context.Context, loc string, d v1.Hash, size int
 	if drainErr != nil {
 		return drainErr
 	}
+	// Commit only what was read to its end and checked: a registry may answer
+	// a PATCH before it has the whole body.
+	if v, ok := body.(interface{ Verified() error }); ok {
+		if err := v.Verified(); err != nil {
+			return err
+		}
+	}
 	next := loc
 	if resp.Header.Get("Location") != "" {
 		if next, err = uploadLocation(resp); err != nil {
@@ -507,9 +521,6 @@ type ManifestPutError struct {
 	MediaType types.MediaType
 	Ref       string
 	Err       error
-	// AcceptedOCI is set by the caller when the same registry took OCI image
-	// manifests in this run: a refused OCI index is then refused as an index.
-	AcceptedOCI bool
 }
 
 func (e *ManifestPutError) Error() string { return e.Err.Error() }

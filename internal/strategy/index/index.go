@@ -26,7 +26,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -61,10 +60,6 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, o
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
-			if mpe, ok := errors.AsType[*registry.ManifestPutError](err); ok {
-				// The children went in first: if they were OCI, OCI is not the problem.
-				mpe.AcceptedOCI = slices.ContainsFunc(p.Manifests, func(m *plan.Manifest) bool { return m.MediaType == types.OCIManifestSchema1 })
-			}
 			return e.stats(), fmt.Errorf("write %s: %w", p.Destination.Name(), err)
 		}
 		t.Done("pushed")
@@ -246,6 +241,17 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 		if err == nil || ctx.Err() != nil || i == attempts-1 {
 			break
 		}
+		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok && rl.RetryAfter <= time.Minute {
+			// The upload itself was told to wait (the client retries the other
+			// requests on its own): wait as asked, then start the blob again.
+			wait := max(rl.RetryAfter, time.Second)
+			e.opts.Debugf("blob %s: rate limited; waiting %s", b.Digest, wait)
+			t.Reset()
+			if serr := registry.Sleep(ctx, wait); serr != nil {
+				return false, serr
+			}
+			continue
+		}
 		switch errdefs.KindOf(err) {
 		case errdefs.Unreachable, errdefs.Unavailable:
 			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
@@ -319,6 +325,17 @@ type verifier struct {
 	src      string
 	verified bool
 	err      error
+}
+
+// Verified says whether the whole blob was read and matched.
+func (v *verifier) Verified() error {
+	if v.err != nil {
+		return v.err
+	}
+	if !v.verified {
+		return errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end before the upload ended", v.want, v.src)
+	}
+	return nil
 }
 
 func (v *verifier) Read(p []byte) (int, error) {

@@ -123,6 +123,11 @@ func (s *Strategy) steps(in strategy.Input) ([]*step, error) {
 		if !validTag.MatchString(t) {
 			return nil, errdefs.New(errdefs.InvalidArgument, "invalid --tag-suffix %q: it makes the tag %q for %s, which is not a valid tag", s.cfg.TagSuffix, t, pd.Platform)
 		}
+		for _, prev := range out {
+			if prev.pushRef == p.Destination.Context().Name()+":"+t {
+				return nil, errdefs.New(errdefs.InvalidArgument, "--tag-suffix %q gives %s and %s the same tag %q; add {{.OS}} or {{.Variant}} to it", s.cfg.TagSuffix, prev.pd.Platform, pd.Platform, t)
+			}
+		}
 		out = append(out, &step{
 			pd:       pd,
 			platform: plat,
@@ -190,7 +195,9 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (out strategy
 	var entries []v1.Descriptor
 	allDocker := true
 	for _, st := range steps {
-		d, err := in.Dst.HeadManifest(ctx, st.pushed.String())
+		// A GET, not a HEAD: the list needs the size, and some registries
+		// leave Content-Length off a HEAD.
+		_, d, err := in.Dst.GetManifest(ctx, st.pushed.String())
 		if err != nil {
 			return out, fmt.Errorf("check the image pushed for %s: %w", st.pd.Platform, err)
 		}
