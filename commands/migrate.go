@@ -104,7 +104,7 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	flags.StringSliceVar(&opts.insecure, "insecure", nil, "Allow plain HTTP or an unverified TLS certificate for these registries (--insecure=HOST[,HOST]); bare --insecure allows it for both SRC and DST")
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
-	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest then differs from the source`)
+	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	return cmd
