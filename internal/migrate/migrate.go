@@ -173,11 +173,22 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.DryRun {
 		s := steps[0]
 		res.Strategy = s.Name()
-		res.DurationSeconds = time.Since(start).Seconds()
-		if s.Name() != StrategyIndex {
-			res.DigestChanged = true
-			res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests", s.Name())
+		if is, ok := s.(index.Strategy); ok {
+			// The index strategy knows its digest up front, conversion included.
+			q, err := is.Prepare(ctx, in)
+			if err != nil {
+				return nil, nil, err
+			}
+			converted := newResult(o, q)
+			res.DestinationDigest, res.MediaType, res.Platforms = converted.DestinationDigest, converted.MediaType, converted.Platforms
+			res.DigestChanged, res.DigestNote = q.DigestChanged, q.ChangeReason
+			res.DurationSeconds = time.Since(start).Seconds()
+			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
 		}
+		res.DestinationDigest = ""
+		res.DigestChanged = true
+		res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", s.Name())
+		res.DurationSeconds = time.Since(start).Seconds()
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
 	if p.UpToDate && steps[0].Name() == StrategyIndex {

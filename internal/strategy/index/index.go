@@ -388,7 +388,9 @@ func (s Strategy) Name() string {
 // Available is always nil: the index strategy needs nothing but the registries.
 func (Strategy) Available(context.Context) error { return nil }
 
-func (s Strategy) plan(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
+// Prepare returns the plan this strategy carries out: the input's, or its
+// conversion to Format. It only reads.
+func (s Strategy) Prepare(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
 	if s.Format == "" {
 		return in.Plan, nil
 	}
@@ -397,7 +399,7 @@ func (s Strategy) plan(ctx context.Context, in strategy.Input) (*plan.Plan, erro
 
 // Describe prints the plan.
 func (s Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
-	p, err := s.plan(ctx, in)
+	p, err := s.Prepare(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -406,7 +408,7 @@ func (s Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) 
 
 // Execute copies the graph.
 func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
-	p, err := s.plan(ctx, in)
+	p, err := s.Prepare(ctx, in)
 	if err != nil {
 		return strategy.Output{}, err
 	}
