@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,6 +36,13 @@ func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
 	opts := []remote.Option{remote.WithContext(ctx)}
 	if r != nil && r.User != "" {
 		opts = append(opts, remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password}))
+	}
+	if r != nil && r.CAPEM != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(r.CAPEM)
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		opts = append(opts, remote.WithTransport(tr))
 	}
 	return opts
 }
@@ -169,14 +178,14 @@ func assertComplete(t testing.TB, r *Registry, ref string) map[v1.Hash]int64 {
 
 // headBlob asks the registry for a blob's size with a plain HTTP HEAD.
 func (r *Registry) headBlob(ctx context.Context, repo string, d v1.Hash) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("http://%s/v2/%s/blobs/%s", r.Host, repo, d), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, fmt.Sprintf("%s://%s/v2/%s/blobs/%s", r.scheme(), r.Host, repo, d), nil)
 	if err != nil {
 		return 0, err
 	}
 	if r.User != "" {
 		req.SetBasicAuth(r.User, r.Password)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.httpClient().Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -255,4 +264,21 @@ func totalSize(blobs map[v1.Hash]int64) int64 {
 		n += size
 	}
 	return n
+}
+
+func (r *Registry) scheme() string {
+	if r.CAPEM != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// httpClient trusts r's certificate when it has one.
+func (r *Registry) httpClient() *http.Client {
+	if r.CAPEM == nil {
+		return http.DefaultClient
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(r.CAPEM)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }

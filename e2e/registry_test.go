@@ -2,10 +2,17 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,12 +32,17 @@ type Registry struct {
 	Host string
 	// User and Password are set when the registry requires htpasswd auth.
 	User, Password string
-	logFile        string
+	// CAPEM is the certificate of a TLS registry, to trust it.
+	CAPEM   []byte
+	logFile string
 }
 
 type registryOptions struct {
 	// htpasswd makes the registry require basic auth for User/Password.
 	htpasswd bool
+	// tls serves HTTPS with a self-signed certificate for 127.0.0.1
+	// (Registry.CAPEM), which no system pool trusts.
+	tls bool
 }
 
 // The registry reads the htpasswd file with bcrypt only; a low cost keeps
@@ -57,6 +69,13 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: docker-migrate-e2e\n    path: %s\n", htpasswd)
 	}
 
+	tlsConfig := ""
+	if opts.tls {
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		r.CAPEM = selfSignedCert(t, certFile, keyFile)
+		tlsConfig = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
+	}
+
 	// A port found free can be taken before the registry binds it; try again
 	// with another one when the registry exits at start.
 	var lastErr error
@@ -67,7 +86,7 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 		}
 		r.Host = fmt.Sprintf("127.0.0.1:%d", port)
 		config := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+auth), 0o644); err != nil {
+		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = r.start(t, config); lastErr == nil {
@@ -126,7 +145,7 @@ func (r *Registry) start(t testing.TB, config string) error {
 		}
 	}
 
-	if err := waitForRegistry(r.Host, exited); err != nil {
+	if err := waitForRegistry(r.Host, r.CAPEM != nil, exited); err != nil {
 		stop()
 		return err
 	}
@@ -140,8 +159,14 @@ func (r *Registry) start(t testing.TB, config string) error {
 }
 
 // waitForRegistry polls GET /v2/ until it answers 200 or 401, for at most 15s.
-func waitForRegistry(host string, exited <-chan struct{}) error {
+func waitForRegistry(host string, https bool, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: time.Second}
+	scheme := "http"
+	if https {
+		scheme = "https"
+		// Only readiness is checked here; trust is what the tests are about.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -149,7 +174,7 @@ func waitForRegistry(host string, exited <-chan struct{}) error {
 			return errors.New("registry exited")
 		default:
 		}
-		resp, err := client.Get("http://" + host + "/v2/")
+		resp, err := client.Get(scheme + "://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
@@ -232,4 +257,41 @@ func (r *Registry) catalog(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return body.Repositories, nil
+}
+
+// selfSignedCert writes a certificate and key for 127.0.0.1 and returns the
+// certificate in PEM, which is also its own CA.
+func selfSignedCert(t testing.TB, certFile, keyFile string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "docker-migrate e2e"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPEM
 }
