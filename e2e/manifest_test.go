@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
 // The manifest strategy's tests share one dockerd and run one after another
@@ -228,4 +232,38 @@ func equalDiffIDs(a, b map[string][]v1.Hash) bool {
 		}
 	}
 	return true
+}
+
+// TestManifestStrategyInterrupt stops a run while the engine pulls: exit 130,
+// no tag, and the engine left as it was found.
+func TestManifestStrategyInterrupt(t *testing.T) {
+	host := startEngine(t)
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	pushFixture(t, src, src.Ref("e2e/big:v1"), fixture.Options{Platforms: fixture.EightPlatforms()[:3], LayerSize: 256 << 10, Seed: 19}, false)
+	proxy := startProxy(t, src, stallBlobs)
+	cli := NewCLI(t).WithEngine(host)
+	before := engineImages(t, cli)
+	dstRef := dst.Ref("interrupt/engine:v1")
+
+	run := cli.StartDocker(t, "migrate", "--strategy", "manifest", "--progress", "plain", proxy.Ref("e2e/big:v1"), dstRef)
+	select {
+	case <-proxy.BlobRequested:
+	case <-run.Done():
+		t.Fatalf("docker exited before the engine pulled a blob:\n%s", run.Wait(t, time.Second))
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the engine pulled no blob within 30s; stderr so far:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res := run.Wait(t, 30*time.Second)
+	res.AssertExit(t, 130)
+	if res.Stdout != "" {
+		t.Errorf("an interrupted run wrote on stdout:\n%s", res)
+	}
+	assertAbsent(t, dst, dstRef)
+	if after := engineImages(t, cli); !slices.Equal(after, before) {
+		t.Errorf("the engine holds images it did not have before: %v (before %v)", after, before)
+	}
 }
