@@ -28,13 +28,15 @@ import (
 
 // Registry is a running distribution registry.
 type Registry struct {
-	// Host is 127.0.0.1:PORT.
+	// Host is 127.0.0.1:PORT, or a test host's address and port.
 	Host string
 	// User and Password are set when the registry requires htpasswd auth.
 	User, Password string
 	// CAPEM is the certificate of a TLS registry, to trust it.
 	CAPEM   []byte
 	logFile string
+	// netns is the test host's namespace the registry runs in, if any.
+	netns string
 }
 
 type registryOptions struct {
@@ -43,6 +45,9 @@ type registryOptions struct {
 	// tls serves HTTPS with a self-signed certificate for 127.0.0.1
 	// (Registry.CAPEM), which no system pool trusts.
 	tls bool
+	// host, when set, is a test host the registry runs on: its own network
+	// namespace with an address that is not loopback (see startTestHost).
+	host *testHost
 }
 
 // The registry reads the htpasswd file with bcrypt only; a low cost keeps
@@ -85,6 +90,10 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 			t.Fatal(err)
 		}
 		r.Host = fmt.Sprintf("127.0.0.1:%d", port)
+		if opts.host != nil {
+			r.Host = fmt.Sprintf("%s:%d", opts.host.addr, port)
+			r.netns = opts.host.netns
+		}
 		config := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth), 0o644); err != nil {
 			t.Fatal(err)
@@ -123,6 +132,10 @@ func (r *Registry) start(t testing.TB, config string) error {
 		return err
 	}
 	cmd := exec.Command(registryBinary, "serve", config)
+	if r.netns != "" {
+		// ip execs the registry, so the process is the registry itself.
+		cmd = exec.Command("ip", "netns", "exec", r.netns, registryBinary, "serve", config)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

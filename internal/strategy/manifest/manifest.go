@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -101,6 +102,10 @@ type step struct {
 	pushRef   string // DST_REPO:TAG-suffix
 	pushed    v1.Hash
 	pulledNew bool // the engine did not have pullRef before
+	pullDone  bool // the engine's pull stream ended without error
+	// pullStarted: the engine accepted the pull; if it did not end, the engine
+	// may still be at it.
+	pullStarted bool
 	// tagBefore is the image ID pushRef pointed at before the run, if any.
 	tagBefore string
 	tagged    bool
@@ -182,10 +187,23 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (out strategy
 	defer s.cleanup(steps, in)
 
 	var counts counts
-	g, gctx := errgroup.WithContext(ctx)
+	// A failure stops the platforms that have not started, but lets the
+	// engine finish what it is doing for the others: an engine call cut off
+	// mid-pull may still register the image after we have cleaned up.
+	var g errgroup.Group
 	g.SetLimit(max(in.Jobs, 1))
+	var failed atomic.Bool
 	for _, st := range steps {
-		g.Go(func() error { return s.platform(gctx, in, st, srcAuth, dstAuth, &counts) })
+		g.Go(func() error {
+			if failed.Load() {
+				return nil
+			}
+			err := s.platform(ctx, in, st, srcAuth, dstAuth, &counts, &failed)
+			if err != nil {
+				failed.Store(true)
+			}
+			return err
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return out, err
@@ -271,7 +289,7 @@ func (c *counts) add(kind int, size int64) {
 }
 
 // platform pulls, tags and pushes one platform.
-func (s *Strategy) platform(ctx context.Context, in strategy.Input, st *step, srcAuth, dstAuth string, c *counts) error {
+func (s *Strategy) platform(ctx context.Context, in strategy.Input, st *step, srcAuth, dstAuth string, c *counts, failed *atomic.Bool) error {
 	e := s.cfg.Engine
 	srcHost := in.Plan.Source.Context().RegistryStr()
 	dstHost := in.Plan.Destination.Context().RegistryStr()
@@ -289,10 +307,15 @@ func (s *Strategy) platform(ctx context.Context, in strategy.Input, st *step, sr
 	if err != nil {
 		return s.engineError(ctx, err, "", srcHost, "pull", st)
 	}
+	st.pullStarted = true
 	if _, err := follow(ctx, pull, in.Progress, st.pd.Platform, "pull", nil); err != nil {
 		return s.engineError(ctx, err, "", srcHost, "pull", st)
 	}
+	st.pullDone = true
 
+	if failed.Load() {
+		return nil // another platform failed: pull done, nothing more to start
+	}
 	if _, err := e.ImageTag(ctx, client.ImageTagOptions{Source: st.pullRef, Target: st.pushRef}); err != nil {
 		return s.engineError(ctx, err, "", dstHost, "tag", st)
 	}
@@ -329,6 +352,8 @@ func (s *Strategy) cleanup(steps []*step, in strategy.Input) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e := s.cfg.Engine
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, st := range steps {
 		if st.tagged {
 			if st.tagBefore != "" {
@@ -341,9 +366,34 @@ func (s *Strategy) cleanup(steps []*step, in strategy.Input) {
 			}
 		}
 		if st.pulledNew {
-			if _, err := e.ImageRemove(ctx, st.pullRef, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
-				in.Debugf("remove %s: %v", st.pullRef, err)
+			// Side by side: each may wait a moment for an interrupted pull.
+			wg.Go(func() { s.removePulled(ctx, st, in) })
+		}
+	}
+}
+
+// removePulled removes an image the run pulled. A pull cut off by an
+// interrupt may still complete inside the engine a moment later, so look
+// again for a short, bounded while.
+func (s *Strategy) removePulled(ctx context.Context, st *step, in strategy.Input) {
+	e := s.cfg.Engine
+	for i := range 6 {
+		if _, err := e.ImageInspect(ctx, st.pullRef); err != nil {
+			if i > 0 || st.pullDone || !st.pullStarted {
+				return // gone, or never there once the pull had ended
 			}
+		} else if _, err := e.ImageRemove(ctx, st.pullRef, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
+			in.Debugf("remove %s: %v", st.pullRef, err)
+		}
+		if st.pullDone || !st.pullStarted {
+			return
+		}
+		t := time.NewTimer(300 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
 }
