@@ -77,7 +77,11 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 	tlsConfig := ""
 	if opts.tls {
 		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		r.CAPEM = selfSignedCert(t, certFile, keyFile)
+		ip := "127.0.0.1"
+		if opts.host != nil {
+			ip = opts.host.addr
+		}
+		r.CAPEM = selfSignedCert(t, certFile, keyFile, ip)
 		tlsConfig = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
 	}
 
@@ -272,9 +276,9 @@ func (r *Registry) catalog(ctx context.Context) ([]string, error) {
 	return body.Repositories, nil
 }
 
-// selfSignedCert writes a certificate and key for 127.0.0.1 and returns the
+// selfSignedCert writes a certificate and key for ip and returns the
 // certificate in PEM, which is also its own CA.
-func selfSignedCert(t testing.TB, certFile, keyFile string) []byte {
+func selfSignedCert(t testing.TB, certFile, keyFile, ip string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -285,7 +289,7 @@ func selfSignedCert(t testing.TB, certFile, keyFile string) []byte {
 		Subject:               pkix.Name{CommonName: "docker-migrate e2e"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:           []net.IP{net.ParseIP(ip)},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,

@@ -1,9 +1,17 @@
 package e2e
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestPlainHTTPRemoteRegistry copies to a registry that speaks plain HTTP on
@@ -57,4 +65,95 @@ func TestManifestStrategyEngineRefusesHTTP(t *testing.T) {
 	if after := engineImages(t, cli); !slices.Equal(after, before) {
 		t.Errorf("a failed run left images in the engine: %v", after)
 	}
+}
+
+// TestHTTPSProxy reaches a TLS registry on a test host through HTTPS_PROXY
+// (a CONNECT proxy on loopback), and past it when NO_PROXY names the host.
+func TestHTTPSProxy(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	remote := startRegistry(t, registryOptions{host: startTestHost(t), tls: true})
+	srcRef := src.Ref("e2e/app:v1")
+	digest := pushFixture(t, src, srcRef, fixtureCases[2].opts, true)
+	proxy := startConnectProxy(t)
+
+	for _, tc := range []struct {
+		name    string
+		noProxy string
+		via     bool
+	}{
+		{"through the proxy", "", true},
+		{"past the proxy with no_proxy", strings.Split(remote.Host, ":")[0], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli := NewCLI(t)
+			trustCA(t, cli, remote)
+			cli.SetEnv("HTTPS_PROXY", "http://"+proxy.addr)
+			cli.SetEnv("NO_PROXY", tc.noProxy)
+			before := proxy.connects(remote.Host)
+			dstRef := remote.Ref("mirror/" + strings.ReplaceAll(tc.name, " ", "-") + ":v1")
+			res := cli.RunDocker(t, "migrate", srcRef, dstRef).AssertSuccess(t)
+			assertResultLine(t, res, dstRef, digest)
+			if got := proxy.connects(remote.Host) - before; (got > 0) != tc.via {
+				t.Errorf("%d CONNECTs to %s through the proxy; want some: %v", got, remote.Host, tc.via)
+			}
+		})
+	}
+}
+
+// trustCA puts r's certificate in the CLI's certs.d, as a user would.
+func trustCA(t testing.TB, cli *CLI, r *Registry) {
+	t.Helper()
+	dir := filepath.Join(cli.ConfigDir, "certs.d", r.Host)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), r.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// connectProxy is a forward proxy that only tunnels (CONNECT), counting
+// tunnels per target.
+type connectProxy struct {
+	addr string
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (p *connectProxy) connects(host string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[host]
+}
+
+func startConnectProxy(t testing.TB) *connectProxy {
+	t.Helper()
+	p := &connectProxy{seen: map[string]int{}}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		p.mu.Lock()
+		p.seen[r.Host]++
+		p.mu.Unlock()
+		up, err := net.DialTimeout("tcp", r.Host, 5*time.Second)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		_, _ = conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { _, _ = io.Copy(up, conn); up.Close() }()
+		_, _ = io.Copy(conn, up)
+		conn.Close()
+	}))
+	t.Cleanup(s.Close)
+	p.addr = strings.TrimPrefix(s.URL, "http://")
+	return p
 }
