@@ -100,6 +100,12 @@ install_dockerd() {
 	if command -v systemctl >/dev/null; then systemctl stop docker docker.socket >/dev/null 2>&1 || true; fi
 }
 
+install_iproute() {
+	# The e2e tests make test hosts of their own (ip netns + veth) for
+	# registries that are not on loopback.
+	command -v ip >/dev/null || apt_install iproute2
+}
+
 if [[ $# == 0 ]]; then set -- all; fi
 for tool in "$@"; do
 	case $tool in
@@ -108,10 +114,12 @@ for tool in "$@"; do
 	buildkitd) install_buildkitd ;;
 	buildx) install_buildx ;;
 	dockerd) install_dockerd ;;
+	iproute) install_iproute ;;
 	all)
 		install_registry
 		install_crane
 		install_dockerd
+		install_iproute
 		install_buildkitd
 		install_buildx
 		;;
