@@ -294,7 +294,9 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 	}
 	children := make([]*Manifest, len(kept))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.jobs)
+	// Planning requests are small (HEADs, manifest GETs): more of them at once
+	// than blob copies, so the first byte moves sooner.
+	g.SetLimit(w.jobs * 2)
 	for i, e := range kept {
 		label := labels[e.desc.Digest]
 		if isAttestation(e.desc) {
@@ -497,7 +499,7 @@ func (w *walker) addBlob(d v1.Descriptor, owner string, m *Manifest) {
 // mount (same registry) or a copy.
 func (w *walker) checkBlobs(ctx context.Context, sameRegistry bool, _ name.Repository) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.jobs * 2)
+	g.SetLimit(max(w.jobs*4, 16))
 	for _, b := range w.order {
 		if b.Action == Foreign {
 			continue
