@@ -267,3 +267,34 @@ func TestManifestStrategyInterrupt(t *testing.T) {
 		t.Errorf("the engine holds images it did not have before: %v (before %v)", after, before)
 	}
 }
+
+// TestManifestStrategyRestoresTags: a per-platform tag the engine already had
+// points where it did before the run, and nothing the run pulled is left.
+func TestManifestStrategyRestoresTags(t *testing.T) {
+	host := startEngine(t)
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	srcRef := src.Ref("e2e/app:1.0")
+	pushFixture(t, src, srcRef, ociIndex.opts, false)
+	otherRef := src.Ref("e2e/other:v1")
+	pushFixture(t, src, otherRef, fixture.Options{LayerSize: tinyLayer, Seed: 77}, true)
+
+	cli := NewCLI(t).WithEngine(host)
+	dstRef := dst.Ref("mirror/app:1.0")
+	cli.RunDocker(t, "pull", otherRef).AssertSuccess(t)
+	cli.RunDocker(t, "tag", otherRef, dstRef+"-amd64").AssertSuccess(t)
+	idOf := func(ref string) string {
+		return strings.TrimSpace(cli.RunDocker(t, "image", "inspect", "--format", "{{.ID}}", ref).AssertSuccess(t).Stdout)
+	}
+	wantID := idOf(dstRef + "-amd64")
+	before := engineImages(t, cli)
+
+	cli.RunDocker(t, "migrate", "--strategy", "manifest", "--platform", "linux/amd64", srcRef, dstRef).AssertSuccess(t)
+	if got := idOf(dstRef + "-amd64"); got != wantID {
+		t.Errorf("the local tag %s-amd64 points at %s after the run, want %s as before", dstRef, got, wantID)
+	}
+	if after := engineImages(t, cli); !slices.Equal(after, before) {
+		t.Errorf("images before %v, after %v", before, after)
+	}
+	cli.RunDocker(t, "rmi", dstRef+"-amd64", otherRef).AssertSuccess(t)
+}

@@ -36,7 +36,7 @@ func (d Docker) command(ctx context.Context, env []string, args ...string) *exec
 		base = os.Environ()
 	}
 	cmd.Env = append(slices.Clone(base), env...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	inGroup(cmd, 10*time.Second)
 	cmd.WaitDelay = 15 * time.Second
 	return cmd
 }

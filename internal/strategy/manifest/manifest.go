@@ -21,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -293,13 +294,21 @@ func (s *Strategy) platform(ctx context.Context, in strategy.Input, st *step, sr
 	e := s.cfg.Engine
 	srcHost := in.Plan.Source.Context().RegistryStr()
 	dstHost := in.Plan.Destination.Context().RegistryStr()
-	if _, err := e.ImageInspect(ctx, st.pullRef); err == nil {
-		st.pulledNew = false
-	} else {
+	// What the engine has before the run decides what the cleanup removes;
+	// only "no such image" means it did not have it.
+	switch _, err := e.ImageInspect(ctx, st.pullRef); {
+	case err == nil:
+	case cerrdefs.IsNotFound(err):
 		st.pulledNew = true
+	default:
+		return s.engineError(ctx, err, "", srcHost, "inspect", st)
 	}
-	if before, err := e.ImageInspect(ctx, st.pushRef); err == nil {
+	switch before, err := e.ImageInspect(ctx, st.pushRef); {
+	case err == nil:
 		st.tagBefore = before.ID
+	case cerrdefs.IsNotFound(err):
+	default:
+		return s.engineError(ctx, err, "", dstHost, "inspect", st)
 	}
 
 	ociPlat := ocispec.Platform{OS: st.platform.OS, Architecture: st.platform.Architecture, Variant: st.platform.Variant}
@@ -361,6 +370,14 @@ func (s *Strategy) cleanup(steps []*step, in strategy.Input) {
 				if _, err := e.ImageTag(ctx, client.ImageTagOptions{Source: st.tagBefore, Target: st.pushRef}); err != nil {
 					in.Debugf("restore tag %s: %v", st.pushRef, err)
 				}
+				// The push added DST_REPO@digest; with the tag gone elsewhere
+				// that reference is all that would be left of this run.
+				if st.pushed != (v1.Hash{}) {
+					ref := in.Plan.Destination.Context().Name() + "@" + st.pushed.String()
+					if _, err := e.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+						in.Debugf("remove %s: %v", ref, err)
+					}
+				}
 			} else if _, err := e.ImageRemove(ctx, st.pushRef, client.ImageRemoveOptions{}); err != nil {
 				in.Debugf("remove tag %s: %v", st.pushRef, err)
 			}
@@ -377,15 +394,18 @@ func (s *Strategy) cleanup(steps []*step, in strategy.Input) {
 // again for a short, bounded while.
 func (s *Strategy) removePulled(ctx context.Context, st *step, in strategy.Input) {
 	e := s.cfg.Engine
+	if !st.pullStarted {
+		return // the engine never began a pull for it
+	}
 	for i := range 6 {
 		if _, err := e.ImageInspect(ctx, st.pullRef); err != nil {
-			if i > 0 || st.pullDone || !st.pullStarted {
+			if i > 0 || st.pullDone {
 				return // gone, or never there once the pull had ended
 			}
 		} else if _, err := e.ImageRemove(ctx, st.pullRef, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
 			in.Debugf("remove %s: %v", st.pullRef, err)
 		}
-		if st.pullDone || !st.pullStarted {
+		if st.pullDone {
 			return
 		}
 		t := time.NewTimer(300 * time.Millisecond)
