@@ -60,7 +60,13 @@ func buildFailure(text string, b *builder, src, dst string) error {
 		return errdefs.Wrap(detail, errdefs.PlatformMissing, "%s found no image in the source for one of the platforms it was asked to build; pick the platforms with --platform", b)
 	case has("failed to resolve source metadata") && has("not found"):
 		return errdefs.Wrap(detail, errdefs.NotFound, "%s cannot find the source image in %s: it was there when the migration was planned; check that it was not deleted, and run again", b, regName)
+	case host != "HOST" && has("client.timeout exceeded", "tls handshake timeout"):
+		return errdefs.Wrap(detail, errdefs.Unreachable, "%s cannot reach %s (timed out): it must be reachable from where BuildKit runs", b, regName)
 	case has("context deadline exceeded", "failed to dial", "connection error", "error while dialing", "cannot connect"):
+		if b.Addr != "" {
+			// The builder is a temporary one of ours: name what the user gave.
+			return errdefs.Wrap(detail, errdefs.Unavailable, "the BuildKit daemon at %s did not answer (%s); check that it runs and that the address is right", b.Addr, short(text))
+		}
 		return errdefs.Wrap(detail, errdefs.Unavailable, "%s did not answer (%s); check it with 'docker buildx inspect --bootstrap %s'", b, short(text), b.Name)
 	}
 	return errdefs.Wrap(detail, errdefs.Unknown, "the build on %s failed: %s", b, clip(short(text), 300))
