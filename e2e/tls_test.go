@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,13 +31,7 @@ func TestTLSTrust(t *testing.T) {
 
 	t.Run("CA in certs.d", func(t *testing.T) {
 		cli := NewCLI(t)
-		dir := filepath.Join(cli.ConfigDir, "certs.d", dst.Host)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "ca.crt"), dst.CAPEM, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		trustCA(t, cli, dst)
 		dstRef := dst.Ref("mirror/trusted:v1")
 		res := cli.RunDocker(t, "migrate", srcRef, dstRef).AssertSuccess(t)
 		assertResultLine(t, res, dstRef, digest)

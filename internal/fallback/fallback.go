@@ -12,7 +12,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Class is a kind of failure, as --format json's attempts list names it.
@@ -140,9 +139,6 @@ const (
 	StepBuildx      Step = "buildx"
 )
 
-// Chain is the order auto tries strategies in.
-var Chain = []Step{StepIndex, StepIndexDocker, StepManifest, StepBuildx}
-
 // Helps says whether step can get past a failure of class c, and if not, why.
 func Helps(step Step, c Class) (bool, string) {
 	switch c {
@@ -168,9 +164,4 @@ func Stops(c Class) bool {
 		return false
 	}
 	return true
-}
-
-// IsDocker reports a Docker v2 media type.
-func IsDocker(mt types.MediaType) bool {
-	return strings.HasPrefix(string(mt), "application/vnd.docker.")
 }
