@@ -18,6 +18,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
@@ -50,6 +51,7 @@ type migrateOptions struct {
 	mediaTypes          string
 	manifest            manifestOptions
 	buildx              buildxOptions
+	batch               batchOptions
 }
 
 // insecureAll is what a bare --insecure means: both sides.
@@ -58,13 +60,20 @@ const insecureAll = "*"
 func newMigrateCommand(dockerCli command.Cli) *cobra.Command {
 	var opts migrateOptions
 	cmd := &cobra.Command{
-		Use:   "migrate [OPTIONS] SRC DST",
-		Short: "Copy an image, multi-arch included, from one registry to another",
-		Long: `Copy an image, multi-arch included, from one registry to another.
+		Use:   "migrate [OPTIONS] SRC [SRC...] DST | -f LIST DST",
+		Short: "Copy images, multi-arch included, between registries and archives",
+		Long: `Copy images, multi-arch included, between registries and archives.
 
 SRC and DST are image references as docker uses them: "golang:1.25-alpine"
 means docker.io/library/golang:1.25-alpine. SRC may be pinned by digest
 (NAME@sha256:...). When DST has no tag it takes SRC's tag.
+
+Several SRCs, or -f LIST (a list of images, one per line, or a YAML sync
+file; -f - reads stdin), copy many images in one run. DST is then a place:
+a registry prefix, under which each image keeps its repository path
+(nginx:1.27 → PREFIX/library/nginx:1.27), or an archive. A location is a
+registry reference, oci:DIR, oci-archive:FILE(.tar, .tar.gz, .tar.zst) or
+docker-archive:FILE.
 
 Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
@@ -82,14 +91,22 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
   # A registry with a self-signed certificate or plain HTTP
   docker migrate --insecure=registry.lan:5000 alpine:3.20 registry.lan:5000/alpine`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usageError(cmd, fmt.Errorf("%q requires exactly 2 arguments, SRC and DST", cmd.CommandPath()))
+			switch {
+			case len(opts.batch.files) > 0 && len(args) != 1:
+				return usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath()))
+			case len(opts.batch.files) == 0 && len(args) < 2:
+				return usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath()))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.source, opts.destination = args[0], args[1]
-			return runMigrate(cmd.Context(), dockerCli, opts)
+			srcs, dst := args[:len(args)-1], args[len(args)-1]
+			opts.batch.jobsSet = cmd.Flags().Changed("jobs")
+			if len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.batch.batchOnly() && !isArchive(srcs[0]) && !isArchive(dst) {
+				opts.source, opts.destination = srcs[0], dst
+				return runMigrate(cmd.Context(), dockerCli, opts)
+			}
+			return runBatch(cmd.Context(), dockerCli, opts, srcs, dst)
 		},
 		DisableFlagsInUseLine: true,
 	}
@@ -105,6 +122,7 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
+	addBatchFlags(flags, &opts.batch)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	return cmd
@@ -162,65 +180,67 @@ func parseReferences(src, dst string) (parsed, error) {
 	return p, nil
 }
 
-func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions) error {
-	refs, err := parseReferences(opts.source, opts.destination)
-	if err != nil {
-		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
-	}
-	mode, err := progress.ParseMode(opts.progress)
-	if err != nil {
-		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+// checked is what every run needs, parsed from the flags.
+type checked struct {
+	mode   progress.Mode
+	plats  []v1.Platform
+	debug  bool
+	debugf func(format string, args ...any)
+}
+
+// checkOptions validates the flags every run shares; an error is a usage error.
+func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
+	var c checked
+	var err error
+	if c.mode, err = progress.ParseMode(opts.progress); err != nil {
+		return c, err
 	}
 	if opts.format != "" && opts.format != "json" {
-		return cli.StatusError{Status: fmt.Sprintf("invalid --format %q: expected json, or no --format for DST@DIGEST", opts.format), StatusCode: exitUsage}
+		return c, fmt.Errorf("invalid --format %q: expected json, or no --format for DST@DIGEST", opts.format)
 	}
 	if opts.jobs < 1 || opts.jobs > 64 {
-		return cli.StatusError{Status: fmt.Sprintf("invalid --jobs %d: expected 1 to 64", opts.jobs), StatusCode: exitUsage}
+		return c, fmt.Errorf("invalid --jobs %d: expected 1 to 64", opts.jobs)
 	}
-	plats, err := platforms.ParseList(opts.platforms)
-	if err != nil {
-		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	if c.plats, err = platforms.ParseList(opts.platforms); err != nil {
+		return c, err
 	}
 	switch opts.strategy {
 	case migrate.StrategyAuto, migrate.StrategyIndex, migrate.StrategyManifest, migrate.StrategyBuildx:
 	default:
-		return cli.StatusError{Status: fmt.Sprintf("invalid --strategy %q: expected auto, index, manifest or buildx", opts.strategy), StatusCode: exitUsage}
+		return c, fmt.Errorf("invalid --strategy %q: expected auto, index, manifest or buildx", opts.strategy)
 	}
 	switch plan.Format(opts.mediaTypes) {
 	case "", plan.FormatDocker, plan.FormatOCI:
 	default:
-		return cli.StatusError{Status: fmt.Sprintf("invalid --media-types %q: expected docker or oci", opts.mediaTypes), StatusCode: exitUsage}
+		return c, fmt.Errorf("invalid --media-types %q: expected docker or oci", opts.mediaTypes)
 	}
-
-	if mode == progress.Auto {
-		mode = progress.Plain
+	if c.mode == progress.Auto {
+		c.mode = progress.Plain
 		if dockerCli.Err().IsTerminal() {
-			mode = progress.TTY
+			c.mode = progress.TTY
 		}
 	}
-	debug := logrus.IsLevelEnabled(logrus.DebugLevel)
-	debugf := func(format string, args ...any) {
-		if debug {
+	c.debug = logrus.IsLevelEnabled(logrus.DebugLevel)
+	c.debugf = func(format string, args ...any) {
+		if c.debug {
 			logrus.Debugf(format, args...)
 		}
 	}
+	return c, nil
+}
 
-	// Ctrl-C reaches the plugin directly on a terminal, and through the CLI's
-	// socket (which cancels ctx) otherwise.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	insecure := insecureHosts(opts.insecure, refs)
-	client := registry.New(
+// newCopy is the single copy as a batch and a one-image run share it: the
+// registry client over the docker CLI's credentials, and the strategies.
+func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure func(string) bool, notify func(string, ...any), more ...registry.Option) (migrate.Options, error) {
+	client := registry.New(append([]registry.Option{
 		registry.WithKeychain(plugin.Keychain(dockerCli.ConfigFile())),
 		registry.WithInsecure(insecure),
 		registry.WithCertDirs(plugin.CertDirs()...),
-		registry.WithUserAgent("docker-migrate/"+plugin.Version),
-		registry.WithDebugf(debugf),
-	)
-
-	pw := progress.New(dockerCli.Err(), mode)
-	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: debugf, progress: mode, refs: refs}
+		registry.WithUserAgent("docker-migrate/" + plugin.Version),
+		registry.WithDebugf(c.debugf),
+		registry.WithNotify(notify),
+	}, more...)...)
+	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: c.debugf, progress: c.mode}
 	var strategies []strategy.Strategy
 	for _, mk := range []func() (strategy.Strategy, error){
 		func() (strategy.Strategy, error) { return newManifestStrategy(env, opts.manifest) },
@@ -228,25 +248,47 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	} {
 		s, err := mk()
 		if err != nil {
-			return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+			return migrate.Options{}, err
 		}
 		if s != nil {
 			strategies = append(strategies, s)
 		}
 	}
-	res, describe, err := migrate.Run(ctx, migrate.Options{
-		Source:      refs.source,
-		Destination: refs.destination,
-		Platforms:   plats,
-		Jobs:        opts.jobs,
-		DryRun:      opts.dryRun,
-		Strategy:    opts.strategy,
-		MediaTypes:  plan.Format(opts.mediaTypes),
-		Strategies:  strategies,
-		Registry:    client,
-		Progress:    pw,
-		Debugf:      debugf,
-	})
+	return migrate.Options{
+		Platforms:  c.plats,
+		Jobs:       opts.jobs,
+		DryRun:     opts.dryRun,
+		Strategy:   opts.strategy,
+		MediaTypes: plan.Format(opts.mediaTypes),
+		Strategies: strategies,
+		Registry:   client,
+		Debugf:     c.debugf,
+	}, nil
+}
+
+func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions) error {
+	refs, err := parseReferences(opts.source, opts.destination)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	c, err := checkOptions(dockerCli, opts)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	debug := c.debug
+
+	// Ctrl-C reaches the plugin directly on a terminal, and through the CLI's
+	// socket (which cancels ctx) otherwise.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	pw := progress.New(dockerCli.Err(), c.mode)
+	o, err := newCopy(dockerCli, opts, c, insecureHosts(opts.insecure, refs), pw.Logf)
+	if err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
+	}
+	o.Source, o.Destination, o.Progress = refs.source, refs.destination, pw
+	res, describe, err := migrate.Run(ctx, o)
 	pw.Close()
 	if err != nil {
 		return failure(ctx, err, debug, refs)
@@ -261,7 +303,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	case opts.dryRun:
 		return describe(out)
 	}
-	if mode != progress.Quiet {
+	if c.mode != progress.Quiet {
 		summary(dockerCli.Err(), res)
 	}
 	_, err = fmt.Fprintf(out, "%s@%s\n", refs.displayDestination, res.DestinationDigest)
@@ -298,7 +340,6 @@ type strategyEnv struct {
 	registry  *registry.Client
 	debugf    func(format string, args ...any)
 	progress  progress.Mode
-	refs      parsed
 }
 
 // insecureHosts turns --insecure values into a predicate; a bare --insecure

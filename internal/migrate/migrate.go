@@ -11,9 +11,11 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,6 +46,14 @@ type Options struct {
 	Registry   *registry.Client
 	Progress   *progress.Writer
 	Debugf     func(format string, args ...any)
+	// SourceStore and DestinationStore, when set, are the places to copy
+	// between instead of the registry repositories the references name (an
+	// archive's view of one repository). Only the index strategy reads and
+	// writes stores that are not registries.
+	SourceStore, DestinationStore store.Store
+	// Slots and Ledger are shared by the copies of a batch (see index.Options).
+	Slots  chan struct{}
+	Ledger *ledger.Ledger
 }
 
 // Counts and ManifestCounts are the strategies' counters.
@@ -74,6 +84,8 @@ type Result struct {
 	UpToDate        bool           `json:"upToDate,omitempty"`
 	// Attempts lists every strategy tried, skipped or failed, in order.
 	Attempts []Attempt `json:"attempts"`
+	// Plan is what the index strategy planned, for a batch's dry-run totals.
+	Plan *plan.Plan `json:"-"`
 }
 
 // Attempt is one strategy tried by a run, as --format json lists them.
@@ -134,6 +146,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
+	if o.SourceStore != nil || o.DestinationStore != nil {
+		if err := onlyIndex(&o); err != nil {
+			return nil, nil, err
+		}
+	}
 	steps, err := chain(o)
 	if err != nil {
 		return nil, nil, err
@@ -145,21 +162,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		}
 	}
 
-	src, err := o.Registry.Repository(ctx, o.Source.Context(), registry.Pull)
-	if err != nil {
-		return nil, nil, err
-	}
-	var mountFrom []name.Repository
-	if o.Source.Context().RegistryStr() == o.Destination.Context().RegistryStr() {
-		mountFrom = append(mountFrom, o.Source.Context())
-	}
-	access := registry.Push
-	if o.DryRun {
-		// A dry run only reads, so it asks for no push rights and works with a
-		// read-only login too.
-		access = registry.Pull
-	}
-	dst, err := o.Registry.Repository(ctx, o.Destination.Context(), access, mountFrom...)
+	src, dst, err := o.stores(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,7 +171,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
 	res := newResult(o, p)
 	if o.DryRun {
 		s := steps[0]
@@ -259,6 +262,46 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
+// onlyIndex narrows auto to the index strategy when a side is not a registry:
+// the engine and BuildKit push to registries only.
+func onlyIndex(o *Options) error {
+	switch o.Strategy {
+	case "", StrategyAuto:
+		o.Strategy = StrategyIndex
+	case StrategyIndex:
+	default:
+		return errdefs.New(errdefs.InvalidArgument, "the %s strategy copies between registries only: use --strategy index (or auto) with archives", o.Strategy)
+	}
+	return nil
+}
+
+// stores returns the places to copy between: the given stores, or handles on
+// the registry repositories the references name.
+func (o Options) stores(ctx context.Context) (src, dst store.Store, err error) {
+	src, dst = o.SourceStore, o.DestinationStore
+	if src == nil {
+		if src, err = o.Registry.Repository(ctx, o.Source.Context(), registry.Pull); err != nil {
+			return nil, nil, err
+		}
+	}
+	if dst == nil {
+		var mountFrom []name.Repository
+		if o.SourceStore == nil && o.Source.Context().RegistryStr() == o.Destination.Context().RegistryStr() {
+			mountFrom = append(mountFrom, o.Source.Context())
+		}
+		access := registry.Push
+		if o.DryRun {
+			// A dry run only reads, so it asks for no push rights and works with a
+			// read-only login too.
+			access = registry.Pull
+		}
+		if dst, err = o.Registry.Repository(ctx, o.Destination.Context(), access, mountFrom...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return src, dst, nil
+}
+
 // nextStep finds the next strategy after steps[i] that can get past class and
 // can run here, and the ones it passes over with the reason for each.
 func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallback.Class, p *plan.Plan) (int, []Attempt) {
@@ -315,6 +358,7 @@ func newResult(o Options, p *plan.Plan) *Result {
 		DryRun:            o.DryRun,
 		UpToDate:          p.UpToDate,
 		Attempts:          []Attempt{},
+		Plan:              p,
 	}
 	if r.Platforms == nil {
 		r.Platforms = []plan.PlatformDigest{}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
-	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -94,7 +94,7 @@ func (p *Plan) onlyInAttestations(b *Blob, f Format) bool {
 // blobs are the same bytes; the manifests are new, so every manifest digest
 // changes. A Docker list cannot hold attestation manifests: they are dropped.
 // What the destination already has (from an earlier attempt, say) is skipped.
-func Convert(ctx context.Context, p *Plan, src, dst *registry.Repository, f Format, jobs int) (*Plan, error) {
+func Convert(ctx context.Context, p *Plan, src, dst store.Store, f Format, jobs int) (*Plan, error) {
 	if err := p.fillBodies(ctx, src, dst, jobs); err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func Convert(ctx context.Context, p *Plan, src, dst *registry.Repository, f Form
 		}
 	}
 	w := &walker{dst: dst, jobs: jobs, order: q.Blobs}
-	if err := w.checkBlobs(ctx, q.sameRegistry(), src.Name); err != nil {
+	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
 		return nil, err
 	}
 	if err := q.skipExisting(ctx, dst, jobs); err != nil {
@@ -184,7 +184,7 @@ func Convert(ctx context.Context, p *Plan, src, dst *registry.Repository, f Form
 // fillBodies fetches the manifests the plan skipped without reading (the
 // destination had them): a conversion needs every one. They are read from the
 // destination, which has them, so the source is not asked again.
-func (p *Plan) fillBodies(ctx context.Context, src, dst *registry.Repository, jobs int) error {
+func (p *Plan) fillBodies(ctx context.Context, src, dst store.Store, jobs int) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(jobs, 1))
 	for _, m := range p.Manifests {
@@ -217,7 +217,7 @@ func digests(ds []v1.Descriptor) []v1.Hash {
 }
 
 // skipExisting marks the manifests the destination already has.
-func (p *Plan) skipExisting(ctx context.Context, dst *registry.Repository, jobs int) error {
+func (p *Plan) skipExisting(ctx context.Context, dst store.Store, jobs int) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(jobs, 1))
 	for _, m := range p.Manifests {

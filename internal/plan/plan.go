@@ -14,6 +14,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -98,7 +99,7 @@ type Request struct {
 }
 
 // Build makes the plan for copying req.Source to req.Destination.
-func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Plan, error) {
+func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error) {
 	jobs := max(req.Jobs, 1)
 	p := &Plan{Source: req.Source, Destination: req.Destination}
 	srcName := familiar(req.Source)
@@ -128,7 +129,16 @@ func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Pl
 		}
 	}
 
-	body, desc, err := src.GetManifest(ctx, desc.Digest.String())
+	// Up to date, the destination has the very same manifest: read it there,
+	// so that a no-op spends none of the source's pull quota (Docker Hub counts
+	// manifest GETs, not HEADs).
+	var body []byte
+	if p.UpToDate {
+		body, desc, err = dst.GetManifest(ctx, desc.Digest.String())
+	}
+	if !p.UpToDate || err != nil {
+		body, desc, err = src.GetManifest(ctx, desc.Digest.String())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +172,7 @@ func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Pl
 		p.Root.Label = platforms.Format(plat)
 		w.register(p.Root)
 	}
-	if err := w.checkBlobs(ctx, p.sameRegistry(), src.Name); err != nil {
+	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
 		return nil, err
 	}
 	p.Blobs = w.order
@@ -172,9 +182,11 @@ func Build(ctx context.Context, src, dst *registry.Repository, req Request) (*Pl
 	return p, nil
 }
 
-func (p *Plan) sameRegistry() bool {
-	return p.Source.Context().RegistryStr() == p.Destination.Context().RegistryStr() &&
-		p.Source.Context().RepositoryStr() != p.Destination.Context().RepositoryStr()
+// canMount reports whether dst can take src's blobs by a mount (two
+// repositories of one registry) instead of a copy.
+func canMount(src, dst store.Store) bool {
+	m, ok := dst.(store.Mounter)
+	return ok && m.CanMount(src)
 }
 
 func familiar(r name.Reference) string { return r.Name() }
@@ -225,7 +237,7 @@ func formatList(ps []v1.Platform) string {
 
 // walker fetches the children of the root and collects their blobs.
 type walker struct {
-	src, dst *registry.Repository
+	src, dst store.Store
 	jobs     int
 	upToDate bool
 
@@ -418,7 +430,7 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 	body, got, err := w.src.GetManifest(ctx, d.Digest.String())
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "manifest %s (%s) is missing from %s: the source index is incomplete", d.Digest, label, w.src.Name.Name())
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "manifest %s (%s) is missing from %s: the source index is incomplete", d.Digest, label, w.src)
 		}
 		return nil, err
 	}
@@ -497,7 +509,7 @@ func (w *walker) addBlob(d v1.Descriptor, owner string, m *Manifest) {
 
 // checkBlobs HEADs every blob at the destination, and marks the rest for a
 // mount (same registry) or a copy.
-func (w *walker) checkBlobs(ctx context.Context, sameRegistry bool, _ name.Repository) error {
+func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(w.jobs*4, 16))
 	for _, b := range w.order {
@@ -512,7 +524,7 @@ func (w *walker) checkBlobs(ctx context.Context, sameRegistry bool, _ name.Repos
 			switch {
 			case ok:
 				b.Action = Skip
-			case sameRegistry:
+			case mount:
 				b.Action = Mount
 			}
 			return nil

@@ -32,8 +32,20 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("invalid --progress %q: expected auto, tty, plain or quiet", s)
 }
 
+// maxLiveGroups is the most lines the live view gives groups; past it, a
+// batch shows only what is in progress.
+const maxLiveGroups = 12
+
 // Writer reports progress. It is safe for concurrent use.
 type Writer struct {
+	*view
+	// as, when set, is the one group every task of this Writer counts in: a
+	// batch shows one line per image, not one per platform.
+	as string
+}
+
+// view is the display that a Writer and its Group views share.
+type view struct {
 	out  io.Writer
 	mode Mode
 
@@ -60,12 +72,28 @@ type group struct {
 // New returns a Writer in mode; Auto must be resolved by the caller (it knows
 // whether out is a terminal).
 func New(out io.Writer, mode Mode) *Writer {
-	w := &Writer{out: out, mode: mode, byName: map[string]*group{}, start: time.Now()}
+	w := &Writer{view: &view{out: out, mode: mode, byName: map[string]*group{}, start: time.Now()}}
 	if mode == TTY {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.refresh()
 	}
 	return w
+}
+
+// Group returns a Writer on the same display whose tasks all count in the
+// group named name, whatever group they give.
+func (w *Writer) Group(name string) *Writer {
+	if w == nil {
+		w = Discard()
+	}
+	return &Writer{view: w.view, as: name}
+}
+
+func (w *Writer) groupFor(name string) string {
+	if w.as != "" {
+		return w.as
+	}
+	return name
 }
 
 // Discard is a Writer that shows nothing.
@@ -88,7 +116,7 @@ func (w *Writer) Task(groupName, name string, size int64) *Task {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	g := w.groupLocked(groupName)
+	g := w.groupLocked(w.groupFor(groupName))
 	if !g.planned {
 		g.total += size
 		g.tasks++
@@ -105,7 +133,7 @@ func (w *Writer) Expect(groupName string, tasks int, size int64) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	g := w.groupLocked(groupName)
+	g := w.groupLocked(w.groupFor(groupName))
 	g.planned = true
 	g.tasks += tasks
 	g.total += size
@@ -230,6 +258,15 @@ func (w *Writer) drawLocked() {
 		width = max(width, len(g.name))
 	}
 	groups := slices.Clone(w.groups)
+	var hidden int
+	if len(groups) > maxLiveGroups {
+		// A batch of many images: show the ones in progress, count the rest.
+		groups = slices.DeleteFunc(groups, func(g *group) bool { return g.finished || g.tasks == 0 })
+		if len(groups) > maxLiveGroups {
+			groups = groups[:maxLiveGroups]
+		}
+		hidden = len(w.groups) - len(groups)
+	}
 	var b strings.Builder
 	for _, g := range groups {
 		state := "working"
@@ -239,9 +276,12 @@ func (w *Writer) drawLocked() {
 		fmt.Fprintf(&b, "%-*s  %s %3d/%-3d %9s / %-9s %s\n", width, g.name, bar(g.current, g.total), g.tasksDone, g.tasks,
 			units.HumanSize(float64(g.current)), units.HumanSize(float64(g.total)), state)
 	}
+	if hidden > 0 {
+		fmt.Fprintf(&b, "(%d more, done or waiting)\n", hidden)
+	}
 	fmt.Fprintf(&b, "elapsed %s\n", time.Since(w.start).Round(100*time.Millisecond))
 	fmt.Fprint(w.out, b.String())
-	w.lines = len(groups) + 1
+	w.lines = strings.Count(b.String(), "\n")
 }
 
 func bar(cur, total int64) string {

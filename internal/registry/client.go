@@ -44,6 +44,10 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 // WithNotify sets where lines the user should see go (a wait for a rate limit).
 func WithNotify(f func(format string, args ...any)) Option { return func(c *Client) { c.notifyf = f } }
 
+// WithRateLimit sets a function told the pulls a registry says remain
+// (Docker Hub's RateLimit-Remaining), each time it says so.
+func WithRateLimit(f func(host, remaining string)) Option { return func(c *Client) { c.ratef = f } }
+
 // WithDebugf sets a logger for request-level detail (-D).
 func WithDebugf(f func(format string, args ...any)) Option { return func(c *Client) { c.debugf = f } }
 
@@ -54,6 +58,7 @@ type Client struct {
 	userAgent  string
 	debugf     func(format string, args ...any)
 	notifyf    func(format string, args ...any)
+	ratef      func(host, remaining string)
 
 	mu    sync.Mutex
 	repos map[string]*Repository
@@ -138,6 +143,7 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		base:    fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
 		logf:    c.logf,
 		notifyf: c.notifyf,
+		ratef:   c.ratef,
 		access:  access,
 	}
 	c.mu.Lock()

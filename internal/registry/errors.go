@@ -32,7 +32,7 @@ func statusError(te *transport.Error, retryAfter time.Duration, host, op string)
 		if retryAfter > 0 {
 			wait = fmt.Sprintf(" (it asks to wait %s)", retryAfter)
 		}
-		return errdefs.Wrap(&RateLimitError{Err: te, RetryAfter: retryAfter}, errdefs.RateLimited, "%s: %s is rate limiting requests%s: wait and run again, or log in with 'docker login' for a higher limit", op, host, wait)
+		return errdefs.Wrap(&RateLimitError{Err: te, RetryAfter: retryAfter, Host: host}, errdefs.RateLimited, "%s: %s is rate limiting requests%s: wait and run again, or log in with 'docker login' for a higher limit", op, host, wait)
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError:
 		return errdefs.Wrap(te, errdefs.Unavailable, "%s: %s answered %d %s: the registry is having trouble; run again later", op, host, te.StatusCode, http.StatusText(te.StatusCode))
 	}
@@ -53,6 +53,8 @@ func statusError(te *transport.Error, retryAfter time.Duration, host, op string)
 type RateLimitError struct {
 	Err        *transport.Error
 	RetryAfter time.Duration
+	// Host is the registry that said it, so a batch stops starting images there.
+	Host string
 }
 
 func (e *RateLimitError) Error() string { return e.Err.Error() }

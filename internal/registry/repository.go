@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -45,6 +47,7 @@ type Repository struct {
 	logf   func(format string, args ...any)
 	// notifyf shows the user a line (a wait for a rate limit).
 	notifyf   func(format string, args ...any)
+	ratef     func(host, remaining string)
 	access    Access
 	rateNoted atomic.Bool
 }
@@ -163,6 +166,9 @@ func (r *Repository) noteRateLimit(resp *http.Response) {
 		return
 	}
 	n, _, _ := strings.Cut(rem, ";")
+	if r.ratef != nil {
+		r.ratef(r.Host(), strings.TrimSpace(n))
+	}
 	if strings.TrimSpace(n) == "0" && r.rateNoted.CompareAndSwap(false, true) {
 		r.notify("%s reports no pulls left in this period (RateLimit-Remaining: %s); log in with 'docker login' for a higher limit", r.Host(), rem)
 	}
@@ -537,4 +543,109 @@ func (r *Repository) CancelUpload(loc string) {
 	if resp, err := r.client.Do(req); err == nil {
 		drain(resp)
 	}
+}
+
+// String names the repository in messages.
+func (r *Repository) String() string { return r.Name.Name() }
+
+// PutBlob uploads blob d in one session: POST, then the body in one PATCH, then
+// the committing PUT, which is sent only once body has been read to its end.
+func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
+	_, loc, err := r.StartUpload(ctx, d, nil)
+	if err != nil {
+		return err
+	}
+	if err := r.Upload(ctx, loc, d, size, body); err != nil {
+		r.CancelUpload(loc)
+		return err
+	}
+	return nil
+}
+
+// CanMount reports whether src is another repository of the same registry,
+// from which a blob can be mounted.
+func (r *Repository) CanMount(src store.Store) bool {
+	s, ok := src.(*Repository)
+	return ok && s.Host() == r.Host() && s.Name.RepositoryStr() != r.Name.RepositoryStr()
+}
+
+// Mount asks the registry to mount blob d from src. A declined mount opens an
+// upload session, which is cancelled here: the caller copies with a fresh one.
+func (r *Repository) Mount(ctx context.Context, d v1.Hash, src store.Store) (bool, error) {
+	s, ok := src.(*Repository)
+	if !ok {
+		return false, nil
+	}
+	mounted, loc, err := r.StartUpload(ctx, d, &s.Name)
+	if err != nil {
+		return false, err
+	}
+	if !mounted && loc != "" {
+		r.CancelUpload(loc)
+	}
+	return mounted, nil
+}
+
+// Place is the registry host: its repositories can mount each other's blobs.
+func (r *Repository) Place() string { return r.Host() }
+
+// maxTagPages bounds how many pages of a tag list are followed, so that a
+// registry whose Link header loops cannot keep the listing going for ever.
+const maxTagPages = 1000
+
+// ListTags lists the repository's tags, following the Link header from page to
+// page as the distribution API paginates.
+func (r *Repository) ListTags(ctx context.Context) ([]string, error) {
+	next := r.base + "/tags/list?n=1000"
+	var tags []string
+	for page := 0; next != ""; page++ {
+		if page == maxTagPages {
+			return nil, errdefs.New(errdefs.Rejected, "%s lists more than %d pages of tags for %s; its Link header may loop", r.Host(), maxTagPages, r.Name.Name())
+		}
+		u := next
+		resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodGet, u, nil) })
+		if err != nil {
+			return nil, err
+		}
+		if err := r.check(resp, http.StatusOK); err != nil {
+			drain(resp)
+			if errdefs.Is(err, errdefs.NotFound) {
+				return nil, errdefs.Wrap(err, errdefs.NotFound, "repository %s not found: check its name", r.Name.Name())
+			}
+			return nil, err
+		}
+		var list struct {
+			Tags []string `json:"tags"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, maxManifestSize)).Decode(&list)
+		drain(resp)
+		if err != nil {
+			return nil, errdefs.Wrap(err, errdefs.Rejected, "%s answered the tag list of %s with something that is not a tag list", r.Host(), r.Name.Name())
+		}
+		tags = append(tags, list.Tags...)
+		next = ""
+		if link := nextLink(resp.Header.Get("Link")); link != "" {
+			ref, err := resp.Request.URL.Parse(link)
+			if err != nil {
+				return nil, errdefs.Wrap(err, errdefs.Rejected, "%s sent a bad Link header for the tags of %s", r.Host(), r.Name.Name())
+			}
+			next = ref.String()
+		}
+	}
+	return tags, nil
+}
+
+// nextLink returns the target of a `<URL>; rel="next"` Link header, or "".
+func nextLink(h string) string {
+	for _, part := range strings.Split(h, ",") {
+		target, params, ok := strings.Cut(part, ";")
+		if !ok || !strings.Contains(strings.ReplaceAll(params, " ", ""), `rel="next"`) {
+			continue
+		}
+		target = strings.TrimSpace(target)
+		if strings.HasPrefix(target, "<") && strings.HasSuffix(target, ">") {
+			return target[1 : len(target)-1]
+		}
+	}
+	return ""
 }

@@ -7,9 +7,10 @@ import (
 	"context"
 	"io"
 
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
-	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -19,10 +20,15 @@ import (
 type Input struct {
 	Plan *plan.Plan
 	// Src reads the source repository; Dst reads and writes the destination.
-	Src, Dst *registry.Repository
+	Src, Dst store.Store
 	Jobs     int
 	Progress *progress.Writer
 	Debugf   func(format string, args ...any)
+	// Slots, when set, is the blob-transfer pool shared by a batch's copies.
+	Slots chan struct{}
+	// Ledger, when set, is the batch's record of which blobs each destination
+	// has or is receiving.
+	Ledger *ledger.Ledger
 }
 
 // Logf prints a progress line.

@@ -20,11 +20,12 @@ import (
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -41,12 +42,18 @@ type Options struct {
 	Jobs     int
 	Progress *progress.Writer
 	Debugf   func(format string, args ...any)
+	// Slots, when set, is the pool of blob transfers shared with the other
+	// copies of a batch; otherwise the run has Jobs slots of its own.
+	Slots chan struct{}
+	// Ledger, when set, is shared with the other copies of a batch, so that a
+	// blob several images need crosses the wire once.
+	Ledger *ledger.Ledger
 }
 
 // Execute carries out p: blobs first, then child manifests by digest, then the
 // root under the destination tag. If anything fails before the last step, the
 // tag is untouched.
-func Execute(ctx context.Context, p *plan.Plan, src, dst *registry.Repository, opts Options) (Stats, error) {
+func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Options) (Stats, error) {
 	e := &executor{src: src, dst: dst, opts: opts}
 	if e.opts.Debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
@@ -105,7 +112,7 @@ func expect(p *plan.Plan, pw *progress.Writer) {
 }
 
 type executor struct {
-	src, dst *registry.Repository
+	src, dst store.Store
 	opts     Options
 
 	manifestsCopied, manifestsSkipped    atomic.Int64
@@ -143,7 +150,10 @@ func short(d v1.Hash) string {
 // never before.
 func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
-	slots := make(chan struct{}, max(e.opts.Jobs, 1))
+	slots := e.opts.Slots
+	if slots == nil {
+		slots = make(chan struct{}, max(e.opts.Jobs, 1))
+	}
 
 	toCopy := map[v1.Hash]bool{}
 	for _, b := range p.Blobs {
@@ -189,6 +199,29 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	// one large blob running alone after all the others are done.
 	blobs := slices.Clone(p.Blobs)
 	slices.SortStableFunc(blobs, func(a, b *plan.Blob) int { return cmp.Compare(b.Size, a.Size) })
+	arrived := func(b *plan.Blob, t *progress.Task, how arrival) {
+		switch how {
+		case present:
+			e.blobsSkip.Add(1)
+			e.bytesSkip.Add(b.Size)
+			t.Done("exists")
+		case mounted:
+			e.blobsMounted.Add(1)
+			e.bytesMounted.Add(b.Size)
+			t.Done("mounted")
+		default:
+			e.blobsCopied.Add(1)
+			e.bytesCopied.Add(b.Size)
+			t.Done("copied")
+		}
+		mu.Lock()
+		for _, m := range users[b.Digest] {
+			if waiting[m]--; waiting[m] == 0 {
+				push(m)
+			}
+		}
+		mu.Unlock()
+	}
 dispatch:
 	for _, b := range blobs {
 		if !toCopy[b.Digest] {
@@ -196,48 +229,91 @@ dispatch:
 			e.bytesSkip.Add(b.Size)
 			continue
 		}
+		owner := group(b.Owner, p)
+		claim := e.opts.Ledger.Claim(e.dst, b.Digest)
+		if claim.Follower() {
+			// Another copy of the batch moves this blob: wait for it without a
+			// slot, then mount it from there.
+			g.Go(func() error {
+				t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
+				how, err := e.follow(gctx, p, b, t, claim, slots)
+				if err != nil {
+					return err
+				}
+				arrived(b, t, how)
+				return nil
+			})
+			continue
+		}
 		// Take the slot here, in order, so the largest blobs really go first.
-		select {
-		case slots <- struct{}{}:
-		case <-gctx.Done():
+		if err := acquire(gctx, slots); err != nil {
+			claim.Finish(false)
 			break dispatch
 		}
-		owner := group(b.Owner, p)
 		g.Go(func() error {
 			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
-			mounted, err := e.copyBlob(gctx, p, b, t)
+			how, err := e.copyBlob(gctx, p, b, t)
 			<-slots
+			claim.Finish(err == nil)
 			if err != nil {
 				return err
 			}
-			if mounted {
-				e.blobsMounted.Add(1)
-				e.bytesMounted.Add(b.Size)
-				t.Done("mounted")
-			} else {
-				e.blobsCopied.Add(1)
-				e.bytesCopied.Add(b.Size)
-				t.Done("copied")
-			}
-			mu.Lock()
-			for _, m := range users[b.Digest] {
-				if waiting[m]--; waiting[m] == 0 {
-					push(m)
-				}
-			}
-			mu.Unlock()
+			arrived(b, t, how)
 			return nil
 		})
 	}
 	return g.Wait()
 }
 
+// arrival is how a blob got to the destination.
+type arrival int
+
+const (
+	copied  arrival = iota // its bytes crossed the wire
+	mounted                // the registry mounted it from another repository
+	present                // another copy of the batch had already put it there
+)
+
+// follow waits for the copy of the batch that moves blob b, then mounts it from
+// the repository that received it, or finds it already there (one layout holds
+// the blobs of all its images). Only when that copy failed, or the mount was
+// declined, are the bytes moved here, in a slot like any other copy.
+func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task, c ledger.Claim, slots chan struct{}) (arrival, error) {
+	holder, err := c.Wait(ctx)
+	if err != nil {
+		return copied, err
+	}
+	if holder != nil {
+		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(holder) {
+			if ok, err := m.Mount(ctx, b.Digest, holder); err == nil && ok {
+				return mounted, nil
+			}
+		} else if ok, err := e.dst.BlobExists(ctx, b.Digest); err == nil && ok {
+			return present, nil
+		}
+	}
+	if err := acquire(ctx, slots); err != nil {
+		return copied, err
+	}
+	defer func() { <-slots }()
+	return e.copyBlob(ctx, p, b, t)
+}
+
+func acquire(ctx context.Context, slots chan struct{}) error {
+	select {
+	case slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // copyBlob mounts or streams one blob, retrying a transfer that broke.
-func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (mounted bool, err error) {
+func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (how arrival, err error) {
 	// A broken stream cannot be replayed: the whole copy starts again, a few times.
 	const attempts = 5
 	for i := range attempts {
-		mounted, err = e.copyBlobOnce(ctx, p, b, t)
+		how, err = e.copyBlobOnce(ctx, p, b, t)
 		if err == nil || ctx.Err() != nil || i == attempts-1 {
 			break
 		}
@@ -248,7 +324,7 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 			e.opts.Debugf("blob %s: rate limited; waiting %s", b.Digest, wait)
 			t.Reset()
 			if serr := registry.Sleep(ctx, wait); serr != nil {
-				return false, serr
+				return how, serr
 			}
 			continue
 		}
@@ -257,59 +333,53 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
 			t.Reset()
 			if serr := registry.Sleep(ctx, time.Duration(100<<i)*time.Millisecond); serr != nil {
-				return false, serr
+				return how, serr
 			}
 			continue
 		}
 		break
 	}
 	if err != nil && ctx.Err() != nil {
-		return false, ctx.Err()
+		return how, ctx.Err()
 	}
-	return mounted, err
+	return how, err
 }
 
-func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (bool, error) {
-	var from *name.Repository
+func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (arrival, error) {
 	if b.Action == plan.Mount {
-		n := e.src.Name
-		from = &n
-	}
-	mounted, loc, err := e.dst.StartUpload(ctx, b.Digest, from)
-	if err != nil {
-		return false, err
-	}
-	if mounted {
-		return true, nil
+		if m, ok := e.dst.(store.Mounter); ok {
+			if ok, err := m.Mount(ctx, b.Digest, e.src); err != nil {
+				return copied, err
+			} else if ok {
+				return mounted, nil
+			}
+		}
 	}
 	rc, err := e.src.GetBlob(ctx, b.Digest)
 	if err != nil {
-		e.dst.CancelUpload(loc)
-		return false, err
+		return copied, err
 	}
 	defer rc.Close()
-	vr := &verifier{r: rc, want: b.Digest, size: b.Size, h: sha256.New(), task: t, src: e.src.Name.Name()}
+	vr := &verifier{r: rc, want: b.Digest, size: b.Size, h: sha256.New(), task: t, src: e.src.String()}
 	var body io.Reader = vr
 	if b.Size == 0 {
 		// net/http never reads an empty body, so check it here.
 		if _, err := io.Copy(io.Discard, vr); err != nil && !errors.Is(err, io.EOF) {
-			e.dst.CancelUpload(loc)
-			return false, err
+			return copied, err
 		}
 		body = http.NoBody
 	}
-	if err := e.dst.Upload(ctx, loc, b.Digest, b.Size, body); err != nil {
-		e.dst.CancelUpload(loc)
+	if err := e.dst.PutBlob(ctx, b.Digest, b.Size, body); err != nil {
 		if vr.err != nil {
-			return false, vr.err // the digest check, not the aborted request, is the cause
+			return copied, vr.err // the digest check, not the aborted request, is the cause
 		}
-		return false, err
+		return copied, err
 	}
 	if !vr.verified {
-		// The upload claims success but we never saw the whole blob: do not trust it.
-		return false, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src.Name.Name())
+		// The store claims success but we never saw the whole blob: do not trust it.
+		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
 	}
-	return false, nil
+	return copied, nil
 }
 
 // verifier passes a blob through while hashing it, and fails the read that
@@ -415,7 +485,7 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 	if p.DigestChanged {
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
-	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf})
+	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger})
 	out := strategy.Output{
 		DestinationDigest: p.Root.Digest,
 		MediaType:         p.Root.MediaType,

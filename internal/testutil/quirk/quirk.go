@@ -84,6 +84,12 @@ type Options struct {
 	// (same method and path) sooner than RetryAfter is refused too and counted
 	// as early: a client that hammers gets more than RateLimit 429s.
 	RateLimit int
+	// RateLimitManifests limits only manifest requests, as Docker Hub counts
+	// manifest pulls: blobs, pings and tokens pass.
+	RateLimitManifests bool
+	// Delay holds every request this long before it is forwarded: a slow link,
+	// so that a test can stop a run part way.
+	Delay time.Duration
 	// RetryAfter is the wait the 429s ask for, sent in whole seconds; 0 means
 	// DefaultRetryAfter.
 	RetryAfter time.Duration
@@ -98,6 +104,15 @@ type Options struct {
 	// FlakyMaxInARow bounds consecutive failures of one request; 0 means
 	// DefaultFlakyMaxInARow.
 	FlakyMaxInARow int
+	// TagPageSize, when set, makes the registry list tags in pages of this
+	// many (it rewrites n= on GET …/tags/list), so that clients must follow
+	// the Link header.
+	TagPageSize int
+	// RateLimitHeaders sends Docker Hub's RateLimit-Limit and
+	// RateLimit-Remaining on every manifest answer, the remaining count going
+	// down by one with each manifest GET (HEADs are not counted, as on Docker
+	// Hub).
+	RateLimitHeaders bool
 	// Seed seeds Flaky's choices; 0 means DefaultSeed. The same seed gives the
 	// same sequence of choices, in the order requests arrive.
 	Seed uint64
@@ -166,6 +181,13 @@ type Stats struct {
 	// ManifestPuts counts manifest PUTs by media type (the Content-Type), and
 	// ManifestPutsByEngine those of the engine.
 	ManifestPuts, ManifestPutsByEngine map[string]int
+	// UploadedBytes counts the bytes of blob data sent to the registry (the
+	// bodies of upload PATCHes and PUTs, and of one-request uploads).
+	UploadedBytes int64
+	// Gets counts GETs of manifests and blobs by path.
+	Gets map[string]int
+	// ManifestGets counts GETs of manifests.
+	ManifestGets int
 }
 
 // MaxCommits returns the most commits of any one digest, and that digest.
@@ -185,6 +207,7 @@ func (s Stats) clone() Stats {
 	c.EngineCommits = cloneMap(s.EngineCommits)
 	c.ManifestPuts = cloneMap(s.ManifestPuts)
 	c.ManifestPutsByEngine = cloneMap(s.ManifestPutsByEngine)
+	c.Gets = cloneMap(s.Gets)
 	return c
 }
 
@@ -293,7 +316,7 @@ func (p *Proxy) Set(opts Options) {
 func (p *Proxy) reset(opts Options) {
 	p.opts = opts.withDefaults()
 	p.rng = rand.New(rand.NewPCG(p.opts.Seed, p.opts.Seed^0x9e3779b97f4a7c15))
-	p.stats = Stats{Commits: map[string]int{}, EngineCommits: map[string]int{}, ManifestPuts: map[string]int{}, ManifestPutsByEngine: map[string]int{}}
+	p.stats = Stats{Commits: map[string]int{}, EngineCommits: map[string]int{}, ManifestPuts: map[string]int{}, ManifestPutsByEngine: map[string]int{}, Gets: map[string]int{}}
 	p.uploadStart = map[string]time.Time{}
 	p.committing = map[string]int{}
 	p.committedAt = map[string]time.Time{}
@@ -399,7 +422,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	n := p.stats.Requests
 
 	// rate-limit: the first N requests, and any repeated too soon after a 429.
-	if opts.RateLimit > 0 {
+	if opts.RateLimit > 0 && (!opts.RateLimitManifests || manifestPath.MatchString(r.URL.Path)) {
 		last, seen := p.rejectedAt[key]
 		early := seen && now.Sub(last) < opts.RetryAfter-50*time.Millisecond
 		if early {
@@ -444,6 +467,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		delete(p.failedInARow, key)
 	}
 	p.mu.Unlock()
+
+	if opts.Delay > 0 {
+		time.Sleep(opts.Delay)
+	}
 
 	// A manifest PUT: no-oci and no-index look at its media type.
 	if r.Method == http.MethodPut && manifestPath.MatchString(r.URL.Path) {
@@ -581,6 +608,29 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// Blob data: count what the client sends to the registry.
+	if r.Body != nil && (r.Method == http.MethodPatch || r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+		r.Body = &countingBody{ReadCloser: r.Body, p: p}
+	}
+	if r.Method == http.MethodGet && (manifestPath.MatchString(r.URL.Path) || blobPath.MatchString(r.URL.Path)) {
+		p.mu.Lock()
+		p.stats.Gets[r.URL.Path]++
+		if manifestPath.MatchString(r.URL.Path) {
+			p.stats.ManifestGets++
+		}
+		gets := p.stats.ManifestGets
+		p.mu.Unlock()
+		if opts.RateLimitHeaders && manifestPath.MatchString(r.URL.Path) {
+			w.Header().Set("RateLimit-Limit", "100;w=21600")
+			w.Header().Set("RateLimit-Remaining", fmt.Sprintf("%d;w=21600", max(100-gets, 0)))
+		}
+	}
+	if opts.TagPageSize > 0 && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		q := r.URL.Query()
+		q.Set("n", strconv.Itoa(opts.TagPageSize))
+		r.URL.RawQuery = q.Encode()
+	}
+
 	// The bookkeeping is done before the registry's answer goes out, so that a
 	// client that has its answer also sees it in the counters.
 	finish := func(status int) {
@@ -609,6 +659,20 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(rec, r)
 	// Nothing written (the client went away): the commit is over all the same.
 	rec.settle(0)
+}
+
+// countingBody counts the blob bytes a client uploads.
+type countingBody struct {
+	io.ReadCloser
+	p *Proxy
+}
+
+func (b *countingBody) Read(buf []byte) (int, error) {
+	n, err := b.ReadCloser.Read(buf)
+	b.p.mu.Lock()
+	b.p.stats.UploadedBytes += int64(n)
+	b.p.mu.Unlock()
+	return n, err
 }
 
 // flakyChoice says whether the next request fails, and how; p.mu is held.

@@ -42,6 +42,7 @@ func run() error {
 	flag.BoolVar(&opts.Docker, "docker", false, "use Docker media types instead of OCI")
 	flag.BoolVar(&opts.Attestations, "attestations", false, "add a buildx-style attestation manifest per platform")
 	flag.Int64Var(&opts.Seed, "seed", 0, "seed of the random content")
+	flag.StringVar(&opts.Base, "base", "", "name of the first layer, shared by every fixture seeded with the same --base")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: seed [flags] REF\n")
 		flag.PrintDefaults()

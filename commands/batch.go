@@ -1,0 +1,288 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-migrate/docker-migrate/internal/batch"
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/imagelist"
+	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+)
+
+// batchOptions are the flags of a run of many images.
+type batchOptions struct {
+	files      []string
+	failFast   bool
+	failedFile string
+	reportFile string
+	shard      string
+	force      bool
+	// jobsSet is --jobs given on the command line, which wins over a sync
+	// file's defaults.
+	jobsSet bool
+}
+
+func addBatchFlags(flags *pflag.FlagSet, opts *batchOptions) {
+	flags.StringArrayVarP(&opts.files, "file", "f", nil, `Copy the images LIST names: one reference per line ("SRC" or "SRC DST"), or a YAML sync file (.yaml, .yml); repeatable; "-" reads stdin`)
+	flags.BoolVar(&opts.failFast, "fail-fast", false, "Stop at the first image that fails (the others are reported as not done)")
+	flags.StringVar(&opts.failedFile, "failed", "", "Write the images that did not arrive to FILE, as a list that -f takes back")
+	flags.StringVar(&opts.reportFile, "report", "", "Append one JSON line per image to FILE as it ends; a re-run with the same FILE skips what it shows done")
+	flags.StringVar(&opts.shard, "shard", "", `Copy only shard I of N ("I/N") of the images: a stable share by a hash of each source, for parallel jobs`)
+	flags.BoolVar(&opts.force, "force", false, "Replace an existing archive file at DST")
+}
+
+// batchOnly reports flags that only make sense for a run of many images; with
+// them, one SRC also runs as a batch of one.
+func (o batchOptions) batchOnly() bool {
+	return o.failedFile != "" || o.reportFile != "" || o.shard != "" || o.failFast
+}
+
+func isArchive(s string) bool {
+	loc, err := location.Parse(s)
+	return err == nil && loc.IsArchive()
+}
+
+// parseShard reads --shard I/N.
+func parseShard(s string) (i, n int, err error) {
+	if s == "" {
+		return 1, 1, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("invalid --shard %q: expected I/N with 1 ≤ I ≤ N, e.g. --shard 2/3", s)
+	}
+	return i, n, nil
+}
+
+// runBatch copies many images: SRC arguments and -f lists into DST, a
+// registry prefix or an archive.
+func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, srcs []string, dst string) error {
+	usage := func(err error) error { return cli.StatusError{Status: errdefs.Message(err), StatusCode: exitUsage} }
+	c, err := checkOptions(dockerCli, opts)
+	if err != nil {
+		return usage(err)
+	}
+	shardI, shardN, err := parseShard(opts.batch.shard)
+	if err != nil {
+		return usage(err)
+	}
+	var entries []imagelist.Entry
+	jobs := opts.jobs
+	for _, f := range opts.batch.files {
+		es, defaults, err := imagelist.Read(f, os.Stdin)
+		if err != nil {
+			return usage(err)
+		}
+		entries = append(entries, es...)
+		if len(c.plats) == 0 && len(defaults.Platforms) > 0 {
+			for i := range es {
+				if len(es[i].Platforms) == 0 {
+					entries[len(entries)-len(es)+i].Platforms = defaults.Platforms
+				}
+			}
+		}
+		if defaults.Jobs > 0 && !opts.batch.jobsSet {
+			jobs = defaults.Jobs
+		}
+	}
+	for _, s := range srcs {
+		entries = append(entries, imagelist.Entry{Source: s})
+	}
+	if err := checkArchiveTarget(dst, srcs, opts.batch.force); err != nil {
+		return usage(err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	pw := progress.New(dockerCli.Err(), c.mode)
+	defer pw.Close()
+	quota := &batch.Quota{}
+	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
+	if err != nil {
+		return usage(err)
+	}
+	o.Jobs = jobs
+	resolved, err := batch.Resolve(ctx, batch.Request{
+		Entries:     entries,
+		Destination: dst,
+		Exact:       len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst),
+		Platforms:   c.plats,
+		Registry:    o.Registry,
+		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
+			return openArchive(ctx, loc, write, opts.batch.force)
+		},
+		OpenArchives: openArchives,
+		Warnf:        pw.Logf,
+	})
+	if err != nil {
+		pw.Close()
+		return batchFailure(ctx, err, c.debug)
+	}
+	defer resolved.Close()
+	images := batch.Shard(resolved.Images, shardI, shardN)
+	if resolved.Target != nil && !opts.dryRun {
+		if err := checkSingle(images, resolved.Target); err != nil {
+			return usage(err)
+		}
+	}
+
+	var report *batch.Report
+	if opts.batch.reportFile != "" {
+		if report, err = batch.OpenReport(opts.batch.reportFile); err != nil {
+			return usage(err)
+		}
+		defer report.Close()
+	}
+	sum := batch.Run(ctx, images, batch.Options{
+		Copy:     o,
+		Jobs:     jobs,
+		FailFast: opts.batch.failFast,
+		Format:   opts.format,
+		Out:      dockerCli.Out(),
+		Progress: pw,
+		Report:   report,
+		Quota:    quota,
+	})
+	pw.Close()
+	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
+		sum.Write(dockerCli.Err(), opts.dryRun)
+	}
+	if opts.batch.failedFile != "" && !opts.dryRun {
+		if err := writeFailedList(opts.batch.failedFile, sum.NotDone); err != nil {
+			return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
+		}
+	}
+	notDone := len(sum.NotDone)
+	switch {
+	case sum.Interrupted || ctx.Err() != nil:
+		return cli.StatusError{Status: fmt.Sprintf("interrupted: %d of %d images did not arrive; run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitInterrupted}
+	case notDone > 0:
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
+	}
+	if resolved.Target != nil && !opts.dryRun {
+		if err := resolved.Target.Commit(ctx); err != nil {
+			return batchFailure(ctx, err, c.debug)
+		}
+	}
+	return nil
+}
+
+// checkArchiveTarget refuses, before anything is read, an archive DST that is
+// also a SRC, or an existing file without --force.
+func checkArchiveTarget(dst string, srcs []string, force bool) error {
+	loc, err := location.Parse(dst)
+	if err != nil || !loc.IsArchive() {
+		return err
+	}
+	for _, s := range srcs {
+		if src, err := location.Parse(s); err == nil && src.IsArchive() && sameFile(src.Path, loc.Path) {
+			return fmt.Errorf("%s is both SRC and DST: write the copy to another file", dst)
+		}
+	}
+	if loc.Transport == location.OCIDir {
+		return nil
+	}
+	if dir := filepath.Dir(loc.Path); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("cannot write %s: directory %s does not exist", dst, dir)
+		}
+	}
+	if _, err := os.Stat(loc.Path); err == nil && !force {
+		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	absA, _ := filepath.Abs(a)
+	absB, _ := filepath.Abs(b)
+	return absA == absB
+}
+
+// checkSingle refuses a docker-archive target for a source with several
+// platforms: `docker load` knows one image per name.
+func checkSingle(images []batch.Image, target store.Archive) error {
+	if !strings.HasPrefix(target.String(), string(location.DockerArchive)+":") {
+		return nil
+	}
+	for _, im := range images {
+		if len(im.Platforms) > 1 {
+			return fmt.Errorf("%s holds one platform per image: give one --platform, e.g. --platform linux/amd64", target)
+		}
+	}
+	return nil
+}
+
+// writeFailedList writes the images that did not arrive as a plain list, under
+// a temporary name renamed into place; with none, no file is left.
+func writeFailedList(path string, images []batch.Image) error {
+	if len(images) == 0 {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove the stale list %s: %w", path, err)
+		}
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("# images that did not arrive; copy them with: docker migrate -f " + path + " DST\n")
+	for _, im := range images {
+		b.WriteString(im.ListLine + "\n")
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// insecureAny is --insecure for a batch: a bare --insecure covers every
+// registry the run names.
+func insecureAny(values []string) func(string) bool {
+	for _, v := range values {
+		if v == insecureAll {
+			return func(string) bool { return true }
+		}
+	}
+	return insecureHosts(values, parsed{})
+}
+
+// batchFailure is an error before any image started: bad input is a usage
+// error (125), anything else a failure.
+func batchFailure(ctx context.Context, err error, debug bool) error {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return cli.StatusError{Status: "interrupted before any image was copied", StatusCode: exitInterrupted}
+	}
+	if debug {
+		for _, line := range errdefs.Detail(err) {
+			logrus.Debug(line)
+		}
+	}
+	code := exitFailure
+	if errdefs.Is(err, errdefs.InvalidArgument) {
+		code = exitUsage
+	}
+	return cli.StatusError{Status: errdefs.Message(err), StatusCode: code}
+}

@@ -1,0 +1,431 @@
+// Package batch copies many images in one run. It is a scheduler above the
+// single copy (migrate.Run): images proceed in parallel, all their blob
+// transfers share one pool of --jobs slots, and one ledger per destination
+// place makes a blob that several images share cross the wire once.
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
+	"github.com/docker-migrate/docker-migrate/internal/plan"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker/go-units"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// Image is one copy of a batch.
+type Image struct {
+	Source, Destination name.Reference
+	// SourceStore and DestinationStore are set for archives; nil means the
+	// registry repository the reference names.
+	SourceStore, DestinationStore store.Store
+	// Platforms is this image's platform subset, nil for every platform.
+	Platforms []v1.Platform
+	// Origin says where the image was named ("images.txt line 4", "argument 1").
+	Origin string
+	// ListLine is the image as a line of a list that -f reads back ("SRC" or
+	// "SRC DST"), for --failed.
+	ListLine string
+}
+
+// Label is how progress and the summary name the image: its source, as docker
+// names it (rancher/klipper-lb:v0.3.4, nginx:1.27).
+func (im Image) Label() string {
+	if named, err := reference.ParseNormalizedNamed(im.Source.Name()); err == nil {
+		return reference.FamiliarString(named)
+	}
+	return im.Source.Name()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// Quota keeps the pulls each registry says remain (Docker Hub's
+// RateLimit-Remaining), to show them as the run goes.
+type Quota struct {
+	mu   sync.Mutex
+	left map[string]string
+}
+
+// Observe records what host says remains; registry.WithRateLimit calls it.
+func (q *Quota) Observe(host, remaining string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.left == nil {
+		q.left = map[string]string{}
+	}
+	q.left[host] = remaining
+}
+
+// note is "; HOST: N pulls left" for the image's source registry, or "".
+func (q *Quota) note(im Image) string {
+	if q == nil {
+		return ""
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	host := im.Source.Context().RegistryStr()
+	if n, ok := q.left[host]; ok {
+		return fmt.Sprintf("; %s: %s pulls left", host, n)
+	}
+	return ""
+}
+
+// Outcome is what became of one image.
+type Outcome string
+
+const (
+	Copied   Outcome = "copied"
+	UpToDate Outcome = "up-to-date"
+	// Done means an earlier run with the same --report copied it and the
+	// destination still serves that digest: nothing was read or written.
+	Done   Outcome = "done-earlier"
+	Failed Outcome = "failed"
+	// NotDone is an image not started (a rate limit that would take too long to
+	// sit out, --fail-fast, an interrupt): a re-run picks it up.
+	NotDone Outcome = "not-done"
+)
+
+// Arrived reports an outcome after which the destination has the image.
+func (o Outcome) Arrived() bool { return o == Copied || o == UpToDate || o == Done }
+
+// Options is one batch run.
+type Options struct {
+	// Copy is the single copy every image is: Source, Destination, stores,
+	// Platforms, Progress, Slots and Ledger are set per image.
+	Copy migrate.Options
+	// Jobs is how many images run at once, and how many blob transfers they
+	// share.
+	Jobs     int
+	FailFast bool
+	// Format "json" prints each image's result as one JSON line on Out;
+	// otherwise DST@DIGEST.
+	Format   string
+	Out      io.Writer
+	Progress *progress.Writer
+	// Report, when set, records each image as it ends and names the images an
+	// earlier run finished.
+	Report *Report
+	// Quota, when set, has the pulls registries say remain, for the progress
+	// lines.
+	Quota *Quota
+}
+
+// Summary is what a run did, for the table on stderr and the exit code.
+type Summary struct {
+	Images   int
+	Counts   map[Outcome]int
+	Failures []Failure
+	// Bytes is what crossed the wire (copied) and what was mounted.
+	Bytes    migrate.Counts
+	Duration time.Duration
+	// NotDone lists the images that did not arrive, for --failed.
+	NotDone []Image
+	// Interrupted is set when the run was cancelled from outside.
+	Interrupted bool
+	// UniqueBlobs and UniqueBytes are a dry run's total: each blob that would
+	// cross the wire, counted once per destination place.
+	UniqueBlobs int
+	UniqueBytes int64
+}
+
+// Failure is one image that did not arrive, in one sentence.
+type Failure struct {
+	Image   Image
+	Outcome Outcome
+	Reason  string
+}
+
+// Run copies images and returns what happened. The error is nil unless the
+// run could not start; per-image failures are in the summary.
+func Run(ctx context.Context, images []Image, o Options) Summary {
+	start := time.Now()
+	jobs := max(o.Jobs, 1)
+	r := &runner{
+		o:       o,
+		total:   len(images),
+		slots:   make(chan struct{}, jobs),
+		ledger:  ledger.New(),
+		stopped: map[string]string{},
+		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}},
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.cancel = cancel
+
+	g := errgroup.Group{}
+	g.SetLimit(jobs)
+	for i, im := range images {
+		if ctx.Err() != nil {
+			r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+			continue
+		}
+		g.Go(func() error {
+			r.one(ctx, i, im)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	r.sum.Duration = time.Since(start)
+	r.sum.Interrupted = ctx.Err() != nil && !r.failFastStopped
+	for _, size := range r.unique {
+		r.sum.UniqueBlobs++
+		r.sum.UniqueBytes += size
+	}
+	return r.sum
+}
+
+type runner struct {
+	o      Options
+	total  int
+	slots  chan struct{}
+	ledger *ledger.Ledger
+	cancel context.CancelFunc
+
+	mu              sync.Mutex
+	finished        int
+	stopped         map[string]string // registry host → why no more images start there
+	failFastStopped bool
+	sum             Summary
+	// unique counts each planned blob once per destination place, for the
+	// dry run's total.
+	unique map[string]int64
+}
+
+func (r *runner) stopReason(ctx context.Context) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failFastStopped {
+		return "not started: --fail-fast stopped the run at the first failure"
+	}
+	return "not started: the run was interrupted"
+}
+
+// one copies one image, unless a report says an earlier run did or its
+// registry has stopped this run with a rate limit.
+func (r *runner) one(ctx context.Context, i int, im Image) {
+	if why := r.hostStopped(im); why != "" {
+		r.finish(im, i, nil, NotDone, why)
+		return
+	}
+	if d, ok := r.doneEarlier(ctx, im); ok {
+		r.finish(im, i, &migrate.Result{Source: im.Source.Name(), Destination: im.Destination.Name(), DestinationDigest: d}, Done, "")
+		return
+	}
+	o := r.o.Copy
+	o.Source, o.Destination = im.Source, im.Destination
+	o.SourceStore, o.DestinationStore = im.SourceStore, im.DestinationStore
+	o.Platforms = im.Platforms
+	o.Slots, o.Ledger = r.slots, r.ledger
+	o.Progress = r.o.Progress.Group(im.Label())
+	res, describe, err := migrate.Run(ctx, o)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+	case err != nil:
+		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
+			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
+			r.stop(rl.Host, why)
+			r.finish(im, i, nil, NotDone, errdefs.Message(err))
+			return
+		}
+		r.finish(im, i, nil, Failed, errdefs.Message(err))
+		if r.o.FailFast {
+			r.mu.Lock()
+			r.failFastStopped = true
+			r.mu.Unlock()
+			r.cancel()
+		}
+	default:
+		if describe != nil {
+			r.describe(im, res, describe)
+		}
+		outcome := Copied
+		if res.UpToDate {
+			outcome = UpToDate
+		}
+		r.finish(im, i, res, outcome, "")
+	}
+}
+
+func (r *runner) hostStopped(im Image) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range []name.Reference{im.Source, im.Destination} {
+		if why, ok := r.stopped[ref.Context().RegistryStr()]; ok {
+			return why
+		}
+	}
+	return ""
+}
+
+func (r *runner) stop(host, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.stopped[host]; !ok {
+		r.stopped[host] = why
+		r.o.Progress.Logf("%s is rate limiting for longer than this run waits: no more images start there; the others go on", host)
+	}
+}
+
+// doneEarlier reports an image the report shows done whose destination still
+// serves that digest: one HEAD, and the source is not asked at all.
+func (r *runner) doneEarlier(ctx context.Context, im Image) (string, bool) {
+	if r.o.Report == nil || r.o.Copy.DryRun {
+		return "", false
+	}
+	d, ok := r.o.Report.Finished(im.Source.Name(), im.Destination.Name())
+	if !ok {
+		return "", false
+	}
+	dst := im.DestinationStore
+	if dst == nil {
+		repo, err := r.o.Copy.Registry.Repository(ctx, im.Destination.Context(), registry.Pull)
+		if err != nil {
+			return "", false
+		}
+		dst = repo
+	}
+	have, err := dst.HeadManifest(ctx, im.Destination.Identifier())
+	if err != nil || have.Digest.String() != d {
+		return "", false
+	}
+	return d, true
+}
+
+// describe prints a dry run's plan for one image and adds its blobs to the
+// run's unique total.
+func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Describer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unique == nil {
+		r.unique = map[string]int64{}
+	}
+	if res.Plan != nil {
+		place := im.Destination.Context().RegistryStr()
+		if im.DestinationStore != nil {
+			place = im.DestinationStore.String()
+		}
+		for _, b := range res.Plan.Blobs {
+			if b.Action == plan.Copy {
+				r.unique[place+" "+b.Digest.String()] = b.Size
+			}
+		}
+	}
+	if r.o.Format != "json" {
+		fmt.Fprintf(r.o.Out, "# %s → %s\n", familiar(im.Source), familiar(im.Destination))
+		_ = describe(r.o.Out)
+	}
+}
+
+// finish records an image's end: the report line, stdout, the [n/N] line.
+func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished++
+	r.sum.Counts[outcome]++
+	if !outcome.Arrived() {
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason})
+		r.sum.NotDone = append(r.sum.NotDone, im)
+	}
+	rec := Record{Source: im.Source.Name(), Destination: im.Destination.Name(), Outcome: outcome, Error: reason}
+	detail := ""
+	if res != nil {
+		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
+		r.sum.Bytes.Copied += res.Bytes.Copied
+		r.sum.Bytes.Mounted += res.Bytes.Mounted
+		r.sum.Bytes.Skipped += res.Bytes.Skipped
+		detail = fmt.Sprintf(" (%s, %s)", plural(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
+	}
+	if r.o.Report != nil && !r.o.Copy.DryRun {
+		if err := r.o.Report.Append(rec); err != nil {
+			r.o.Progress.Logf("warning: cannot write the report: %v", err)
+		}
+	}
+	word := string(outcome)
+	switch outcome {
+	case UpToDate:
+		word = "up to date"
+	case Done:
+		word, detail = "done in an earlier run", ""
+	case Failed, NotDone:
+		word, detail = word+": "+reason, ""
+	}
+	if r.o.Copy.DryRun && outcome.Arrived() {
+		word = "planned"
+	}
+	r.o.Progress.Logf("[%d/%d] %s … %s%s%s", r.finished, r.total, im.Label(), word, detail, r.o.Quota.note(im))
+	if outcome.Arrived() && res != nil && !r.o.Copy.DryRun {
+		r.printResult(im, res)
+	} else if r.o.Copy.DryRun && res != nil && r.o.Format == "json" {
+		r.printResult(im, res)
+	}
+}
+
+func (r *runner) printResult(im Image, res *migrate.Result) {
+	if r.o.Format == "json" {
+		b, err := json.Marshal(res)
+		if err == nil {
+			fmt.Fprintf(r.o.Out, "%s\n", b)
+		}
+		return
+	}
+	fmt.Fprintf(r.o.Out, "%s@%s\n", familiar(im.Destination), res.DestinationDigest)
+}
+
+// Write prints the table a run ends with.
+func (s Summary) Write(w io.Writer, dryRun bool) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d image(s) in %s\n", s.Images, s.Duration.Round(10*time.Millisecond))
+	row := func(label string, n int) {
+		if n > 0 {
+			fmt.Fprintf(&b, "  %-22s %d\n", label, n)
+		}
+	}
+	if dryRun {
+		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
+		fmt.Fprintf(&b, "  %-22s %d blob(s), %s\n", "would move", s.UniqueBlobs, units.HumanSize(float64(s.UniqueBytes)))
+	} else {
+		row("copied", s.Counts[Copied])
+		row("up to date", s.Counts[UpToDate])
+		row("done in an earlier run", s.Counts[Done])
+	}
+	row("failed", s.Counts[Failed])
+	row("not done (run again)", s.Counts[NotDone])
+	if !dryRun {
+		fmt.Fprintf(&b, "  %-22s %s copied, %s mounted\n", "bytes moved", units.HumanSize(float64(s.Bytes.Copied)), units.HumanSize(float64(s.Bytes.Mounted)))
+	}
+	for _, f := range s.Failures {
+		fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, f.Reason)
+	}
+	fmt.Fprint(w, b.String())
+}
+
+// familiar names a reference as docker does: docker.io/library/nginx:1.27,
+// not index.docker.io/library/nginx:1.27.
+func familiar(r name.Reference) string {
+	s := r.Name()
+	if r.Context().RegistryStr() == name.DefaultRegistry {
+		s = "docker.io/" + strings.TrimPrefix(s, name.DefaultRegistry+"/")
+	}
+	return s
+}

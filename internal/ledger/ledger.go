@@ -1,0 +1,104 @@
+// Package ledger is a batch's record, per place that blobs live, of which store
+// has each blob or is receiving it. The index strategy consults it so that a
+// layer shared by many images crosses the wire once.
+package ledger
+
+import (
+	"context"
+	"sync"
+
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Ledger is shared by the copies of one batch. For each place blobs live (a
+// registry host, one layout) it records which store received each blob, or is
+// receiving it, so that a layer shared by 30 images crosses the wire once and is
+// mounted everywhere else. A nil *Ledger makes every caller an owner.
+type Ledger struct {
+	mu      sync.Mutex
+	entries map[key]*entry
+}
+
+// New returns an empty ledger.
+func New() *Ledger { return &Ledger{entries: map[key]*entry{}} }
+
+type key struct {
+	place  string
+	digest v1.Hash
+}
+
+type entry struct {
+	done chan struct{} // closed when the transfer ended, either way
+	// holder is the store that has the blob; nil when the transfer failed.
+	holder store.Store
+}
+
+// Placed is a store whose blobs other stores can reach: the repositories of one
+// registry (by a mount), the images of one layout (they share its blobs).
+type Placed interface {
+	// Place names the blob space: a registry host, a layout's path.
+	Place() string
+}
+
+// Claim is one copy's stake in one blob: the owner moves it, a follower
+// waits for the owner.
+type Claim struct {
+	l     *Ledger
+	key   key
+	entry *entry
+	owner bool
+	dst   store.Store
+}
+
+// Claim makes the caller the owner of d for dst's place, unless another copy
+// owns it already. A nil ledger makes every caller an owner.
+func (l *Ledger) Claim(dst store.Store, d v1.Hash) Claim {
+	if l == nil {
+		return Claim{owner: true}
+	}
+	place := dst.String()
+	if p, ok := dst.(Placed); ok {
+		place = p.Place()
+	}
+	key := key{place: place, digest: d}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.entries[key]; ok {
+		return Claim{l: l, key: key, entry: e, dst: dst}
+	}
+	e := &entry{done: make(chan struct{})}
+	l.entries[key] = e
+	return Claim{l: l, key: key, entry: e, owner: true, dst: dst}
+}
+
+func (c Claim) Follower() bool { return !c.owner }
+
+// Finish ends an owner's transfer. After a failure the entry is dropped, so a
+// later copy becomes the owner and tries again.
+func (c Claim) Finish(ok bool) {
+	if c.l == nil || !c.owner {
+		return
+	}
+	c.l.mu.Lock()
+	if ok {
+		c.entry.holder = c.dst
+	} else {
+		delete(c.l.entries, c.key)
+	}
+	c.l.mu.Unlock()
+	close(c.entry.done)
+}
+
+// Wait blocks until the owner is done and returns the store that has the blob,
+// or nil when the owner failed.
+func (c Claim) Wait(ctx context.Context) (store.Store, error) {
+	select {
+	case <-c.entry.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	return c.entry.holder, nil
+}

@@ -1,0 +1,354 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// fileSet is what an archive is read from: a directory, or a tar file indexed
+// in place. Names are slash-separated and relative ("index.json",
+// "blobs/sha256/HEX"). Reads may run concurrently.
+type fileSet interface {
+	// open opens name; a missing name is an fs.ErrNotExist error.
+	open(name string) (io.ReadCloser, error)
+	// size returns the size of name, and false when it is not there.
+	size(name string) (int64, bool)
+	close() error
+}
+
+// dirFiles is a directory on disk.
+type dirFiles struct{ root string }
+
+func (d dirFiles) path(name string) (string, error) {
+	if !validName(name) {
+		return "", fmt.Errorf("%q: %w", name, fs.ErrNotExist)
+	}
+	return filepath.Join(d.root, filepath.FromSlash(name)), nil
+}
+
+func (d dirFiles) open(name string) (io.ReadCloser, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory: %w", p, fs.ErrNotExist)
+	}
+	return f, nil
+}
+
+func (d dirFiles) size(name string) (int64, bool) {
+	p, err := d.path(name)
+	if err != nil {
+		return 0, false
+	}
+	st, err := os.Stat(p)
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	return st.Size(), true
+}
+
+func (dirFiles) close() error { return nil }
+
+// validName refuses names that would leave the archive's root: a
+// manifest.json may name any path.
+func validName(name string) bool {
+	return name != "" && fs.ValidPath(name)
+}
+
+// cleanName is the name a tar entry or a manifest.json path stands for.
+func cleanName(name string) string {
+	name = strings.TrimLeft(name, "/")
+	name = path.Clean(name)
+	return strings.TrimPrefix(name, "./")
+}
+
+// tarFiles is an uncompressed tar, indexed once: each file is a section of the
+// tar read in place with ReadAt, so nothing is extracted and any number of
+// blobs can be read at once.
+type tarFiles struct {
+	f       *os.File
+	entries map[string]tarEntry
+	// temp is the decompressed copy of a compressed archive, removed at close.
+	temp string
+}
+
+type tarEntry struct {
+	offset, size int64
+}
+
+func (t *tarFiles) open(name string) (io.ReadCloser, error) {
+	e, ok := t.entries[cleanName(name)]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
+	}
+	return io.NopCloser(io.NewSectionReader(t.f, e.offset, e.size)), nil
+}
+
+func (t *tarFiles) size(name string) (int64, bool) {
+	e, ok := t.entries[cleanName(name)]
+	return e.size, ok
+}
+
+func (t *tarFiles) close() error {
+	err := t.f.Close()
+	if t.temp != "" {
+		if rerr := os.Remove(t.temp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// compression is how an archive file is compressed.
+type compression string
+
+const (
+	uncompressed compression = ""
+	gzipped      compression = "gzip"
+	zstandard    compression = "zstd"
+)
+
+// sniff tells the compression from the first bytes of a file, whatever its
+// name says. Formats docker migrate does not read are an error that names them.
+func sniff(head []byte, file string) (compression, error) {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return gzipped, nil
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return zstandard, nil
+	}
+	other := ""
+	switch {
+	case bytes.HasPrefix(head, []byte("BZh")):
+		other = "bzip2"
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		other = "xz"
+	case bytes.HasPrefix(head, []byte{0x04, 0x22, 0x4d, 0x18}):
+		other = "lz4"
+	case bytes.HasPrefix(head, []byte{0x5d, 0x00, 0x00}):
+		other = "lzma"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "", errdefs.New(errdefs.InvalidArgument, "%s is a zip file, not a tar archive", file)
+	}
+	if other != "" {
+		return "", errdefs.New(errdefs.InvalidArgument,
+			"%s is compressed with %s, which docker migrate does not read: decompress it first, or use an uncompressed, gzip or zstd tar", file, other)
+	}
+	return uncompressed, nil
+}
+
+// compressionFor chooses the compression of an archive written to file, by
+// its name.
+func compressionFor(file string) compression {
+	lower := strings.ToLower(file)
+	switch {
+	case strings.HasSuffix(lower, ".gz"), strings.HasSuffix(lower, ".tgz"):
+		return gzipped
+	case strings.HasSuffix(lower, ".zst"), strings.HasSuffix(lower, ".tzst"), strings.HasSuffix(lower, ".zstd"):
+		return zstandard
+	}
+	return uncompressed
+}
+
+// openTar opens an archive file for reading. An uncompressed tar is indexed in
+// place; a compressed one is first decompressed, once, into a temporary file in
+// tempDir (the bytes have to be somewhere for random access, and memory is not
+// the place for them).
+func openTar(file, tempDir string) (*tarFiles, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, openError(file, err)
+	}
+	head := make([]byte, 8)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "cannot read %s: %v", file, err)
+	}
+	if n == 0 {
+		f.Close()
+		return nil, errdefs.New(errdefs.InvalidArgument, "%s is empty", file)
+	}
+	c, err := sniff(head[:n], file)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	t := &tarFiles{f: f}
+	if c != uncompressed {
+		tmp, err := decompress(f, c, file, tempDir)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		t.f, t.temp = tmp, tmp.Name()
+	}
+	if err := t.index(file); err != nil {
+		t.close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func openError(file string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s does not exist", file)
+	case errors.Is(err, fs.ErrPermission):
+		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s cannot be read: permission denied", file)
+	}
+	return errdefs.Wrap(err, errdefs.InvalidArgument, "cannot open %s: %v", file, err)
+}
+
+// decompress writes the decompressed content of f to a new temporary file and
+// returns it, open and rewound.
+func decompress(f *os.File, c compression, file, tempDir string) (*os.File, error) {
+	var r io.Reader
+	switch c {
+	case gzipped:
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid gzip file: %v", file, err)
+		}
+		defer zr.Close()
+		r = zr
+	case zstandard:
+		// One goroutine and low memory: decompression runs once, ahead of the
+		// copy, and a k3s archive's 32 MiB window is all it needs to hold.
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid zstd file: %v", file, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	tmp, err := os.CreateTemp(tempDir, "docker-migrate-"+filepath.Base(file)+"-*.tar")
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", file, err)
+	}
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) && pathErr.Path == tmp.Name() {
+			return nil, fmt.Errorf("decompress %s into %s: %w", file, tempDir, err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is truncated: its %s stream ends early", file, c)
+		}
+		return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is damaged: %s decompression failed: %v", file, c, err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// isSparse reports a GNU sparse file, old style or PAX: its bytes in the tar
+// are not the file's bytes, so it cannot be read in place.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// maxLinkDepth bounds how many links are followed to find a file.
+const maxLinkDepth = 8
+
+// index reads every header of the tar and records where each file's bytes
+// are. archive/tar seeks over file contents when it can, so only the headers
+// are read.
+func (t *tarFiles) index(file string) error {
+	st, err := t.f.Stat()
+	if err != nil {
+		return err
+	}
+	total := st.Size()
+	t.entries = map[string]tarEntry{}
+	links := map[string]string{}
+	tr := tar.NewReader(t.f)
+	for i := 0; ; i++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			if i == 0 {
+				return errdefs.New(errdefs.InvalidArgument, "%s is not a tar archive: it holds no files", file)
+			}
+			break
+		}
+		if err != nil {
+			if i == 0 {
+				return errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a tar archive", file)
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return errdefs.Wrap(err, errdefs.InvalidArgument, "%s is truncated: it ends inside its tar data", file)
+			}
+			return errdefs.Wrap(err, errdefs.InvalidArgument, "%s is a damaged tar archive: %v", file, err)
+		}
+		name := cleanName(hdr.Name)
+		if isSparse(hdr) {
+			return errdefs.New(errdefs.InvalidArgument, "%s holds a sparse file (%s), which no image archive has", file, name)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tars still use TypeRegA
+			off, err := t.f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return err
+			}
+			if off+hdr.Size > total {
+				return errdefs.New(errdefs.InvalidArgument, "%s is truncated: %s needs %d bytes but the file ends before them", file, name, hdr.Size)
+			}
+			t.entries[name] = tarEntry{offset: off, size: hdr.Size}
+		case tar.TypeSymlink:
+			links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
+		case tar.TypeLink:
+			links[name] = cleanName(hdr.Linkname)
+		}
+	}
+	for name, target := range links {
+		for range maxLinkDepth {
+			if next, ok := links[target]; ok {
+				target = next
+				continue
+			}
+			break
+		}
+		if e, ok := t.entries[target]; ok {
+			t.entries[name] = e
+		}
+	}
+	return nil
+}

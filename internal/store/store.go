@@ -1,0 +1,71 @@
+// Package store defines what the index strategy copies between: a place that
+// holds manifests and blobs. A registry repository is one kind; an OCI image
+// layout (a directory, or a tar of one) is another; a `docker save` archive is a
+// read-only third. Platform subsets, media-type conversion, dedupe, dry runs,
+// progress and the tag-last rule live above this interface, so every kind of
+// location gets them once.
+package store
+
+import (
+	"context"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Store is one repository's view of a place: its manifests by tag or digest,
+// and the blobs they name. A missing manifest or blob is an errdefs.NotFound
+// error, so that planners can tell "not there" from "cannot ask".
+type Store interface {
+	// String names the place in messages: "harbor.lan/mirror/nginx",
+	// "oci-archive:k3s.tar.zst (docker.io/rancher/klipper-lb)".
+	String() string
+	// HeadManifest returns the descriptor ref (a tag or a digest) points to.
+	HeadManifest(ctx context.Context, ref string) (v1.Descriptor, error)
+	// GetManifest reads a manifest; when ref is a digest the body is checked
+	// against it.
+	GetManifest(ctx context.Context, ref string) ([]byte, v1.Descriptor, error)
+	// PutManifest stores a manifest under ref: its digest for a child, the tag
+	// for the root, which callers write last.
+	PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error
+	// BlobExists reports whether blob d is there.
+	BlobExists(ctx context.Context, d v1.Hash) (bool, error)
+	// GetBlob opens blob d. The caller verifies what it reads.
+	GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error)
+	// PutBlob stores size bytes of body as blob d. It commits only once body has
+	// been read to its end without error: a reader that fails its digest check
+	// leaves nothing behind that looks finished.
+	PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error
+}
+
+// Mounter is a store that can take a blob from another store of its own kind
+// without moving the bytes, as a registry mounts across repositories.
+type Mounter interface {
+	// CanMount reports whether a mount from src can be asked for at all.
+	CanMount(src Store) bool
+	// Mount asks for blob d from src; false with no error means it was declined
+	// and the caller copies the blob instead.
+	Mount(ctx context.Context, d v1.Hash, src Store) (bool, error)
+}
+
+// Archive is a location that holds several images in one blob space: an OCI
+// image layout (a directory, or a tar of one) or a `docker save` archive.
+type Archive interface {
+	// String names it as the user wrote it ("oci-archive:k3s.tar.zst").
+	String() string
+	// Images lists the images it holds, each by its full name
+	// (docker.io/rancher/klipper-lb:v0.3.4), in the archive's order.
+	Images(ctx context.Context) ([]name.Reference, error)
+	// Repository is the store of one repository in the archive: its tags, and
+	// the blobs the archive shares between all of its images.
+	Repository(repo name.Repository) Store
+	// Commit makes what was written final (for a tar: write index.json, close
+	// the temporary file and rename it over the target). Reading archives
+	// commit nothing.
+	Commit(ctx context.Context) error
+	// Close releases the archive; without a Commit it removes what was
+	// written, so no file is left that looks finished.
+	Close() error
+}
