@@ -52,7 +52,7 @@ test-e2e: tools
 	$(GO) test -count=1 -timeout 20m ./e2e/...
 
 bench:
-	scripts/install-tools.sh registry crane
+	scripts/install-tools.sh registry crane regclient skopeo
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./e2e/
 
 lint:

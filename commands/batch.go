@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
 	"github.com/docker-migrate/docker-migrate/internal/batch"
@@ -135,7 +133,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	})
 	if err != nil {
 		pw.Close()
-		return batchFailure(ctx, err, c.debug)
+		return failure(ctx, err, c.debug, "interrupted before any image was copied")
 	}
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
@@ -180,7 +178,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	}
 	if resolved.Target != nil && !opts.dryRun {
 		if err := resolved.Target.Commit(ctx); err != nil {
-			return batchFailure(ctx, err, c.debug)
+			return failure(ctx, err, c.debug, "interrupted: the archive was not written")
 		}
 	}
 	return nil
@@ -267,22 +265,4 @@ func insecureAny(values []string) func(string) bool {
 		}
 	}
 	return insecureHosts(values, parsed{})
-}
-
-// batchFailure is an error before any image started: bad input is a usage
-// error (125), anything else a failure.
-func batchFailure(ctx context.Context, err error, debug bool) error {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return cli.StatusError{Status: "interrupted before any image was copied", StatusCode: exitInterrupted}
-	}
-	if debug {
-		for _, line := range errdefs.Detail(err) {
-			logrus.Debug(line)
-		}
-	}
-	code := exitFailure
-	if errdefs.Is(err, errdefs.InvalidArgument) {
-		code = exitUsage
-	}
-	return cli.StatusError{Status: errdefs.Message(err), StatusCode: code}
 }

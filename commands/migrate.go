@@ -291,7 +291,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	res, describe, err := migrate.Run(ctx, o)
 	pw.Close()
 	if err != nil {
-		return failure(ctx, err, debug, refs)
+		return failure(ctx, err, debug, fmt.Sprintf("interrupted: %s was not changed", refs.displayDestination))
 	}
 
 	out := dockerCli.Out()
@@ -357,10 +357,11 @@ func insecureHosts(values []string, refs parsed) func(string) bool {
 }
 
 // failure turns err into the one sentence the CLI prints, with the detail first
-// under -D, and the exit code.
-func failure(ctx context.Context, err error, debug bool, refs parsed) error {
+// under -D, and the exit code: 125 for bad input, 130 (saying interrupted) when
+// the run was cancelled.
+func failure(ctx context.Context, err error, debug bool, interrupted string) error {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return cli.StatusError{Status: fmt.Sprintf("interrupted: %s was not changed", refs.displayDestination), StatusCode: exitInterrupted}
+		return cli.StatusError{Status: interrupted, StatusCode: exitInterrupted}
 	}
 	if debug {
 		for _, line := range errdefs.Detail(err) {

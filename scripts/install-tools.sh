@@ -3,7 +3,7 @@
 # into a cache that survives between runs (~/.cache/docker-migrate/tools). Each
 # tool is built once from the Go module proxy and reused after that.
 #
-#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|all]...
+#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|iproute|skopeo|zstd|regclient|all]...
 #
 # Prints nothing on stdout but, for `path`, the bin directory to put on PATH.
 set -euo pipefail
@@ -13,6 +13,7 @@ REGISTRY_VERSION=v3.1.2   # github.com/distribution/distribution/v3
 CRANE_VERSION=v0.22.1     # github.com/google/go-containerregistry
 BUILDKIT_VERSION=v0.23.2  # github.com/moby/buildkit (newer ones need refused modules)
 BUILDX_VERSION=v0.26.1    # github.com/docker/buildx (v0.38 does not build here)
+REGCLIENT_VERSION=v0.11.7 # github.com/regclient/regclient: regctl and regsync
 
 CACHE=${DOCKER_MIGRATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-migrate}
 TOOLS=$CACHE/tools
@@ -106,6 +107,23 @@ install_iproute() {
 	command -v ip >/dev/null || apt_install iproute2
 }
 
+install_regclient() {
+	# regctl reads our OCI layouts in the archive tests; regsync is a peer in
+	# the batch benchmark.
+	go_build_pinned regclient "github.com/regclient/regclient@$REGCLIENT_VERSION" \
+		github.com/regclient/regclient/cmd/regctl github.com/regclient/regclient/cmd/regsync
+}
+
+install_skopeo() {
+	# The archive tests check that skopeo reads what we write (oci:, oci-archive:).
+	command -v skopeo >/dev/null || apt_install skopeo
+}
+
+install_zstd() {
+	# The archive tests compress k3s-style airgap tarballs with the zstd CLI.
+	command -v zstd >/dev/null || apt_install zstd
+}
+
 if [[ $# == 0 ]]; then set -- all; fi
 for tool in "$@"; do
 	case $tool in
@@ -115,11 +133,17 @@ for tool in "$@"; do
 	buildx) install_buildx ;;
 	dockerd) install_dockerd ;;
 	iproute) install_iproute ;;
+	skopeo) install_skopeo ;;
+	regclient) install_regclient ;;
+	zstd) install_zstd ;;
 	all)
 		install_registry
 		install_crane
 		install_dockerd
 		install_iproute
+		install_skopeo
+		install_zstd
+		install_regclient
 		install_buildkitd
 		install_buildx
 		;;
