@@ -2,16 +2,41 @@ package commands
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker-migrate/docker-migrate/internal/store/merge"
 )
 
-// openArchive opens an archive SRC or DST.
-func openArchive(ctx context.Context, loc location.Location, write bool, force bool) (store.Archive, error) {
-	return nil, fmt.Errorf("%s: archives are not wired in yet", loc)
+// openArchive opens an archive SRC (write false) or DST (write true).
+func openArchive(ctx context.Context, loc location.Location, write, force bool) (store.Archive, error) {
+	return archive.Open(ctx, loc, write, archive.Options{Force: force})
 }
 
-// openArchives opens several archive SRCs as one, grouped by image name.
-var openArchives func(ctx context.Context, locs []location.Location) (store.Archive, error)
+// openArchives opens several archive SRCs as one, grouping their images by
+// name: k3s's per-architecture airgap archives become multi-arch images.
+func openArchives(notef func(string, ...any)) func(ctx context.Context, locs []location.Location) (store.Archive, error) {
+	return func(ctx context.Context, locs []location.Location) (store.Archive, error) {
+		var parts []store.Archive
+		closeAll := func() {
+			for _, p := range parts {
+				_ = p.Close()
+			}
+		}
+		for _, loc := range locs {
+			a, err := openArchive(ctx, loc, false, false)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			parts = append(parts, a)
+		}
+		m, err := merge.Open(ctx, parts, notef)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		return m, nil
+	}
+}

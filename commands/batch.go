@@ -128,7 +128,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
 			return openArchive(ctx, loc, write, opts.batch.force)
 		},
-		OpenArchives: openArchives,
+		OpenArchives: openArchives(pw.Logf),
 		Warnf:        pw.Logf,
 	})
 	if err != nil {
@@ -173,6 +173,8 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	switch {
 	case sum.Interrupted || ctx.Err() != nil:
 		return cli.StatusError{Status: fmt.Sprintf("interrupted: %d of %d images did not arrive; run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitInterrupted}
+	case sum.AllUsage():
+		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	}

@@ -531,3 +531,49 @@ func TestBatchStdin(t *testing.T) {
 		t.Errorf("want 2 result lines:\n%s", res.Stdout)
 	}
 }
+
+// TestBatchInterrupt: Ctrl-C part way through a batch exits 130, leaves the
+// report whole, writes no tag of an image that did not finish, and the same
+// command then completes the batch.
+func TestBatchInterrupt(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	images := seedBatch(t, src, "int/app", 8, 16<<10)
+	slow := startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
+	var lines []string
+	for _, im := range images {
+		lines = append(lines, slow.Ref(im.ref))
+	}
+	list := writeList(t, "images.txt", lines...)
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+	cli := NewCLI(t)
+	run := cli.StartDocker(t, "migrate", "-j", "1", "--report", report, "-f", list, dst.Host+"/mirror")
+	if !waitFor(30*time.Second, func() bool {
+		data, _ := os.ReadFile(report)
+		return strings.Count(string(data), "\n") >= 2
+	}) {
+		t.Fatalf("the report never reached 2 lines:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res := run.Wait(t, 30*time.Second).AssertExit(t, 130)
+	if !strings.Contains(res.Stderr, "interrupted") {
+		t.Errorf("no interrupted sentence:\n%s", res.Stderr)
+	}
+	finished := map[string]bool{}
+	for _, rec := range reportRecords(t, report) {
+		if rec["outcome"] == "copied" {
+			finished[rec["source"]] = true
+		}
+	}
+	for _, im := range images {
+		if !finished[slow.Ref(im.ref)] {
+			assertAbsent(t, dst, dst.Ref("mirror/"+im.ref))
+		}
+	}
+	cli.RunDocker(t, "migrate", "--report", report, "-f", list, dst.Host+"/mirror").AssertSuccess(t)
+	for _, im := range images {
+		assertDigest(t, dst, dst.Ref("mirror/"+im.ref), im.digest)
+	}
+}

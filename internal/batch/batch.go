@@ -36,6 +36,9 @@ type Image struct {
 	SourceStore, DestinationStore store.Store
 	// Platforms is this image's platform subset, nil for every platform.
 	Platforms []v1.Platform
+	// SinglePlatform writes the platform's own manifest, not an index of one:
+	// the destination is a docker-save archive.
+	SinglePlatform bool
 	// Origin says where the image was named ("images.txt line 4", "argument 1").
 	Origin string
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
@@ -153,6 +156,23 @@ type Failure struct {
 	Image   Image
 	Outcome Outcome
 	Reason  string
+	// Usage marks bad input found only once the image was planned (a
+	// multi-platform image for a docker-archive without --platform).
+	Usage bool
+}
+
+// AllUsage reports a run in which nothing arrived and every failure was bad
+// input: the command exits 125, as for input refused up front.
+func (s Summary) AllUsage() bool {
+	if len(s.Failures) == 0 || len(s.Failures) != s.Images {
+		return false
+	}
+	for _, f := range s.Failures {
+		if !f.Usage {
+			return false
+		}
+	}
+	return true
 }
 
 // Run copies images and returns what happened. The error is nil unless the
@@ -235,6 +255,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	o.Source, o.Destination = im.Source, im.Destination
 	o.SourceStore, o.DestinationStore = im.SourceStore, im.DestinationStore
 	o.Platforms = im.Platforms
+	o.SinglePlatform = im.SinglePlatform
 	o.Slots, o.Ledger = r.slots, r.ledger
 	o.Progress = r.o.Progress.Group(im.Label())
 	res, describe, err := migrate.Run(ctx, o)
@@ -248,7 +269,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 			r.finish(im, i, nil, NotDone, errdefs.Message(err))
 			return
 		}
-		r.finish(im, i, nil, Failed, errdefs.Message(err))
+		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
 		if r.o.FailFast {
 			r.mu.Lock()
 			r.failFastStopped = true
@@ -337,14 +358,23 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 	}
 }
 
+// fail records an image that did not arrive; usage marks bad input.
+func (r *runner) fail(im Image, i int, outcome Outcome, reason string, usage bool) {
+	r.end(im, i, nil, outcome, reason, usage)
+}
+
 // finish records an image's end: the report line, stdout, the [n/N] line.
 func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
+	r.end(im, i, res, outcome, reason, false)
+}
+
+func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished++
 	r.sum.Counts[outcome]++
 	if !outcome.Arrived() {
-		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason})
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
 	rec := Record{Source: im.Source.Name(), Destination: im.Destination.Name(), Outcome: outcome, Error: reason}

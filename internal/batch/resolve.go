@@ -284,6 +284,7 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 	}
 	if d.archive != nil {
 		im.DestinationStore = d.archive.Repository(dstRef.Context())
+		im.SinglePlatform = d.loc.Transport == location.DockerArchive
 	}
 	return im, nil
 }

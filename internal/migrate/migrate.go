@@ -51,6 +51,9 @@ type Options struct {
 	// archive's view of one repository). Only the index strategy reads and
 	// writes stores that are not registries.
 	SourceStore, DestinationStore store.Store
+	// SinglePlatform writes one platform's own manifest, not an index of one
+	// (for a docker-save archive).
+	SinglePlatform bool
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  chan struct{}
 	Ledger *ledger.Ledger
@@ -167,7 +170,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return nil, nil, err
 	}
 
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs})
+	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform})
 	if err != nil {
 		return nil, nil, err
 	}

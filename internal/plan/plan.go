@@ -96,6 +96,10 @@ type Request struct {
 	Platforms   []v1.Platform
 	// Jobs bounds the concurrent requests made while planning.
 	Jobs int
+	// SinglePlatform writes the one platform's own manifest under the tag, not
+	// an index of one, as `docker pull --platform` then `docker save` does: a
+	// docker-save archive holds one platform per image.
+	SinglePlatform bool
 }
 
 // Build makes the plan for copying req.Source to req.Destination.
@@ -334,6 +338,50 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 		if e.desc.Platform != nil && !isAttestation(e.desc) {
 			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
 		}
+	}
+	if req.SinglePlatform {
+		return w.unwrap(ctx, p, req)
+	}
+	return nil
+}
+
+// unwrap makes the one platform's manifest the root, dropping the index and
+// its attestations (which describe the index's children, not a lone image).
+func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
+	if len(p.Platforms) != 1 {
+		var have []string
+		for _, pd := range p.Platforms {
+			have = append(have, pd.Platform)
+		}
+		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, familiar(req.Source), len(have), strings.Join(have, ", "))
+	}
+	pd := p.Platforms[0]
+	var m *Manifest
+	for _, c := range p.Manifests {
+		if c.Digest == pd.SourceDigest {
+			m = c
+		}
+	}
+	if m.Body == nil {
+		body, _, err := w.src.GetManifest(ctx, m.Digest.String())
+		if err != nil {
+			return err
+		}
+		m.Body = body
+	}
+	root := *m
+	root.Label, root.Action = pd.Platform, Copy
+	p.Root, p.Manifests = &root, nil
+	p.DigestChanged = true
+	p.ChangeReason = fmt.Sprintf("the %s image's own manifest is written, not an index", pd.Platform)
+	keep := map[v1.Hash]bool{}
+	for _, d := range m.Blobs {
+		keep[d] = true
+	}
+	w.order = slices.DeleteFunc(w.order, func(b *Blob) bool { return !keep[b.Digest] })
+	p.UpToDate, w.upToDate = false, false
+	if have, err := w.dst.HeadManifest(ctx, req.Destination.Identifier()); err == nil && have.Digest == root.Digest {
+		p.UpToDate = true
 	}
 	return nil
 }
