@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -127,33 +128,37 @@ const (
 	zstandard    compression = "zstd"
 )
 
-// sniff tells the compression from the first bytes of a file, whatever its
-// name says. Formats docker migrate does not read are an error that names them.
-func sniff(head []byte, file string) (compression, error) {
+// detect tells the compression from the first bytes of a file. other names a
+// compression docker migrate does not read.
+func detect(head []byte) (c compression, other string) {
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return gzipped, nil
+		return gzipped, ""
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return zstandard, nil
-	}
-	other := ""
-	switch {
+		return zstandard, ""
 	case bytes.HasPrefix(head, []byte("BZh")):
-		other = "bzip2"
+		return "", "bzip2"
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		other = "xz"
+		return "", "xz"
 	case bytes.HasPrefix(head, []byte{0x04, 0x22, 0x4d, 0x18}):
-		other = "lz4"
-	case bytes.HasPrefix(head, []byte{0x5d, 0x00, 0x00}):
-		other = "lzma"
-	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "", "lz4"
+	}
+	return uncompressed, ""
+}
+
+// sniff tells an archive file's compression from its first bytes, whatever
+// its name says. A compression docker migrate does not read is an error that
+// names it.
+func sniff(head []byte, file string) (compression, error) {
+	if bytes.HasPrefix(head, []byte("PK\x03\x04")) {
 		return "", errdefs.New(errdefs.InvalidArgument, "%s is a zip file, not a tar archive", file)
 	}
+	c, other := detect(head)
 	if other != "" {
 		return "", errdefs.New(errdefs.InvalidArgument,
 			"%s is compressed with %s, which docker migrate does not read: decompress it first, or use an uncompressed, gzip or zstd tar", file, other)
 	}
-	return uncompressed, nil
+	return c, nil
 }
 
 // compressionFor chooses the compression of an archive written to file, by
@@ -173,7 +178,7 @@ func compressionFor(file string) compression {
 // place; a compressed one is first decompressed, once, into a temporary file in
 // tempDir (the bytes have to be somewhere for random access, and memory is not
 // the place for them).
-func openTar(file, tempDir string) (*tarFiles, error) {
+func openTar(ctx context.Context, file, tempDir string) (*tarFiles, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, openError(file, err)
@@ -199,7 +204,7 @@ func openTar(file, tempDir string) (*tarFiles, error) {
 	}
 	t := &tarFiles{f: f}
 	if c != uncompressed {
-		tmp, err := decompress(f, c, file, tempDir)
+		tmp, err := decompress(ctx, f, c, file, tempDir)
 		f.Close()
 		if err != nil {
 			return nil, err
@@ -225,7 +230,7 @@ func openError(file string, err error) error {
 
 // decompress writes the decompressed content of f to a new temporary file and
 // returns it, open and rewound.
-func decompress(f *os.File, c compression, file, tempDir string) (*os.File, error) {
+func decompress(ctx context.Context, f *os.File, c compression, file, tempDir string) (*os.File, error) {
 	var r io.Reader
 	switch c {
 	case gzipped:
@@ -252,9 +257,12 @@ func decompress(f *os.File, c compression, file, tempDir string) (*os.File, erro
 	if err != nil {
 		return nil, fmt.Errorf("decompress %s: %w", file, err)
 	}
-	if _, err := io.Copy(tmp, r); err != nil {
+	if _, err := io.Copy(tmp, ctxReader{ctx: ctx, r: r}); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		var pathErr *fs.PathError
 		if errors.As(err, &pathErr) && pathErr.Path == tmp.Name() {
 			return nil, fmt.Errorf("decompress %s into %s: %w", file, tempDir, err)
@@ -301,11 +309,18 @@ func (t *tarFiles) index(file string) error {
 	t.entries = map[string]tarEntry{}
 	links := map[string]string{}
 	tr := tar.NewReader(t.f)
+	// end is where the last file's data (padded to a block) ends: a tar that
+	// stops there, with no end-of-archive block after it, was cut between two
+	// files.
+	var end int64
 	for i := 0; ; i++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			if i == 0 {
 				return errdefs.New(errdefs.InvalidArgument, "%s is not a tar archive: it holds no files", file)
+			}
+			if pos, err := t.f.Seek(0, io.SeekCurrent); err == nil && pos <= end {
+				return errdefs.New(errdefs.InvalidArgument, "%s is truncated: its tar data stops after %d bytes, without an end-of-archive block", file, end)
 			}
 			break
 		}
@@ -318,16 +333,17 @@ func (t *tarFiles) index(file string) error {
 			}
 			return errdefs.Wrap(err, errdefs.InvalidArgument, "%s is a damaged tar archive: %v", file, err)
 		}
+		off, err := t.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		end = off + (hdr.Size+511)/512*512
 		name := cleanName(hdr.Name)
 		if isSparse(hdr) {
 			return errdefs.New(errdefs.InvalidArgument, "%s holds a sparse file (%s), which no image archive has", file, name)
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tars still use TypeRegA
-			off, err := t.f.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return err
-			}
 			if off+hdr.Size > total {
 				return errdefs.New(errdefs.InvalidArgument, "%s is truncated: %s needs %d bytes but the file ends before them", file, name, hdr.Size)
 			}

@@ -1,0 +1,874 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
+)
+
+// The archive tests check what docker migrate writes against tools no one
+// here wrote (containerd's ctr, dockerd's docker load, skopeo), and read
+// archives those tools make the way k3s and RKE2 make their airgap tarballs.
+
+// runTool runs an external program and returns its stdout; the test fails with
+// its output when it fails.
+func runTool(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := toolResult(t, env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func toolResult(t testing.TB, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// needTool finds a program, installing it with scripts/install-tools.sh when
+// it is missing (the CI machine runs as root).
+func needTool(t testing.TB, name, installName string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	script := filepath.Join(repoRoot, "scripts", "install-tools.sh")
+	if out, err := exec.Command(script, installName).CombinedOutput(); err != nil {
+		t.Fatalf("%s is not installed and %s %s failed: %v\n%s", name, script, installName, err, out)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is still missing after %s %s", name, script, installName)
+	}
+	return p
+}
+
+// containerd is a private containerd: its own root, state and socket, no CRI,
+// the native snapshotter (no mounts to clean up).
+type containerd struct {
+	dir, sock string
+}
+
+func startContainerd(t testing.TB) *containerd {
+	t.Helper()
+	needTool(t, "containerd", "dockerd")
+	// A short path: a unix socket path must fit in 108 bytes.
+	dir, err := os.MkdirTemp("", "dm-ctrd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &containerd{dir: dir, sock: filepath.Join(dir, "c.sock")}
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+[grpc]
+  address = %q
+[plugins."io.containerd.internal.v1.opt"]
+  path = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, filepath.Join(dir, "opt"))
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("containerd", "--config", cfg, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+			t.Logf("containerd log:\n%s", b)
+		}
+		os.RemoveAll(dir)
+	})
+	ready := waitFor(20*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		_, err := toolResult(t, nil, "ctr", "--address", c.sock, "version")
+		return err == nil
+	})
+	select {
+	case <-exited:
+		b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+		t.Fatalf("containerd exited at start:\n%s", b)
+	default:
+	}
+	if !ready {
+		t.Fatal("containerd did not answer in 20s")
+	}
+	return c
+}
+
+// ctr runs ctr against this containerd in namespace ns.
+func (c *containerd) ctr(t testing.TB, ns string, args ...string) string {
+	t.Helper()
+	return runTool(t, []string{"CONTAINERD_SNAPSHOTTER=native"}, "ctr", append([]string{"--address", c.sock, "--namespace", ns}, args...)...)
+}
+
+// ctrImage is a line of `ctr images ls`.
+type ctrImage struct {
+	mediaType types.MediaType
+	digest    v1.Hash
+	platforms string
+}
+
+// images lists the images of namespace ns by name.
+func (c *containerd) images(t testing.TB, ns string) map[string]ctrImage {
+	t.Helper()
+	out := c.ctr(t, ns, "images", "ls")
+	images := map[string]ctrImage{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		d, err := v1.NewHash(f[2])
+		if err != nil {
+			t.Fatalf("ctr images ls: %q: %v", line, err)
+		}
+		// REF TYPE DIGEST SIZE UNIT PLATFORMS LABELS
+		images[f[0]] = ctrImage{mediaType: types.MediaType(f[1]), digest: d, platforms: f[5]}
+	}
+	return images
+}
+
+// k3sImage is one image of a k3s-like airgap fixture: its name as k3s has it
+// (docker.io/rancher/…), where it is pushed, and its upstream digest.
+type k3sImage struct {
+	name   string // rancher/klipper-lb:v0.3.4
+	ref    string // in the source registry
+	digest v1.Hash
+	index  v1.IndexManifest
+}
+
+// k3sArches are the architectures k3s ships airgap archives for.
+var k3sArches = []string{"amd64", "arm64", "arm"}
+
+// seedK3sImages pushes three-platform images as k3s's are: a Docker manifest
+// list, an OCI index, and an OCI index with buildx attestations.
+func seedK3sImages(t testing.TB, r *Registry, tag string) []k3sImage {
+	t.Helper()
+	three := fixture.EightPlatforms()[:3]
+	specs := []struct {
+		name string
+		opts fixture.Options
+	}{
+		{"rancher/klipper-lb", fixture.Options{Platforms: three, Docker: true, LayerSize: 4096, Seed: 901, Base: "k3s"}},
+		{"rancher/mirrored-pause", fixture.Options{Platforms: three, LayerSize: 4096, Seed: 902, Base: "k3s"}},
+		{"rancher/local-path-provisioner", fixture.Options{Platforms: three, Attestations: true, LayerSize: 4096, Seed: 903}},
+	}
+	var out []k3sImage
+	for _, s := range specs {
+		ref := r.Ref("k3s/" + s.name + ":" + tag)
+		d := pushFixture(t, r, ref, s.opts, false)
+		idx, err := fixture.NewIndex(s.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _ := idx.IndexManifest()
+		out = append(out, k3sImage{name: s.name + ":" + tag, ref: ref, digest: d, index: *im})
+	}
+	return out
+}
+
+// ctrExport makes the archives current k3s releases ship:
+// `ctr images export --platform linux/ARCH`, one per architecture, of images
+// named docker.io/rancher/…; returned by architecture.
+func ctrExport(t testing.TB, c *containerd, images []k3sImage, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, arch := range k3sArches {
+		var names []string
+		for _, im := range images {
+			c.ctr(t, "export", "images", "pull", "--plain-http", "--platform", "linux/"+arch, im.ref)
+			full := "docker.io/" + im.name
+			c.ctr(t, "export", "images", "tag", "--force", im.ref, full)
+			names = append(names, full)
+		}
+		file := filepath.Join(dir, "k3s-airgap-images-"+arch+".tar")
+		c.ctr(t, "export", append([]string{"images", "export", "--platform", "linux/" + arch, file}, names...)...)
+		out[arch] = file
+	}
+	return out
+}
+
+// dockerSave makes the archives RKE2 and older k3s releases ship: `docker
+// pull --platform` of each image, then one `docker save` per architecture, by
+// the real dockerd. Nothing else may use these names on the shared engine.
+func dockerSave(t testing.TB, cli *CLI, images []k3sImage, dir string) map[string]string {
+	t.Helper()
+	// The names are the engine's, which every test shares: one save at a time.
+	dockerSaveMu.Lock()
+	defer dockerSaveMu.Unlock()
+	out := map[string]string{}
+	for _, arch := range k3sArches {
+		var names []string
+		for _, im := range images {
+			cli.RunDocker(t, "pull", "-q", "--platform", "linux/"+arch, im.ref).AssertSuccess(t)
+			cli.RunDocker(t, "tag", im.ref, im.name).AssertSuccess(t)
+			names = append(names, im.name)
+		}
+		file := filepath.Join(dir, "rke2-images-"+arch+".tar")
+		cli.RunDocker(t, append([]string{"save", "-o", file}, names...)...).AssertSuccess(t)
+		out[arch] = file
+		// The next architecture's pull must not find this one's layers tagged.
+		for _, im := range images {
+			cli.RunDocker(t, "rmi", im.name, im.ref).AssertSuccess(t)
+		}
+	}
+	return out
+}
+
+var dockerSaveMu sync.Mutex
+
+// compressed writes FILE.zst as k3s does (zstd -16 --long=25) and FILE.gz
+// (gzip), and returns both names.
+func compressed(t testing.TB, file string) (zst, gz string) {
+	t.Helper()
+	needTool(t, "zstd", "zstd")
+	zst, gz = file+".zst", file+".gz"
+	runTool(t, nil, "zstd", "-q", "-T0", "-16", "--long=25", "-f", file, "-o", zst)
+	f, err := os.Create(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stderr bytes.Buffer
+	cmd := exec.Command("gzip", "-c", file)
+	cmd.Stdout, cmd.Stderr = f, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("gzip %s: %v\n%s", file, err, stderr.String())
+	}
+	return zst, gz
+}
+
+// readAllVerified reads a blob and checks it against its digest and size.
+func readAllVerified(t testing.TB, s store.Store, d v1.Descriptor) []byte {
+	t.Helper()
+	rc, err := s.GetBlob(context.Background(), d.Digest)
+	if err != nil {
+		t.Fatalf("blob %s: %v", d.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("blob %s: %v", d.Digest, err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() || (d.Size > 0 && int64(len(b)) != d.Size) {
+		t.Errorf("blob %s reads as %s, %d bytes (want %d)", d.Digest, got, len(b), d.Size)
+	}
+	return b
+}
+
+func openArchiveT(t testing.TB, text string) *archive.Archive {
+	t.Helper()
+	l, err := location.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.Open(context.Background(), l, false, archive.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", text, err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a.(*archive.Archive)
+}
+
+func repoOf(t testing.TB, ref string) name.Repository {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Context()
+}
+
+func tagOf(ref string) string { return ref[strings.LastIndexByte(ref, ':')+1:] }
+
+// TestArchiveReadCtrExport reads what `ctr images export --platform` writes,
+// k3s's current airgap format, plain, zstd and gzip, whatever the prefix:
+// each image is the upstream index, byte for byte, with only one
+// architecture's children in the archive.
+func TestArchiveReadCtrExport(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedK3sImages(t, src, "v1")
+	c := startContainerd(t)
+	files := ctrExport(t, c, images, t.TempDir())
+	t.Logf("ctr images export wrote:\n%s", runTool(t, nil, "tar", "-xOf", files["arm64"], "index.json"))
+	t.Logf("and manifest.json:\n%s", runTool(t, nil, "tar", "-xOf", files["arm64"], "manifest.json"))
+	for _, arch := range k3sArches {
+		zst, gz := compressed(t, files[arch])
+		for _, file := range []string{files[arch], zst, gz} {
+			for _, prefix := range []string{"oci-archive:", "docker-archive:"} {
+				t.Run(prefix+filepath.Base(file), func(t *testing.T) {
+					a := openArchiveT(t, prefix+file)
+					checkSparse(t, a, images, arch)
+				})
+			}
+		}
+	}
+}
+
+// checkSparse checks an archive of one architecture of the images.
+func checkSparse(t testing.TB, a *archive.Archive, images []k3sImage, arch string) {
+	t.Helper()
+	ctx := context.Background()
+	var names []string
+	for _, e := range a.Entries() {
+		if e.Unnamed {
+			t.Errorf("%s is unnamed", e.Name)
+		}
+		names = append(names, e.Name.Name())
+	}
+	for _, im := range images {
+		full := "index.docker.io/" + im.name
+		if !slices.Contains(names, full) {
+			t.Fatalf("%s not among %v", full, names)
+		}
+		s := a.Repository(repoOf(t, full))
+		body, desc, err := s.GetManifest(ctx, tagOf(im.name))
+		if err != nil {
+			t.Fatalf("%s: %v", im.name, err)
+		}
+		if desc.Digest != im.digest {
+			t.Errorf("%s is %s in the archive, %s upstream", im.name, desc.Digest, im.digest)
+		}
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		present := 0
+		for _, m := range idx.Manifests {
+			_, _, err := s.GetManifest(ctx, m.Digest.String())
+			mine := m.Platform != nil && m.Platform.Architecture == arch
+			switch {
+			case mine && err != nil:
+				t.Errorf("%s: the %s child %s: %v", im.name, arch, m.Digest, err)
+			case !mine && err == nil:
+				t.Errorf("%s: the child %s (%v) is in the %s archive", im.name, m.Digest, m.Platform, arch)
+			case !mine && !errdefs.Is(err, errdefs.NotFound):
+				t.Errorf("%s: a missing child: %v, want NotFound", im.name, err)
+			}
+			if err == nil {
+				present++
+				checkImageBlobs(t, s, m.Digest)
+			}
+		}
+		if present != 1 {
+			t.Errorf("%s: %d children present, want 1", im.name, present)
+		}
+	}
+}
+
+// checkImageBlobs reads an image manifest's config and layers and verifies each.
+func checkImageBlobs(t testing.TB, s store.Store, d v1.Hash) *v1.Manifest {
+	t.Helper()
+	body, _, err := s.GetManifest(context.Background(), d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAllVerified(t, s, m.Config)
+	for _, l := range m.Layers {
+		readAllVerified(t, s, l)
+	}
+	return m
+}
+
+// TestArchiveReadDockerSave reads what dockerd 20.10's `docker save` writes of
+// per-architecture pulls, RKE2's and older k3s's format, plain, zstd and gzip:
+// each image is a made-up Docker v2 manifest of its platform, its layers the
+// tars docker saved (their digests are the config's diff_ids), and the digest
+// is the one `ctr images import` gives the same archive.
+func TestArchiveReadDockerSave(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedK3sImages(t, src, "v1")
+	cli := NewCLI(t).WithEngine(startEngine(t))
+	files := dockerSave(t, cli, images, t.TempDir())
+	c := startContainerd(t)
+	ctx := context.Background()
+	for _, arch := range k3sArches {
+		ns := "save-" + arch
+		c.ctr(t, ns, "images", "import", "--no-unpack", "--all-platforms", files[arch])
+		imported := c.images(t, ns)
+		zst, gz := compressed(t, files[arch])
+		for _, file := range []string{files[arch], zst, gz} {
+			for _, prefix := range []string{"docker-archive:", "oci-archive:"} {
+				t.Run(prefix+filepath.Base(file), func(t *testing.T) {
+					a := openArchiveT(t, prefix+file)
+					if n := len(a.Entries()); n != len(images) {
+						t.Errorf("%d images, want %d", n, len(images))
+					}
+					for _, im := range images {
+						full := "index.docker.io/" + im.name
+						s := a.Repository(repoOf(t, full))
+						desc, err := s.HeadManifest(ctx, tagOf(im.name))
+						if err != nil {
+							t.Fatalf("%s: %v", im.name, err)
+						}
+						if desc.MediaType != types.DockerManifestSchema2 {
+							t.Errorf("%s: %s", im.name, desc.MediaType)
+						}
+						if got := imported["docker.io/"+im.name]; got.digest != desc.Digest {
+							t.Errorf("%s: digest %s, ctr images import made %s", im.name, desc.Digest, got.digest)
+						}
+						m := checkImageBlobs(t, s, desc.Digest)
+						cfgRaw := readAllVerified(t, s, m.Config)
+						cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if cfg.Architecture != arch {
+							t.Errorf("%s: config architecture %s in the %s archive", im.name, cfg.Architecture, arch)
+						}
+						for i, l := range m.Layers {
+							if l.MediaType != types.DockerUncompressedLayer || l.Digest != cfg.RootFS.DiffIDs[i] {
+								t.Errorf("%s: layer %d is %s %s, diff_id %s", im.name, i, l.MediaType, l.Digest, cfg.RootFS.DiffIDs[i])
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// archiveSources pushes the images an export test writes: an OCI index with
+// attestations, a Docker manifest list and a single image, each under its own
+// tag (skopeo finds an image of an oci: layout by its tag alone).
+func archiveSources(t testing.TB, r *Registry, prefix string) (refs []string, digests []v1.Hash) {
+	t.Helper()
+	for i, fc := range fixtureCases {
+		ref := r.Ref(fmt.Sprintf("%s/%s:t%d", prefix, fc.repo(), i))
+		refs = append(refs, ref)
+		digests = append(digests, pushFixture(t, r, ref, fc.opts, fc.single))
+	}
+	return refs, digests
+}
+
+// TestArchiveRoundTrip writes images into every kind of archive with the
+// plugin and reads them back into a registry: every digest is the source's.
+func TestArchiveRoundTrip(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	refs, digests := archiveSources(t, src, "rt")
+	for _, target := range []string{"oci:layout", "oci-archive:images.tar", "oci-archive:images.tar.gz", "oci-archive:images.tar.zst"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			cli := NewCLI(t)
+			dir := t.TempDir()
+			l, _ := location.Parse(target)
+			archivePath := filepath.Join(dir, l.Path)
+			where := string(l.Transport) + ":" + archivePath
+			res := cli.RunDocker(t, append(append([]string{"migrate"}, refs...), where)...).AssertSuccess(t)
+			if n := strings.Count(res.Stdout, "\n"); n != len(refs) {
+				t.Errorf("%d result lines, want %d:\n%s", n, len(refs), res.Stdout)
+			}
+			if l.Transport != location.OCIDir {
+				assertFiles(t, dir, l.Path)
+			}
+			a := openArchiveT(t, where)
+			for i, ref := range refs {
+				desc, err := a.Repository(repoOf(t, ref)).HeadManifest(context.Background(), tagOf(ref))
+				if err != nil || desc.Digest != digests[i] {
+					t.Errorf("%s in the archive: %v %v, want %s", ref, desc.Digest, err, digests[i])
+				}
+			}
+
+			prefix := dst.Host + "/" + strings.NewReplacer(":", "-", ".", "-").Replace(l.Path)
+			res = cli.RunDocker(t, "migrate", where, prefix).AssertSuccess(t)
+			for i, ref := range refs {
+				path := strings.TrimPrefix(ref, src.Host+"/")
+				assertDigest(t, dst, prefix+"/"+path, digests[i])
+				assertComplete(t, dst, prefix+"/"+path)
+			}
+			t.Run("again adds nothing", func(t *testing.T) {
+				if l.Transport != location.OCIDir {
+					t.Skip("a file is replaced, not added to")
+				}
+				before := blobCount(t, archivePath)
+				cli.RunDocker(t, append(append([]string{"migrate"}, refs...), where)...).AssertSuccess(t)
+				if after := blobCount(t, archivePath); after != before {
+					t.Errorf("%d blobs, then %d", before, after)
+				}
+			})
+		})
+	}
+}
+
+// assertFiles fails unless dir holds exactly the files named: no temporary
+// file or work directory is left.
+func assertFiles(t testing.TB, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("%s holds %v, want %v", dir, got, names)
+	}
+}
+
+func blobCount(t testing.TB, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// TestArchiveConsumers has tools no one here wrote read what the plugin
+// writes: containerd imports the OCI archive (as k3s does) with every image
+// under its name and all platforms; skopeo reads oci-archive: and oci:
+// entries by tag; dockerd 20.10 loads the single-platform docker-archive, and
+// the OCI archive's manifest.json.
+func TestArchiveConsumers(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	refs, digests := archiveSources(t, src, "consumers")
+	cli := NewCLI(t)
+	dir := t.TempDir()
+	tarFile := filepath.Join(dir, "images.tar.zst")
+	cli.RunDocker(t, append(append([]string{"migrate"}, refs...), "oci-archive:"+tarFile)...).AssertSuccess(t)
+	layout := filepath.Join(dir, "layout")
+	cli.RunDocker(t, append(append([]string{"migrate"}, refs...), "oci:"+layout)...).AssertSuccess(t)
+
+	t.Run("ctr images import", func(t *testing.T) {
+		t.Parallel()
+		c := startContainerd(t)
+		plain := filepath.Join(t.TempDir(), "images.tar")
+		runTool(t, nil, "zstd", "-q", "-d", tarFile, "-o", plain)
+		c.ctr(t, "k8s.io", "images", "import", "--all-platforms", plain)
+		got := c.images(t, "k8s.io")
+		for i, ref := range refs {
+			im, ok := got[ref]
+			if !ok {
+				t.Errorf("%s not imported; containerd has %v", ref, got)
+				continue
+			}
+			if im.digest != digests[i] {
+				t.Errorf("%s imported as %s, want %s", ref, im.digest, digests[i])
+			}
+			if fixtureCases[i].single {
+				continue
+			}
+			wantPlatforms := len(fixtureCases[i].opts.Platforms)
+			if n := len(strings.Split(im.platforms, ",")); n < wantPlatforms {
+				t.Errorf("%s imported with platforms %s, want %d", ref, im.platforms, wantPlatforms)
+			}
+			check := c.ctr(t, "k8s.io", "images", "check", "name=="+ref)
+			if !strings.Contains(check, "complete") || strings.Contains(check, "incomplete") {
+				t.Errorf("ctr images check %s:\n%s", ref, check)
+			}
+		}
+	})
+
+	t.Run("skopeo", func(t *testing.T) {
+		t.Parallel()
+		needTool(t, "skopeo", "skopeo")
+		for i, ref := range refs {
+			if fixtureCases[i].opts.Docker {
+				// skopeo (containers/image) looks only at OCI media types in
+				// index.json; a Docker manifest list stays byte for byte.
+				continue
+			}
+			want := fetchRaw(t, src, ref)
+			for _, where := range []string{"oci-archive:" + tarFile + ":" + tagOf(ref), "oci:" + layout + ":" + tagOf(ref)} {
+				raw := runTool(t, nil, "skopeo", "inspect", "--raw", where)
+				if raw != string(want) {
+					t.Errorf("skopeo inspect --raw %s:\n%s\nwant\n%s", where, raw, want)
+				}
+				runTool(t, nil, "skopeo", "inspect", where)
+			}
+		}
+	})
+
+	t.Run("docker load", func(t *testing.T) {
+		t.Parallel()
+		engine := NewCLI(t).WithEngine(startEngine(t))
+		single := filepath.Join(t.TempDir(), "single.tar")
+		cli.RunDocker(t, "migrate", refs[2], "docker-archive:"+single).AssertSuccess(t)
+		res := engine.RunDocker(t, "load", "-i", single).AssertSuccess(t)
+		if !strings.Contains(res.Stdout, "Loaded image: "+refs[2]) {
+			t.Errorf("docker load:\n%s", res.Stdout)
+		}
+		img := fixtureImage(t, fixtureCases[2].opts, 0, true)
+		assertLoaded(t, engine, refs[2], img)
+
+		// One platform of an index, as --platform picks it.
+		arm := filepath.Join(t.TempDir(), "arm64.tar.gz")
+		cli.RunDocker(t, "migrate", "--platform", "linux/arm64", refs[0], "docker-archive:"+arm).AssertSuccess(t)
+		engine.RunDocker(t, "load", "-i", arm).AssertSuccess(t)
+		assertLoaded(t, engine, refs[0], fixtureImage(t, fixtureCases[0].opts, 1, false))
+
+		// The OCI archive's manifest.json: the host's platform of each image.
+		plain := filepath.Join(t.TempDir(), "images.tar")
+		runTool(t, nil, "zstd", "-q", "-d", tarFile, "-o", plain)
+		engine.RunDocker(t, "rmi", refs[0], refs[2]).AssertSuccess(t)
+		engine.RunDocker(t, "load", "-i", plain).AssertSuccess(t)
+		assertLoaded(t, engine, refs[0], fixtureImage(t, fixtureCases[0].opts, 0, false))
+		assertLoaded(t, engine, refs[1], fixtureImage(t, fixtureCases[1].opts, 0, false))
+		engine.RunDocker(t, "rmi", refs[0], refs[1], refs[2]).AssertSuccess(t)
+	})
+}
+
+// fetchRaw GETs a manifest's bytes from r.
+func fetchRaw(t testing.TB, r *Registry, ref string) []byte {
+	t.Helper()
+	ctx := checkContext(t)
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(parsed, r.remoteOptions(ctx)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return desc.Manifest
+}
+
+// fixtureImage is platform i of a fixture (or the single image).
+func fixtureImage(t testing.TB, opts fixture.Options, i int, single bool) v1.Image {
+	t.Helper()
+	if single {
+		img, err := fixture.NewImage(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	idx, err := fixture.NewIndex(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	img, err := idx.Image(im.Manifests[i].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// assertLoaded checks that the engine has ref as img: its ID is img's config
+// digest.
+func assertLoaded(t testing.TB, engine *CLI, ref string, img v1.Image) {
+	t.Helper()
+	cfg, _ := img.ConfigName()
+	res := engine.RunDocker(t, "image", "inspect", "--format", "{{.Id}} {{.Architecture}}", ref).AssertSuccess(t)
+	id, arch, _ := strings.Cut(strings.TrimSpace(res.Stdout), " ")
+	cf, _ := img.ConfigFile()
+	if id != cfg.String() || arch != cf.Architecture {
+		t.Errorf("%s loaded as %s %s, want %s %s", ref, id, arch, cfg, cf.Architecture)
+	}
+}
+
+// TestArchiveBadInput gives the plugin archives that are wrong: each is one
+// sentence naming the file, exit 125 before anything moves, nothing pushed and
+// no file left behind.
+func TestArchiveBadInput(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	refs, _ := archiveSources(t, src, "bad")
+	cli := NewCLI(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.tar")
+	cli.RunDocker(t, "migrate", refs[0], "oci-archive:"+good).AssertSuccess(t)
+	goodBytes, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, content []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing", []string{"oci-archive:" + filepath.Join(dir, "missing.tar"), dst.Host + "/m"}, filepath.Join(dir, "missing.tar") + " does not exist"},
+		{"truncated", []string{"oci-archive:" + file("truncated.tar", goodBytes[:len(goodBytes)/2]), dst.Host + "/m"}, "truncated.tar is truncated"},
+		{"not a tar", []string{"oci-archive:" + file("text.tar", bytes.Repeat([]byte("text\n"), 300)), dst.Host + "/m"}, "text.tar is not a tar archive"},
+		{"xz", []string{"docker-archive:" + file("images.tar.xz", []byte("\xfd7zXZ\x00\x00\x04rest")), dst.Host + "/m"}, "images.tar.xz is compressed with xz"},
+		{"no target directory", []string{refs[0], "oci-archive:" + filepath.Join(dir, "nodir", "x.tar")}, "directory " + filepath.Join(dir, "nodir") + " does not exist"},
+		{"target exists", []string{refs[0], "oci-archive:" + good}, good + " exists: pass --force to replace it"},
+		{"same file", []string{"oci-archive:" + good, "docker-archive:" + good}, good},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := cli.RunDocker(t, append([]string{"migrate"}, c.args...)...).AssertExit(t, 125)
+			if !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, res.Stderr)
+			}
+			if res.Stdout != "" {
+				t.Errorf("stdout is not empty: %q", res.Stdout)
+			}
+		})
+	}
+	if repos := catalogOf(t, dst); len(repos) != 0 {
+		t.Errorf("bad input pushed %v", repos)
+	}
+	names := []string{"good.tar", "truncated.tar", "text.tar", "images.tar.xz"}
+	assertFiles(t, dir, names...)
+	if after, _ := os.ReadFile(good); !bytes.Equal(after, goodBytes) {
+		t.Error("good.tar changed")
+	}
+
+	// A layer whose bytes do not match its digest: found while streaming,
+	// before the tag is written.
+	t.Run("damaged blob", func(t *testing.T) {
+		layout := filepath.Join(t.TempDir(), "layout")
+		cli.RunDocker(t, "migrate", refs[2], "oci:"+layout).AssertSuccess(t)
+		img := fixtureImage(t, fixtureCases[2].opts, 0, true)
+		layers, _ := img.Layers()
+		d, _ := layers[1].Digest()
+		p := filepath.Join(layout, "blobs", "sha256", d.Hex)
+		b, _ := os.ReadFile(p)
+		b[len(b)/2] ^= 0xff
+		os.WriteFile(p, b, 0o644)
+		res := cli.RunDocker(t, "migrate", "oci:"+layout, dst.Host+"/damaged").AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, d.String()) {
+			t.Errorf("stderr does not name the blob %s:\n%s", d, res.Stderr)
+		}
+		path := strings.TrimPrefix(refs[2], src.Host+"/")
+		assertAbsent(t, dst, dst.Host+"/damaged/"+path)
+	})
+}
+
+// TestArchiveEntriesJSON keeps the index.json entry shape containerd, skopeo
+// and docker 25 agree on: the full name in io.containerd.image.name, the tag in
+// org.opencontainers.image.ref.name.
+func TestArchiveEntriesJSON(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	refs, digests := archiveSources(t, src, "entries")
+	layout := filepath.Join(t.TempDir(), "layout")
+	NewCLI(t).RunDocker(t, append(append([]string{"migrate"}, refs...), "oci:"+layout)...).AssertSuccess(t)
+	b, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index v1.IndexManifest
+	if err := json.Unmarshal(b, &index); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]v1.Descriptor{}
+	for _, m := range index.Manifests {
+		byName[m.Annotations[archive.AnnotationImageName]] = m
+	}
+	for i, ref := range refs {
+		m, ok := byName[ref]
+		if !ok {
+			t.Errorf("no entry named %s in %s", ref, b)
+			continue
+		}
+		if m.Digest != digests[i] || m.Annotations[archive.AnnotationRefName] != tagOf(ref) {
+			t.Errorf("entry %s: %s %v", ref, m.Digest, m.Annotations)
+		}
+	}
+}
+
+// TestArchiveInterrupted stops an export with Ctrl-C part way: exit 130, and
+// nothing is left beside the target, neither a file that looks finished nor
+// the work directory.
+func TestArchiveInterrupted(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedBatch(t, src, "arch-int/app", 8, 16<<10)
+	slow := startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
+	var refs []string
+	for _, im := range images {
+		refs = append(refs, slow.Ref(im.ref))
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "images.tar.zst")
+	run := NewCLI(t).StartDocker(t, append(append([]string{"migrate", "-j", "1"}, refs...), "oci-archive:"+target)...)
+	if !waitFor(30*time.Second, func() bool {
+		blobs, _ := filepath.Glob(filepath.Join(dir, ".images.tar.zst.tmp-*", "blobs", "sha256", "*"))
+		return len(blobs) >= 3
+	}) {
+		t.Fatalf("no blob arrived in the work directory:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	run.Wait(t, 30*time.Second).AssertExit(t, 130)
+	assertFiles(t, dir)
+}

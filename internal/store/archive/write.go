@@ -1,0 +1,830 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// layoutFile is the oci-layout file of every layout written.
+const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
+
+// writer is the state of an archive opened for writing.
+type writer struct {
+	// root is where blobs and metadata go: DIR itself, or a work directory
+	// beside FILE.
+	root string
+	// target is FILE for an archive file, "" for a directory.
+	target string
+	comp   compression
+	// docker restricts a docker-archive to single-platform images, which is
+	// all `docker load` reads.
+	docker bool
+	// fsync makes blobs durable before they get their names: only a directory
+	// keeps them; a work directory is thrown away after a crash.
+	fsync bool
+
+	mu        sync.Mutex
+	temps     map[string]bool
+	committed bool
+	closed    bool
+}
+
+func openWrite(ctx context.Context, loc location.Location, opts Options) (*Archive, error) {
+	a := newArchive(loc, opts)
+	a.w = &writer{temps: map[string]bool{}}
+	if loc.Transport == location.OCIDir {
+		if err := a.openDir(); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	target := loc.Path
+	dir := filepath.Dir(target)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, errdefs.New(errdefs.InvalidArgument, "%s cannot be written: directory %s does not exist", target, dir)
+	}
+	if st, err := os.Stat(target); err == nil {
+		switch {
+		case st.IsDir():
+			return nil, errdefs.New(errdefs.InvalidArgument, "%s is a directory: an archive file cannot replace it", target)
+		case !opts.Force:
+			return nil, errdefs.New(errdefs.InvalidArgument, "%s exists: pass --force to replace it", target)
+		}
+	}
+	root, err := os.MkdirTemp(dir, "."+filepath.Base(target)+".tmp-")
+	if err != nil {
+		return nil, writeError(err, target, dir)
+	}
+	a.w.root, a.w.target = root, target
+	a.w.comp = compressionFor(target)
+	a.w.docker = loc.Transport == location.DockerArchive
+	a.files = dirFiles{root: root}
+	return a, nil
+}
+
+// openDir opens oci:DIR for writing: a new directory, an empty one, or an OCI
+// layout, to which images are added (an image of the same name is replaced).
+func (a *Archive) openDir() error {
+	dir := a.loc.Path
+	a.w.root, a.w.fsync = dir, true
+	a.files = dirFiles{root: dir}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		parent := filepath.Dir(filepath.Clean(dir))
+		if pst, err := os.Stat(parent); err != nil || !pst.IsDir() {
+			return errdefs.New(errdefs.InvalidArgument, "%s cannot be written: directory %s does not exist", dir, parent)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return writeError(err, dir, parent)
+		}
+		return nil
+	case err != nil:
+		return openError(dir, err)
+	case !st.IsDir():
+		return errdefs.New(errdefs.InvalidArgument, "%s is a file, not a directory: write an oci-archive: to make a tar", dir)
+	}
+	if _, ok := a.files.size("index.json"); ok {
+		return a.loadLayout()
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return openError(dir, err)
+	}
+	for _, n := range names {
+		// Blobs of an interrupted run, or the layout file alone, are fine.
+		if n.Name() != "blobs" && n.Name() != "oci-layout" && !strings.HasPrefix(n.Name(), ".") {
+			return errdefs.New(errdefs.InvalidArgument, "%s is neither empty nor an OCI image layout: choose another directory", dir)
+		}
+	}
+	return nil
+}
+
+// writeError says why a file could not be made in dir.
+func writeError(err error, target, dir string) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s cannot be written: permission denied in %s", target, dir)
+	case errors.Is(err, syscall.ENOSPC):
+		return errdefs.Wrap(err, errdefs.Unknown, "%s cannot be written: no space left in %s", target, dir)
+	case errors.Is(err, syscall.EROFS):
+		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s cannot be written: %s is on a read-only file system", target, dir)
+	}
+	return errdefs.Wrap(err, errdefs.Unknown, "%s cannot be written: %v", target, err)
+}
+
+// writable reports an archive that takes no more writes.
+func (a *Archive) writable() error {
+	if a.w == nil {
+		return errdefs.New(errdefs.InvalidArgument, "%s was opened for reading, not writing", a.loc.Path)
+	}
+	a.w.mu.Lock()
+	defer a.w.mu.Unlock()
+	if a.w.committed || a.w.closed {
+		return errdefs.New(errdefs.InvalidArgument, "%s is already committed or closed", a.loc.Path)
+	}
+	return nil
+}
+
+// tempFile makes a temporary file in the root, tracked so that Close removes
+// it if it was never renamed.
+func (a *Archive) tempFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(a.w.root, pattern)
+	if err != nil {
+		return nil, writeError(err, a.loc.Path, a.w.root)
+	}
+	a.w.mu.Lock()
+	a.w.temps[f.Name()] = true
+	a.w.mu.Unlock()
+	return f, nil
+}
+
+func (a *Archive) dropTemp(path string, remove bool) {
+	if remove {
+		os.Remove(path)
+	}
+	a.w.mu.Lock()
+	delete(a.w.temps, path)
+	a.w.mu.Unlock()
+}
+
+// putBlob streams body into a temporary file and renames it to its blob name
+// only once body was read to its end and checked: by the reader itself when
+// it can say so (the copy engine's digest verifier), else by hashing here.
+// Nothing is held in memory but a copy buffer.
+func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	final, ok := blobName(d)
+	if !ok {
+		return errdefs.New(errdefs.InvalidArgument, "blob digest %s cannot be stored in an OCI layout", d)
+	}
+	verifier, selfChecked := body.(interface{ Verified() error })
+	var h hash.Hash
+	r := io.Reader(ctxReader{ctx: ctx, r: body})
+	if !selfChecked {
+		h = sha256.New()
+		r = io.TeeReader(r, h)
+	}
+	return a.writeBlobFile(final, d, func(f *os.File) error {
+		n, err := io.Copy(f, r)
+		if err != nil {
+			if e, ok := errors.AsType[*errdefs.Error](err); ok {
+				return e // the verifier's digest mismatch, as it said it
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) && pathErr.Path == f.Name() {
+				return writeError(err, a.loc.Path, a.w.root)
+			}
+			return err
+		}
+		if size >= 0 && n != size {
+			return errdefs.New(errdefs.DigestMismatch, "blob %s: %d bytes arrived, not the %d its manifest gives", d, n, size)
+		}
+		if selfChecked {
+			return verifier.Verified()
+		}
+		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}); d.Algorithm == "sha256" && got != d {
+			return errdefs.New(errdefs.DigestMismatch, "blob %s arrived with digest %s", d, got)
+		}
+		return nil
+	})
+}
+
+// writeBlobFile writes a blob through fill into a temporary file, then gives
+// it its name.
+func (a *Archive) writeBlobFile(final string, d v1.Hash, fill func(*os.File) error) error {
+	dst := filepath.Join(a.w.root, filepath.FromSlash(final))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	f, err := a.tempFile(".blob-" + d.Hex[:min(12, len(d.Hex))] + "-*")
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() { a.dropTemp(f.Name(), !renamed) }()
+	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if a.w.fsync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return writeError(err, a.loc.Path, a.w.root)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	renamed = true
+	return nil
+}
+
+// ctxReader stops a copy when its context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// putManifest writes a manifest as a blob; under a tag it also becomes the
+// image's index.json entry (in memory until Commit), replacing an entry of the
+// same name.
+func (a *Archive) putManifest(ctx context.Context, repo name.Repository, ref string, mt types.MediaType, body []byte) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	d, _, _ := v1.SHA256(bytes.NewReader(body))
+	want, err := v1.NewHash(ref)
+	byDigest := err == nil
+	if byDigest && want != d {
+		return errdefs.New(errdefs.DigestMismatch, "manifest %s has digest %s", want, d)
+	}
+	var tag name.Tag
+	if !byDigest {
+		if tag, err = name.NewTag(repo.Name() + ":" + ref); err != nil {
+			return errdefs.Wrap(err, errdefs.InvalidArgument, "%q is not a valid tag for %s", ref, familiarRepo(repo))
+		}
+		if a.w.docker && !mt.IsImage() {
+			return errdefs.New(errdefs.InvalidArgument,
+				"%s can hold only single-platform images, which is all docker load reads, but %s is %s: pick one platform with --platform",
+				a.loc.Path, familiarName(tag), describeType(mt))
+		}
+	}
+	if !a.hasBlob(d) {
+		if err := a.writeBlobFile("blobs/sha256/"+d.Hex, d, func(f *os.File) error {
+			_, err := f.Write(body)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	desc := v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(body))}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.descs[d] = desc
+	if byDigest {
+		return nil
+	}
+	desc.Annotations = map[string]string{
+		AnnotationImageName: normalizedName(tag),
+		AnnotationRefName:   tag.TagStr(),
+	}
+	e := &entry{ref: tag, desc: desc, fresh: true}
+	for i, old := range a.entries {
+		if old.ref.Name() == tag.Name() {
+			// Replaced where it was, so an image keeps its place in the list.
+			e.fresh = old.fresh
+			a.entries[i] = e
+			return nil
+		}
+	}
+	a.entries = append(a.entries, e)
+	return nil
+}
+
+func describeType(mt types.MediaType) string {
+	if mt.IsIndex() {
+		return "a multi-platform index (" + string(mt) + ")"
+	}
+	return "of media type " + string(mt)
+}
+
+// commit writes index.json, manifest.json and oci-layout: into the directory
+// (index.json last, each file through a temporary name), or with every blob
+// into a tar, compressed by the target's extension, under a temporary name
+// renamed over the target once complete.
+func (a *Archive) commit(ctx context.Context) error {
+	a.w.mu.Lock()
+	done, closed := a.w.committed, a.w.closed
+	a.w.mu.Unlock()
+	switch {
+	case done:
+		return nil
+	case closed:
+		return errdefs.New(errdefs.InvalidArgument, "%s is closed", a.loc.Path)
+	}
+	a.mu.Lock()
+	entries := a.ordered()
+	a.mu.Unlock()
+	index, err := a.indexJSON(entries)
+	if err != nil {
+		return err
+	}
+	manifest, err := a.dockerManifest(entries)
+	if err != nil {
+		return err
+	}
+	meta := []metaFile{{"oci-layout", []byte(layoutFile)}, {"index.json", index}}
+	if manifest != nil {
+		meta = append(meta, metaFile{"manifest.json", manifest})
+	}
+	if a.w.target == "" {
+		err = a.commitDir(meta, manifest == nil)
+	} else {
+		err = a.commitTar(ctx, meta, entries)
+	}
+	if err != nil {
+		return err
+	}
+	a.w.mu.Lock()
+	a.w.committed = true
+	a.w.mu.Unlock()
+	return nil
+}
+
+type metaFile struct {
+	name string
+	body []byte
+}
+
+func (a *Archive) commitDir(meta []metaFile, dropManifest bool) error {
+	// index.json is the commit point: written last, after what it names.
+	slices.SortStableFunc(meta, func(x, y metaFile) int {
+		return boolInt(x.name == "index.json") - boolInt(y.name == "index.json")
+	})
+	if dropManifest {
+		// One left by an earlier export names images no longer described.
+		os.Remove(filepath.Join(a.w.root, "manifest.json"))
+	}
+	for _, m := range meta {
+		if err := a.writeFileAtomic(m.name, m.body); err != nil {
+			return err
+		}
+	}
+	return syncDir(a.w.root)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (a *Archive) writeFileAtomic(name string, body []byte) error {
+	f, err := a.tempFile("." + name + "-*")
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() { a.dropTemp(f.Name(), !renamed) }()
+	if _, err := f.Write(body); err != nil {
+		f.Close()
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := f.Close(); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(a.w.root, name)); err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	renamed = true
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems cannot sync a directory; the files themselves are synced.
+	_ = d.Sync()
+	return nil
+}
+
+// indexJSON is index.json: the entries read (unchanged), then this run's,
+// keeping the other fields of an index.json that was there.
+func (a *Archive) indexJSON(entries []*entry) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"schemaVersion":2,"mediaType":"` + string(types.OCIImageIndex) + `","manifests":[`)
+	for i, e := range entries {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		raw := e.raw
+		if raw == nil {
+			var err error
+			if raw, err = json.Marshal(e.desc); err != nil {
+				return nil, err
+			}
+		}
+		buf.Write(raw)
+	}
+	buf.WriteByte(']')
+	var keys []string
+	for k := range a.indexDoc {
+		if k != "schemaVersion" && k != "mediaType" && k != "manifests" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		kb, _ := json.Marshal(k)
+		buf.WriteByte(',')
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(a.indexDoc[k])
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// dockerManifest is manifest.json, for engines that read only that (dockerd
+// before 25 runs `docker load` from it): one entry per image, for one platform
+// of it, like containerd's export. For an index that is the first of
+// Options.Platforms it has, else the host's, else its first platform; an image
+// whose chosen manifest is not whole in the archive is left out (a sparse
+// archive). Names that share a manifest share its entry. It is nil when no
+// image qualifies.
+func (a *Archive) dockerManifest(entries []*entry) ([]byte, error) {
+	var out []*saveImage
+	byManifest := map[v1.Hash]*saveImage{}
+	for _, e := range entries {
+		md, m, ok := a.pickImage(e.desc)
+		if !ok {
+			continue
+		}
+		img := byManifest[md]
+		if img == nil {
+			img = &saveImage{Config: "blobs/sha256/" + m.Config.Digest.Hex, RepoTags: []string{}}
+			for _, l := range m.Layers {
+				img.Layers = append(img.Layers, "blobs/sha256/"+l.Digest.Hex)
+			}
+			byManifest[md] = img
+			out = append(out, img)
+		}
+		if t, ok := e.ref.(name.Tag); ok && !e.derived {
+			if n := familiarName(t); !slices.Contains(img.RepoTags, n) {
+				img.RepoTags = append(img.RepoTags, n)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(out)
+}
+
+// pickImage chooses the image manifest manifest.json gives for a root.
+func (a *Archive) pickImage(root v1.Descriptor) (v1.Hash, *v1.Manifest, bool) {
+	body, desc, err := a.manifest(root.Digest, root.MediaType)
+	if err != nil {
+		return v1.Hash{}, nil, false
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+		if err != nil {
+			return v1.Hash{}, nil, false
+		}
+		child, ok := a.pickPlatform(idx.Manifests)
+		if !ok {
+			return v1.Hash{}, nil, false
+		}
+		if body, desc, err = a.manifest(child.Digest, child.MediaType); err != nil || !desc.MediaType.IsImage() {
+			return v1.Hash{}, nil, false
+		}
+	}
+	if !desc.MediaType.IsImage() {
+		return v1.Hash{}, nil, false
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil || m.Config.Digest.Algorithm != "sha256" || !a.hasBlob(m.Config.Digest) {
+		return v1.Hash{}, nil, false
+	}
+	for _, l := range m.Layers {
+		if l.Digest.Algorithm != "sha256" || !a.hasBlob(l.Digest) {
+			return v1.Hash{}, nil, false
+		}
+	}
+	return desc.Digest, m, true
+}
+
+// pickPlatform chooses among an index's platform images that are in the archive.
+func (a *Archive) pickPlatform(children []v1.Descriptor) (v1.Descriptor, bool) {
+	var candidates []v1.Descriptor
+	for _, c := range children {
+		if c.Platform == nil || platforms.IsUnknown(c.Platform) || !c.MediaType.IsImage() || !a.hasBlob(c.Digest) {
+			continue
+		}
+		candidates = append(candidates, c)
+	}
+	if len(candidates) == 0 {
+		return v1.Descriptor{}, false
+	}
+	prefs := append(slices.Clone(a.opts.Platforms), v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH})
+	for _, p := range prefs {
+		for _, c := range candidates {
+			if platforms.Match(p, *c.Platform) {
+				return c, true
+			}
+		}
+	}
+	return candidates[0], true
+}
+
+// reachable lists the blob files the entries need, so that the blobs of an
+// image that failed halfway do not go into the tar. When a manifest cannot be
+// parsed, every blob written goes in.
+func (a *Archive) reachable(entries []*entry) ([]string, error) {
+	all, err := a.blobFiles()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[v1.Hash]bool{}
+	var walk func(d v1.Hash, depth int) bool
+	walk = func(d v1.Hash, depth int) bool {
+		if seen[d] || !a.hasBlob(d) {
+			return true // a sparse index names children that are not here
+		}
+		seen[d] = true
+		if depth > 8 {
+			return false
+		}
+		body, _, err := a.manifest(d, "")
+		if err != nil {
+			return false
+		}
+		var m struct {
+			Manifests []v1.Descriptor `json:"manifests"`
+			Config    *v1.Descriptor  `json:"config"`
+			Layers    []v1.Descriptor `json:"layers"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			return false
+		}
+		for _, c := range m.Manifests {
+			if !walk(c.Digest, depth+1) {
+				return false
+			}
+		}
+		if m.Config != nil {
+			seen[m.Config.Digest] = true
+		}
+		for _, l := range m.Layers {
+			seen[l.Digest] = true
+		}
+		return true
+	}
+	for _, e := range entries {
+		if !walk(e.desc.Digest, 0) {
+			return all, nil
+		}
+	}
+	var out []string
+	for _, f := range all {
+		alg, hex, _ := strings.Cut(strings.TrimPrefix(f, "blobs/"), "/")
+		if seen[v1.Hash{Algorithm: alg, Hex: hex}] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// blobFiles lists blobs/ALG/HEX under the root, sorted.
+func (a *Archive) blobFiles() ([]string, error) {
+	var out []string
+	algs, err := os.ReadDir(filepath.Join(a.w.root, "blobs"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, alg := range algs {
+		if !alg.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(a.w.root, "blobs", alg.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if f.Type().IsRegular() && !strings.HasPrefix(f.Name(), ".") {
+				out = append(out, "blobs/"+alg.Name()+"/"+f.Name())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// tarTime is the modification time of every file in a tar written here: the
+// same images always make the same bytes.
+var tarTime = time.Unix(0, 0)
+
+func (a *Archive) commitTar(ctx context.Context, meta []metaFile, entries []*entry) error {
+	blobs, err := a.reachable(entries)
+	if err != nil {
+		return writeError(err, a.loc.Path, a.w.root)
+	}
+	dir := filepath.Dir(a.w.target)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(a.w.target)+".part-")
+	if err != nil {
+		return writeError(err, a.w.target, dir)
+	}
+	a.w.mu.Lock()
+	a.w.temps[f.Name()] = true
+	a.w.mu.Unlock()
+	renamed := false
+	defer func() { a.dropTemp(f.Name(), !renamed) }()
+	if err := a.writeTar(ctx, f, meta, blobs); err != nil {
+		f.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, ok := errors.AsType[*errdefs.Error](err); ok {
+			return err
+		}
+		return writeError(err, a.w.target, dir)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return writeError(err, a.w.target, dir)
+	}
+	if err := f.Close(); err != nil {
+		return writeError(err, a.w.target, dir)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return writeError(err, a.w.target, dir)
+	}
+	if err := os.Rename(f.Name(), a.w.target); err != nil {
+		return writeError(err, a.w.target, dir)
+	}
+	renamed = true
+	_ = syncDir(dir)
+	// The work directory served its purpose; Close removes it again if this
+	// fails, and the archive is complete either way.
+	_ = os.RemoveAll(a.w.root)
+	return nil
+}
+
+// writeTar writes the layout as a tar: the metadata first, then the blobs in
+// name order.
+func (a *Archive) writeTar(ctx context.Context, f *os.File, meta []metaFile, blobs []string) error {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var out io.Writer = bw
+	var zw io.WriteCloser
+	switch a.w.comp {
+	case gzipped:
+		gw, err := gzip.NewWriterLevel(bw, gzip.DefaultCompression)
+		if err != nil {
+			return err
+		}
+		zw = gw
+	case zstandard:
+		// Two goroutines and the smaller buffers: layers are compressed
+		// already, and memory stays small whatever the archive's size.
+		enc, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderConcurrency(2), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			return err
+		}
+		zw = enc
+	}
+	if zw != nil {
+		out = zw
+	}
+	tw := tar.NewWriter(out)
+	for _, m := range meta {
+		if err := tw.WriteHeader(fileHeader(m.name, int64(len(m.body)))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(m.body); err != nil {
+			return err
+		}
+	}
+	dirs := []string{"blobs/"}
+	for _, b := range blobs {
+		d := b[:strings.LastIndexByte(b, '/')+1]
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: tarTime}); err != nil {
+			return err
+		}
+	}
+	for _, b := range blobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := copyFileInto(ctx, tw, filepath.Join(a.w.root, filepath.FromSlash(b)), b); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+func fileHeader(name string, size int64) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: tarTime}
+}
+
+func copyFileInto(ctx context.Context, tw *tar.Writer, path, name string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(fileHeader(name, st.Size())); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, ctxReader{ctx: ctx, r: f})
+	return err
+}
+
+// closeWrite ends a write. Without a Commit an archive file's work directory
+// and partial tar are removed; a directory keeps the blobs that arrived whole
+// (they are correct under their names, and a re-run does not fetch them
+// again) and its index.json as it was.
+func (a *Archive) closeWrite() error {
+	a.w.mu.Lock()
+	if a.w.closed {
+		a.w.mu.Unlock()
+		return nil
+	}
+	a.w.closed = true
+	temps := make([]string, 0, len(a.w.temps))
+	for t := range a.w.temps {
+		temps = append(temps, t)
+	}
+	a.w.mu.Unlock()
+	var errs []error
+	for _, t := range temps {
+		if err := os.Remove(t); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if a.w.target != "" {
+		// The work directory beside the file: all of it without a Commit,
+		// what is left of it after one.
+		if err := os.RemoveAll(a.w.root); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
