@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
@@ -10,13 +12,15 @@ import (
 )
 
 // openArchive opens an archive SRC (write false) or DST (write true).
-func openArchive(ctx context.Context, loc location.Location, write, force bool) (store.Archive, error) {
-	return archive.Open(ctx, loc, write, archive.Options{Force: force})
+// --platform also says which platform manifest.json (what `docker load`
+// reads) names for a multi-platform image.
+func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform) (store.Archive, error) {
+	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats})
 }
 
 // openArchives opens several archive SRCs as one, grouping their images by
 // name: k3s's per-architecture airgap archives become multi-arch images.
-func openArchives(notef func(string, ...any)) func(ctx context.Context, locs []location.Location) (store.Archive, error) {
+func openArchives(notef func(string, ...any), plats []v1.Platform) func(ctx context.Context, locs []location.Location) (store.Archive, error) {
 	return func(ctx context.Context, locs []location.Location) (store.Archive, error) {
 		var parts []store.Archive
 		closeAll := func() {
@@ -25,7 +29,7 @@ func openArchives(notef func(string, ...any)) func(ctx context.Context, locs []l
 			}
 		}
 		for _, loc := range locs {
-			a, err := openArchive(ctx, loc, false, false)
+			a, err := openArchive(ctx, loc, false, false, plats)
 			if err != nil {
 				closeAll()
 				return nil, err

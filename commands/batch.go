@@ -21,6 +21,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 )
 
 // batchOptions are the flags of a run of many images.
@@ -126,9 +127,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
 		},
-		OpenArchives: openArchives(pw.Logf),
+		OpenArchives: openArchives(pw.Logf, c.plats),
 		Warnf:        pw.Logf,
 	})
 	if err != nil {
@@ -194,7 +195,7 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 		return err
 	}
 	for _, s := range srcs {
-		if src, err := location.Parse(s); err == nil && src.IsArchive() && sameFile(src.Path, loc.Path) {
+		if src, err := location.Parse(s); err == nil && src.IsArchive() && archive.SameFile(src, loc) {
 			return fmt.Errorf("%s is both SRC and DST: write the copy to another file", dst)
 		}
 	}
@@ -210,17 +211,6 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
 	}
 	return nil
-}
-
-func sameFile(a, b string) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	if errA == nil && errB == nil {
-		return os.SameFile(sa, sb)
-	}
-	absA, _ := filepath.Abs(a)
-	absB, _ := filepath.Abs(b)
-	return absA == absB
 }
 
 // checkSingle refuses a docker-archive target for a source with several

@@ -265,6 +265,9 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		case name.Tag:
 			ref += ":" + s.TagStr()
 		case name.Digest:
+			if d.loc.IsArchive() {
+				return Image{}, usage(e, "%s is pinned by digest only, and an archive names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name())
+			}
 			if len(plats) > 0 {
 				return Image{}, usage(e, "%s is pinned by digest only, and with --platform its digest changes: give a destination tag (SRC DST:TAG)", src.Name())
 			}
