@@ -253,6 +253,12 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 		if body, digest, mt, err = wrapInIndex(pushed, body, mt); err != nil {
 			return out, err
 		}
+	} else if mt.IsIndex() {
+		// BuildKit normalises platforms (linux/arm64/v8 becomes linux/arm64):
+		// the index DST gets carries the source's fields for every child.
+		if body, digest, err = restorePlatforms(body, pushed.platforms); err != nil {
+			return out, err
+		}
 	}
 	// Check every platform (each blob there, the content the source's), and
 	// count what was pushed, at once.
@@ -437,6 +443,54 @@ func pairPlatforms(p *plan.Plan, body []byte, mt types.MediaType, digest v1.Hash
 		}
 	}
 	return pushed, nil
+}
+
+// restorePlatforms gives every image of BuildKit's index the platform the
+// source's index gives it (variant, os.version and features included), keeping
+// everything else in the index as BuildKit wrote it. Unchanged, the bytes (and
+// so the digest) are BuildKit's.
+func restorePlatforms(body []byte, pushed []plan.PlatformDigest) ([]byte, v1.Hash, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("the index BuildKit pushed: %w", err)
+	}
+	var entries []map[string]json.RawMessage
+	if err := json.Unmarshal(doc["manifests"], &entries); err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("the index BuildKit pushed: %w", err)
+	}
+	changed := false
+	for _, e := range entries {
+		var d v1.Hash
+		if err := json.Unmarshal(e["digest"], &d); err != nil {
+			continue
+		}
+		for _, pd := range pushed {
+			if pd.DestinationDigest != d || pd.Source.Platform == nil {
+				continue
+			}
+			want, err := json.Marshal(pd.Source.Platform)
+			if err != nil {
+				return nil, v1.Hash{}, err
+			}
+			if !bytes.Equal(e["platform"], want) {
+				e["platform"] = want
+				changed = true
+			}
+		}
+	}
+	digest, _, err := v1.SHA256(bytes.NewReader(body))
+	if err != nil || !changed {
+		return body, digest, err
+	}
+	if doc["manifests"], err = json.Marshal(entries); err != nil {
+		return nil, v1.Hash{}, err
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	digest, _, err = v1.SHA256(bytes.NewReader(out))
+	return out, digest, err
 }
 
 // wrapInIndex makes a one-platform index of the manifest BuildKit pushed,
