@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +38,46 @@ type Registry struct {
 	logFile string
 	// netns is the test host's namespace the registry runs in, if any.
 	netns string
+	kind  registryKind
+}
+
+// registryKind is which registry program serves: they differ in the OCI 1.1
+// referrers API, which only ociRegistry serves.
+type registryKind int
+
+const (
+	distributionV3 registryKind = iota // the pinned distribution registry (the default)
+	distribution28                     // Debian's docker-registry 2.8
+	ociRegistry                        // go-containerregistry's registry, referrers API on
+)
+
+// ociRegistryBinary builds internal/testutil/cmd/ociregistry once a run.
+var ociRegistryBinary = sync.OnceValues(func() (string, error) {
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("docker-migrate-ociregistry-%d", os.Getpid()))
+	cmd := exec.Command("go", "build", "-o", out, "./internal/testutil/cmd/ociregistry")
+	cmd.Dir = repoRoot
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./internal/testutil/cmd/ociregistry: %w\n%s", err, b)
+	}
+	onExit(func() { os.Remove(out) })
+	return out, nil
+})
+
+// command is the registry's command line for config (or, for ociRegistry,
+// which has no config file, its address).
+func (r *Registry) command(config string) (string, []string, error) {
+	switch r.kind {
+	case distribution28:
+		const path = "/usr/bin/docker-registry"
+		if _, err := os.Stat(path); err != nil {
+			return "", nil, fmt.Errorf("Debian's docker-registry (2.8) is not installed: run scripts/install-tools.sh docker-registry")
+		}
+		return path, []string{"serve", config}, nil
+	case ociRegistry:
+		bin, err := ociRegistryBinary()
+		return bin, []string{"--addr", r.Host}, err
+	}
+	return registryBinary, []string{"serve", config}, nil
 }
 
 type registryOptions struct {
@@ -48,6 +89,8 @@ type registryOptions struct {
 	// host, when set, is a test host the registry runs on: its own network
 	// namespace with an address that is not loopback (see startTestHost).
 	host *testHost
+	// kind picks the registry program; the zero value is distribution v3.
+	kind registryKind
 }
 
 // The registry reads the htpasswd file with bcrypt only; a low cost keeps
@@ -59,7 +102,7 @@ const bcryptCost = 4
 func startRegistry(t testing.TB, opts registryOptions) *Registry {
 	t.Helper()
 	dir := t.TempDir()
-	r := &Registry{logFile: filepath.Join(dir, "registry.log")}
+	r := &Registry{logFile: filepath.Join(dir, "registry.log"), kind: opts.kind}
 	auth := ""
 	if opts.htpasswd {
 		r.User, r.Password = "e2e-user", "pw-"+rand.Text()
@@ -135,10 +178,15 @@ func (r *Registry) start(t testing.TB, config string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(registryBinary, "serve", config)
+	bin, args, err := r.command(config)
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	cmd := exec.Command(bin, args...)
 	if r.netns != "" {
 		// ip execs the registry, so the process is the registry itself.
-		cmd = exec.Command("ip", "netns", "exec", r.netns, registryBinary, "serve", config)
+		cmd = exec.Command("ip", append([]string{"netns", "exec", r.netns, bin}, args...)...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

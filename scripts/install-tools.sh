@@ -114,6 +114,14 @@ install_regclient() {
 		github.com/regclient/regclient/cmd/regctl github.com/regclient/regclient/cmd/regsync
 }
 
+install_docker_registry() {
+	# Debian's distribution registry 2.8: the --referrers tests' registry
+	# without the OCI 1.1 referrers API. Never run as a service here.
+	if [[ -x /usr/bin/docker-registry ]]; then return 0; fi
+	apt_install docker-registry
+	if command -v systemctl >/dev/null; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
+}
+
 install_skopeo() {
 	# The archive tests check that skopeo reads what we write (oci:, oci-archive:).
 	command -v skopeo >/dev/null || apt_install skopeo
@@ -135,6 +143,7 @@ for tool in "$@"; do
 	iproute) install_iproute ;;
 	skopeo) install_skopeo ;;
 	regclient) install_regclient ;;
+	docker-registry) install_docker_registry ;;
 	zstd) install_zstd ;;
 	all)
 		install_registry
@@ -144,6 +153,7 @@ for tool in "$@"; do
 		install_skopeo
 		install_zstd
 		install_regclient
+		install_docker_registry
 		install_buildkitd
 		install_buildx
 		;;

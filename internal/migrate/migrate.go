@@ -54,6 +54,11 @@ type Options struct {
 	// SinglePlatform writes one platform's own manifest, not an index of one
 	// (for a docker-save archive).
 	SinglePlatform bool
+	// Referrers copies the artifacts that refer to the image (signatures,
+	// SBOMs), through the referrers API or its fallback tags, and cosign's
+	// sha256-HEX.sig/.att/.sbom tags; ReferrerTypes narrows them by artifactType.
+	Referrers     bool
+	ReferrerTypes []string
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  chan struct{}
 	Ledger *ledger.Ledger
@@ -87,6 +92,8 @@ type Result struct {
 	UpToDate        bool           `json:"upToDate,omitempty"`
 	// Attempts lists every strategy tried, skipped or failed, in order.
 	Attempts []Attempt `json:"attempts"`
+	// Referrers counts the artifacts copied with --referrers.
+	Referrers *ReferrerCounts `json:"referrers,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
 	Plan *plan.Plan `json:"-"`
 }
@@ -188,6 +195,13 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			converted := newResult(o, q)
 			res.DestinationDigest, res.MediaType, res.Platforms = converted.DestinationDigest, converted.MediaType, converted.Platforms
 			res.DigestChanged, res.DigestNote = q.DigestChanged, q.ChangeReason
+			if o.Referrers {
+				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
+				if err != nil {
+					return nil, nil, err
+				}
+				res.Referrers = &counts
+			}
 			res.DurationSeconds = time.Since(start).Seconds()
 			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
 		}
@@ -213,6 +227,20 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if err == nil {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
+			if o.Referrers {
+				q := p
+				if is, ok := s.(index.Strategy); ok {
+					q, _ = is.Prepare(ctx, in)
+				}
+				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
+				res.Referrers = &counts
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, nil, ctx.Err()
+					}
+					return res, nil, errdefs.Wrap(err, errdefs.KindOf(err), "%s arrived, but not all of its referrers: %s; run again, and if it persists, report it to the registry's operator or leave out --referrers", o.Destination.Name(), errdefs.Message(err))
+				}
+			}
 			res.DurationSeconds = time.Since(start).Seconds()
 			return res, nil, nil
 		}
@@ -263,6 +291,12 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
 	}
 	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+}
+
+// indexOptions are the executor's options for the copies this run makes
+// besides the image (its referrers).
+func (o Options) indexOptions() index.Options {
+	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:

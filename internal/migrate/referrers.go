@@ -1,0 +1,230 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/plan"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ReferrerCounts counts the artifacts (signatures, SBOMs, attestations) that
+// refer to the image, for --referrers.
+type ReferrerCounts struct {
+	// Copied counts the referrers copied (or, in a dry run, found to copy).
+	Copied int `json:"copied"`
+	// Present counts those the destination already had.
+	Present int `json:"present"`
+}
+
+// cosignSuffixes are the tags cosign writes beside an image (sha256-HEX.sig
+// and so on) for its signatures, attestations and SBOMs.
+var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+
+// maxReferrers bounds the artifacts one image brings along, so that a cycle or
+// a runaway registry cannot make the walk endless.
+const maxReferrers = 1000
+
+// referrerLister is a store with the OCI 1.1 referrers API (a registry that
+// answers GET /v2/NAME/referrers/DIGEST).
+type referrerLister interface {
+	Referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor, bool, error)
+}
+
+// fallbackTag is where a registry without the referrers API keeps the
+// referrers of d: an index tagged sha256-HEX (the OCI 1.1 fallback schema).
+func fallbackTag(d v1.Hash) string { return d.Algorithm + "-" + d.Hex }
+
+// copyReferrers copies, for every manifest of the copied graph whose digest
+// the copy kept, the artifacts that refer to it, and theirs in turn. Each is
+// copied by digest through the same planner and executor as the image. Where
+// the destination has the referrers API it indexes them itself on the PUT;
+// elsewhere (an older registry, an archive) the fallback tag is updated,
+// keeping what another tool already listed there.
+func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *plan.Plan, strategyName string, pw index.Options) (ReferrerCounts, error) {
+	var counts ReferrerCounts
+	var subjects []v1.Hash
+	switch {
+	case strategyName != StrategyIndex:
+		o.Progress.Logf("note: referrers not copied: the %s strategy writes new manifests, and a signature or SBOM names the digest it refers to", strategyName)
+		return counts, nil
+	case p.DigestChanged:
+		o.Progress.Logf("note: the referrers of the source index %s are not copied: the copy's index is a new one (%s); those of each platform's image are", p.SourceDigest, p.ChangeReason)
+	default:
+		subjects = append(subjects, p.SourceDigest)
+	}
+	for _, m := range p.Manifests {
+		subjects = append(subjects, m.Digest)
+	}
+	dstAPI := false
+	if l, ok := dst.(referrerLister); ok && !o.DryRun {
+		_, supported, err := l.Referrers(ctx, subjects[0])
+		if err != nil {
+			return counts, err
+		}
+		dstAPI = supported
+	}
+
+	seen := map[v1.Hash]bool{}
+	for _, s := range subjects {
+		seen[s] = true
+	}
+	for len(subjects) > 0 {
+		d := subjects[0]
+		subjects = subjects[1:]
+		refs, err := o.findReferrers(ctx, src, d)
+		if err != nil {
+			return counts, err
+		}
+		var listed []v1.Descriptor
+		for _, r := range refs {
+			if seen[r.Digest] {
+				continue
+			}
+			seen[r.Digest] = true
+			if len(seen) > maxReferrers {
+				return counts, errdefs.New(errdefs.Rejected, "%s has more than %d referrers: refusing to follow them further", src, maxReferrers)
+			}
+			present, err := o.copyByDigest(ctx, src, dst, r.Digest, pw)
+			if err != nil {
+				return counts, fmt.Errorf("copy referrer %s (%s) of %s: %w", r.Digest, r.ArtifactType, d, err)
+			}
+			if present {
+				counts.Present++
+			} else {
+				counts.Copied++
+			}
+			listed = append(listed, r)
+			subjects = append(subjects, r.Digest)
+		}
+		if len(listed) > 0 && !dstAPI && !o.DryRun {
+			if err := updateFallbackTag(ctx, dst, d, listed); err != nil {
+				return counts, err
+			}
+		}
+		for _, suffix := range cosignSuffixes {
+			tag := fallbackTag(d) + suffix
+			desc, err := src.HeadManifest(ctx, tag)
+			if errdefs.Is(err, errdefs.NotFound) {
+				continue
+			} else if err != nil {
+				return counts, err
+			}
+			present, err := o.copyTag(ctx, src, dst, tag, desc.Digest, pw)
+			if err != nil {
+				return counts, fmt.Errorf("copy %s: %w", tag, err)
+			}
+			if present {
+				counts.Present++
+			} else {
+				counts.Copied++
+			}
+		}
+	}
+	return counts, nil
+}
+
+// findReferrers lists what refers to d in s: through the referrers API where
+// s has it, and through the fallback tag, which tools write where it has not
+// (and some write anyway). --referrer-type narrows them by artifactType.
+func (o Options) findReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descriptor, error) {
+	var out []v1.Descriptor
+	if l, ok := s.(referrerLister); ok {
+		descs, _, err := l.Referrers(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, descs...)
+	}
+	body, _, err := s.GetManifest(ctx, fallbackTag(d))
+	switch {
+	case errdefs.Is(err, errdefs.NotFound):
+	case err != nil:
+		return nil, err
+	default:
+		var idx v1.IndexManifest
+		if err := json.Unmarshal(body, &idx); err != nil {
+			return nil, errdefs.New(errdefs.Rejected, "%s: the referrers tag %s is not an index (%v)", s, fallbackTag(d), err)
+		}
+		for _, m := range idx.Manifests {
+			if !slices.ContainsFunc(out, func(x v1.Descriptor) bool { return x.Digest == m.Digest }) {
+				out = append(out, m)
+			}
+		}
+	}
+	if len(o.ReferrerTypes) > 0 {
+		out = slices.DeleteFunc(out, func(x v1.Descriptor) bool { return !slices.Contains(o.ReferrerTypes, x.ArtifactType) })
+	}
+	return out, nil
+}
+
+// copyByDigest copies the manifest d of src and everything it names to dst,
+// under its digest. present reports that dst had it already.
+func (o Options) copyByDigest(ctx context.Context, src, dst store.Store, d v1.Hash, pw index.Options) (bool, error) {
+	return o.copySub(ctx, src, dst, d.String(), d, pw)
+}
+
+// copyTag copies src's tag (a cosign signature, say) to the same tag in dst.
+func (o Options) copyTag(ctx context.Context, src, dst store.Store, tag string, d v1.Hash, pw index.Options) (bool, error) {
+	return o.copySub(ctx, src, dst, tag, d, pw)
+}
+
+func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, d v1.Hash, pw index.Options) (bool, error) {
+	srcRef := o.Source.Context().Digest(d.String())
+	var dstRef = o.Destination.Context().Digest(d.String())
+	req := plan.Request{Source: srcRef, Destination: dstRef, Jobs: o.Jobs}
+	if ref != d.String() {
+		req.Destination = o.Destination.Context().Tag(ref)
+	}
+	p, err := plan.Build(ctx, src, dst, req)
+	if err != nil {
+		return false, err
+	}
+	if p.UpToDate || o.DryRun {
+		return p.UpToDate, nil
+	}
+	_, err = index.Execute(ctx, p, src, dst, pw)
+	return false, err
+}
+
+// updateFallbackTag adds descs to the index tagged sha256-HEX of subject d in
+// dst, keeping the entries another tool put there.
+func updateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []v1.Descriptor) error {
+	tag := fallbackTag(d)
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	body, _, err := dst.GetManifest(ctx, tag)
+	switch {
+	case errdefs.Is(err, errdefs.NotFound):
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(body, &idx); err != nil {
+			return errdefs.New(errdefs.Rejected, "%s: the referrers tag %s is not an index (%v); remove it or fix it, then run again", dst, tag, err)
+		}
+	}
+	added := false
+	for _, r := range descs {
+		if !slices.ContainsFunc(idx.Manifests, func(x v1.Descriptor) bool { return x.Digest == r.Digest }) {
+			idx.Manifests = append(idx.Manifests, r)
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	out, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(out, body) {
+		return nil
+	}
+	return dst.PutManifest(ctx, tag, types.OCIImageIndex, out)
+}
