@@ -105,7 +105,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	for _, s := range srcs {
 		entries = append(entries, imagelist.Entry{Source: s})
 	}
-	if err := checkArchiveTarget(dst, srcs, opts.batch.force); err != nil {
+	if err := checkArchiveTarget(dst, srcs, opts.batch.force || opts.check.enabled); err != nil {
 		return usage(err)
 	}
 
@@ -123,6 +123,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	resolved, err := batch.Resolve(ctx, batch.Request{
 		Entries:     entries,
 		Destination: dst,
+		ReadOnly:    opts.dryRun || opts.check.enabled,
 		Exact:       len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
@@ -160,10 +161,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Progress: pw,
 		Report:   report,
 		Quota:    quota,
+		Check:    opts.check.enabled,
 	})
 	pw.Close()
 	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
-		sum.Write(dockerCli.Err(), opts.dryRun)
+		sum.Write(dockerCli.Err(), opts.dryRun || opts.check.enabled)
 	}
 	if opts.batch.failedFile != "" && !opts.dryRun {
 		if err := writeFailedList(opts.batch.failedFile, sum.NotDone); err != nil {
@@ -179,7 +181,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	}
-	if resolved.Target != nil && !opts.dryRun {
+	if resolved.Target != nil && !opts.dryRun && !opts.check.enabled {
 		if err := resolved.Target.Commit(ctx); err != nil {
 			return failure(ctx, err, c.debug, "interrupted: the archive was not written")
 		}

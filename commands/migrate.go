@@ -52,6 +52,8 @@ type migrateOptions struct {
 	manifest            manifestOptions
 	buildx              buildxOptions
 	batch               batchOptions
+	referrers           referrerOptions
+	check               checkFlags
 }
 
 // insecureAll is what a bare --insecure means: both sides.
@@ -102,7 +104,7 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			srcs, dst := args[:len(args)-1], args[len(args)-1]
 			opts.batch.jobsSet = cmd.Flags().Changed("jobs")
-			if len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.batch.batchOnly() && !isArchive(srcs[0]) && !isArchive(dst) {
+			if len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.batch.batchOnly() && !opts.check.enabled && !isArchive(srcs[0]) && !isArchive(dst) {
 				opts.source, opts.destination = srcs[0], dst
 				return runMigrate(cmd.Context(), dockerCli, opts)
 			}
@@ -123,6 +125,8 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
 	addBatchFlags(flags, &opts.batch)
+	addReferrerFlags(flags, &opts.referrers)
+	addCheckFlags(flags, &opts.check)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	return cmd
@@ -263,6 +267,9 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Strategies: strategies,
 		Registry:   client,
 		Debugf:     c.debugf,
+		// --referrers, and --referrer-type (which means it).
+		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
+		ReferrerTypes: opts.referrers.types,
 	}, nil
 }
 

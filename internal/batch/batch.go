@@ -109,7 +109,9 @@ const (
 )
 
 // Arrived reports an outcome after which the destination has the image.
-func (o Outcome) Arrived() bool { return o == Copied || o == UpToDate || o == Done }
+func (o Outcome) Arrived() bool {
+	return o == Copied || o == UpToDate || o == Done || o == Equal || o == SameContent
+}
 
 // Options is one batch run.
 type Options struct {
@@ -131,6 +133,9 @@ type Options struct {
 	// Quota, when set, has the pulls registries say remain, for the progress
 	// lines.
 	Quota *Quota
+	// Check compares each image with its destination instead of copying it
+	// (--check): nothing is written.
+	Check bool
 }
 
 // Summary is what a run did, for the table on stderr and the exit code.
@@ -243,6 +248,10 @@ func (r *runner) stopReason(ctx context.Context) string {
 // one copies one image, unless a report says an earlier run did or its
 // registry has stopped this run with a rate limit.
 func (r *runner) one(ctx context.Context, i int, im Image) {
+	if r.o.Check {
+		r.checkOne(ctx, i, im)
+		return
+	}
 	if why := r.hostStopped(im); why != "" {
 		r.finish(im, i, nil, NotDone, why)
 		return
@@ -386,7 +395,7 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		r.sum.Bytes.Skipped += res.Bytes.Skipped
 		detail = fmt.Sprintf(" (%s, %s)", plural(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
 	}
-	if r.o.Report != nil && !r.o.Copy.DryRun {
+	if r.o.Report != nil && !r.o.Copy.DryRun && !r.o.Check {
 		if err := r.o.Report.Append(rec); err != nil {
 			r.o.Progress.Logf("warning: cannot write the report: %v", err)
 		}
@@ -399,6 +408,15 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		word, detail = "done in an earlier run", ""
 	case Failed, NotDone:
 		word, detail = word+": "+reason, ""
+	case Missing, Different:
+		// --check: one problem a line in the summary; here the first.
+		first, rest, _ := strings.Cut(reason, "\n")
+		word, detail = word+": "+first, ""
+		if n := strings.Count(rest, "\n") + 1; rest != "" {
+			detail = fmt.Sprintf(" (and %d more)", n)
+		}
+	case SameContent:
+		word, detail = "same content under another digest (every platform's rootfs.diff_ids match)", ""
 	}
 	if r.o.Copy.DryRun && outcome.Arrived() {
 		word = "planned"
@@ -431,7 +449,13 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 			fmt.Fprintf(&b, "  %-22s %d\n", label, n)
 		}
 	}
-	if dryRun {
+	row("equal", s.Counts[Equal])
+	row("same content", s.Counts[SameContent])
+	row("missing", s.Counts[Missing])
+	row("different", s.Counts[Different])
+	if s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
+		// --check: nothing moved.
+	} else if dryRun {
 		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
 		fmt.Fprintf(&b, "  %-22s %d blob(s), %s\n", "would move", s.UniqueBlobs, units.HumanSize(float64(s.UniqueBytes)))
 	} else {
@@ -445,7 +469,9 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 		fmt.Fprintf(&b, "  %-22s %s copied, %s mounted\n", "bytes moved", units.HumanSize(float64(s.Bytes.Copied)), units.HumanSize(float64(s.Bytes.Mounted)))
 	}
 	for _, f := range s.Failures {
-		fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, f.Reason)
+		for _, line := range strings.Split(f.Reason, "\n") {
+			fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, line)
+		}
 	}
 	fmt.Fprint(w, b.String())
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -15,6 +17,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -22,6 +25,9 @@ import (
 type Request struct {
 	Entries     []imagelist.Entry
 	Destination string
+	// ReadOnly opens an archive DST for reading (--dry-run, --check): such a
+	// run writes nothing, not even a temporary directory.
+	ReadOnly bool
 	// Exact makes DST the whole destination reference of the one image named
 	// (taking the source's tag when it has none), as a one-image copy has it.
 	Exact bool
@@ -77,8 +83,13 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		return res, err
 	}
 	if dst.loc.IsArchive() {
-		if dst.archive, err = req.OpenArchive(ctx, dst.loc, true); err != nil {
-			return res, err
+		switch _, statErr := os.Stat(dst.loc.Path); {
+		case req.ReadOnly && os.IsNotExist(statErr):
+			dst.archive = absentArchive{dst.loc}
+		default:
+			if dst.archive, err = req.OpenArchive(ctx, dst.loc, !req.ReadOnly); err != nil {
+				return res, err
+			}
 		}
 		res.Target = dst.archive
 		res.Opened = append(res.Opened, dst.archive)
@@ -395,4 +406,37 @@ func origin(e imagelist.Entry) string {
 
 func usage(e imagelist.Entry, format string, args ...any) error {
 	return errdefs.New(errdefs.InvalidArgument, "%s: %s", origin(e), fmt.Sprintf(format, args...))
+}
+
+// absentArchive is an archive DST that does not exist yet, seen by a run that
+// only reads: it holds nothing.
+type absentArchive struct{ loc location.Location }
+
+func (a absentArchive) String() string                                   { return a.loc.Text }
+func (a absentArchive) Images(context.Context) ([]name.Reference, error) { return nil, nil }
+func (a absentArchive) Repository(name.Repository) store.Store           { return absentStore(a) }
+func (a absentArchive) Commit(context.Context) error                     { return nil }
+func (a absentArchive) Close() error                                     { return nil }
+
+type absentStore absentArchive
+
+func (a absentStore) String() string { return a.loc.Text }
+func (a absentStore) notFound() error {
+	return errdefs.New(errdefs.NotFound, "%s does not exist yet", a.loc.Path)
+}
+func (a absentStore) HeadManifest(context.Context, string) (v1.Descriptor, error) {
+	return v1.Descriptor{}, a.notFound()
+}
+func (a absentStore) GetManifest(context.Context, string) ([]byte, v1.Descriptor, error) {
+	return nil, v1.Descriptor{}, a.notFound()
+}
+func (a absentStore) PutManifest(context.Context, string, types.MediaType, []byte) error {
+	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
+}
+func (a absentStore) BlobExists(context.Context, v1.Hash) (bool, error) { return false, nil }
+func (a absentStore) GetBlob(context.Context, v1.Hash) (io.ReadCloser, error) {
+	return nil, a.notFound()
+}
+func (a absentStore) PutBlob(context.Context, v1.Hash, int64, io.Reader) error {
+	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
 }

@@ -1,0 +1,75 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/docker-migrate/docker-migrate/internal/check"
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+)
+
+// Outcomes of --check, which writes nothing: the mirror is equal to the
+// source, has the same content under another digest, lacks something, or
+// differs.
+const (
+	Equal       Outcome = "equal"
+	SameContent Outcome = "same-content"
+	Missing     Outcome = "missing"
+	Different   Outcome = "different"
+)
+
+// checkOne checks one image instead of copying it.
+func (r *runner) checkOne(ctx context.Context, i int, im Image) {
+	src, dst, err := r.readStores(ctx, im)
+	var res *check.Result
+	if err == nil {
+		res, err = check.Image(ctx, check.Request{Src: src, Dst: dst, Source: im.Source, Destination: im.Destination, Platforms: im.Platforms})
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+			return
+		}
+		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
+		return
+	}
+	outcome := Outcome(res.Status)
+	reason := strings.Join(res.Problems, "\n")
+	r.mu.Lock()
+	if r.o.Format == "json" {
+		if b, err := json.Marshal(res); err == nil {
+			fmt.Fprintf(r.o.Out, "%s\n", b)
+		}
+	} else {
+		fmt.Fprintf(r.o.Out, "%s %s@%s\n", outcome, familiar(im.Destination), orNone(res.DestinationDigest))
+	}
+	r.mu.Unlock()
+	r.end(im, i, nil, outcome, reason, false)
+}
+
+func orNone(d string) string {
+	if d == "" {
+		return "(none)"
+	}
+	return d
+}
+
+// readStores opens the image's two places for reading.
+func (r *runner) readStores(ctx context.Context, im Image) (src, dst store.Store, err error) {
+	src, dst = im.SourceStore, im.DestinationStore
+	if src == nil {
+		if src, err = r.o.Copy.Registry.Repository(ctx, im.Source.Context(), registry.Pull); err != nil {
+			return nil, nil, err
+		}
+	}
+	if dst == nil {
+		if dst, err = r.o.Copy.Registry.Repository(ctx, im.Destination.Context(), registry.Pull); err != nil {
+			return nil, nil, err
+		}
+	}
+	return src, dst, nil
+}
