@@ -48,3 +48,27 @@ func TestParseList(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseList: a --platform value parses into well-formed platforms, each
+// of which round-trips through Format and matches itself, or is refused with
+// one sentence; nothing panics.
+func FuzzParseList(f *testing.F) {
+	for _, s := range []string{"linux/amd64", "linux/arm64/v8,linux/arm/v7", ",,,", "LINUX/AMD64", "linux", "a/b/c/d", "windows/amd64"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := ParseList([]string{s})
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if p.OS == "" || p.Architecture == "" {
+				t.Errorf("%q gave %+v", s, p)
+			}
+			again, err := Parse(Format(p))
+			if err != nil || !Match(p, again) {
+				t.Errorf("%q: %+v does not round-trip through %q (%v)", s, p, Format(p), err)
+			}
+		}
+	})
+}
