@@ -107,11 +107,20 @@ func Message(err error) string {
 }
 
 // queryRE matches the query of a URL in an error's text; signed storage
-// URLs carry credentials there.
-var queryRE = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+// URLs carry credentials there. bareQueryRE matches a query whose URL has no
+// scheme (a path, a Location header), and stateRE an upload's _state anywhere.
+var (
+	queryRE     = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+	bareQueryRE = regexp.MustCompile(`\?[A-Za-z0-9_.~-]+=[^\s"']*`)
+	stateRE     = regexp.MustCompile(`_state=[^&\s"']+`)
+)
 
-// Redact drops URL queries from s.
-func Redact(s string) string { return queryRE.ReplaceAllString(s, "$1?[redacted]") }
+// Redact drops URL queries from s, and any upload _state.
+func Redact(s string) string {
+	s = queryRE.ReplaceAllString(s, "$1?[redacted]")
+	s = bareQueryRE.ReplaceAllString(s, "?[redacted]")
+	return stateRE.ReplaceAllString(s, "_state=[redacted]")
+}
 
 // Detail is the whole chain, for debug output, with URL queries redacted.
 func Detail(err error) []string {

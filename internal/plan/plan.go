@@ -5,9 +5,11 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -57,6 +59,9 @@ type Manifest struct {
 	Attestation bool
 
 	blobDescs []v1.Descriptor
+	// present marks a manifest read from the destination, which holds it: the
+	// blobs it names are there too (a registry refuses a manifest without them).
+	present bool
 }
 
 // PlatformDigest pairs a platform with its manifest at both ends.
@@ -466,7 +471,26 @@ func filterPlatforms(entries []indexEntry, want []v1.Platform, src string) ([]in
 func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Manifest, error) {
 	m := &Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Label: label, Action: Copy}
 	if w.upToDate {
+		// The tag already points at this index: read the child where it is
+		// (the destination, not the source's pull quota), so that the run can
+		// report the blobs it found there.
 		m.Action = Skip
+		body, got, err := w.dst.GetManifest(ctx, d.Digest.String())
+		if err != nil {
+			if errdefs.Is(err, errdefs.NotFound) {
+				return m, nil
+			}
+			return nil, err
+		}
+		if m.MediaType == "" {
+			m.MediaType = got.MediaType
+		}
+		if !m.MediaType.IsIndex() {
+			m.Body, m.present = body, true
+			if _, err := w.image(ctx, m, label); err != nil {
+				return nil, err
+			}
+		}
 		return m, nil
 	}
 	if _, err := w.dst.HeadManifest(ctx, d.Digest.String()); err == nil {
@@ -513,6 +537,9 @@ func (w *walker) image(ctx context.Context, m *Manifest, owner string) (v1.Platf
 	return w.configPlatform(ctx, mf.Config.Digest)
 }
 
+// maxConfigSize bounds what is read into memory for an image config.
+const maxConfigSize = 16 << 20
+
 func (w *walker) configPlatform(ctx context.Context, d v1.Hash) (v1.Platform, error) {
 	repo := w.src
 	if ok, err := w.dst.BlobExists(ctx, d); err == nil && ok {
@@ -523,7 +550,19 @@ func (w *walker) configPlatform(ctx context.Context, d v1.Hash) (v1.Platform, er
 		return v1.Platform{}, err
 	}
 	defer rc.Close()
-	cf, err := v1.ParseConfigFile(rc)
+	// A config is small: read it whole and check it before it is trusted.
+	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
+	if err != nil {
+		return v1.Platform{}, err
+	}
+	if len(raw) > maxConfigSize {
+		return v1.Platform{}, errdefs.New(errdefs.Rejected, "config %s in %s is larger than %d bytes", d, repo, maxConfigSize)
+	}
+	if got, _, _ := v1.SHA256(bytes.NewReader(raw)); d.Algorithm == "sha256" && got != d {
+		return v1.Platform{}, errdefs.New(errdefs.DigestMismatch,
+			"digest mismatch: config %s from %s has digest %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", d, repo, got)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
 		return v1.Platform{}, fmt.Errorf("config %s: %w", d, err)
 	}
@@ -539,6 +578,9 @@ func (w *walker) configPlatform(ctx context.Context, d v1.Hash) (v1.Platform, er
 func (w *walker) register(m *Manifest) {
 	for _, d := range m.blobDescs {
 		w.addBlob(d, m.Label, m)
+		if b := w.blobs[d.Digest]; m.present && b.Action == Copy {
+			b.Action = Skip
+		}
 	}
 }
 
@@ -561,7 +603,7 @@ func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(w.jobs*4, 16))
 	for _, b := range w.order {
-		if b.Action == Foreign {
+		if b.Action == Foreign || b.Action == Skip {
 			continue
 		}
 		g.Go(func() error {

@@ -67,15 +67,18 @@ type Client struct {
 // New returns a Client. Without WithKeychain it is anonymous.
 func New(opts ...Option) *Client {
 	c := &Client{keychain: authn.NewMultiKeychain(), userAgent: "docker-migrate"}
+	c.transports.stall = stallTimeoutFromEnv()
 	for _, o := range opts {
 		o(c)
 	}
 	return c
 }
 
+// logf writes a debug line with every URL query in it redacted: upload
+// sessions (_state) and signed storage URLs carry credentials there.
 func (c *Client) logf(format string, args ...any) {
 	if c.debugf != nil {
-		c.debugf(format, args...)
+		c.debugf("%s", errdefs.Redact(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -176,7 +179,7 @@ func (c *Client) connect(ctx context.Context, reg name.Registry, auth authn.Auth
 		} else if i >= 4 {
 			return nil, err
 		}
-		c.logf("connect to %s: %v; retrying in %s", reg.RegistryStr(), err, wait)
+		c.logf("connect to %s: %v; retrying in %s", reg.RegistryStr(), causeOf(err), wait)
 		if serr := sleep(ctx, wait); serr != nil {
 			return nil, serr
 		}

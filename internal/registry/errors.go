@@ -88,11 +88,14 @@ func unreachable(err error, host string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	cause := err.Error()
+	if se, ok := errors.AsType[*StallError](err); ok {
+		return errdefs.Wrap(err, errdefs.Unreachable, "%s", se.Error())
+	}
+	cause := errdefs.Redact(err.Error())
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		// Its text holds the URL, query and all: a redirect to storage may
 		// carry signed credentials there. The inner error is the cause.
-		cause = ue.Err.Error()
+		cause = errdefs.Redact(ue.Err.Error())
 	}
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
@@ -119,3 +122,15 @@ func unreachable(err error, host string) error {
 	}
 	return errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: %s", host, cause)
 }
+
+// ErrRetried marks a failure that is what is left after every retry the
+// request was worth: a caller should not start it over.
+var ErrRetried = errors.New("retried already")
+
+// Retried wraps err so that errors.Is(err, ErrRetried) holds.
+func Retried(err error) error { return &retried{err: err} }
+
+type retried struct{ err error }
+
+func (e *retried) Error() string   { return e.err.Error() }
+func (e *retried) Unwrap() []error { return []error{e.err, ErrRetried} }

@@ -168,11 +168,7 @@ func TestCommitReadBack(t *testing.T) {
 		d, _ := l.Digest()
 		size, _ := l.Size()
 		rc, _ := l.Compressed()
-		_, loc, err := r.StartUpload(ctx, d, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = r.Upload(ctx, loc, d, size, rc)
+		err = r.PutBlob(ctx, d, size, rc)
 		var bc *BlobCommitError
 		switch {
 		case !sticky && err != nil:

@@ -77,10 +77,23 @@ func (r *Repository) check(resp *http.Response, codes ...int) error {
 // asks, up to maxRateLimitWait), 502/503/504, or a broken connection. The
 // number of tries is bounded, so a registry in trouble is never hammered.
 func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
-	// Two budgets: answers that say "broken" (5xx, resets) get a few quick
-	// retries; answers that say "wait" (429) get more, each as long as asked.
-	const attempts, rateAttempts = 5, 10
-	failures, limited := 0, 0
+	return r.doLanded(ctx, mk, nil)
+}
+
+// errLanded is what doLanded returns when an answer was lost and landed says
+// the request took effect all the same.
+var errLanded = errors.New("the request took effect; its answer was lost")
+
+// doLanded is do for a request that is not worth sending twice once it took
+// effect (a manifest PUT): after a lost answer, landed is asked first, and
+// when it says yes the result is errLanded.
+func (r *Repository) doLanded(ctx context.Context, mk func() (*http.Request, error), landed func(context.Context) bool) (*http.Response, error) {
+	// Three budgets: answers that say "broken" (5xx, resets) get a few quick
+	// retries; answers that say "wait" (429) get more, each as long as asked;
+	// a host that sends nothing gets one more chance, since each costs a
+	// whole stall timeout.
+	const attempts, rateAttempts, stallAttempts = 5, 10, 2
+	failures, limited, stalls := 0, 0, 0
 	for {
 		req, err := mk()
 		if err != nil {
@@ -93,10 +106,19 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 				return nil, ctx.Err()
 			}
 			failures++
-			if failures == attempts || errors.Is(err, syscall.ECONNREFUSED) || isPermanent(err) {
+			if _, ok := errors.AsType[*StallError](err); ok {
+				stalls++
+			}
+			if failures == attempts || stalls == stallAttempts || errors.Is(err, syscall.ECONNREFUSED) || isPermanent(err) {
+				if landed != nil && !isPermanent(err) && landed(ctx) {
+					return nil, errLanded
+				}
 				return nil, unreachable(err, r.Host())
 			}
-			r.logf("%s %s: %v; retrying", req.Method, redact(req.URL), err)
+			r.logf("%s %s: %v; retrying", req.Method, redact(req.URL), causeOf(err))
+			if landed != nil && landed(ctx) {
+				return nil, errLanded
+			}
 			if err := sleep(ctx, backoff(failures-1)); err != nil {
 				return nil, err
 			}
@@ -130,6 +152,15 @@ func (r *Repository) do(ctx context.Context, mk func() (*http.Request, error)) (
 			return nil, err
 		}
 	}
+}
+
+// causeOf is a request's error without the URL *url.Error puts in front of
+// it (query and all).
+func causeOf(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // maxRateLimitWait is the longest Retry-After honoured by waiting; past it the
@@ -259,8 +290,38 @@ func mediaType(ct string) string {
 	return strings.TrimSpace(ct)
 }
 
-// GetManifest reads a manifest. When ref is a digest the body is checked against it.
+// GetManifest reads a manifest. When ref is a digest the body is checked against
+// it. A body cut short (or that fails its digest once) is read again: a manifest
+// is small, and a GET is safe to repeat.
 func (r *Repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.Descriptor, error) {
+	const attempts = 5
+	mismatches := 0
+	for attempt := 1; ; attempt++ {
+		body, desc, err := r.getManifestOnce(ctx, ref)
+		if err == nil || ctx.Err() != nil || attempt == attempts {
+			return body, desc, err
+		}
+		switch {
+		case errdefs.Is(err, errdefs.DigestMismatch):
+			// Once may be the wire; twice is what the registry holds.
+			if mismatches++; mismatches > 1 {
+				return nil, v1.Descriptor{}, err
+			}
+		case errors.Is(err, errBodyCut):
+		default:
+			return nil, v1.Descriptor{}, err
+		}
+		r.logf("GET %s: %v; reading it again", redact(mustParse(r.manifestURL(ref))), err)
+		if err := sleep(ctx, backoff(attempt-1)); err != nil {
+			return nil, v1.Descriptor{}, err
+		}
+	}
+}
+
+// errBodyCut marks a body that broke off before its end.
+var errBodyCut = errors.New("the answer was cut short")
+
+func (r *Repository) getManifestOnce(ctx context.Context, ref string) ([]byte, v1.Descriptor, error) {
 	resp, err := r.do(ctx, func() (*http.Request, error) {
 		req, err := newRequest(http.MethodGet, r.manifestURL(ref), nil)
 		if err == nil {
@@ -277,7 +338,10 @@ func (r *Repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
 	if err != nil {
-		return nil, v1.Descriptor{}, unreachable(err, r.Host())
+		if ctx.Err() != nil {
+			return nil, v1.Descriptor{}, ctx.Err()
+		}
+		return nil, v1.Descriptor{}, &cutError{err: unreachable(err, r.Host())}
 	}
 	if len(body) > maxManifestSize {
 		return nil, v1.Descriptor{}, errdefs.New(errdefs.Rejected, "manifest %s@%s is larger than %d bytes", r.Name.Name(), ref, maxManifestSize)
@@ -285,7 +349,7 @@ func (r *Repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 	d, _, _ := v1.SHA256(bytes.NewReader(body))
 	if want, err := v1.NewHash(ref); err == nil && want != d {
 		return nil, v1.Descriptor{}, errdefs.New(errdefs.DigestMismatch,
-			"digest mismatch: %s served manifest %s with digest %s; the source registry returned corrupt data", r.Host(), want, d)
+			"digest mismatch: %s served manifest %s with digest %s; the source registry holds a corrupt manifest: report it to its operator, or copy from another mirror", r.Host(), want, d)
 	}
 	return body, v1.Descriptor{
 		MediaType: types.MediaType(mediaType(resp.Header.Get("Content-Type"))),
@@ -294,15 +358,51 @@ func (r *Repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 	}, nil
 }
 
-// PutManifest uploads a manifest under ref (a tag or its digest).
+// cutError is a body that broke off: its sentence is the network's, and it
+// is errBodyCut to errors.Is.
+type cutError struct{ err error }
+
+func (e *cutError) Error() string   { return e.err.Error() }
+func (e *cutError) Unwrap() []error { return []error{e.err, errBodyCut} }
+
+func mustParse(u string) *url.URL {
+	p, _ := url.Parse(u)
+	return p
+}
+
+func sha256Of(body []byte) v1.Hash {
+	d, _, _ := v1.SHA256(bytes.NewReader(body))
+	return d
+}
+
+// redirectedTo is the host a request ended at when that is not the registry
+// (object storage behind a redirect), or "".
+func redirectedTo(resp *http.Response, registry string) string {
+	if resp.Request == nil || resp.Request.URL == nil || strings.EqualFold(resp.Request.URL.Host, registry) {
+		return ""
+	}
+	return resp.Request.URL.Host
+}
+
+// PutManifest uploads a manifest under ref (a tag or its digest). A PUT whose
+// answer was lost is not simply sent again: a HEAD first tells whether it
+// landed.
 func (r *Repository) PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error {
-	resp, err := r.do(ctx, func() (*http.Request, error) {
+	want := sha256Of(body)
+	resp, err := r.doLanded(ctx, func() (*http.Request, error) {
 		req, err := newRequest(http.MethodPut, r.manifestURL(ref), bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", string(mt))
 		}
 		return req, err
+	}, func(ctx context.Context) bool {
+		got, err := r.HeadManifest(ctx, ref)
+		return err == nil && got.Digest == want
 	})
+	if errors.Is(err, errLanded) {
+		r.logf("PUT manifest %s: the answer was lost, and a HEAD shows the manifest there", ref)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -347,24 +447,132 @@ func (r *Repository) BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bo
 
 // GetBlob opens blob d for reading. The caller verifies what it reads.
 func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-	resp, err := r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodGet, r.blobURL(d), nil) })
-	if err != nil {
-		return nil, err
-	}
-	if err := r.check(resp, http.StatusOK); err != nil {
-		drain(resp)
-		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "blob %s is missing from %s: the source image is incomplete", d, r.Name.Name())
+	rc, _, err := r.GetBlobAt(ctx, d, 0)
+	return rc, err
+}
+
+// GetBlobAt opens blob d for reading from offset off on, with a Range request;
+// start is where the body really begins: off when the registry honoured the
+// range, 0 when it sent the whole blob. A storage host that refuses the signed
+// URL a registry redirected to (it expired) is not the registry refusing the
+// user: the registry is asked again for a fresh one.
+func (r *Repository) GetBlobAt(ctx context.Context, d v1.Hash, off int64) (rc io.ReadCloser, start int64, err error) {
+	const refusals = 3
+	for attempt := 1; ; attempt++ {
+		resp, err := r.do(ctx, func() (*http.Request, error) {
+			req, err := newRequest(http.MethodGet, r.blobURL(d), nil)
+			if err == nil && off > 0 {
+				req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+			}
+			return req, err
+		})
+		if err != nil {
+			return nil, 0, err
 		}
-		return nil, err
+		if storage := redirectedTo(resp, r.Host()); storage != "" && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized) {
+			status := resp.Status
+			drain(resp)
+			if attempt < refusals {
+				r.logf("GET %s: %s; asking %s for a fresh URL", redact(resp.Request.URL), status, r.Host())
+				if err := sleep(ctx, backoff(attempt-1)); err != nil {
+					return nil, 0, err
+				}
+				continue
+			}
+			return nil, 0, errdefs.Wrap(ErrRetried, errdefs.Unavailable,
+				"%s: the storage host %s, where %s redirected the download of blob %s, refused the URL it was given (%s; a signed URL that expired?); run again later, or ask the registry's operator",
+				r.op(), storage, r.Host(), d, status)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return resp.Body, 0, nil
+		case http.StatusPartialContent:
+			if got, ok := rangeStart(resp.Header.Get("Content-Range")); ok && got == off {
+				return resp.Body, off, nil
+			}
+			// A range other than the one asked for: read the whole blob.
+			drain(resp)
+			if off == 0 {
+				return nil, 0, errdefs.New(errdefs.Rejected, "%s answered a read of blob %s with a part of it", r.Host(), d)
+			}
+			off = 0
+			continue
+		case http.StatusRequestedRangeNotSatisfiable:
+			drain(resp)
+			return nil, 0, &ShortBlobError{Host: r.Host(), Digest: d, Size: off}
+		}
+		if err := r.check(resp, http.StatusOK); err != nil {
+			drain(resp)
+			if errdefs.Is(err, errdefs.NotFound) {
+				return nil, 0, errdefs.Wrap(err, errdefs.NotFound, "blob %s is missing from %s: the source image is incomplete", d, r.Name.Name())
+			}
+			return nil, 0, err
+		}
 	}
-	return resp.Body, nil
+}
+
+// ShortBlobError is a range the registry cannot serve: the blob it holds
+// ends before Size bytes.
+type ShortBlobError struct {
+	Host   string
+	Digest v1.Hash
+	Size   int64
+}
+
+func (e *ShortBlobError) Error() string {
+	return fmt.Sprintf("%s holds blob %s with fewer than %d bytes", e.Host, e.Digest, e.Size+1)
+}
+
+// rangeStart reads the first byte position of a Content-Range ("bytes 10-99/100").
+func rangeStart(h string) (int64, bool) {
+	h = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(h), "bytes"))
+	first, _, ok := strings.Cut(h, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
+	return n, err == nil
 }
 
 // StartUpload opens an upload session for d. With from set (a repository on the
 // same registry) it first asks for a cross-repository mount; mounted is true when
-// the registry did that and no upload is needed.
+// the registry did that and no upload is needed. A POST once sent gets its
+// answer even when ctx ends meanwhile (for a few seconds), so that the session
+// it opened is known, and cancelled.
 func (r *Repository) StartUpload(ctx context.Context, d v1.Hash, from *name.Repository) (mounted bool, loc string, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, "", err
+	}
+	pctx, stop := outlive(ctx, answerGrace)
+	defer stop()
+	mounted, loc, err = r.startUpload(pctx, d, from)
+	if ctx.Err() != nil {
+		if loc != "" {
+			r.CancelUpload(loc)
+		}
+		return false, "", ctx.Err()
+	}
+	return mounted, loc, err
+}
+
+// answerGrace is how long a request that opens something on the registry may
+// wait for its answer after the run was cancelled.
+const answerGrace = 5 * time.Second
+
+// outlive returns a context that ends grace after ctx does.
+func outlive(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(out, func() { t.Stop() })
+	})
+	return out, func() {
+		stop()
+		cancel()
+	}
+}
+
+func (r *Repository) startUpload(ctx context.Context, d v1.Hash, from *name.Repository) (mounted bool, loc string, err error) {
 	u := r.base + "/blobs/uploads/"
 	if from != nil {
 		q := url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}
@@ -404,81 +612,10 @@ func uploadLocation(resp *http.Response) (string, error) {
 	}
 	u, err := resp.Request.URL.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("bad upload Location %q: %w", loc, err)
+		// Not the Location itself: its query may hold the session's state.
+		return "", errdefs.New(errdefs.Rejected, "%s opened an upload at a Location that is not a URL", resp.Request.URL.Host)
 	}
 	return u.String(), nil
-}
-
-// Upload streams size bytes of body into the upload session at loc and commits
-// it as d. Commit happens only after body has been read to its end without error,
-// so a reader that fails its digest check leaves nothing behind.
-func (r *Repository) Upload(ctx context.Context, loc string, d v1.Hash, size int64, body io.Reader) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
-	if err != nil {
-		return err
-	}
-	req.ContentLength = size
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// A body reader's own error (a digest mismatch) comes back wrapped in
-		// *url.Error; keep it as the cause the user sees.
-		if e, ok := errors.AsType[*errdefs.Error](err); ok {
-			return e
-		}
-		return unreachable(err, r.Host())
-	}
-	drainErr := r.check(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
-	drain(resp)
-	if drainErr != nil {
-		return drainErr
-	}
-	// Commit only what was read to its end and checked: a registry may answer
-	// a PATCH before it has the whole body.
-	if v, ok := body.(interface{ Verified() error }); ok {
-		if err := v.Verified(); err != nil {
-			return err
-		}
-	}
-	next := loc
-	if resp.Header.Get("Location") != "" {
-		if next, err = uploadLocation(resp); err != nil {
-			return err
-		}
-	}
-	u, err := url.Parse(next)
-	if err != nil {
-		return err
-	}
-	q := u.Query()
-	q.Set("digest", d.String())
-	u.RawQuery = q.Encode()
-	// The commit has no body, so it can be sent again when the answer was lost.
-	resp, err = r.do(ctx, func() (*http.Request, error) {
-		put, err := http.NewRequest(http.MethodPut, u.String(), nil)
-		if err == nil {
-			put.Header.Set("Content-Type", "application/octet-stream")
-		}
-		return put, err
-	})
-	if err != nil {
-		return err
-	}
-	defer drain(resp)
-	if err := r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted); err != nil {
-		// A commit repeated after a lost answer finds its session gone: the
-		// blob is there if the first one went through.
-		if resp.StatusCode == http.StatusNotFound {
-			if got, ok, herr := r.BlobSize(ctx, d); herr == nil && ok && (got == size || got < 0) {
-				return nil
-			}
-		}
-		return err
-	}
-	return r.verifyCommit(ctx, d, size)
 }
 
 // verifyCommit reads a committed blob back with a HEAD. Some registries (Aliyun
@@ -532,35 +669,8 @@ type ManifestPutError struct {
 func (e *ManifestPutError) Error() string { return e.Err.Error() }
 func (e *ManifestPutError) Unwrap() error { return e.Err }
 
-// CancelUpload abandons an upload session; best effort, for cleanup.
-func (r *Repository) CancelUpload(loc string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc, nil)
-	if err != nil {
-		return
-	}
-	if resp, err := r.client.Do(req); err == nil {
-		drain(resp)
-	}
-}
-
 // String names the repository in messages.
 func (r *Repository) String() string { return r.Name.Name() }
-
-// PutBlob uploads blob d in one session: POST, then the body in one PATCH, then
-// the committing PUT, which is sent only once body has been read to its end.
-func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
-	_, loc, err := r.StartUpload(ctx, d, nil)
-	if err != nil {
-		return err
-	}
-	if err := r.Upload(ctx, loc, d, size, body); err != nil {
-		r.CancelUpload(loc)
-		return err
-	}
-	return nil
-}
 
 // CanMount reports whether src is another repository of the same registry,
 // from which a blob can be mounted.

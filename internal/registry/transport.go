@@ -33,6 +33,8 @@ func IsLoopback(host string) bool {
 type transports struct {
 	certDirs []string
 	insecure func(host string) bool
+	// stall is how long a host may send or take nothing (see stallGuard).
+	stall time.Duration
 
 	mu    sync.Mutex
 	hosts map[string]http.RoundTripper
@@ -55,9 +57,10 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 			Timeout:   30 * time.Second,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   10 * time.Second,
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   tlsConfig,
+		// No TLSHandshakeTimeout: the stallGuard below gives up a handshake
+		// that stalls, with a sentence that says so.
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
 		// Parallel blob copies each hold a connection; the default of 2 idle
@@ -68,7 +71,12 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 		WriteBufferSize: 256 << 10,
 		ReadBufferSize:  256 << 10,
 	}
-	rt := &schemePolicy{host: host, allowHTTP: insecure || IsLoopback(host), inner: base}
+	stall := t.stall
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	guard := &stallGuard{registry: host, stall: stall, inner: base}
+	rt := &schemePolicy{host: host, allowHTTP: insecure || IsLoopback(host), inner: guard}
 	if t.hosts == nil {
 		t.hosts = map[string]http.RoundTripper{}
 	}

@@ -7,10 +7,8 @@ package index
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"slices"
@@ -55,8 +53,12 @@ type Options struct {
 // tag is untouched.
 func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Options) (Stats, error) {
 	e := &executor{src: src, dst: dst, opts: opts}
-	if e.opts.Debugf == nil {
+	if debugf := e.opts.Debugf; debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
+	} else {
+		// Errors may quote URLs: upload sessions and signed storage URLs
+		// carry credentials in their queries.
+		e.opts.Debugf = func(format string, args ...any) { debugf("%s", errdefs.Redact(fmt.Sprintf(format, args...))) }
 	}
 	expect(p, opts.Progress)
 	start := time.Now()
@@ -180,9 +182,22 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 			ready = append(ready, m)
 		}
 	}
+	// A manifest listed more than once (one attestation shared by several
+	// platforms) is pushed once; the root, pushed last, waits for it anyway.
+	var pushedMu sync.Mutex
+	pushed := map[v1.Hash]bool{}
 	push := func(m *plan.Manifest) {
+		pushedMu.Lock()
+		again := pushed[m.Digest]
+		pushed[m.Digest] = true
+		pushedMu.Unlock()
 		g.Go(func() error {
 			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
+			if again {
+				e.manifestsSkipped.Add(1)
+				t.Done("pushed")
+				return nil
+			}
 			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
 				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
 			}
@@ -308,13 +323,22 @@ func acquire(ctx context.Context, slots chan struct{}) error {
 	}
 }
 
-// copyBlob mounts or streams one blob, retrying a transfer that broke.
+// copyBlob mounts or streams one blob. A broken download or upload resumes
+// within copyBlobOnce; what is left is started over here, a few times, unless
+// it was retried already (a stall, a refused storage URL) or is the source's
+// own fault twice (a corrupt blob).
 func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (how arrival, err error) {
-	// A broken stream cannot be replayed: the whole copy starts again, a few times.
 	const attempts = 5
+	mismatches := 0
 	for i := range attempts {
 		how, err = e.copyBlobOnce(ctx, p, b, t)
 		if err == nil || ctx.Err() != nil || i == attempts-1 {
+			break
+		}
+		if errors.Is(err, registry.ErrRetried) {
+			break
+		}
+		if _, ok := errors.AsType[*registry.StallError](err); ok {
 			break
 		}
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok && rl.RetryAfter <= time.Minute {
@@ -329,6 +353,12 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 			continue
 		}
 		switch errdefs.KindOf(err) {
+		case errdefs.DigestMismatch:
+			// Once may be the wire; twice is what the source holds.
+			if mismatches++; mismatches > 1 {
+				return how, err
+			}
+			fallthrough
 		case errdefs.Unreachable, errdefs.Unavailable:
 			e.opts.Debugf("blob %s: %v; retrying", b.Digest, err)
 			t.Reset()
@@ -355,89 +385,32 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 			}
 		}
 	}
-	rc, err := e.src.GetBlob(ctx, b.Digest)
-	if err != nil {
+	br := newBlobReader(ctx, e.src, b.Digest, b.Size, t, e.opts.Progress.Logf, e.opts.Debugf)
+	defer br.Close()
+	// Open the source before the destination: a blob the source lacks
+	// should not open an upload session first.
+	if err := br.open(); err != nil {
 		return copied, err
 	}
-	defer rc.Close()
-	vr := &verifier{r: rc, want: b.Digest, size: b.Size, h: sha256.New(), task: t, src: e.src.String()}
-	var body io.Reader = vr
+	var body io.Reader = br
 	if b.Size == 0 {
 		// net/http never reads an empty body, so check it here.
-		if _, err := io.Copy(io.Discard, vr); err != nil && !errors.Is(err, io.EOF) {
+		if _, err := io.Copy(io.Discard, br); err != nil {
 			return copied, err
 		}
 		body = http.NoBody
 	}
 	if err := e.dst.PutBlob(ctx, b.Digest, b.Size, body); err != nil {
-		if vr.err != nil {
-			return copied, vr.err // the digest check, not the aborted request, is the cause
+		if br.err != nil && ctx.Err() == nil {
+			return copied, br.err // the source, not the aborted request, is the cause
 		}
 		return copied, err
 	}
-	if !vr.verified {
+	if !br.verified {
 		// The store claims success but we never saw the whole blob: do not trust it.
 		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
 	}
 	return copied, nil
-}
-
-// verifier passes a blob through while hashing it, and fails the read that
-// reaches the end if the digest or size is wrong, so the upload is aborted before
-// it is committed.
-type verifier struct {
-	r        io.Reader
-	want     v1.Hash
-	size     int64
-	n        int64
-	h        hash.Hash
-	task     *progress.Task
-	src      string
-	verified bool
-	err      error
-}
-
-// Verified says whether the whole blob was read and matched.
-func (v *verifier) Verified() error {
-	if v.err != nil {
-		return v.err
-	}
-	if !v.verified {
-		return errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end before the upload ended", v.want, v.src)
-	}
-	return nil
-}
-
-func (v *verifier) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	// Read at most one byte past the expected size, to notice a longer blob.
-	if rest := v.size + 1 - v.n; int64(len(p)) > rest {
-		p = p[:rest]
-	}
-	n, err := v.r.Read(p)
-	v.n += int64(n)
-	v.h.Write(p[:n])
-	v.task.Add(int64(n))
-	if v.n > v.size {
-		v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s is longer than the %d bytes its manifest says; the source registry returned corrupt data", v.want, v.src, v.size)
-		return 0, v.err
-	}
-	if errors.Is(err, io.EOF) || v.n == v.size {
-		got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", v.h.Sum(nil))}
-		switch {
-		case v.n < v.size:
-			v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s ended after %d of %d bytes; the source registry returned corrupt data", v.want, v.src, v.n, v.size)
-		case got != v.want:
-			v.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s has digest %s; the source registry returned corrupt data", v.want, v.src, got)
-		default:
-			v.verified = true
-			return n, io.EOF
-		}
-		return 0, v.err
-	}
-	return n, err
 }
 
 // Strategy is the index strategy as a strategy.Strategy. With Format set it

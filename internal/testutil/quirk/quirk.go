@@ -116,6 +116,40 @@ type Options struct {
 	// Seed seeds Flaky's choices; 0 means DefaultSeed. The same seed gives the
 	// same sequence of choices, in the order requests arrive.
 	Seed uint64
+
+	// The faults below are in faults.go.
+
+	// StallBlobAt, when set, makes blob downloads stop at this byte of the
+	// blob and hold the connection open, sending nothing, until the client
+	// goes away: a storage node that hangs mid-blob. A ranged GET that starts
+	// at or past it stalls at once.
+	StallBlobAt int64
+	// StallBlobCount bounds how many downloads stall; 0 means all of them.
+	StallBlobCount int
+	// StallUploadAt, when set, makes uploads stop at this byte of the blob
+	// (a resumed PATCH's Content-Range says where it starts): the registry
+	// keeps what came before, and the client hears nothing until it goes
+	// away (or StallUploadFor passes).
+	StallUploadAt int64
+	// StallUploadCount bounds how many PATCHes stall; 0 means all of them.
+	StallUploadCount int
+	// StallUploadFor is how long a stalled PATCH is held; 0 means a minute.
+	StallUploadFor time.Duration
+	// TruncateManifests cuts this share of manifest GETs off after half of
+	// their body (the Content-Length promises it all), never more than
+	// FlakyMaxInARow times in a row for one manifest.
+	TruncateManifests float64
+	// LoseAnswers is the share of PUTs and PATCHes that the registry carries
+	// out but whose answer is lost: the proxy resets the connection instead
+	// of relaying it. Never more than FlakyMaxInARow in a row for one request.
+	LoseAnswers float64
+	// RedirectBlobs answers blob GETs with a redirect to a storage host (a
+	// second listener of the proxy, StorageHost) with a signed-looking query
+	// whose X-Amz-Signature is the proxy's Signature, as registries on S3 do.
+	RedirectBlobs bool
+	// StorageForbidden makes the storage host answer this many GETs with 403
+	// (an expired signed URL) before it serves; a negative value, all of them.
+	StorageForbidden int
 }
 
 // Modes lists the quirks that are on, by their names in the docs.
@@ -128,6 +162,9 @@ func (o Options) Modes() []string {
 		{o.NoOCI, "no-oci"}, {o.NoIndex, "no-index"}, {o.NoMount, "no-mount"}, {o.RacyBlob, "racy-blob"},
 		{o.ZeroCommit, "zero-commit"}, {o.ZeroCommitSticky, "zero-commit-sticky"},
 		{o.RateLimit > 0, "rate-limit"}, {o.Flaky, "flaky"},
+		{o.StallBlobAt > 0, "stall-blob"}, {o.StallUploadAt > 0, "stall-upload"},
+		{o.TruncateManifests > 0, "truncate-manifests"}, {o.LoseAnswers > 0, "lose-answers"},
+		{o.RedirectBlobs, "redirect-blobs"}, {o.StorageForbidden != 0, "storage-forbidden"},
 	} {
 		if q.on {
 			m = append(m, q.name)
@@ -188,6 +225,19 @@ type Stats struct {
 	Gets map[string]int
 	// ManifestGets counts GETs of manifests.
 	ManifestGets int
+
+	// BlobStalls and UploadStalls count the stalls StallBlobAt and
+	// StallUploadAt set off; Truncated the manifests cut short; LostAnswers
+	// the answers dropped.
+	BlobStalls, UploadStalls, Truncated, LostAnswers int
+	// StorageGets counts GETs at the storage host, StorageRefused those it
+	// answered 403.
+	StorageGets, StorageRefused int
+	// UploadsOpened counts upload sessions the registry opened (202 to a
+	// POST), UploadsCommitted and UploadsCancelled those closed by a commit
+	// (201) or a DELETE (204). Open lists the sessions left open.
+	UploadsOpened, UploadsCommitted, UploadsCancelled int
+	Open                                              []string
 }
 
 // MaxCommits returns the most commits of any one digest, and that digest.
@@ -208,6 +258,7 @@ func (s Stats) clone() Stats {
 	c.ManifestPuts = cloneMap(s.ManifestPuts)
 	c.ManifestPutsByEngine = cloneMap(s.ManifestPutsByEngine)
 	c.Gets = cloneMap(s.Gets)
+	c.Open = append([]string(nil), s.Open...)
 	return c
 }
 
@@ -225,10 +276,17 @@ type Proxy struct {
 	// Host header, so the upload URLs it hands out point at the proxy.
 	Host string
 
-	backend *url.URL
-	started time.Time
-	srv     *httptest.Server
-	rp      *httputil.ReverseProxy
+	// StorageHost is 127.0.0.1:PORT of the storage host RedirectBlobs sends
+	// blob downloads to, and Signature the secret in the URLs it signs.
+	StorageHost, Signature string
+
+	backend   *url.URL
+	started   time.Time
+	srv       *httptest.Server
+	rp        *httputil.ReverseProxy
+	storage   *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
 
 	mu    sync.Mutex
 	opts  Options
@@ -251,6 +309,9 @@ type Proxy struct {
 	flakyPos, flakyFail int
 	flakyReset          bool
 	journal             []string
+
+	// faults.go's state.
+	faults faultState
 }
 
 // journalSize bounds the request log kept for failure messages.
@@ -263,7 +324,7 @@ func New(backend string, opts Options) (*Proxy, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("quirk: bad backend %q: %v", backend, err)
 	}
-	p := &Proxy{backend: target, started: time.Now()}
+	p := &Proxy{backend: target, started: time.Now(), closing: make(chan struct{}), Signature: newSignature()}
 	p.reset(opts)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -276,8 +337,10 @@ func New(backend string, opts Options) (*Proxy, error) {
 		// A client that gives up mid-body is expected noise.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+	p.rp.ModifyResponse = p.modifyResponse
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	p.Host = p.srv.Listener.Addr().String()
+	p.startStorage()
 	return p, nil
 }
 
@@ -299,8 +362,13 @@ func Start(t testing.TB, backend string, opts Options) *Proxy {
 	return p
 }
 
-// Close stops the proxy; it waits for requests in flight.
-func (p *Proxy) Close() { p.srv.Close() }
+// Close stops the proxy; it releases stalled requests and waits for the rest.
+func (p *Proxy) Close() {
+	p.closeOnce.Do(func() { close(p.closing) })
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+	p.storage.Close()
+}
 
 // Ref is a reference to repoAndTag through the proxy.
 func (p *Proxy) Ref(repoAndTag string) string { return p.Host + "/" + repoAndTag }
@@ -326,6 +394,7 @@ func (p *Proxy) reset(opts Options) {
 	p.failedInARow = map[string]int{}
 	p.flakyPos = 0
 	p.journal = nil
+	p.faults = faultState{sessions: map[string]bool{}}
 }
 
 // Stats returns a copy of the counters.
@@ -470,6 +539,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	if opts.Delay > 0 {
 		time.Sleep(opts.Delay)
+	}
+
+	// redirect-blobs and truncate-manifests answer in the registry's stead.
+	if p.answerFault(w, r, opts, key) {
+		return
 	}
 
 	// A manifest PUT: no-oci and no-index look at its media type.
@@ -633,6 +707,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	// The bookkeeping is done before the registry's answer goes out, so that a
 	// client that has its answer also sees it in the counters.
+	var rec *statusRecorder
 	finish := func(status int) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -653,12 +728,25 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 				p.zeroOnce[commitDigest] = true
 			}
 		}
+		p.countSession(r, status, rec.Header())
 		p.note(r, status, quirkNote)
 	}
-	rec := &statusRecorder{ResponseWriter: w, onStatus: finish}
+	// lose-answers: the registry does the work, the client never hears.
+	lose := p.loseAnswer(r, opts, key)
+	out := w
+	if lose {
+		out = &discardWriter{header: http.Header{}}
+		quirkNote = "lose-answers: answer dropped"
+	}
+	rec = &statusRecorder{ResponseWriter: out, onStatus: finish}
 	p.rp.ServeHTTP(rec, r)
 	// Nothing written (the client went away): the commit is over all the same.
 	rec.settle(0)
+	if lose {
+		if hj, ok := w.(http.Hijacker); ok {
+			resetConnection(hj)
+		}
+	}
 }
 
 // countingBody counts the blob bytes a client uploads.

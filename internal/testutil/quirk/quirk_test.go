@@ -204,3 +204,51 @@ func TestNoMountAndModes(t *testing.T) {
 		t.Errorf("Modes() = %s", got)
 	}
 }
+
+func TestFaults(t *testing.T) {
+	backend := newBackend(t)
+	p := Start(t, backend, Options{RedirectBlobs: true, StorageForbidden: 1})
+	c := client{t: t, host: p.Host}
+	d := c.upload("f/a", []byte("some blob bytes"))
+
+	// A blob GET goes to storage with a signed URL; the first is refused.
+	resp := c.must(http.StatusTemporaryRedirect, http.MethodGet, "/v2/f/a/blobs/"+d, "", nil)
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, "http://"+p.StorageHost+"/") || !strings.Contains(loc, "X-Amz-Signature="+p.Signature) {
+		t.Fatalf("redirect to %q", loc)
+	}
+	c.must(http.StatusForbidden, http.MethodGet, loc, "", nil)
+	if _, body, _ := c.do(http.MethodGet, loc, "", nil); body != "some blob bytes" {
+		t.Errorf("storage served %q", body)
+	}
+
+	// Sessions: one committed by upload, one left open. (The in-memory
+	// registry cancels none: e2e/retry_test.go counts DELETEs.)
+	open := c.must(http.StatusAccepted, http.MethodPost, "/v2/f/b/blobs/uploads/", "", nil).Header.Get("Location")
+	s := p.Stats()
+	if s.UploadsOpened != 2 || s.UploadsCommitted != 1 || len(s.Open) != 1 || !strings.Contains(open, s.Open[0]) {
+		t.Errorf("sessions: opened %d, committed %d, open %v", s.UploadsOpened, s.UploadsCommitted, s.Open)
+	}
+	if s.StorageGets != 2 || s.StorageRefused != 1 {
+		t.Errorf("storage GETs %d, refused %d", s.StorageGets, s.StorageRefused)
+	}
+
+	// A lost answer: the registry did it, the client hears a reset.
+	p.Set(Options{LoseAnswers: 1})
+	if _, _, err := c.do(http.MethodDelete, open, "", nil); err != nil {
+		t.Fatalf("a DELETE is not a PUT or PATCH: %v", err)
+	}
+	if _, _, err := c.do(http.MethodPut, "/v2/f/b/manifests/v1", DockerManifest, []byte(`{}`)); err == nil {
+		t.Error("a PUT's answer was not lost")
+	}
+	if s := p.Stats(); s.LostAnswers != 1 {
+		t.Errorf("%d lost answers, want 1", s.LostAnswers)
+	}
+
+	// A black hole takes the connection and says nothing.
+	hole := StartBlackHole(t)
+	cl := &http.Client{Timeout: 200 * time.Millisecond}
+	if _, err := cl.Get("http://" + hole.Host + "/v2/"); err == nil || hole.Accepted() != 1 {
+		t.Errorf("black hole: %v, %d connections", err, hole.Accepted())
+	}
+}

@@ -1,0 +1,353 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Rewinder is an upload body that can start again from an offset the registry
+// already holds (a blob stream that reads its source again from there), so
+// that a broken upload resumes instead of starting over.
+type Rewinder interface {
+	io.Reader
+	// Rewind makes the next Read return the blob from byte off on.
+	Rewind(ctx context.Context, off int64) error
+}
+
+// PutBlob uploads blob d in one session: POST, then the body in one PATCH, then
+// the committing PUT, which is sent only once body has been read to its end.
+// When the PATCH breaks (the registry stalls, resets, or its answer is lost)
+// and body is a Rewinder, the upload goes on from where the registry says it
+// stands (a GET on the session gives its Range), or in a new session from the
+// start where it does not say. The session is cancelled on every way out but
+// the commit.
+func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
+	_, loc, err := r.StartUpload(ctx, d, nil)
+	if err != nil {
+		return err
+	}
+	u := &upload{r: r, d: d, size: size, loc: loc}
+	if err := u.run(ctx, body); err != nil {
+		r.CancelUpload(u.loc)
+		return err
+	}
+	return nil
+}
+
+// upload is one blob's way into a registry: its session, which may move (each
+// answer may give a new Location) or be replaced.
+type upload struct {
+	r    *Repository
+	d    v1.Hash
+	size int64
+	loc  string
+}
+
+// Bounds on resuming one upload: breaks in all, and breaks in a row that
+// moved nothing (a stall costs a whole stall timeout, so none of those).
+const (
+	maxUploadBreaks     = 10
+	maxIdleUploadBreaks = 4
+	maxIdleUploadStalls = 0
+)
+
+func (u *upload) run(ctx context.Context, body io.Reader) error {
+	rw, resumable := body.(Rewinder)
+	var held int64 // what the registry holds of the blob
+	breaks, idle := 0, 0
+	for {
+		broke, err := u.patch(ctx, held, body)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !broke || !resumable {
+			return err
+		}
+		breaks++
+		var now int64
+		serr := errRangeRefused
+		if !errors.Is(err, errRangeRefused) {
+			now, serr = u.status(ctx)
+		}
+		_, answered := errors.AsType[*transport.Error](serr)
+		switch {
+		case serr == nil:
+		case answered, errors.Is(serr, errNoRange), errors.Is(serr, errRangeRefused):
+			// The session is gone, or will not say where it stands: a new one,
+			// from the start.
+			if !errdefs.Is(serr, errdefs.NotFound) {
+				u.r.CancelUpload(u.loc)
+			}
+			_, loc, err := u.r.StartUpload(ctx, u.d, nil)
+			if err != nil {
+				return err
+			}
+			u.loc, now = loc, 0
+		default:
+			return serr
+		}
+		if now > held {
+			idle = 0
+		} else {
+			idle++
+		}
+		se, stalled := errors.AsType[*StallError](err)
+		if stalled && idle > maxIdleUploadStalls {
+			return errdefs.Wrap(Retried(err), errdefs.Unreachable, "%s stopped taking blob %s at %s of %s and answered nothing for %s",
+				se.Who(), short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)), fmtIdle(se.Idle))
+		}
+		if breaks > maxUploadBreaks || idle > maxIdleUploadBreaks {
+			return Retried(err)
+		}
+		if stalled {
+			// A stall is worth a line in every mode: the run sat still.
+			u.r.notify("%v; resuming the upload of blob %s at %s of %s", err, short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)))
+		} else {
+			u.r.logf("upload of blob %s to %s broke (%v); the registry holds %d of %d bytes: resuming", u.d, u.r.Name.Name(), err, now, u.size)
+		}
+		if err := rw.Rewind(ctx, now); err != nil {
+			return err
+		}
+		held = now
+	}
+	// Commit only what was read to its end and checked: a registry may answer
+	// a PATCH before it has the whole body.
+	if v, ok := body.(interface{ Verified() error }); ok {
+		if err := v.Verified(); err != nil {
+			return err
+		}
+	}
+	return u.commit(ctx)
+}
+
+var (
+	// errNoRange is an upload session that does not say how much it holds.
+	errNoRange = errors.New("the registry does not say how much of the upload it holds")
+	// errRangeRefused is a resumed PATCH the registry would not take at the
+	// offset it had given.
+	errRangeRefused = errors.New("the registry refused to resume the upload where it said it stood")
+	errGateClosed   = errors.New("the request this body was given to is over")
+)
+
+// patch sends the blob from byte off on. broke says the request failed on the
+// way (no answer, a stall, a 5xx): the registry may hold part of it.
+func (u *upload) patch(ctx context.Context, off int64, body io.Reader) (broke bool, err error) {
+	n := u.size - off
+	if off > 0 && n == 0 {
+		return false, nil // the registry has it all: a lost answer
+	}
+	g := &gate{r: body}
+	defer g.close()
+	var rb io.Reader = g
+	if n == 0 {
+		rb = http.NoBody
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, u.loc, rb)
+	if err != nil {
+		return false, err
+	}
+	req.ContentLength = n
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if off > 0 {
+		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, u.size-1))
+	}
+	resp, err := u.r.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		// A body reader's own error (a digest mismatch) comes back wrapped in
+		// *url.Error; keep it as the cause the user sees.
+		if e, ok := errors.AsType[*errdefs.Error](err); ok {
+			return false, e
+		}
+		return true, unreachable(err, u.r.Host())
+	}
+	defer drain(resp)
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true, u.r.check(resp, http.StatusAccepted)
+	case http.StatusRequestedRangeNotSatisfiable:
+		if off > 0 {
+			return true, errRangeRefused
+		}
+	}
+	if err := u.r.check(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
+		return false, err
+	}
+	if resp.Header.Get("Location") != "" {
+		next, err := uploadLocation(resp)
+		if err != nil {
+			return false, err
+		}
+		u.loc = next
+	}
+	return false, nil
+}
+
+// status asks the registry how much of the upload it holds (the Range of a GET
+// on the session), and takes the session's new Location.
+func (u *upload) status(ctx context.Context) (int64, error) {
+	resp, err := u.r.do(ctx, func() (*http.Request, error) { return newRequest(http.MethodGet, u.loc, nil) })
+	if err != nil {
+		return 0, err
+	}
+	defer drain(resp)
+	if err := u.r.check(resp, http.StatusNoContent, http.StatusOK, http.StatusAccepted); err != nil {
+		return 0, err
+	}
+	held, ok := heldBytes(resp.Header.Get("Range"))
+	if !ok {
+		return 0, errNoRange
+	}
+	if resp.Header.Get("Location") != "" {
+		next, err := uploadLocation(resp)
+		if err != nil {
+			return 0, err
+		}
+		u.loc = next
+	}
+	return held, nil
+}
+
+// heldBytes reads an upload's Range header ("0-1023", or "bytes=0-1023"): the
+// registry holds up to and including the last byte. "0-0" is what the
+// distribution registry says for an empty session (and for one byte): it is
+// read as empty, and a PATCH the registry refuses then starts over.
+func heldBytes(h string) (int64, bool) {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "bytes=")
+	first, last, ok := strings.Cut(h, "-")
+	if !ok || strings.TrimSpace(first) != "0" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(last), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	return n + 1, true
+}
+
+// commit closes the session as blob d.
+func (u *upload) commit(ctx context.Context) error {
+	r := u.r
+	target, err := url.Parse(u.loc)
+	if err != nil {
+		return err
+	}
+	q := target.Query()
+	q.Set("digest", u.d.String())
+	target.RawQuery = q.Encode()
+	// The commit has no body, so it can be sent again when the answer was
+	// lost; a registry backed by object storage may take long to answer it.
+	resp, err := r.do(withAnswerWait(ctx, commitWait), func() (*http.Request, error) {
+		put, err := http.NewRequest(http.MethodPut, target.String(), nil)
+		if err == nil {
+			put.Header.Set("Content-Type", "application/octet-stream")
+		}
+		return put, err
+	})
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if err := r.check(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted); err != nil {
+		// A commit repeated after a lost answer finds its session gone: the
+		// blob is there if the first one went through.
+		if resp.StatusCode == http.StatusNotFound {
+			if got, ok, herr := r.BlobSize(ctx, u.d); herr == nil && ok && (got == u.size || got < 0) {
+				return nil
+			}
+		}
+		return err
+	}
+	return r.verifyCommit(ctx, u.d, u.size)
+}
+
+// gate hands a body to one request and takes it back when the request is
+// over: the transport may still be reading from it then, and the body goes on
+// to the next request. close waits for a read in progress.
+type gate struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errGateClosed
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// CancelUpload abandons an upload session; best effort, for cleanup. A session
+// whose PATCH broke may no longer answer at loc (the distribution registry
+// signs the offset into it), so the registry is asked where it is now.
+func (r *Repository) CancelUpload(loc string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	send := func(method, target string) *http.Response {
+		req, err := http.NewRequestWithContext(ctx, method, target, nil)
+		if err != nil {
+			return nil
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return nil
+		}
+		drain(resp)
+		return resp
+	}
+	// A PATCH cut off may still be landing on the registry's side, moving
+	// the session on after the GET: a few tries, a little apart.
+	for try := range 4 {
+		resp := send(http.MethodDelete, loc)
+		if resp == nil || resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound {
+			return
+		}
+		if try > 0 && sleep(ctx, time.Duration(50<<try)*time.Millisecond) != nil {
+			return
+		}
+		resp = send(http.MethodGet, loc)
+		if resp == nil || resp.StatusCode >= 300 {
+			return
+		}
+		if next, err := uploadLocation(resp); err == nil {
+			loc = next
+		}
+	}
+}
+
+// short is the first 12 hex digits of d, as progress lines name blobs.
+func short(d v1.Hash) string {
+	if len(d.Hex) > 12 {
+		return d.Hex[:12]
+	}
+	return d.Hex
+}
