@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -210,6 +211,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 // parseDestination reads DST as a place: an archive, or a registry prefix
 // ("harbor.lan/mirror", or a registry's root: "localhost:5000").
 func parseDestination(s string, exact bool) (destination, error) {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: it holds a control character (a newline or tab pasted in?); give a registry prefix such as harbor.lan/mirror", s)
+	}
 	loc, err := location.Parse(s)
 	if err != nil {
 		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST: %v", err)
@@ -376,6 +380,9 @@ func Shard(images []Image, i, n int) []Image {
 // parseSource applies docker's normalisation: "nginx" is
 // docker.io/library/nginx:latest; a digest-pinned source is read by digest.
 func parseSource(s string) (name.Reference, error) {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return nil, fmt.Errorf("invalid reference %q: it holds a control character (a newline or tab pasted in?)", s)
+	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
 		return nil, fmt.Errorf("invalid reference %q: %v", s, err)

@@ -113,6 +113,21 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	p := &Plan{Source: req.Source, Destination: req.Destination}
 	srcName := familiar(req.Source)
 
+	// The destination's tag is asked at the same time as the source's: on a
+	// far link each is a round trip, and a no-op needs nothing else first.
+	type headResult struct {
+		desc v1.Descriptor
+		err  error
+	}
+	dstHead := make(chan headResult, 1)
+	if len(req.Platforms) == 0 {
+		go func() {
+			d, err := dst.HeadManifest(ctx, req.Destination.Identifier())
+			dstHead <- headResult{d, err}
+		}()
+	} else {
+		close(dstHead)
+	}
 	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
 	if errorsIsNoDigest(err) {
 		// Fall back to a GET: some registries omit the digest on HEAD.
@@ -129,8 +144,8 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		return nil, schema1Error(srcName)
 	}
 
-	if len(req.Platforms) == 0 {
-		have, err := dst.HeadManifest(ctx, req.Destination.Identifier())
+	if h, ok := <-dstHead; ok {
+		have, err := h.desc, h.err
 		if err == nil && have.Digest == desc.Digest {
 			p.UpToDate = true
 		} else if err != nil && !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {

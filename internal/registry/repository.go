@@ -457,6 +457,7 @@ func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, err
 // URL a registry redirected to (it expired) is not the registry refusing the
 // user: the registry is asked again for a fresh one.
 func (r *Repository) GetBlobAt(ctx context.Context, d v1.Hash, off int64) (rc io.ReadCloser, start int64, err error) {
+	ctx = bulk(ctx) // the body comes over a connection of its own
 	const refusals = 3
 	for attempt := 1; ; attempt++ {
 		resp, err := r.do(ctx, func() (*http.Request, error) {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -51,13 +52,60 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := &http.Transport{
+	small := newHTTPTransport(tlsConfig, true)
+	// Blob bodies go over HTTP/1.1, a connection each: over HTTP/2 every
+	// transfer would share one connection, and a far link caps each connection
+	// (TCP window, a per-flow limit on the path), so parallel copies would gain
+	// nothing. Small requests (HEADs, manifests, tokens) stay multiplexed on one
+	// HTTP/2 connection, so planning opens no storm of TLS handshakes.
+	bulkTLS := tlsConfig.Clone()
+	bulkTLS.NextProtos = []string{"http/1.1"}
+	bulk := newHTTPTransport(bulkTLS, false)
+	bulk.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	base := &splitTransport{small: small, bulk: bulk}
+	stall := t.stall
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	guard := &stallGuard{registry: host, stall: stall, inner: base}
+	rt := &schemePolicy{host: host, allowHTTP: insecure || IsLoopback(host), inner: guard}
+	if t.hosts == nil {
+		t.hosts = map[string]http.RoundTripper{}
+	}
+	t.hosts[host] = rt
+	return rt, nil
+}
+
+// bulkKey marks a request's context as carrying a blob's body.
+type bulkKey struct{}
+
+// bulk marks ctx for a request that carries a blob's body (a download, an
+// upload's PATCH or PUT): it goes over a connection of its own.
+func bulk(ctx context.Context) context.Context { return context.WithValue(ctx, bulkKey{}, true) }
+
+// splitTransport sends blob bodies over bulk (HTTP/1.1, a connection per
+// transfer, kept for the next) and everything else over small (HTTP/2 where
+// the registry speaks it). A redirect keeps its request's context, so a blob
+// served from a storage host goes over bulk too.
+type splitTransport struct {
+	small, bulk *http.Transport
+}
+
+func (s *splitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(bulkKey{}) != nil {
+		return s.bulk.RoundTrip(req)
+	}
+	return s.small.RoundTrip(req)
+}
+
+func newHTTPTransport(tlsConfig *tls.Config, http2 bool) *http.Transport {
+	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment, // HTTPS_PROXY, NO_PROXY
 		DialContext: (&net.Dialer{
 			Timeout:   30 * time.Second,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		ForceAttemptHTTP2: true,
+		ForceAttemptHTTP2: http2,
 		TLSClientConfig:   tlsConfig,
 		// No TLSHandshakeTimeout: the stallGuard below gives up a handshake
 		// that stalls, with a sentence that says so.
@@ -71,17 +119,6 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 		WriteBufferSize: 256 << 10,
 		ReadBufferSize:  256 << 10,
 	}
-	stall := t.stall
-	if stall <= 0 {
-		stall = DefaultStallTimeout
-	}
-	guard := &stallGuard{registry: host, stall: stall, inner: base}
-	rt := &schemePolicy{host: host, allowHTTP: insecure || IsLoopback(host), inner: guard}
-	if t.hosts == nil {
-		t.hosts = map[string]http.RoundTripper{}
-	}
-	t.hosts[host] = rt
-	return rt, nil
 }
 
 // tlsConfig trusts the CA files the engine trusts for host (HOST/*.crt under each
