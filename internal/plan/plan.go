@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -328,6 +329,36 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 			labels[e.desc.Digest] = platforms.Format(*e.desc.Platform)
 		}
 	}
+	children, err := w.children(ctx, kept, labels)
+	if errors.Is(err, errIncomplete) {
+		// The tag has the source's digest, but the index is sparse: a lax
+		// registry accepted it without every child. Not up to date after all:
+		// plan the copy of what is missing, and write the index again.
+		p.UpToDate, w.upToDate = false, false
+		children, err = w.children(ctx, kept, labels)
+	}
+	if err != nil {
+		return err
+	}
+	for i, e := range kept {
+		w.register(children[i])
+		p.Manifests = append(p.Manifests, children[i])
+		if e.desc.Platform != nil && !isAttestation(e.desc) {
+			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
+		}
+	}
+	if req.SinglePlatform {
+		return w.unwrap(ctx, p, req)
+	}
+	return nil
+}
+
+// errIncomplete is an up-to-date tag whose index lacks a child at the
+// destination.
+var errIncomplete = errors.New("the destination's index lacks a child")
+
+// children plans the index's children, at most jobs*2 at once.
+func (w *walker) children(ctx context.Context, kept []indexEntry, labels map[v1.Hash]string) ([]*Manifest, error) {
 	children := make([]*Manifest, len(kept))
 	g, gctx := errgroup.WithContext(ctx)
 	// Planning requests are small (HEADs, manifest GETs): more of them at once
@@ -349,20 +380,7 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for i, e := range kept {
-		w.register(children[i])
-		p.Manifests = append(p.Manifests, children[i])
-		if e.desc.Platform != nil && !isAttestation(e.desc) {
-			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
-		}
-	}
-	if req.SinglePlatform {
-		return w.unwrap(ctx, p, req)
-	}
-	return nil
+	return children, g.Wait()
 }
 
 // unwrap makes the one platform's manifest the root, dropping the index and
@@ -488,12 +506,15 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 	if w.upToDate {
 		// The tag already points at this index: read the child where it is
 		// (the destination, not the source's pull quota), so that the run can
-		// report the blobs it found there.
+		// report the blobs it found there. A child that is not there makes the
+		// index incomplete, and the run no no-op (see errIncomplete). Its blobs
+		// are not asked for one by one: a registry checks a manifest's blobs
+		// when it takes the manifest, and --check asks for each.
 		m.Action = Skip
 		body, got, err := w.dst.GetManifest(ctx, d.Digest.String())
 		if err != nil {
 			if errdefs.Is(err, errdefs.NotFound) {
-				return m, nil
+				return nil, errIncomplete
 			}
 			return nil, err
 		}
