@@ -148,8 +148,7 @@ func TestCommitReadBack(t *testing.T) {
 		var committed atomic.Bool
 		var lies atomic.Int32
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// A commit: the PUT that closes a session, or a one-request POST.
-			if (r.Method == http.MethodPut || r.URL.Query().Has("digest")) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
 				committed.Store(true)
 			}
 			if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/") && committed.Load() && (sticky || lies.Load() == 0) {

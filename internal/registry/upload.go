@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,98 +35,12 @@ type Rewinder interface {
 // start where it does not say. The session is cancelled on every way out but
 // the commit.
 func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
-	if size >= 0 && size <= smallBlob {
-		return r.putSmall(ctx, d, size, body)
-	}
 	_, loc, err := r.StartUpload(ctx, d, nil)
 	if err != nil {
 		return err
 	}
 	u := &upload{r: r, d: d, size: size, loc: loc}
 	if err := u.run(ctx, body); err != nil {
-		r.CancelUpload(u.loc)
-		return err
-	}
-	return nil
-}
-
-// smallBlob is the most a blob may weigh to go up in one request: configs,
-// attestations and small layers. Over a far link the two round trips a
-// session costs (POST, PATCH, PUT) dwarf sending a few hundred kilobytes.
-// It is read whole and checked first, so the request can be sent again; at
-// most --jobs of them are held at once.
-const smallBlob = 1 << 20
-
-// putSmall uploads a small blob with one POST that carries its digest and
-// body, as the distribution API allows. A registry that opens a session
-// instead (202) gets the body in the PUT that commits it; one that refuses the
-// POST gets an ordinary upload.
-func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
-	data, err := io.ReadAll(io.LimitReader(body, smallBlob+1))
-	if err != nil {
-		return err
-	}
-	if v, ok := body.(interface{ Verified() error }); ok {
-		if err := v.Verified(); err != nil {
-			return err
-		}
-	}
-	if int64(len(data)) != size {
-		return errdefs.New(errdefs.DigestMismatch, "blob %s has %d bytes, not the %d its manifest says", d, len(data), size)
-	}
-	send := func(method, target string) (*http.Response, error) {
-		return r.do(withAnswerWait(ctx, commitWait), func() (*http.Request, error) {
-			req, err := http.NewRequest(method, target, bytes.NewReader(data))
-			if err == nil {
-				req.ContentLength = int64(len(data))
-				req.Header.Set("Content-Type", "application/octet-stream")
-			}
-			return req, err
-		})
-	}
-	q := url.Values{"digest": {d.String()}}
-	resp, err := send(http.MethodPost, r.base+"/blobs/uploads/?"+q.Encode())
-	if err != nil {
-		return err
-	}
-	switch resp.StatusCode {
-	case http.StatusCreated:
-		drain(resp)
-		return r.verifyCommit(ctx, d, size)
-	case http.StatusAccepted:
-		loc, err := uploadLocation(resp)
-		drain(resp)
-		if err != nil {
-			return err
-		}
-		target, err := url.Parse(loc)
-		if err != nil {
-			return err
-		}
-		tq := target.Query()
-		tq.Set("digest", d.String())
-		target.RawQuery = tq.Encode()
-		put, err := send(http.MethodPut, target.String())
-		if err != nil {
-			r.CancelUpload(loc)
-			return err
-		}
-		defer drain(put)
-		if err := r.check(put, http.StatusCreated, http.StatusNoContent); err != nil {
-			r.CancelUpload(loc)
-			return err
-		}
-		return r.verifyCommit(ctx, d, size)
-	}
-	status := resp.Status
-	drain(resp)
-	r.logf("one-request upload of %s refused (%s); uploading in a session", d, status)
-	_, loc, err := r.StartUpload(ctx, d, nil)
-	if err != nil {
-		return err
-	}
-	u := &upload{r: r, d: d, size: size, loc: loc}
-	if err := u.run(ctx, bytes.NewReader(data)); err != nil {
 		r.CancelUpload(u.loc)
 		return err
 	}
