@@ -2,6 +2,7 @@
 #
 #   make install demo   build, install into ~/.docker/cli-plugins (or $DOCKER_CONFIG), run the demo
 #   make test           install the pinned test tools, then the unit and end-to-end tests
+#   make docs           regenerate docs/reference and docs/man from the commands
 #
 # The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
 # scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
@@ -10,9 +11,19 @@
 SHELL := /bin/bash
 
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/docker-migrate/docker-migrate/plugin.Version=$(VERSION)
 BINARY  := bin/docker-migrate
+
+# The version is semver-shaped, as buildx's and compose's are: a tagged commit
+# is its tag (v0.1.0); any other build is DEV_VERSION plus the commit as build
+# metadata (v0.1.0-dev+545a5f4, .dirty for a modified tree).
+# `make build VERSION=v1.2.3` sets it.
+DEV_VERSION := v0.1.0-dev
+REVISION    := $(shell git rev-parse --short=7 HEAD 2>/dev/null)
+GIT_TAG     := $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null)
+GIT_DIRTY   := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo .dirty)
+VERSION     := $(or $(GIT_TAG),$(if $(REVISION),$(DEV_VERSION)+$(REVISION)$(GIT_DIRTY),$(DEV_VERSION)))
+PKG         := github.com/docker-migrate/docker-migrate
+LDFLAGS     := -X $(PKG)/plugin.Version=$(VERSION) -X $(PKG)/plugin.Revision=$(REVISION)
 
 # Evaluated once, when make reads this file: `install-tools.sh path` only prints
 # the cache's bin directory (and creates it); it installs nothing.
@@ -22,7 +33,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 # The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
 BENCH ?= .
 
-.PHONY: all build install demo tools test test-unit test-e2e bench lint clean
+.PHONY: all build install demo tools test test-unit test-e2e bench lint docs clean
 
 all: build
 
@@ -44,7 +55,8 @@ test: tools
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-e2e
 
-# Every package but the end-to-end suite (whose TestMain also skips itself under -short).
+# Every package but the end-to-end suite (whose TestMain also skips itself
+# under -short). It includes ./docs, whose test fails when docs/ is stale.
 test-unit:
 	$(GO) test -short $$($(GO) list ./... | grep -v '/e2e')
 
@@ -54,6 +66,11 @@ test-e2e: tools
 bench:
 	scripts/install-tools.sh registry crane regclient skopeo
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./e2e/
+
+# docs/reference (Markdown, docker/cli-docs-tool) and docs/man, from the
+# cobra commands; `go test ./docs` fails until they are regenerated.
+docs:
+	$(GO) run ./docs --source docs/reference --man docs/man
 
 lint:
 	@out=$$(gofmt -l .); \

@@ -18,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -112,7 +113,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	pw := progress.New(dockerCli.Err(), c.mode)
+	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	defer pw.Close()
 	quota := &batch.Quota{}
 	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
@@ -134,8 +135,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Warnf:        pw.Logf,
 	})
 	if err != nil {
-		pw.Close()
-		return failure(ctx, err, c.debug, "interrupted before any image was copied")
+		pw.Stop(stopReason(ctx, err))
+		st := failure(ctx, err, c.debug, "interrupted before any image was copied")
+		if merr := c.out.writeMetadata(opts.metadataFile, true); merr != nil {
+			pw.Logf("warning: %v", merr)
+		}
+		return st
 	}
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
@@ -156,16 +161,27 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Copy:     o,
 		Jobs:     jobs,
 		FailFast: opts.batch.failFast,
-		Format:   opts.format,
+		Format:   c.out.format,
 		Out:      dockerCli.Out(),
+		Print: func(im batch.Image, res *migrate.Result) {
+			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
+				pw.Logf("warning: %v", err)
+			}
+		},
 		Progress: pw,
 		Report:   report,
 		Quota:    quota,
 		Check:    opts.check.enabled,
 	})
+	if sum.Interrupted || ctx.Err() != nil {
+		pw.Stop(context.Canceled)
+	}
 	pw.Close()
 	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
-		sum.Write(dockerCli.Err(), opts.dryRun || opts.check.enabled)
+		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
+	}
+	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
 	}
 	if opts.batch.failedFile != "" && !opts.dryRun {
 		if err := writeFailedList(opts.batch.failedFile, sum.NotDone); err != nil {
@@ -259,4 +275,15 @@ func insecureAny(values []string) func(string) bool {
 		}
 	}
 	return insecureHosts(values, parsed{})
+}
+
+// writeSummary prints the batch's table on stderr, each line cut to the
+// terminal's width.
+func writeSummary(dockerCli command.Cli, sum batch.Summary, dryRun bool) {
+	var b strings.Builder
+	sum.Write(&b, dryRun)
+	width := terminalWidth(dockerCli)
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		fmt.Fprintln(dockerCli.Err(), progress.Wrap(line, width, "    "))
+	}
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +53,8 @@ type migrateOptions struct {
 	batch               batchOptions
 	referrers           referrerOptions
 	check               checkFlags
+	metadataFile        string
+	noClobber           bool
 }
 
 // insecureAll is what a bare --insecure means: both sides.
@@ -80,7 +81,8 @@ docker-archive:FILE.
 Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
 
-On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.`,
+On success, stdout carries one line per image, DST@sha256:DIGEST, or what
+--format asks for; progress goes to stderr.`,
 		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
   docker migrate golang:1.25-alpine registry.example.com/mirror/golang
 
@@ -91,7 +93,13 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
   docker migrate --dry-run nginx:1.27 localhost:5000/nginx
 
   # A registry with a self-signed certificate or plain HTTP
-  docker migrate --insecure=registry.lan:5000 alpine:3.20 registry.lan:5000/alpine`,
+  docker migrate --insecure=registry.lan:5000 alpine:3.20 registry.lan:5000/alpine
+
+  # The digest that arrived, for a script; the whole result in a file
+  digest=$(docker migrate --format '{{.DestinationDigest}}' --metadata-file result.json nginx:1.27 harbor.lan/mirror/nginx)
+
+  # Many images from a list into a registry prefix
+  docker migrate -f images.txt harbor.lan/mirror`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(opts.batch.files) > 0 && len(args) != 1:
@@ -106,9 +114,9 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 			opts.batch.jobsSet = cmd.Flags().Changed("jobs")
 			if len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.batch.batchOnly() && !opts.check.enabled && !isArchive(srcs[0]) && !isArchive(dst) {
 				opts.source, opts.destination = srcs[0], dst
-				return runMigrate(cmd.Context(), dockerCli, opts)
+				return fitStatus(dockerCli, runMigrate(cmd.Context(), dockerCli, opts))
 			}
-			return runBatch(cmd.Context(), dockerCli, opts, srcs, dst)
+			return fitStatus(dockerCli, runBatch(cmd.Context(), dockerCli, opts, srcs, dst))
 		},
 		DisableFlagsInUseLine: true,
 	}
@@ -116,10 +124,12 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 
 	flags := cmd.Flags()
 	flags.StringSliceVar(&opts.platforms, "platform", nil, `Copy only these platforms ("os/arch[/variant]", comma-separated); the index digest then differs from the source`)
-	flags.IntVarP(&opts.jobs, "jobs", "j", 4, "Number of blobs to copy in parallel")
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
-	flags.StringVar(&opts.progress, "progress", "auto", `Progress output on stderr: "auto", "tty", "plain" or "quiet"`)
-	flags.StringVar(&opts.format, "format", "", `Output format: "" (DST@DIGEST) or "json"`)
+	flags.IntVarP(&opts.jobs, "jobs", "j", 8, "Number of blobs to copy in parallel (each over a connection of its own)")
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (every manifest and blob: copy, mount or skip) and write nothing")
+	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output on stderr ("auto", "tty", "plain", "rawjson", "quiet")`)
+	flags.StringVar(&opts.format, "format", "", `Format the output: "json" (one JSON object per image and line), or a Go template ('{{.DestinationDigest}}'); default DST@DIGEST`)
+	flags.StringVar(&opts.metadataFile, "metadata-file", "", "Write the result as JSON to FILE, on failure too (an array for several images)")
+	flags.BoolVarP(&opts.noClobber, "no-clobber", "n", false, "Do not replace a destination tag that points at another digest: fail instead")
 	flags.StringSliceVar(&opts.insecure, "insecure", nil, "Allow plain HTTP or an unverified TLS certificate for these registries (--insecure=HOST[,HOST]); bare --insecure allows it for both SRC and DST")
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
@@ -129,7 +139,45 @@ On success, stdout carries one line, DST@sha256:DIGEST; progress goes to stderr.
 	addCheckFlags(flags, &opts.check)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
+	registerCompletions(cmd, dockerCli)
+	cmd.AddCommand(newVersionCommand(dockerCli))
+	showUseLine(cmd)
 	return cmd
+}
+
+// showUseLine keeps "Usage: docker migrate [OPTIONS] SRC [SRC...] DST" at the
+// top of the help: the docker CLI's usage template, which the plugin's
+// commands inherit, says "[OPTIONS] COMMAND" instead for a command with
+// subcommands (migrate has one, version).
+func showUseLine(cmd *cobra.Command) {
+	const (
+		subcommandsUsage = "{{- if not .HasSubCommands}}  {{.UseLine}}{{end}}\n{{- if .HasSubCommands}}  {{ .CommandPath}}{{- if .HasAvailableFlags}} [OPTIONS]{{end}} COMMAND{{end}}"
+		useLine          = "{{- if true}}  {{.UseLine}}{{end}}"
+	)
+	help := (&cobra.Command{}).HelpFunc() // cobra's own, which renders the templates
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if c == cmd && c.HasParent() {
+			c.SetUsageTemplate(strings.Replace(c.Parent().UsageTemplate(), subcommandsUsage, useLine, 1))
+		}
+		help(c, args)
+	})
+}
+
+// fitStatus wraps the sentence an error ends with to the terminal's width,
+// as the rest of what the command prints on a terminal.
+func fitStatus(dockerCli command.Cli, err error) error {
+	var st cli.StatusError
+	if !errors.As(err, &st) || st.Status == "" {
+		return err
+	}
+	if width := terminalWidth(dockerCli); width > 0 {
+		lines := strings.Split(st.Status, "\n")
+		for i, l := range lines {
+			lines[i] = progress.Wrap(l, width, "  ")
+		}
+		st.Status = strings.Join(lines, "\n")
+	}
+	return st
 }
 
 func usageError(cmd *cobra.Command, err error) error {
@@ -186,7 +234,9 @@ func parseReferences(src, dst string) (parsed, error) {
 
 // checked is what every run needs, parsed from the flags.
 type checked struct {
-	mode   progress.Mode
+	mode progress.Mode
+	// out prints the results as --format asks.
+	out    *printer
 	plats  []v1.Platform
 	debug  bool
 	debugf func(format string, args ...any)
@@ -199,8 +249,8 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if c.mode, err = progress.ParseMode(opts.progress); err != nil {
 		return c, err
 	}
-	if opts.format != "" && opts.format != "json" {
-		return c, fmt.Errorf("invalid --format %q: expected json, or no --format for DST@DIGEST", opts.format)
+	if c.out, err = newPrinter(opts.format, dockerCli.Out()); err != nil {
+		return c, err
 	}
 	if opts.jobs < 1 || opts.jobs > 64 {
 		return c, fmt.Errorf("invalid --jobs %d: expected 1 to 64", opts.jobs)
@@ -264,6 +314,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		DryRun:     opts.dryRun,
 		Strategy:   opts.strategy,
 		MediaTypes: plan.Format(opts.mediaTypes),
+		NoClobber:  opts.noClobber,
 		Strategies: strategies,
 		Registry:   client,
 		Debugf:     c.debugf,
@@ -289,56 +340,97 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	pw := progress.New(dockerCli.Err(), c.mode)
+	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	o, err := newCopy(dockerCli, opts, c, insecureHosts(opts.insecure, refs), pw.Logf)
 	if err != nil {
+		pw.Stop(err)
 		return cli.StatusError{Status: err.Error(), StatusCode: exitUsage}
 	}
 	o.Source, o.Destination, o.Progress = refs.source, refs.destination, pw
+	if c.mode == progress.Plain {
+		// At once: the plan can take a while on a slow link.
+		pw.Logf("planning the copy of %s to %s", migrate.Familiar(refs.source), refs.displayDestination)
+	}
 	res, describe, err := migrate.Run(ctx, o)
-	pw.Close()
+	pw.Stop(stopReason(ctx, err))
 	if err != nil {
-		return failure(ctx, err, debug, fmt.Sprintf("interrupted: %s was not changed", refs.displayDestination))
+		st := failure(ctx, err, debug, fmt.Sprintf("interrupted: %s was not changed", refs.displayDestination))
+		// Scripts get the failure as they get a success: on stdout with
+		// --format json, and in the metadata file.
+		if perr := c.out.print(migrate.Failed(res, refs.source, refs.destination, st.Status), refs.displayDestination); perr != nil {
+			logrus.Debugf("print the failure: %v", perr)
+		}
+		if merr := c.out.writeMetadata(opts.metadataFile, false); merr != nil {
+			pw.Logf("warning: %v", merr)
+		}
+		return st
 	}
 
-	out := dockerCli.Out()
-	switch {
-	case opts.format == "json":
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	case opts.dryRun:
-		return describe(out)
+	if opts.dryRun && c.out.format == "" && c.out.tmpl == nil {
+		if err := describe(dockerCli.Out()); err != nil {
+			return err
+		}
 	}
-	if c.mode != progress.Quiet {
-		summary(dockerCli.Err(), res)
+	if c.mode != progress.Quiet && !opts.dryRun && c.out.format == "" {
+		summary(dockerCli.Err(), res, terminalWidth(dockerCli))
 	}
-	_, err = fmt.Fprintf(out, "%s@%s\n", refs.displayDestination, res.DestinationDigest)
+	if err := c.out.print(res, refs.displayDestination); err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
+	}
+	if err := c.out.writeMetadata(opts.metadataFile, false); err != nil {
+		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
+	}
+	return nil
+}
+
+// stopReason is how the progress display ends: done, failed, or interrupted.
+func stopReason(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Canceled
+	}
 	return err
 }
 
-func summary(w io.Writer, r *migrate.Result) {
+// summary says on stderr what the copy did, in lines that fit the terminal
+// (width 0: not a terminal, no wrapping). The last line says which strategy
+// did it and whether the digest changed.
+func summary(w io.Writer, r *migrate.Result, width int) {
+	say := func(format string, args ...any) {
+		fmt.Fprintln(w, progress.Wrap(fmt.Sprintf(format, args...), width, "  "))
+	}
 	if r.UpToDate {
-		fmt.Fprintf(w, "Done with the %s strategy; the digest is unchanged.\n", r.Strategy)
+		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
 		return
 	}
-	fmt.Fprintf(w, "Copied %s to %s in %s: %d platform(s); manifests %d pushed, %d already there; blobs %d copied (%s), %d mounted (%s), %d already there (%s).\n",
-		r.Source, r.Destination, time.Duration(r.DurationSeconds*float64(time.Second)).Round(10*time.Millisecond), len(r.Platforms),
-		r.Manifests.Copied, r.Manifests.Skipped,
+	elapsed := time.Duration(r.DurationSeconds * float64(time.Second))
+	speed := ""
+	if r.Bytes.Copied > 0 && elapsed > 0 {
+		speed = fmt.Sprintf(", %s/s", units.HumanSize(float64(r.Bytes.Copied)/elapsed.Seconds()))
+	}
+	say("Copied %s to %s in %s%s.", r.Source, r.Destination, elapsed.Round(10*time.Millisecond), speed)
+	say("  %s; manifests: %d pushed, %d already there.", plural(len(r.Platforms), "platform"), r.Manifests.Copied, r.Manifests.Skipped)
+	say("  Blobs: %d copied (%s), %d mounted (%s), %d already there (%s).",
 		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
 		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
 	if r.ContentVerified != nil {
 		if *r.ContentVerified {
-			fmt.Fprintln(w, "Content verified: every platform has the same rootfs.diff_ids (uncompressed layers) as the source.")
+			say("Content verified: every platform has the same rootfs.diff_ids (uncompressed layers) as the source.")
 		} else {
-			fmt.Fprintln(w, "Warning: some platforms' rootfs.diff_ids differ from the source's; the content is not identical.")
+			say("Warning: some platforms' rootfs.diff_ids differ from the source's; the content is not identical.")
 		}
 	}
 	if r.DigestChanged {
-		fmt.Fprintf(w, "Done with the %s strategy; the digest differs from the source (%s).\n", r.Strategy, r.DigestNote)
+		say("Done with the %s strategy; the digest differs from the source (%s).", r.Strategy, r.DigestNote)
 	} else {
-		fmt.Fprintf(w, "Done with the %s strategy; the digest is unchanged.\n", r.Strategy)
+		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // strategyEnv is what the engine- and builder-backed strategies are built from.
@@ -366,7 +458,7 @@ func insecureHosts(values []string, refs parsed) func(string) bool {
 // failure turns err into the one sentence the CLI prints, with the detail first
 // under -D, and the exit code: 125 for bad input, 130 (saying interrupted) when
 // the run was cancelled.
-func failure(ctx context.Context, err error, debug bool, interrupted string) error {
+func failure(ctx context.Context, err error, debug bool, interrupted string) cli.StatusError {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return cli.StatusError{Status: interrupted, StatusCode: exitInterrupted}
 	}

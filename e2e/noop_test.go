@@ -23,7 +23,7 @@ func TestNoopNotFooledBySparseIndex(t *testing.T) {
 	deleteAt(t, dst, "noop/app/manifests/"+arm.String())
 	res := cli.RunDocker(t, "migrate", "--format", "json", srcRef, dstRef).AssertSuccess(t)
 	var r struct {
-		UpToDate  bool `json:"upToDate"`
+		UpToDate  bool                 `json:"upToDate"`
 		Manifests struct{ Copied int } `json:"manifests"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil {

@@ -4,18 +4,10 @@
 package plugin
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
-
 	"github.com/docker/cli/cli-plugins/metadata"
-	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
-
-// Version is set at build time with -ldflags "-X …/plugin.Version=v1.2.3".
-var Version = "dev"
 
 // Vendor names who ships the plugin, as `docker info` shows it.
 const Vendor = "docker-migrate"
@@ -61,15 +53,4 @@ func (k *keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		IdentityToken: ac.IdentityToken,
 		RegistryToken: ac.RegistryToken,
 	}), nil
-}
-
-// CertDirs lists the certs.d directories the engine and CLI read CA files from:
-// the system one and the one beside the CLI's config (~/.docker or --config).
-func CertDirs() []string {
-	dirs := []string{"/etc/docker/certs.d", filepath.Join(config.Dir(), "certs.d")}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".docker", "certs.d"))
-	}
-	slices.Sort(dirs)
-	return slices.Compact(dirs)
 }

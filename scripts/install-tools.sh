@@ -3,7 +3,7 @@
 # into a cache that survives between runs (~/.cache/docker-migrate/tools). Each
 # tool is built once from the Go module proxy and reused after that.
 #
-#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|iproute|skopeo|zstd|regclient|all]...
+#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|iproute|skopeo|zstd|tmux|regclient|docker-registry|all]...
 #
 # Prints nothing on stdout but, for `path`, the bin directory to put on PATH.
 set -euo pipefail
@@ -127,6 +127,12 @@ install_skopeo() {
 	command -v skopeo >/dev/null || apt_install skopeo
 }
 
+install_tmux() {
+	# The progress test runs the plugin in a real terminal: a tmux pane of a
+	# given width, whose screen it reads.
+	command -v tmux >/dev/null || apt_install tmux
+}
+
 install_zstd() {
 	# The archive tests compress k3s-style airgap tarballs with the zstd CLI.
 	command -v zstd >/dev/null || apt_install zstd
@@ -145,6 +151,7 @@ for tool in "$@"; do
 	regclient) install_regclient ;;
 	docker-registry) install_docker_registry ;;
 	zstd) install_zstd ;;
+	tmux) install_tmux ;;
 	all)
 		install_registry
 		install_crane
@@ -152,6 +159,7 @@ for tool in "$@"; do
 		install_iproute
 		install_skopeo
 		install_zstd
+		install_tmux
 		install_regclient
 		install_docker_registry
 		install_buildkitd

@@ -133,6 +133,10 @@ type Options struct {
 	// Quota, when set, has the pulls registries say remain, for the progress
 	// lines.
 	Quota *Quota
+	// Print, when set, prints each image's result on Out instead of
+	// DST@DIGEST or Format: the ones that arrived (planned, in a dry run)
+	// and, with Error set, the ones that did not.
+	Print func(im Image, res *migrate.Result)
 	// Check compares each image with its destination instead of copying it
 	// (--check): nothing is written.
 	Check bool
@@ -257,7 +261,8 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 		return
 	}
 	if d, ok := r.doneEarlier(ctx, im); ok {
-		r.finish(im, i, &migrate.Result{Source: im.Source.Name(), Destination: im.Destination.Name(), DestinationDigest: d}, Done, "")
+		r.finish(im, i, &migrate.Result{Source: familiar(im.Source), Destination: familiar(im.Destination), DestinationDigest: d, UpToDate: true,
+			Platforms: []plan.PlatformDigest{}, Attempts: []migrate.Attempt{}}, Done, "")
 		return
 	}
 	o := r.o.Copy
@@ -278,7 +283,8 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 			r.finish(im, i, nil, NotDone, errdefs.Message(err))
 			return
 		}
-		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
+		// res, when the image got as far as a plan, has the attempts.
+		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
 		if r.o.FailFast {
 			r.mu.Lock()
 			r.failFastStopped = true
@@ -323,7 +329,7 @@ func (r *runner) doneEarlier(ctx context.Context, im Image) (string, bool) {
 	if r.o.Report == nil || r.o.Copy.DryRun {
 		return "", false
 	}
-	d, ok := r.o.Report.Finished(im.Source.Name(), im.Destination.Name())
+	d, ok := r.o.Report.Finished(familiar(im.Source), familiar(im.Destination))
 	if !ok {
 		return "", false
 	}
@@ -361,7 +367,7 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 			}
 		}
 	}
-	if r.o.Format != "json" {
+	if r.o.Format == "" {
 		fmt.Fprintf(r.o.Out, "# %s → %s\n", familiar(im.Source), familiar(im.Destination))
 		_ = describe(r.o.Out)
 	}
@@ -386,9 +392,9 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
-	rec := Record{Source: im.Source.Name(), Destination: im.Destination.Name(), Outcome: outcome, Error: reason}
+	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
 	detail := ""
-	if res != nil {
+	if res != nil && outcome.Arrived() {
 		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
 		r.sum.Bytes.Copied += res.Bytes.Copied
 		r.sum.Bytes.Mounted += res.Bytes.Mounted
@@ -421,10 +427,29 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 	if r.o.Copy.DryRun && outcome.Arrived() {
 		word = "planned"
 	}
-	r.o.Progress.Logf("[%d/%d] %s … %s%s%s", r.finished, r.total, im.Label(), word, detail, r.o.Quota.note(im))
-	if outcome.Arrived() && res != nil && !r.o.Copy.DryRun {
+	// The image's own line of the display: on a terminal it ends the image's
+	// step (CANCELED when it did not start, ERROR when it failed).
+	var ended error
+	switch {
+	case outcome == NotDone:
+		ended = context.Canceled
+	case !outcome.Arrived():
+		ended = errors.New(reason)
+	}
+	r.o.Progress.Group(im.Label()).Finish(fmt.Sprintf("[%d/%d] %s … %s%s%s", r.finished, r.total, im.Label(), word, detail, r.o.Quota.note(im)), ended)
+	switch {
+	case r.o.Check:
+		// checkOne printed it.
+	case r.o.Print != nil:
+		if !outcome.Arrived() {
+			res = migrate.Failed(res, im.Source, im.Destination, reason)
+		}
+		if res != nil {
+			r.o.Print(im, res)
+		}
+	case outcome.Arrived() && res != nil && !r.o.Copy.DryRun:
 		r.printResult(im, res)
-	} else if r.o.Copy.DryRun && res != nil && r.o.Format == "json" {
+	case r.o.Copy.DryRun && res != nil && r.o.Format == "json":
 		r.printResult(im, res)
 	}
 }
@@ -478,10 +503,4 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 
 // familiar names a reference as docker does: docker.io/library/nginx:1.27,
 // not index.docker.io/library/nginx:1.27.
-func familiar(r name.Reference) string {
-	s := r.Name()
-	if r.Context().RegistryStr() == name.DefaultRegistry {
-		s = "docker.io/" + strings.TrimPrefix(s, name.DefaultRegistry+"/")
-	}
-	return s
-}
+func familiar(r name.Reference) string { return migrate.Familiar(r) }

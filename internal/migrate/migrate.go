@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -54,6 +55,9 @@ type Options struct {
 	// SinglePlatform writes one platform's own manifest, not an index of one
 	// (for a docker-save archive).
 	SinglePlatform bool
+	// NoClobber refuses to replace a destination tag that points at another
+	// digest (-n); otherwise the run says what it replaces.
+	NoClobber bool
 	// Referrers copies the artifacts that refer to the image (signatures,
 	// SBOMs), through the referrers API or its fallback tags, and cosign's
 	// sha256-HEX.sig/.att/.sbom tags; ReferrerTypes narrows them by artifactType.
@@ -92,6 +96,13 @@ type Result struct {
 	UpToDate        bool           `json:"upToDate,omitempty"`
 	// Attempts lists every strategy tried, skipped or failed, in order.
 	Attempts []Attempt `json:"attempts"`
+	// PreviousDigest is what the destination tag pointed at before the run
+	// replaced it.
+	PreviousDigest string `json:"previousDigest,omitempty"`
+	// Error is why the image did not arrive, in one sentence.
+	Error string `json:"error,omitempty"`
+	// Steps is a dry run's plan: every manifest and blob and what it needs.
+	Steps *Steps `json:"plan,omitempty"`
 	// Referrers counts the artifacts copied with --referrers.
 	Referrers *ReferrerCounts `json:"referrers,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
@@ -150,7 +161,9 @@ type Describer func(w io.Writer) error
 
 // Run plans and, unless DryRun, executes the migration. With --strategy auto
 // it falls back along the chain when a failure is one another strategy can get
-// past, and says why. For a dry run it returns what to print instead.
+// past, and says why. For a dry run it returns what to print instead. A run
+// that failed after planning returns its Result too (the attempts), with the
+// error.
 func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	start := time.Now()
 	if o.Debugf == nil {
@@ -181,8 +194,13 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	previous, err := o.checkClobber(ctx, dst, p)
+	if err != nil {
+		return nil, nil, err
+	}
 	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
 	res := newResult(o, p)
+	res.PreviousDigest = previous
 	if o.DryRun {
 		s := steps[0]
 		res.Strategy = s.Name()
@@ -195,6 +213,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			converted := newResult(o, q)
 			res.DestinationDigest, res.MediaType, res.Platforms = converted.DestinationDigest, converted.MediaType, converted.Platforms
 			res.DigestChanged, res.DigestNote = q.DigestChanged, q.ChangeReason
+			res.Steps = newSteps(q)
 			if o.Referrers {
 				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
 				if err != nil {
@@ -254,10 +273,10 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			if hint := fallback.Hint(class); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
-			return nil, nil, cerr
+			return res, nil, cerr
 		}
 		if fallback.Stops(class) {
-			return nil, nil, cerr
+			return res, nil, cerr
 		}
 		if firstErr == nil {
 			firstErr, firstClass = cerr, class
@@ -290,7 +309,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if len(tried) > 0 {
 		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
 	}
-	return nil, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
 // indexOptions are the executor's options for the copies this run makes
@@ -316,10 +335,12 @@ func onlyIndex(o *Options) error {
 // the registry repositories the references name.
 func (o Options) stores(ctx context.Context) (src, dst store.Store, err error) {
 	src, dst = o.SourceStore, o.DestinationStore
+	// Both handles at once: each is a ping and a token, round trips that a
+	// far registry makes long.
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
 	if src == nil {
-		if src, err = o.Registry.Repository(ctx, o.Source.Context(), registry.Pull); err != nil {
-			return nil, nil, err
-		}
+		wg.Go(func() { src, srcErr = o.Registry.Repository(ctx, o.Source.Context(), registry.Pull) })
 	}
 	if dst == nil {
 		var mountFrom []name.Repository
@@ -332,9 +353,14 @@ func (o Options) stores(ctx context.Context) (src, dst store.Store, err error) {
 			// read-only login too.
 			access = registry.Pull
 		}
-		if dst, err = o.Registry.Repository(ctx, o.Destination.Context(), access, mountFrom...); err != nil {
-			return nil, nil, err
-		}
+		wg.Go(func() { dst, dstErr = o.Registry.Repository(ctx, o.Destination.Context(), access, mountFrom...) })
+	}
+	wg.Wait()
+	if srcErr != nil {
+		return nil, nil, srcErr
+	}
+	if dstErr != nil {
+		return nil, nil, dstErr
 	}
 	return src, dst, nil
 }
@@ -384,8 +410,8 @@ func (r *Result) fill(name string, out strategy.Output) {
 // dry run reports and a real run overwrites with what happened.
 func newResult(o Options, p *plan.Plan) *Result {
 	r := &Result{
-		Source:            o.Source.Name(),
-		Destination:       o.Destination.Name(),
+		Source:            Familiar(o.Source),
+		Destination:       Familiar(o.Destination),
 		SourceDigest:      p.SourceDigest.String(),
 		DestinationDigest: p.Root.Digest.String(),
 		DigestChanged:     p.DigestChanged,

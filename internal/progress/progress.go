@@ -1,11 +1,14 @@
-// Package progress shows what a migration is doing, on stderr: a live view per
-// platform on a terminal, one line per finished step in plain mode, or nothing.
+// Package progress shows what a migration is doing, on stderr. On a terminal
+// it is BuildKit's own display (what `docker build` and `docker buildx` show:
+// one line per platform, or per image in a batch, with its transfers under it
+// and a total with speed and ETA); --progress rawjson is BuildKit's event
+// stream; plain is one line per step as it starts and ends, with durations;
+// quiet shows nothing.
 package progress
 
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,24 +20,24 @@ import (
 type Mode string
 
 const (
-	Auto  Mode = "auto"
-	TTY   Mode = "tty"
-	Plain Mode = "plain"
-	Quiet Mode = "quiet"
+	Auto    Mode = "auto"
+	TTY     Mode = "tty"
+	Plain   Mode = "plain"
+	Quiet   Mode = "quiet"
+	RawJSON Mode = "rawjson"
 )
+
+// Modes are the --progress values, for help and completion.
+var Modes = []Mode{Auto, TTY, Plain, RawJSON, Quiet}
 
 // ParseMode validates a --progress value.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case Auto, TTY, Plain, Quiet:
+	case Auto, TTY, Plain, Quiet, RawJSON:
 		return m, nil
 	}
-	return "", fmt.Errorf("invalid --progress %q: expected auto, tty, plain or quiet", s)
+	return "", fmt.Errorf("invalid --progress %q: expected auto, tty, plain, rawjson or quiet", s)
 }
-
-// maxLiveGroups is the most lines the live view gives groups; past it, a
-// batch shows only what is in progress.
-const maxLiveGroups = 12
 
 // Writer reports progress. It is safe for concurrent use.
 type Writer struct {
@@ -46,38 +49,70 @@ type Writer struct {
 
 // view is the display that a Writer and its Group views share.
 type view struct {
-	out  io.Writer
+	out  *lineWriter
 	mode Mode
+	// display is BuildKit's display (tty, rawjson); nil in plain and quiet.
+	display *display
 
-	mu     sync.Mutex
-	groups []*group
-	byName map[string]*group
-	lines  int // lines of the live view currently on screen
-	stop   chan struct{}
-	done   chan struct{}
-	start  time.Time
+	mu      sync.Mutex
+	groups  map[string]*group
+	order   []*group
+	tasks   []*Task // plain: tasks whose start line is not printed yet
+	total   total
+	stopped bool
+
+	stop chan struct{} // closed by Stop: the ticker ends
+	done chan struct{} // closed when the ticker has ended
 }
 
 type group struct {
 	name             string
 	total, current   int64
 	tasks, tasksDone int
-	status           string
-	finished         bool
 	// planned groups know their tasks and bytes up front (Expect), so they
-	// show "done" only when all of them are.
+	// are done only when all of them are.
 	planned bool
+	// announced: plain mode printed the group's plan line.
+	announced bool
+	// ended: Finish gave the group its last line.
+	ended bool
+	vtx   *vertex
 }
 
+func (g *group) finished() bool { return g.tasks > 0 && g.tasksDone >= g.tasks }
+
 // New returns a Writer in mode; Auto must be resolved by the caller (it knows
-// whether out is a terminal).
+// whether out is a terminal). TTY needs out to be the terminal's file
+// (os.Stderr); any other writer gets plain lines instead.
 func New(out io.Writer, mode Mode) *Writer {
-	w := &Writer{view: &view{out: out, mode: mode, byName: map[string]*group{}, start: time.Now()}}
-	if mode == TTY {
-		w.stop, w.done = make(chan struct{}), make(chan struct{})
-		go w.refresh()
+	v := &view{out: &lineWriter{w: out}, mode: mode, groups: map[string]*group{}}
+	v.total.start = time.Now()
+	switch mode {
+	case Quiet:
+		return &Writer{view: v}
+	case TTY, RawJSON:
+		d, err := newDisplay(out, mode)
+		if err != nil {
+			v.mode = Plain
+		} else {
+			v.display = d
+		}
 	}
-	return w
+	v.stop, v.done = make(chan struct{}), make(chan struct{})
+	go v.tick()
+	return &Writer{view: v}
+}
+
+// Discard is a Writer that shows nothing.
+func Discard() *Writer { return New(io.Discard, Quiet) }
+
+// Mode is the Writer's mode once resolved: a TTY Writer on something that is
+// not a terminal is Plain.
+func (w *Writer) Mode() Mode {
+	if w == nil {
+		return Quiet
+	}
+	return w.mode
 }
 
 // Group returns a Writer on the same display whose tasks all count in the
@@ -96,17 +131,18 @@ func (w *Writer) groupFor(name string) string {
 	return name
 }
 
-// Discard is a Writer that shows nothing.
-func Discard() *Writer { return New(io.Discard, Quiet) }
-
 // Task is one unit of work (a blob or a manifest) within a group (a platform).
 type Task struct {
-	w    *Writer
-	g    *group
-	name string
-	size int64
-	seen int64
-	done bool
+	w       *Writer
+	g       *group
+	name    string
+	size    int64
+	seen    int64
+	done    bool
+	started time.Time
+	// shown: plain mode printed its start line.
+	shown  bool
+	status *status
 }
 
 // Task starts a task of size bytes in group.
@@ -120,15 +156,23 @@ func (w *Writer) Task(groupName, name string, size int64) *Task {
 	if !g.planned {
 		g.total += size
 		g.tasks++
-		g.finished = false
+		w.total.expected += size
 	}
-	return &Task{w: w, g: g, name: name, size: size}
+	t := &Task{w: w, g: g, name: name, size: size, started: time.Now()}
+	switch {
+	case w.display != nil:
+		t.status = w.display.startTask(g, name, size, t.started)
+		w.display.touchGroup(g)
+	case w.mode == Plain:
+		w.tasks = append(w.tasks, t)
+	}
+	return t
 }
 
-// Expect announces a group's tasks and bytes before they start, so the live
-// view shows the whole of the work from the beginning.
+// Expect announces a group's tasks and bytes before they start, so the
+// display shows the whole of the work from the beginning.
 func (w *Writer) Expect(groupName string, tasks int, size int64) {
-	if w == nil {
+	if w == nil || w.mode == Quiet {
 		return
 	}
 	w.mu.Lock()
@@ -137,16 +181,19 @@ func (w *Writer) Expect(groupName string, tasks int, size int64) {
 	g.planned = true
 	g.tasks += tasks
 	g.total += size
-	g.finished = g.tasksDone >= g.tasks
+	w.total.expected += size
+	if w.display != nil {
+		w.display.touchGroup(g)
+	}
 }
 
 // groupLocked returns the named group, making it at the end of the view.
 func (w *Writer) groupLocked(name string) *group {
-	g := w.byName[name]
+	g := w.groups[name]
 	if g == nil {
 		g = &group{name: name}
-		w.byName[name] = g
-		w.groups = append(w.groups, g)
+		w.groups[name] = g
+		w.order = append(w.order, g)
 	}
 	return g
 }
@@ -156,6 +203,11 @@ func (t *Task) Add(n int64) {
 	t.w.mu.Lock()
 	t.seen += n
 	t.g.current += n
+	t.w.total.done += n
+	t.w.total.moved += n
+	if t.status != nil {
+		t.w.display.progressTask(t.status, t.seen)
+	}
 	t.w.mu.Unlock()
 }
 
@@ -163,7 +215,12 @@ func (t *Task) Add(n int64) {
 func (t *Task) Reset() {
 	t.w.mu.Lock()
 	t.g.current -= t.seen
+	t.w.total.done -= t.seen
+	t.w.total.moved -= t.seen
 	t.seen = 0
+	if t.status != nil {
+		t.w.display.progressTask(t.status, 0)
+	}
 	t.w.mu.Unlock()
 }
 
@@ -177,118 +234,178 @@ func (t *Task) Done(status string) {
 	}
 	t.done = true
 	t.g.current += t.size - t.seen
+	w.total.done += t.size - t.seen
 	t.seen = t.size
 	t.g.tasksDone++
-	t.g.status = status
-	if t.g.tasksDone == t.g.tasks {
-		t.g.finished = true
-	}
 	line := ""
-	if w.mode == Plain {
+	switch {
+	case w.display != nil:
+		w.display.endTask(t.status, t.size)
+		w.display.touchGroup(t.g)
+	case w.mode == Plain:
 		line = fmt.Sprintf("%s: %s %s", t.g.name, t.name, status)
+		var notes []string
 		if t.size > 0 {
-			line += " (" + units.HumanSize(float64(t.size)) + ")"
+			notes = append(notes, units.HumanSize(float64(t.size)))
+		}
+		if d := time.Since(t.started); d >= 50*time.Millisecond {
+			notes = append(notes, seconds(d))
+		}
+		if len(notes) > 0 {
+			line += " (" + strings.Join(notes, ", ") + ")"
 		}
 	}
 	w.mu.Unlock()
 	if line != "" {
-		w.Logf("%s", line)
+		w.out.printf("%s\n", line)
 	}
 }
 
-// Logf prints a line: in plain mode as is, on a terminal above the live view.
+// Logf prints a line: in plain mode as it is, on a terminal as a step of its
+// own (and in full after the display ends, if the terminal cut it short).
 func (w *Writer) Logf(format string, args ...any) {
 	if w == nil || w.mode == Quiet {
 		return
 	}
+	msg := fmt.Sprintf(format, args...)
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.clearLocked()
-	fmt.Fprintf(w.out, format+"\n", args...)
-	w.drawLocked()
-}
-
-// Close stops the live view, leaving its last state on screen.
-func (w *Writer) Close() {
-	if w == nil || w.stop == nil {
+	if w.display != nil && !w.stopped {
+		w.display.message(msg)
+		w.mu.Unlock()
 		return
 	}
+	w.mu.Unlock()
+	w.out.printf("%s\n", msg)
+}
+
+// Finish ends the group of a Group view with its last line: "[3/40]
+// nginx:1.27 … copied". err marks it failed (the line says why), or not done
+// when it is context.Canceled.
+func (w *Writer) Finish(line string, err error) {
+	if w == nil || w.mode == Quiet {
+		return
+	}
+	w.mu.Lock()
+	if w.display != nil && !w.stopped {
+		g := w.groupLocked(w.groupFor(""))
+		g.ended = true
+		w.display.endGroup(g, line, err)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	w.out.printf("%s\n", line)
+}
+
+// Close stops the display, leaving its last state on screen.
+func (w *Writer) Close() { w.Stop(nil) }
+
+// Stop stops the display after a run that ended with err: nil for success,
+// context.Canceled for an interrupt. On a terminal the last frame says which
+// steps were cut short. Calling it again does nothing.
+func (w *Writer) Stop(err error) {
+	if w == nil || w.mode == Quiet {
+		return
+	}
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.stopped = true
+	w.mu.Unlock()
 	close(w.stop)
 	<-w.done
-	w.stop = nil
+	if w.display != nil {
+		w.mu.Lock()
+		final := w.display.finish(w.order, &w.total, err)
+		w.mu.Unlock()
+		w.display.close(final)
+	}
 }
 
-func (w *Writer) refresh() {
-	defer close(w.done)
-	tick := time.NewTicker(150 * time.Millisecond)
-	defer tick.Stop()
+// tick is the view's clock: it sends BuildKit's display what changed, and in
+// plain mode prints the start lines of steps that take a while and the total.
+func (v *view) tick() {
+	defer close(v.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
 	for {
 		select {
-		case <-w.stop:
-			w.mu.Lock()
-			w.clearLocked()
-			w.drawLocked()
-			w.lines = 0 // leave the final view on screen
-			w.mu.Unlock()
+		case <-v.stop:
 			return
-		case <-tick.C:
-			w.mu.Lock()
-			w.clearLocked()
-			w.drawLocked()
-			w.mu.Unlock()
+		case now := <-t.C:
+			v.mu.Lock()
+			v.total.sample(now)
+			if v.display != nil {
+				s := v.display.flush(&v.total, now)
+				v.mu.Unlock()
+				v.display.send(s)
+				continue
+			}
+			lines := v.plainLinesLocked(now)
+			v.mu.Unlock()
+			for _, l := range lines {
+				v.out.printf("%s\n", l)
+			}
 		}
 	}
 }
 
-// clearLocked moves the cursor up over the live view and erases it.
-func (w *Writer) clearLocked() {
-	if w.mode != TTY || w.lines == 0 {
-		return
+// startDelay is how long a step runs before plain mode prints its start line:
+// the many steps that end sooner are said once, when they end.
+const startDelay = 300 * time.Millisecond
+
+// totalEvery is how often plain mode prints the total while bytes move.
+const totalEvery = 5 * time.Second
+
+func (v *view) plainLinesLocked(now time.Time) []string {
+	var lines []string
+	for _, g := range v.order {
+		if g.planned && !g.announced && g.tasks > 0 {
+			g.announced = true
+			lines = append(lines, fmt.Sprintf("%s: %s to copy (%s)", g.name, plural(g.tasks, "blob or manifest", "blobs and manifests"), units.HumanSize(float64(g.total))))
+		}
 	}
-	fmt.Fprintf(w.out, "\x1b[%dA\x1b[J", w.lines)
-	w.lines = 0
+	keep := v.tasks[:0]
+	for _, t := range v.tasks {
+		switch {
+		case t.done:
+		case now.Sub(t.started) >= startDelay:
+			line := fmt.Sprintf("%s: %s started", t.g.name, t.name)
+			if t.size > 0 {
+				line += " (" + units.HumanSize(float64(t.size)) + ")"
+			}
+			lines = append(lines, line)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	clear(v.tasks[len(keep):])
+	v.tasks = keep
+	if v.total.due(now, totalEvery) {
+		lines = append(lines, "total: "+v.total.text(now))
+	}
+	return lines
 }
 
-func (w *Writer) drawLocked() {
-	if w.mode != TTY || len(w.groups) == 0 {
-		return
-	}
-	width := 0
-	for _, g := range w.groups {
-		width = max(width, len(g.name))
-	}
-	groups := slices.Clone(w.groups)
-	var hidden int
-	if len(groups) > maxLiveGroups {
-		// A batch of many images: show the ones in progress, count the rest.
-		groups = slices.DeleteFunc(groups, func(g *group) bool { return g.finished || g.tasks == 0 })
-		if len(groups) > maxLiveGroups {
-			groups = groups[:maxLiveGroups]
-		}
-		hidden = len(w.groups) - len(groups)
-	}
-	var b strings.Builder
-	for _, g := range groups {
-		state := "working"
-		if g.finished {
-			state = "done"
-		}
-		fmt.Fprintf(&b, "%-*s  %s %3d/%-3d %9s / %-9s %s\n", width, g.name, bar(g.current, g.total), g.tasksDone, g.tasks,
-			units.HumanSize(float64(g.current)), units.HumanSize(float64(g.total)), state)
-	}
-	if hidden > 0 {
-		fmt.Fprintf(&b, "(%d more, done or waiting)\n", hidden)
-	}
-	fmt.Fprintf(&b, "elapsed %s\n", time.Since(w.start).Round(100*time.Millisecond))
-	fmt.Fprint(w.out, b.String())
-	w.lines = strings.Count(b.String(), "\n")
+// lineWriter serialises whole lines from several goroutines.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func bar(cur, total int64) string {
-	const n = 20
-	fill := n
-	if total > 0 {
-		fill = int(min(cur, total) * n / total)
-	}
-	return "[" + strings.Repeat("=", fill) + strings.Repeat(" ", n-fill) + "]"
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
 }
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// seconds formats a duration as BuildKit does: 0.3s, 12.5s, 94.0s.
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }

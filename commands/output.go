@@ -1,0 +1,154 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/templates"
+
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+)
+
+// formatJSON is --format json: one compact JSON object per image and line, as
+// docker's --format json prints them.
+const formatJSON = "json"
+
+// printer puts each image's result on stdout as --format asks, and keeps them
+// for --metadata-file.
+type printer struct {
+	format string
+	// tmpl is a --format Go template ('{{.DestinationDigest}}').
+	tmpl *template.Template
+	out  io.Writer
+
+	mu      sync.Mutex
+	results []*migrate.Result
+}
+
+// newPrinter checks --format: "" (DST@DIGEST), json, or a Go template with
+// docker's template functions.
+func newPrinter(format string, out io.Writer) (*printer, error) {
+	p := &printer{format: format, out: out}
+	switch strings.TrimSpace(format) {
+	case "":
+		p.format = ""
+	case formatJSON, "{{json .}}":
+		p.format = formatJSON
+	default:
+		t, err := templates.Parse(format)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --format %q: %v; use json or a Go template such as '{{.DestinationDigest}}'", format, err)
+		}
+		// A field that does not exist fails here rather than after the copy.
+		if err := t.Execute(io.Discard, &migrate.Result{}); err != nil && strings.Contains(err.Error(), "can't evaluate field") {
+			return nil, fmt.Errorf("invalid --format %q: %v", format, templateError(err))
+		}
+		p.tmpl = t
+	}
+	return p, nil
+}
+
+// templateError keeps the part of a template error a user can act on.
+func templateError(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s, "executing") {
+		return s[i+2:]
+	}
+	return s
+}
+
+// print prints one image's result: arrived (or planned, in a dry run), or,
+// when res.Error is set, not. dst is the destination as the user reads it.
+// Plain output names only images that arrived; json prints every image;
+// a template prints the ones that arrived.
+func (p *printer) print(res *migrate.Result, dst string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.results = append(p.results, res)
+	failed := res.Error != ""
+	switch {
+	case p.format == formatJSON:
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(p.out, "%s\n", b)
+		return err
+	case failed:
+		return nil
+	case p.tmpl != nil:
+		var b strings.Builder
+		if err := p.tmpl.Execute(&b, res); err != nil {
+			return fmt.Errorf("--format: %v", templateError(err))
+		}
+		_, err := fmt.Fprintln(p.out, b.String())
+		return err
+	case res.DryRun:
+		return nil
+	}
+	_, err := fmt.Fprintf(p.out, "%s@%s\n", dst, res.DestinationDigest)
+	return err
+}
+
+// writeMetadata writes --metadata-file: the result as --format json has it,
+// indented; several images (a batch) as a JSON array. It is written on
+// failure too, and replaced whole: a reader never sees half a file.
+func (p *printer) writeMetadata(path string, several bool) error {
+	if path == "" {
+		return nil
+	}
+	p.mu.Lock()
+	var v any = p.results
+	if !several && len(p.results) == 1 {
+		v = p.results[0]
+	} else if p.results == nil {
+		v = []*migrate.Result{}
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write the metadata file %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write the metadata file %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write the metadata file %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// progressOut is where the progress display goes: the terminal's own file
+// for tty (BuildKit's display needs it), else the CLI's stderr stream.
+func progressOut(dockerCli command.Cli, mode progress.Mode) io.Writer {
+	if mode == progress.TTY && dockerCli.Err().IsTerminal() {
+		return os.Stderr
+	}
+	return dockerCli.Err()
+}
+
+// terminalWidth is stderr's width, or 0 when it is not a terminal.
+func terminalWidth(dockerCli command.Cli) int {
+	if !dockerCli.Err().IsTerminal() {
+		return 0
+	}
+	_, w := dockerCli.Err().GetTtySize()
+	return int(w)
+}
