@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/docker-migrate/docker-migrate/internal/batch"
+	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/location"
@@ -165,6 +166,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Out:      dockerCli.Out(),
 		Print: func(im batch.Image, res *migrate.Result) {
 			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
+				pw.Logf("warning: %v", err)
+			}
+		},
+		PrintCheck: func(im batch.Image, res *check.Result) {
+			if err := c.out.printCheck(res, migrate.Familiar(im.Destination)); err != nil {
 				pw.Logf("warning: %v", err)
 			}
 		},

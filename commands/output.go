@@ -13,6 +13,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/templates"
 
+	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 )
@@ -31,6 +32,8 @@ type printer struct {
 
 	mu      sync.Mutex
 	results []*migrate.Result
+	// checks are --check's verdicts, which --metadata-file holds instead.
+	checks []*check.Result
 }
 
 // newPrinter checks --format: "" (DST@DIGEST), json, or a Go template with
@@ -98,6 +101,28 @@ func (p *printer) print(res *migrate.Result, dst string) error {
 	return err
 }
 
+// printCheck prints one image's --check verdict: "STATUS DST@DIGEST", or with
+// --format json the verdict as one JSON line.
+func (p *printer) printCheck(res *check.Result, dst string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checks = append(p.checks, res)
+	if p.format == formatJSON {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(p.out, "%s\n", b)
+		return err
+	}
+	digest := res.DestinationDigest
+	if digest == "" {
+		digest = "(none)"
+	}
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, digest)
+	return err
+}
+
 // writeMetadata writes --metadata-file: the result as --format json has it,
 // indented; several images (a batch) as a JSON array. It is written on
 // failure too, and replaced whole: a reader never sees half a file.
@@ -107,7 +132,9 @@ func (p *printer) writeMetadata(path string, several bool) error {
 	}
 	p.mu.Lock()
 	var v any = p.results
-	if !several && len(p.results) == 1 {
+	if p.checks != nil {
+		v = p.checks
+	} else if !several && len(p.results) == 1 {
 		v = p.results[0]
 	} else if p.results == nil {
 		v = []*migrate.Result{}

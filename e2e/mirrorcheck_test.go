@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,6 +66,15 @@ func TestCheck(t *testing.T) {
 		}
 		if err := json.Unmarshal([]byte(js.Stdout), &r); err != nil || r.Status != "equal" || len(r.Problems) != 0 {
 			t.Errorf("JSON %q (%v)", js.Stdout, err)
+		}
+		meta := filepath.Join(t.TempDir(), "check.json")
+		cli.RunDocker(t, "migrate", "--check", "--metadata-file", meta, srcRef, dst.Ref("chk/app:v1")).AssertSuccess(t)
+		var verdicts []struct {
+			Status      string `json:"status"`
+			Destination string `json:"destination"`
+		}
+		if data, err := os.ReadFile(meta); err != nil || json.Unmarshal(data, &verdicts) != nil || len(verdicts) != 1 || verdicts[0].Status != "equal" {
+			t.Errorf("--metadata-file with --check: %s (%v)", data, err)
 		}
 	})
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
@@ -137,6 +138,8 @@ type Options struct {
 	// DST@DIGEST or Format: the ones that arrived (planned, in a dry run)
 	// and, with Error set, the ones that did not.
 	Print func(im Image, res *migrate.Result)
+	// PrintCheck, when set, prints each --check verdict instead.
+	PrintCheck func(im Image, res *check.Result)
 	// Check compares each image with its destination instead of copying it
 	// (--check): nothing is written.
 	Check bool

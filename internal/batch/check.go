@@ -39,15 +39,19 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 	}
 	outcome := Outcome(res.Status)
 	reason := strings.Join(res.Problems, "\n")
-	r.mu.Lock()
-	if r.o.Format == "json" {
-		if b, err := json.Marshal(res); err == nil {
-			fmt.Fprintf(r.o.Out, "%s\n", b)
-		}
+	if r.o.PrintCheck != nil {
+		r.o.PrintCheck(im, res)
 	} else {
-		fmt.Fprintf(r.o.Out, "%s %s@%s\n", outcome, familiar(im.Destination), orNone(res.DestinationDigest))
+		r.mu.Lock()
+		if r.o.Format == "json" {
+			if b, err := json.Marshal(res); err == nil {
+				fmt.Fprintf(r.o.Out, "%s\n", b)
+			}
+		} else {
+			fmt.Fprintf(r.o.Out, "%s %s@%s\n", outcome, familiar(im.Destination), orNone(res.DestinationDigest))
+		}
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
 	r.end(im, i, nil, outcome, reason, false)
 }
 

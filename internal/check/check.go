@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
@@ -56,7 +57,7 @@ type Request struct {
 
 // Image checks one image.
 func Image(ctx context.Context, req Request) (*Result, error) {
-	res := &Result{Source: req.Source.Name(), Destination: req.Destination.Name(), Problems: []string{}}
+	res := &Result{Source: migrate.Familiar(req.Source), Destination: migrate.Familiar(req.Destination), Problems: []string{}}
 	srcDesc, err := head(ctx, req.Src, req.Source.Identifier())
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -164,9 +165,15 @@ func (t *transports) tlsConfig(host string, insecure bool) (*tls.Config, error) 
 	return cfg, nil
 }
 
-// certsDirName is the directory name the engine uses for host; on Windows a
-// colon cannot appear in a path, so the engine writes the port after a '_'.
-func certsDirName(host string) string { return host }
+// certsDirName is the directory name the engine uses for host. On Windows a
+// colon cannot appear in a path, and the engine (moby's registry.cleanPath)
+// drops it: certs.d\registry.lan5000 for registry.lan:5000.
+func certsDirName(host string) string {
+	if runtime.GOOS == "windows" {
+		return strings.ReplaceAll(host, ":", "")
+	}
+	return host
+}
 
 // schemePolicy refuses plain HTTP to a registry unless the engine would allow it
 // (a loopback address) or the user named it with --insecure.
