@@ -11,19 +11,29 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
-// assertOneLineError checks the shape of a failure: nothing on stdout and one
-// line on stderr. Usage errors (125) may add docker's "See '... --help'." line.
+// assertOneLineError checks the shape of a failure: nothing on stdout, and on
+// stderr one sentence, last (after what plain progress said had started).
+// Usage errors (125) may add docker's "See '... --help'." line.
 func assertOneLineError(t testing.TB, res Result) {
 	t.Helper()
 	if res.Stdout != "" {
 		t.Errorf("a failure wrote on stdout:\n%s", res)
 	}
 	lines := strings.Split(strings.TrimRight(res.Stderr, "\n"), "\n")
-	if res.ExitCode == 125 && len(lines) == 2 && strings.HasPrefix(lines[1], "See '") {
-		lines = lines[:1]
+	if res.ExitCode == 125 && len(lines) >= 2 && strings.HasPrefix(lines[len(lines)-1], "See '") {
+		lines = lines[:len(lines)-1]
 	}
-	if len(lines) != 1 || lines[0] == "" {
-		t.Errorf("stderr is %d lines, want one:\n%s", len(lines), res)
+	// Plain progress (the default when stderr is not a terminal) says what
+	// started before the failure; the failure itself is the last line, one
+	// sentence, and said once.
+	last := lines[len(lines)-1]
+	if last == "" {
+		t.Errorf("stderr ends with no sentence:\n%s", res)
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if l == last || strings.Contains(strings.ToLower(l), "error") {
+			t.Errorf("stderr has a line besides the failure's sentence that reads like an error: %q\n%s", l, res)
+		}
 	}
 }
 
