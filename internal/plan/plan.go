@@ -114,17 +114,20 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	p := &Plan{Source: req.Source, Destination: req.Destination}
 	srcName := familiar(req.Source)
 
-	// The destination's tag is asked at the same time as the source's: on a
-	// far link each is a round trip, and a no-op needs nothing else first.
-	type headResult struct {
+	// The destination's tag is read at the same time as the source's is
+	// asked: on a far link each is a round trip. A GET, not a HEAD: a no-op
+	// needs the body (to check the children), and the destination's GETs
+	// cost no one's pull quota the way the source's would.
+	type dstTag struct {
+		body []byte
 		desc v1.Descriptor
 		err  error
 	}
-	dstHead := make(chan headResult, 1)
+	dstHead := make(chan dstTag, 1)
 	if len(req.Platforms) == 0 {
 		go func() {
-			d, err := dst.HeadManifest(ctx, req.Destination.Identifier())
-			dstHead <- headResult{d, err}
+			body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
+			dstHead <- dstTag{body, d, err}
 		}()
 	} else {
 		close(dstHead)
@@ -145,23 +148,20 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		return nil, schema1Error(srcName)
 	}
 
-	if h, ok := <-dstHead; ok {
-		have, err := h.desc, h.err
-		if err == nil && have.Digest == desc.Digest {
-			p.UpToDate = true
-		} else if err != nil && !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
-			return nil, err
-		}
-	}
-
-	// Up to date, the destination has the very same manifest: read it there,
-	// so that a no-op spends none of the source's pull quota (Docker Hub counts
+	// Up to date, the destination has the very same manifest, already read
+	// there: a no-op spends none of the source's pull quota (Docker Hub counts
 	// manifest GETs, not HEADs).
 	var body []byte
-	if p.UpToDate {
-		body, desc, err = dst.GetManifest(ctx, desc.Digest.String())
+	if h, ok := <-dstHead; ok {
+		switch {
+		case h.err == nil && h.desc.Digest == desc.Digest:
+			p.UpToDate = true
+			body, desc = h.body, h.desc
+		case h.err != nil && !errdefs.Is(h.err, errdefs.NotFound):
+			return nil, h.err
+		}
 	}
-	if !p.UpToDate || err != nil {
+	if !p.UpToDate {
 		body, desc, err = src.GetManifest(ctx, desc.Digest.String())
 	}
 	if err != nil {
