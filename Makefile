@@ -3,6 +3,7 @@
 #   make install demo   build, install into ~/.docker/cli-plugins (or $DOCKER_CONFIG), run the demo
 #   make test           install the pinned test tools, then the unit and end-to-end tests
 #   make docs           regenerate docs/reference and docs/man from the commands
+#   make fuzz           run every fuzz target for FUZZTIME (30s) each
 #
 # The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
 # scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
@@ -33,7 +34,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 # The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
 BENCH ?= .
 
-.PHONY: all build install demo tools test test-unit test-e2e bench lint docs clean
+.PHONY: all build install demo tools test test-unit test-e2e bench fuzz lint docs clean
 
 all: build
 
@@ -66,6 +67,20 @@ test-e2e: tools
 bench:
 	scripts/install-tools.sh registry crane regclient skopeo
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./e2e/
+
+# Every fuzz target of every package but e2e/ (whose TestMain starts servers),
+# one after the other for FUZZTIME each: `go test -fuzz` takes one target at a
+# time. One worker (-parallel 1), so that it shares the machine. A failing
+# input is written to the package's testdata/fuzz and stops the run.
+FUZZTIME ?= 30s
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./... | grep -v '/e2e'); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+		done; \
+	done
 
 # docs/reference (Markdown, docker/cli-docs-tool) and docs/man, from the
 # cobra commands; `go test ./docs` fails until they are regenerated.

@@ -54,6 +54,14 @@ func (o batchOptions) batchOnly() bool {
 	return o.failedFile != "" || o.reportFile != "" || o.shard != "" || o.failFast
 }
 
+// exactDestination reports a run of one image whose DST is its whole
+// destination reference. A DST that is a registry alone ("localhost:5000",
+// "harbor.lan") is a place, as for several images: the image keeps its
+// repository path there, where docker would read it as a Docker Hub image.
+func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
+	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
+}
+
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
 	return err == nil && loc.IsArchive()
@@ -126,7 +134,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst),
+		Exact:       exactDestination(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
@@ -146,8 +154,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
 	if resolved.Target != nil && !opts.dryRun {
-		if err := checkSingle(images, resolved.Target); err != nil {
-			return usage(err)
+		if err := batch.CheckSinglePlatform(ctx, images, resolved.Target, o.Registry); err != nil {
+			pw.Stop(stopReason(ctx, err))
+			return failure(ctx, err, c.debug, "interrupted before any image was copied")
 		}
 	}
 
@@ -233,20 +242,6 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 	}
 	if _, err := os.Stat(loc.Path); err == nil && !force {
 		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
-	}
-	return nil
-}
-
-// checkSingle refuses a docker-archive target for a source with several
-// platforms: `docker load` knows one image per name.
-func checkSingle(images []batch.Image, target store.Archive) error {
-	if !strings.HasPrefix(target.String(), string(location.DockerArchive)+":") {
-		return nil
-	}
-	for _, im := range images {
-		if len(im.Platforms) > 1 {
-			return fmt.Errorf("%s holds one platform per image: give one --platform, e.g. --platform linux/amd64", target)
-		}
 	}
 	return nil
 }

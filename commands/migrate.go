@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
@@ -55,6 +56,8 @@ type migrateOptions struct {
 	check               checkFlags
 	metadataFile        string
 	noClobber           bool
+	// changed are the flags the command line set.
+	changed map[string]bool
 }
 
 // insecureAll is what a bare --insecure means: both sides.
@@ -69,7 +72,9 @@ func newMigrateCommand(dockerCli command.Cli) *cobra.Command {
 
 SRC and DST are image references as docker uses them: "golang:1.25-alpine"
 means docker.io/library/golang:1.25-alpine. SRC may be pinned by digest
-(NAME@sha256:...). When DST has no tag it takes SRC's tag.
+(NAME@sha256:...). When DST has no tag it takes SRC's tag. A DST that is a
+registry alone (localhost:5000, harbor.lan) is a place: the image keeps its
+repository path there (nginx:1.27 → localhost:5000/library/nginx:1.27).
 
 Several SRCs, or -f LIST (a list of images, one per line, or a YAML sync
 file; -f - reads stdin), copy many images in one run. DST is then a place:
@@ -101,6 +106,10 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
   # Many images from a list into a registry prefix
   docker migrate -f images.txt harbor.lan/mirror`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			opts.changed = changedFlags(cmd)
+			if err := checkArgs(opts, args); err != nil {
+				return usageError(cmd, err)
+			}
 			switch {
 			case len(opts.batch.files) > 0 && len(args) != 1:
 				return usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath()))
@@ -111,8 +120,9 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			srcs, dst := args[:len(args)-1], args[len(args)-1]
-			opts.batch.jobsSet = cmd.Flags().Changed("jobs")
-			if len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.batch.batchOnly() && !opts.check.enabled && !isArchive(srcs[0]) && !isArchive(dst) {
+			opts.changed = changedFlags(cmd)
+			opts.batch.jobsSet = opts.changed["jobs"]
+			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled {
 				opts.source, opts.destination = srcs[0], dst
 				return fitStatus(dockerCli, runMigrate(cmd.Context(), dockerCli, opts))
 			}
@@ -120,7 +130,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 		},
 		DisableFlagsInUseLine: true,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(c, err) })
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(c, flagError(err)) })
 
 	flags := cmd.Flags()
 	flags.StringSliceVar(&opts.platforms, "platform", nil, `Copy only these platforms ("os/arch[/variant]", comma-separated); the index digest then differs from the source`)
@@ -195,14 +205,14 @@ type parsed struct {
 
 // parseReferences applies docker's normalisation and the DST-takes-SRC's-tag rule.
 func parseReferences(src, dst string) (parsed, error) {
-	srcNamed, err := reference.ParseNormalizedNamed(src)
+	srcNamed, err := location.ParseReference(src)
 	if err != nil {
-		return parsed{}, fmt.Errorf("invalid reference %q for SRC: %v", src, err)
+		return parsed{}, fmt.Errorf("invalid reference for SRC: %v", err)
 	}
 	srcNamed = reference.TagNameOnly(srcNamed)
-	dstNamed, err := reference.ParseNormalizedNamed(dst)
+	dstNamed, err := location.ParseReference(dst)
 	if err != nil {
-		return parsed{}, fmt.Errorf("invalid reference %q for DST: %v", dst, err)
+		return parsed{}, fmt.Errorf("invalid reference for DST: %v", err)
 	}
 	if _, ok := dstNamed.(reference.Digested); ok {
 		return parsed{}, fmt.Errorf("invalid reference %q for DST: give a tag, not a digest; the digest is the source's", dst)
@@ -253,7 +263,7 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 		return c, err
 	}
 	if opts.jobs < 1 || opts.jobs > 64 {
-		return c, fmt.Errorf("invalid --jobs %d: expected 1 to 64", opts.jobs)
+		return c, fmt.Errorf("invalid --jobs %d: give a whole number from 1 to 64, e.g. --jobs 8", opts.jobs)
 	}
 	if c.plats, err = platforms.ParseList(opts.platforms); err != nil {
 		return c, err
@@ -263,10 +273,11 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	default:
 		return c, fmt.Errorf("invalid --strategy %q: expected auto, index, manifest or buildx", opts.strategy)
 	}
-	switch plan.Format(opts.mediaTypes) {
-	case "", plan.FormatDocker, plan.FormatOCI:
-	default:
-		return c, fmt.Errorf("invalid --media-types %q: expected docker or oci", opts.mediaTypes)
+	if err := checkMediaTypes(opts.mediaTypes); err != nil {
+		return c, err
+	}
+	if err := checkFlagValues(opts); err != nil {
+		return c, err
 	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -208,6 +209,49 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 	return res, err
 }
 
+// CheckSinglePlatform refuses, before anything is written, an image bound
+// for a docker-save archive (one platform per image) whose source has
+// several platforms and no --platform picking one: the copy would find out
+// only once the batch had started. It reads each such source's manifest;
+// one it cannot read is left for the copy to report.
+func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archive, reg *registry.Client) error {
+	for _, im := range images {
+		switch {
+		case !im.SinglePlatform || len(im.Platforms) == 1:
+			continue
+		case len(im.Platforms) > 1:
+			return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image: give one --platform, e.g. --platform %s", target, platforms.Format(im.Platforms[0]))
+		}
+		src := im.SourceStore
+		if src == nil {
+			repo, err := reg.Repository(ctx, im.Source.Context(), registry.Pull)
+			if err != nil {
+				continue
+			}
+			src = repo
+		}
+		body, desc, err := src.GetManifest(ctx, im.Source.Identifier())
+		if err != nil || !desc.MediaType.IsIndex() {
+			continue
+		}
+		index, err := v1.ParseIndexManifest(bytes.NewReader(body))
+		if err != nil {
+			continue
+		}
+		var have []string
+		for _, m := range index.Manifests {
+			if m.Platform != nil && !platforms.IsUnknown(m.Platform) {
+				have = append(have, platforms.Format(*m.Platform))
+			}
+		}
+		if len(have) > 1 {
+			return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s (%s) has %d (%s): pick one with --platform, e.g. --platform %s",
+				target, im.Label(), im.Origin, len(have), strings.Join(have, ", "), have[0])
+		}
+	}
+	return nil
+}
+
 // parseDestination reads DST as a place: an archive, or a registry prefix
 // ("harbor.lan/mirror", or a registry's root: "localhost:5000").
 func parseDestination(s string, exact bool) (destination, error) {
@@ -222,24 +266,27 @@ func parseDestination(s string, exact bool) (destination, error) {
 		return destination{loc: loc}, nil
 	}
 	if exact {
-		named, err := reference.ParseNormalizedNamed(s)
+		named, err := location.ParseReference(s)
 		if err != nil {
-			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid reference %q for DST: %v", s, err)
+			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid reference for DST: %v", err)
 		}
 		if _, ok := named.(reference.Digested); ok {
 			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid reference %q for DST: give a tag, not a digest; the digest is the source's", s)
 		}
 		return destination{loc: loc, exact: named.String()}, nil
 	}
-	if isHostOnly(s) {
+	if location.IsRegistryHost(s) {
+		if err := location.CheckHost(s); err != nil {
+			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: it has %v", s, err)
+		}
 		if _, err := name.NewRegistry(s); err != nil {
-			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: %v", s, err)
+			return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: %v; give a registry (harbor.lan, localhost:5000) or a prefix such as harbor.lan/mirror", s, err)
 		}
 		return destination{loc: loc, host: s}, nil
 	}
-	named, err := reference.ParseNormalizedNamed(s)
+	named, err := location.ParseReference(s)
 	if err != nil {
-		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: %v; give a registry prefix such as harbor.lan/mirror", s, err)
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST: %v; give a registry prefix such as harbor.lan/mirror", err)
 	}
 	if _, ok := named.(reference.Tagged); ok {
 		return destination{}, errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but several images go there: give a registry prefix such as %s, under which each image keeps its repository path", s, reference.TrimNamed(named).String())
@@ -248,12 +295,6 @@ func parseDestination(s string, exact bool) (destination, error) {
 		return destination{}, errdefs.New(errdefs.InvalidArgument, "DST %q names a digest, but several images go there: give a registry prefix such as %s", s, reference.TrimNamed(named).String())
 	}
 	return destination{loc: loc, host: reference.Domain(named), path: reference.Path(named)}, nil
-}
-
-// isHostOnly reports a DST that is a registry host with no repository:
-// "localhost:5000", "harbor.lan", "[::1]:5000".
-func isHostOnly(s string) bool {
-	return !strings.Contains(s, "/") && (strings.ContainsAny(s, ".:") || s == "localhost")
 }
 
 // image maps one source to its destination.
@@ -267,9 +308,9 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		plats = p
 	}
 	target := d.target(e, src)
-	dstNamed, err := reference.ParseNormalizedNamed(target)
+	dstNamed, err := location.ParseReference(target)
 	if err != nil {
-		return Image{}, usage(e, "destination %q for %s is not a valid image name: %v", target, src.Name(), err)
+		return Image{}, usage(e, "destination for %s: %v", src.Name(), err)
 	}
 	if _, ok := dstNamed.(reference.Digested); ok {
 		return Image{}, usage(e, "target %q names a digest: give a tag; the digest is the source's", e.Target)
@@ -380,12 +421,12 @@ func Shard(images []Image, i, n int) []Image {
 // parseSource applies docker's normalisation: "nginx" is
 // docker.io/library/nginx:latest; a digest-pinned source is read by digest.
 func parseSource(s string) (name.Reference, error) {
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		return nil, fmt.Errorf("invalid reference %q: it holds a control character (a newline or tab pasted in?)", s)
+	if location.NamesRegistry(s) {
+		return nil, fmt.Errorf("%q names a registry, not an image: give a repository and tag, e.g. %s/library/nginx:1.27", s, s)
 	}
-	named, err := reference.ParseNormalizedNamed(s)
+	named, err := location.ParseReference(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid reference %q: %v", s, err)
+		return nil, fmt.Errorf("invalid reference: %v", err)
 	}
 	named = reference.TagNameOnly(named)
 	text := named.String()

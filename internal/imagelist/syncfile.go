@@ -251,7 +251,8 @@ func (p *syncFile) platforms(n *yaml.Node) ([]string, error) {
 		for s := range strings.SplitSeq(item.text, ",") {
 			s = strings.TrimSpace(s)
 			if s == "" {
-				continue
+				// Not "every platform": a slip, as for --platform.
+				return nil, p.errorf(item.line, "platforms has an empty entry; write os/arch[/variant] entries, e.g. platforms: [linux/amd64, linux/arm64], or leave platforms out for every platform")
 			}
 			if !isPlatform(s) {
 				return nil, p.errorf(item.line, "platform %q is not os/arch[/variant] in lowercase; write e.g. linux/amd64 or linux/arm/v7", s)

@@ -55,3 +55,97 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseReference(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // "" for a valid reference
+	}{
+		{"nginx:1.27", ""},
+		{"localhost:5000/x:1", ""},
+		{"[::1]:5000/x", ""},
+		{"myorg/backup.tar", ""},
+		{"", `"" is empty`},
+		{"nginx:1.27\n", "control character"},
+		{"nginx 1.27", "holds a space"},
+		{"http://localhost:5000/x:1", `drop it and write the reference alone, e.g. localhost:5000/x:1`},
+		{"docker://alpine", `the scheme "docker://"`},
+		{"ñginx", `holds 'ñ'`},
+		{"./image.tar", "docker-archive:./image.tar"},
+		{"image.tar.zst", "oci-archive:image.tar.zst"},
+		{"/srv/layout", "oci:/srv/layout"},
+		{"Nginx:1.27", "uppercase"},
+		{"nginx:" + strings.Repeat("a", 200), "a tag of 200 characters"},
+		{"nginx:1.27!", `the invalid tag "1.27!"`},
+		{"nginx:", `the invalid tag ""`},
+		{"nginx@sha256:abc", "invalid digest"},
+		{strings.Repeat("a", 64), "image ID"},
+		{":v1", "no repository name"},
+		{"a/" + strings.Repeat("b", 300), "over 255 characters"},
+		{"localhost:99999/x", "the port 99999, which is out of range"},
+		{"localhost:0/x", "out of range"},
+		{"a//b", "not a valid image reference"},
+	} {
+		t.Run(c.in, func(t *testing.T) {
+			_, err := ParseReference(c.in)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("ParseReference(%q): %v", c.in, err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("ParseReference(%q) = %v, want an error with %q", c.in, err, c.want)
+			}
+		})
+	}
+}
+
+func TestIsRegistryHost(t *testing.T) {
+	for _, c := range []struct {
+		in            string
+		host, namesIt bool
+	}{
+		{"localhost", true, true},
+		{"localhost:5000", true, true},
+		{"harbor.lan", true, true},
+		{"10.0.0.1:5000", true, true},
+		{"[::1]:5000", true, true},
+		{"registry:5000", true, false},
+		{"nginx", false, false},
+		{"nginx:1.27", false, false},
+		{"redis:7", true, false},
+		{"image.tar", false, false},
+		{"harbor.lan/mirror", false, false},
+		{"a:b:c", false, false},
+		{"", false, false},
+	} {
+		if got := IsRegistryHost(c.in); got != c.host {
+			t.Errorf("IsRegistryHost(%q) = %v", c.in, got)
+		}
+		if got := NamesRegistry(c.in); got != c.namesIt {
+			t.Errorf("NamesRegistry(%q) = %v", c.in, got)
+		}
+	}
+}
+
+// FuzzParseReference: any text is a reference or is refused with one
+// sentence of a readable length that quotes it first; nothing panics.
+func FuzzParseReference(f *testing.F) {
+	for _, s := range []string{"nginx:1.27", "localhost:99999/x", "http://a/b", "./a.tar", "ñ", "a:" + strings.Repeat("b", 200), "a@sha256:00", ":v1", "[::1]:5000/x", "UPPER/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		named, err := ParseReference(s)
+		if err != nil {
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") || len(msg) > 600 || !strings.HasPrefix(msg, `"`) {
+				t.Errorf("%q: %q is not one sentence quoting it first", s, msg)
+			}
+			return
+		}
+		if named == nil || named.Name() == "" {
+			t.Errorf("%q parsed to nothing", s)
+		}
+		if NamesRegistry(s) && !IsRegistryHost(s) {
+			t.Errorf("%q names a registry but is no registry host", s)
+		}
+	})
+}

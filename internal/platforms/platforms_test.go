@@ -1,6 +1,7 @@
 package platforms
 
 import (
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,16 +36,35 @@ func TestMatch(t *testing.T) {
 }
 
 func TestParseList(t *testing.T) {
-	got, err := ParseList([]string{"linux/amd64,linux/arm64", "linux/amd64", " linux/arm/v7 "})
+	got, err := ParseList([]string{"linux/amd64,linux/arm64", "LINUX/S390X", " linux/arm/v7 "})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || Format(got[2]) != "linux/arm/v7" {
+	if len(got) != 4 || Format(got[1]) != "linux/arm64" || Format(got[2]) != "linux/s390x" || Format(got[3]) != "linux/arm/v7" {
 		t.Errorf("got %v", got)
 	}
-	for _, bad := range []string{"amd64", "linux/", "a/b/c/d", "/amd64"} {
-		if _, err := ParseList([]string{bad}); err == nil {
-			t.Errorf("ParseList(%q) succeeded", bad)
+	for _, tc := range []struct {
+		values []string
+		want   string
+	}{
+		{[]string{"amd64"}, "expected os/arch"},
+		{[]string{"linux/"}, "expected os/arch"},
+		{[]string{"a/b/c/d"}, "expected os/arch"},
+		{[]string{"/amd64"}, "expected os/arch"},
+		{[]string{"linux/amd 64"}, `"amd 64" holds a character`},
+		{[]string{"linux/amd64!"}, "holds a character"},
+		{[]string{"windows(10.0)/amd64"}, "holds a character"},
+		{[]string{""}, "empty entry"},
+		{[]string{",,,"}, "empty entry"},
+		{[]string{"linux/amd64,"}, "empty entry"},
+		{[]string{"linux/amd64,linux/amd64"}, `"linux/amd64" is named twice`},
+		{[]string{"linux/amd64", "linux/amd64"}, "named twice"},
+		{[]string{"linux/arm64,linux/arm64/v8"}, `"linux/arm64" and "linux/arm64/v8" are the same platform`},
+		{[]string{"linux/amd64,LINUX/AMD64"}, "the same platform"},
+	} {
+		_, err := ParseList(tc.values)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseList(%q) = %v, want an error with %q", tc.values, err, tc.want)
 		}
 	}
 }

@@ -5,12 +5,17 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -36,9 +41,10 @@ func statusError(te *transport.Error, retryAfter time.Duration, host, op string)
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError:
 		return errdefs.Wrap(te, errdefs.Unavailable, "%s: %s answered %d %s: the registry is having trouble; run again later", op, host, te.StatusCode, http.StatusText(te.StatusCode))
 	}
-	codes := diagnostics(te)
+	// The codes are the registry's text: keep them to one short line.
+	codes := printable(diagnostics(te), 120)
 	if codes == "" {
-		codes = fmt.Sprintf("%d %s", te.StatusCode, http.StatusText(te.StatusCode))
+		codes = strings.TrimSpace(fmt.Sprintf("%d %s", te.StatusCode, http.StatusText(te.StatusCode)))
 	}
 	if hasCode(te, transport.UnauthorizedErrorCode) {
 		return errdefs.Wrap(te, errdefs.Unauthorized, "%s: unauthorized: run '%s'", op, loginHint(host))
@@ -62,7 +68,8 @@ func (e *RateLimitError) Unwrap() error { return e.Err }
 
 // retryAfter reads a Retry-After header given in seconds, or 0.
 func retryAfter(h http.Header) time.Duration {
-	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n > 0 {
+	// Bounded: seconds past a year would overflow, and mean nothing.
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n > 0 && n <= 366*24*3600 {
 		return time.Duration(n) * time.Second
 	}
 	return 0
@@ -72,6 +79,13 @@ func retryAfter(h http.Header) time.Duration {
 // error classified for host with op as the sentence's subject. It consumes the
 // body of an error response.
 func checkResponse(resp *http.Response, host, op string, codes ...int) error {
+	if !slices.Contains(codes, resp.StatusCode) && resp.Body != nil {
+		// An error body is read whole to find its codes: bound it.
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	}
 	err := transport.CheckError(resp, codes...)
 	if err == nil {
 		return nil
@@ -91,11 +105,17 @@ func unreachable(err error, host string) error {
 	if se, ok := errors.AsType[*StallError](err); ok {
 		return errdefs.Wrap(err, errdefs.Unreachable, "%s", se.Error())
 	}
-	cause := errdefs.Redact(err.Error())
+	if !isNetwork(err) {
+		// Not the network: an answer the transport could not use. At
+		// connect, that is the sign-in handshake (a WWW-Authenticate
+		// challenge, the token service's answer).
+		return errdefs.Wrap(err, errdefs.Unreachable, "cannot sign in to registry %s: %s; check the address, or tell the registry's operator", host, printable(errdefs.Redact(err.Error()), 200))
+	}
+	cause := printable(errdefs.Redact(err.Error()), 200)
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		// Its text holds the URL, query and all: a redirect to storage may
 		// carry signed credentials there. The inner error is the cause.
-		cause = errdefs.Redact(ue.Err.Error())
+		cause = printable(errdefs.Redact(ue.Err.Error()), 200)
 	}
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
@@ -121,6 +141,42 @@ func unreachable(err error, host string) error {
 		cause = "timed out"
 	}
 	return errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: %s", host, cause)
+}
+
+// maxErrorBody bounds what is read of an error answer: its codes are in
+// the first bytes, and a registry (or a proxy in front of one) may send a
+// page of any size.
+const maxErrorBody = 64 << 10
+
+// isNetwork reports a failure to exchange bytes with a registry, as opposed
+// to an answer that came and could not be used.
+func isNetwork(err error) bool {
+	var netErr net.Error
+	var errno syscall.Errno
+	return errors.As(err, new(*url.Error)) || errors.As(err, &netErr) || errors.As(err, &errno) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// printable makes text a registry sent fit in a sentence: its first line,
+// without control characters, cut to about n bytes.
+func printable(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimRight(s[:i], " :")
+	}
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strings.TrimSpace(s)
 }
 
 // ErrRetried marks a failure that is what is left after every retry the
