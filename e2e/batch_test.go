@@ -202,30 +202,47 @@ func TestBatchDryRun(t *testing.T) {
 	}
 }
 
+// slowBatch is a batch run from a slow source (every request held 25 ms),
+// one image at a time with a --report, stopped part way: started, and waited
+// for until the report has n lines.
+type slowBatch struct {
+	images []batchImage
+	slow   *quirk.Proxy
+	list   string
+	report string
+	cli    *CLI
+	run    *Started
+}
+
+func startSlowBatch(t *testing.T, src, dst *Registry, prefix string, count, n int) *slowBatch {
+	t.Helper()
+	b := &slowBatch{images: seedBatch(t, src, prefix, count, 16<<10)}
+	b.slow = startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
+	var lines []string
+	for _, im := range b.images {
+		lines = append(lines, b.slow.Ref(im.ref))
+	}
+	b.list = writeList(t, "images.txt", lines...)
+	b.report = filepath.Join(t.TempDir(), "report.jsonl")
+	b.cli = NewCLI(t)
+	b.run = b.cli.StartDocker(t, "migrate", "-j", "1", "--report", b.report, "-f", b.list, dst.Host+"/mirror")
+	if !waitFor(30*time.Second, func() bool {
+		data, _ := os.ReadFile(b.report)
+		return strings.Count(string(data), "\n") >= n
+	}) {
+		t.Fatalf("the report never reached %d lines:\n%s", n, b.run.Stderr())
+	}
+	return b
+}
+
 // TestBatchResume kills a run part way (SIGKILL), then runs it again with the
 // same --report: everything arrives, and what the first run finished is
 // neither read from the source nor uploaded again.
 func TestBatchResume(t *testing.T) {
 	src := startRegistry(t, registryOptions{})
 	dst := startRegistry(t, registryOptions{})
-	images := seedBatch(t, src, "resume/app", 10, 16<<10)
-	// A slow source, so that the run can be stopped part way.
-	slow := startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
-	var lines []string
-	for _, im := range images {
-		lines = append(lines, slow.Ref(im.ref))
-	}
-	list := writeList(t, "images.txt", lines...)
-	report := filepath.Join(t.TempDir(), "report.jsonl")
-	cli := NewCLI(t)
-
-	run := cli.StartDocker(t, "migrate", "-j", "1", "--report", report, "-f", list, dst.Host+"/mirror")
-	if !waitFor(30*time.Second, func() bool {
-		data, _ := os.ReadFile(report)
-		return strings.Count(string(data), "\n") >= 3
-	}) {
-		t.Fatalf("the report never reached 3 lines:\n%s", run.Stderr())
-	}
+	b := startSlowBatch(t, src, dst, "resume/app", 10, 3)
+	images, slow, list, report, cli, run := b.images, b.slow, b.list, b.report, b.cli, b.run
 	if err := syscall.Kill(-run.Cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -538,22 +555,8 @@ func TestBatchStdin(t *testing.T) {
 func TestBatchInterrupt(t *testing.T) {
 	src := startRegistry(t, registryOptions{})
 	dst := startRegistry(t, registryOptions{})
-	images := seedBatch(t, src, "int/app", 8, 16<<10)
-	slow := startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
-	var lines []string
-	for _, im := range images {
-		lines = append(lines, slow.Ref(im.ref))
-	}
-	list := writeList(t, "images.txt", lines...)
-	report := filepath.Join(t.TempDir(), "report.jsonl")
-	cli := NewCLI(t)
-	run := cli.StartDocker(t, "migrate", "-j", "1", "--report", report, "-f", list, dst.Host+"/mirror")
-	if !waitFor(30*time.Second, func() bool {
-		data, _ := os.ReadFile(report)
-		return strings.Count(string(data), "\n") >= 2
-	}) {
-		t.Fatalf("the report never reached 2 lines:\n%s", run.Stderr())
-	}
+	b := startSlowBatch(t, src, dst, "int/app", 8, 2)
+	images, slow, list, report, cli, run := b.images, b.slow, b.list, b.report, b.cli, b.run
 	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

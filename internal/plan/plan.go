@@ -170,7 +170,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	if isSchema1(desc.MediaType) {
 		return nil, schema1Error(srcName)
 	}
-	mt, err := sniffMediaType(body, desc.MediaType)
+	mt, err := store.MediaType(body, desc.MediaType)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", srcName, err)
 	}
@@ -226,30 +226,6 @@ func schema1Error(src string) error {
 
 func errorsIsNoDigest(err error) bool {
 	return err != nil && strings.Contains(err.Error(), registry.ErrNoDigest.Error())
-}
-
-// sniffMediaType trusts the manifest's own mediaType field over Content-Type,
-// which some registries get wrong; an OCI manifest may leave the field out.
-func sniffMediaType(body []byte, header types.MediaType) (types.MediaType, error) {
-	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-		Config    json.RawMessage `json:"config"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return "", fmt.Errorf("manifest is not JSON: %w", err)
-	}
-	switch {
-	case probe.MediaType != "":
-		return probe.MediaType, nil
-	case header != "" && header != "application/json" && header != "text/plain":
-		return header, nil
-	case probe.Manifests != nil:
-		return types.OCIImageIndex, nil
-	case probe.Config != nil:
-		return types.OCIManifestSchema1, nil
-	}
-	return "", fmt.Errorf("cannot tell what kind of manifest this is (media type %q)", header)
 }
 
 func formatList(ps []v1.Platform) string {

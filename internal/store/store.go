@@ -8,6 +8,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -68,4 +70,32 @@ type Archive interface {
 	// Close releases the archive; without a Commit it removes what was
 	// written, so no file is left that looks finished.
 	Close() error
+}
+
+// MediaType reads what kind of manifest body is: its own mediaType field
+// first, since registries get Content-Type wrong; else header, when it says
+// more than "JSON"; else its shape, for an OCI manifest or index that leaves
+// the field out.
+func MediaType(body []byte, header types.MediaType) (types.MediaType, error) {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+		Layers    json.RawMessage `json:"layers"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return "", fmt.Errorf("manifest is not JSON: %w", err)
+	}
+	switch {
+	case probe.MediaType != "":
+		return probe.MediaType, nil
+	case header != "" && header != "application/json" && header != "text/plain":
+		return header, nil
+	case probe.Manifests != nil:
+		return types.OCIImageIndex, nil
+	case probe.Config != nil && probe.Layers != nil:
+		// Both: an image's config has a "config" field of its own.
+		return types.OCIManifestSchema1, nil
+	}
+	return "", fmt.Errorf("cannot tell what kind of manifest this is (media type %q)", header)
 }

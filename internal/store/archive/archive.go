@@ -484,7 +484,7 @@ func (a *Archive) manifest(d v1.Hash, mt types.MediaType) ([]byte, v1.Descriptor
 	}
 	if mt == "" {
 		var err error
-		if mt, err = sniffMediaType(body); err != nil {
+		if mt, err = store.MediaType(body, ""); err != nil {
 			return nil, v1.Descriptor{}, errdefs.Wrap(err, errdefs.NotFound, "blob %s in %s is not a manifest", d, a.loc.Path)
 		}
 	}
@@ -495,30 +495,6 @@ func (a *Archive) manifest(d v1.Hash, mt types.MediaType) ([]byte, v1.Descriptor
 	}
 	a.mu.Unlock()
 	return body, desc, nil
-}
-
-// sniffMediaType reads a manifest's media type from its own mediaType field,
-// or from its shape when an OCI manifest leaves the field out.
-func sniffMediaType(body []byte) (types.MediaType, error) {
-	var probe struct {
-		MediaType     types.MediaType `json:"mediaType"`
-		SchemaVersion int             `json:"schemaVersion"`
-		Manifests     json.RawMessage `json:"manifests"`
-		Config        json.RawMessage `json:"config"`
-		Layers        json.RawMessage `json:"layers"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return "", fmt.Errorf("not JSON: %w", err)
-	}
-	switch {
-	case probe.MediaType != "":
-		return probe.MediaType, nil
-	case probe.Manifests != nil:
-		return types.OCIImageIndex, nil
-	case probe.Config != nil && probe.Layers != nil:
-		return types.OCIManifestSchema1, nil
-	}
-	return "", errors.New("neither an index nor an image manifest")
 }
 
 // Commit makes what was written final; see writer.commit. Reading archives

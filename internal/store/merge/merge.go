@@ -101,7 +101,9 @@ func Open(ctx context.Context, parts []store.Archive, notef func(format string, 
 			if err != nil {
 				return nil, fmt.Errorf("%s in %s: %w", m.ref.Name(), parts[m.from], err)
 			}
-			desc.MediaType = mediaTypeOf(body, desc.MediaType)
+			if mt, err := store.MediaType(body, desc.MediaType); err == nil {
+				desc.MediaType = mt
+			}
 			roots = append(roots, rootOf{from: m.from, body: body, desc: desc, store: m.store})
 		}
 		if err := a.merge(ctx, im, roots, len(ms) < len(parts), notef); err != nil {
@@ -379,23 +381,6 @@ func rewriteIndex(body []byte, kept []v1.Descriptor) ([]byte, error) {
 func descriptorOf(body []byte, mt types.MediaType) v1.Descriptor {
 	d, size, _ := v1.SHA256(bytes.NewReader(body))
 	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}
-}
-
-// mediaTypeOf trusts a manifest's own mediaType field over what a store says.
-func mediaTypeOf(body []byte, fallback types.MediaType) types.MediaType {
-	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if json.Unmarshal(body, &probe) == nil {
-		switch {
-		case probe.MediaType != "":
-			return probe.MediaType
-		case probe.Manifests != nil:
-			return types.OCIImageIndex
-		}
-	}
-	return fallback
 }
 
 func platformList(ds []v1.Descriptor) string {
