@@ -104,9 +104,11 @@ func TestCheck(t *testing.T) {
 		cli.RunDocker(t, "migrate", srcRef, dst.Ref("chk/holes:v1")).AssertSuccess(t)
 		arm := srcIndex.Images["linux/arm/v7"]
 		deleteAt(t, dst, "chk/holes/manifests/"+arm.String())
-		blobs := assertComplete(t, src, srcRef)
+		// A layer of the amd64 image, whose manifest stays: the check finds
+		// the blob missing below it.
+		amd64 := srcIndex.Images["linux/amd64"]
 		var layer string
-		for d, size := range blobs {
+		for d, size := range assertComplete(t, src, src.Ref("chk/app@"+amd64.String())) {
 			if size > tinyLayer {
 				layer = d.String()
 				break
