@@ -140,8 +140,10 @@ func TestDebugDetail(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dstRef := dst.Ref("debug/" + strings.ReplaceAll(tc.name, " ", "-") + ":v1")
-			quiet := cli.RunDocker(t, "migrate", tc.src, dstRef)
-			debug := cli.RunDocker(t, "-D", "migrate", tc.src, dstRef)
+			// --progress quiet: the lines to compare are the failure's, not
+			// what plain progress said had started.
+			quiet := cli.RunDocker(t, "migrate", "--progress", "quiet", tc.src, dstRef)
+			debug := cli.RunDocker(t, "-D", "migrate", "--progress", "quiet", tc.src, dstRef)
 			if quiet.ExitCode == 0 || debug.ExitCode != quiet.ExitCode {
 				t.Fatalf("exit codes %d without -D and %d with it, want the same failure\n%s\n%s", quiet.ExitCode, debug.ExitCode, quiet, debug)
 			}
