@@ -6,15 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
 // BenchmarkArchive compares the air-gap round trip registry → archive →
@@ -56,14 +53,7 @@ func BenchmarkArchive(b *testing.B) {
 	dst := startRegistry(b, registryOptions{})
 	cli := NewCLI(b)
 
-	// BenchmarkIndexVsCrane's fixture.
-	opts := fixture.Options{
-		Platforms:      fixture.EightPlatforms(),
-		LayersPerImage: benchLayersPerImage,
-		LayerSize:      benchLayerSize,
-		Attestations:   true,
-		Seed:           2024,
-	}
+	opts := benchFixture()
 	const repoTag = "bench/fixture:v1"
 	srcRef := src.Ref(repoTag)
 	seedStart := time.Now()
@@ -120,12 +110,7 @@ func BenchmarkArchive(b *testing.B) {
 
 	b.ResetTimer()
 	for round := range rounds {
-		order := slices.Clone(tools)
-		// Reverse every other round, so that no tool always runs on a warmer machine.
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, tool := range order {
+		for _, tool := range benchOrder(tools, round) {
 			b.StopTimer()
 			dir := b.TempDir()
 			b.StartTimer()

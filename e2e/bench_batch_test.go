@@ -122,12 +122,7 @@ func BenchmarkBatch(b *testing.B) {
 
 	b.ResetTimer()
 	for round := range rounds {
-		order := slices.Clone(tools)
-		// Reverse every other round, so that no tool always runs on a warmer machine.
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, tool := range order {
+		for _, tool := range benchOrder(tools, round) {
 			b.StopTimer()
 			dst := startRegistry(b, registryOptions{})
 			counting := startQuirkProxy(b, dst, quirk.Options{})

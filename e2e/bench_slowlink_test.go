@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -339,11 +338,7 @@ func (s *slowLink) tools(b *testing.B, migrateFlags ...string) []*slowTool {
 func (s *slowLink) runRounds(b *testing.B, tools []*slowTool, run func(tool *slowTool, round int) slowRun) {
 	b.Helper()
 	for round := range s.rounds {
-		order := slices.Clone(tools)
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, tool := range order {
+		for _, tool := range benchOrder(tools, round) {
 			s.link.ResetStats()
 			start := time.Now()
 			r := run(tool, round)

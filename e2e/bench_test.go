@@ -32,6 +32,28 @@ const (
 	benchRunTimeout = 10 * time.Minute
 )
 
+// benchFixture is the ~200 MB 8-platform image with attestations that the
+// loopback benchmarks copy.
+func benchFixture() fixture.Options {
+	return fixture.Options{
+		Platforms:      fixture.EightPlatforms(),
+		LayersPerImage: benchLayersPerImage,
+		LayerSize:      benchLayerSize,
+		Attestations:   true,
+		Seed:           2024,
+	}
+}
+
+// benchOrder is the order tools run in a round: reversed every other round,
+// so that no tool always runs on a warmer machine.
+func benchOrder[T any](tools []T, round int) []T {
+	order := slices.Clone(tools)
+	if round%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
+}
+
 // BenchmarkIndexVsCrane compares `docker migrate` (the index strategy, through
 // the real docker CLI) with `crane copy` (the pinned crane, default flags) on
 // the same ~200 MB 8-platform image with attestations, between two real
@@ -56,13 +78,7 @@ func BenchmarkIndexVsCrane(b *testing.B) {
 	dst := startRegistry(b, registryOptions{})
 	cli := NewCLI(b)
 
-	opts := fixture.Options{
-		Platforms:      fixture.EightPlatforms(),
-		LayersPerImage: benchLayersPerImage,
-		LayerSize:      benchLayerSize,
-		Attestations:   true,
-		Seed:           2024,
-	}
+	opts := benchFixture()
 	srcRef := src.Ref("bench/fixture:v1")
 	seedStart := time.Now()
 	digest := pushFixture(b, src, srcRef, opts, false)
