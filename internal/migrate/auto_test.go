@@ -125,13 +125,15 @@ func TestAutoOCIIndexRefused(t *testing.T) {
 	checkComplete(t, dstHost+"/app:1")
 }
 
-// A 429 on an upload is waited out as Retry-After asks, not a failure.
+// A 429 on an upload is waited out as Retry-After asks, not a failure: on the
+// PATCH of a large blob, or on the PUT that carries a small one.
 func TestRateLimitedUploadWaits(t *testing.T) {
 	srcHost, _ := newRegistry(t)
 	inner := ggcrregistry.New(ggcrregistry.Logger(discardLogger()))
 	var limited atomic.Bool
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPatch && limited.CompareAndSwap(false, true) {
+		upload := r.Method == http.MethodPatch || (r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/"))
+		if upload && limited.CompareAndSwap(false, true) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)

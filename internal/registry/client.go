@@ -92,6 +92,9 @@ const (
 
 // Repository returns a handle for repo. A Push handle may also mount blobs from the
 // repositories in mountFrom (same registry), so its token carries pull on them.
+// It sends nothing: the registry is pinged, and signed in to, beside the
+// handle's first request (see signIn), and a failure to connect is that
+// request's error.
 func (c *Client) Repository(ctx context.Context, repo name.Repository, access Access, mountFrom ...name.Repository) (*Repository, error) {
 	key := fmt.Sprintf("%s|%d", repo.Name(), access)
 	for _, m := range mountFrom {
@@ -129,20 +132,26 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	for _, m := range mountFrom {
 		scopes = append(scopes, m.Scope(transport.PullScope))
 	}
-	rt, err := c.connect(ctx, reg, auth, base, scopes)
-	if err != nil {
-		op := "read " + repo.Name()
-		if access == Push {
-			op = "push to " + repo.Name()
-		}
-		if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
-			return nil, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
-		}
-		return nil, classify(err, host, op)
+	op := "read " + repo.Name()
+	if access == Push {
+		op = "push to " + repo.Name()
+	}
+	signin := &signIn{
+		bare: transport.NewUserAgent(base, c.userAgent),
+		connect: func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, error) {
+			rt, err := c.connect(ctx, reg, auth, ping, scopes)
+			if err == nil {
+				return rt, nil
+			}
+			if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
+				return nil, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
+			}
+			return nil, classify(err, host, op)
+		},
 	}
 	r := &Repository{
 		Name:    repo,
-		client:  &http.Client{Transport: rt},
+		client:  &http.Client{Transport: signin},
 		base:    fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
 		logf:    c.logf,
 		notifyf: c.notifyf,

@@ -34,6 +34,19 @@ func repoOf(t *testing.T, host, path string) name.Repository {
 	return r
 }
 
+// openRepo opens a handle and makes a first request, where a failure to
+// connect shows: the sign-in runs beside that request, not before it.
+func openRepo(ctx context.Context, c *Client, repo name.Repository, access Access) (*Repository, error) {
+	r, err := c.Repository(ctx, repo, access)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.BlobExists(ctx, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 func hostOf(s *httptest.Server) string {
 	u, _ := url.Parse(s.URL)
 	return u.Host
@@ -48,7 +61,7 @@ func TestTLSTrust(t *testing.T) {
 	host := hostOf(s)
 	ctx := context.Background()
 
-	_, err := New().Repository(ctx, repoOf(t, host, "a"), Pull)
+	_, err := openRepo(ctx, New(), repoOf(t, host, "a"), Pull)
 	if !errdefs.Is(err, errdefs.Unreachable) || !strings.Contains(err.Error(), "certs.d/"+host+"/ca.crt") || !strings.Contains(err.Error(), "--insecure="+host) {
 		t.Fatalf("want an unknown-authority sentence, got %v", err)
 	}
@@ -69,7 +82,7 @@ func TestTLSTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := New(WithInsecure(func(h string) bool { return h == host })).Repository(ctx, repoOf(t, host, "a"), Pull); err != nil {
+	if _, err := openRepo(ctx, New(WithInsecure(func(h string) bool { return h == host })), repoOf(t, host, "a"), Pull); err != nil {
 		t.Fatalf("with --insecure: %v", err)
 	}
 }
@@ -164,10 +177,7 @@ func TestCommitReadBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, _ := random.Layer(100, "")
-		d, _ := l.Digest()
-		size, _ := l.Size()
-		rc, _ := l.Compressed()
+		d, size, rc := randomBlob(t, 100)
 		err = r.PutBlob(ctx, d, size, rc)
 		var bc *BlobCommitError
 		switch {
@@ -179,6 +189,22 @@ func TestCommitReadBack(t *testing.T) {
 		s.Close()
 	}
 	_ = remote.Head
+}
+
+// randomBlob is a blob of random bytes (a gzipped tar of n of them), to upload.
+func randomBlob(t *testing.T, n int64) (v1.Hash, int64, io.ReadCloser) {
+	t.Helper()
+	l, err := random.Layer(n, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	size, _ := l.Size()
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, size, rc
 }
 
 func asBlobCommit(err error, target **BlobCommitError) bool {

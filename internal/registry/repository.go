@@ -105,6 +105,9 @@ func (r *Repository) doLanded(ctx context.Context, mk func() (*http.Request, err
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			if se, ok := errors.AsType[*signInError](err); ok {
+				return nil, se.err // connect retried what was worth it
+			}
 			failures++
 			if _, ok := errors.AsType[*StallError](err); ok {
 				stalls++
@@ -447,17 +450,20 @@ func (r *Repository) BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bo
 
 // GetBlob opens blob d for reading. The caller verifies what it reads.
 func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-	rc, _, err := r.GetBlobAt(ctx, d, 0)
+	rc, _, err := r.GetBlobAt(ctx, d, 0, -1)
 	return rc, err
 }
 
-// GetBlobAt opens blob d for reading from offset off on, with a Range request;
-// start is where the body really begins: off when the registry honoured the
-// range, 0 when it sent the whole blob. A storage host that refuses the signed
-// URL a registry redirected to (it expired) is not the registry refusing the
-// user: the registry is asked again for a fresh one.
-func (r *Repository) GetBlobAt(ctx context.Context, d v1.Hash, off int64) (rc io.ReadCloser, start int64, err error) {
-	ctx = bulk(ctx) // the body comes over a connection of its own
+// GetBlobAt opens blob d, of size bytes (-1: not known), for reading from
+// offset off on, with a Range request; start is where the body really begins:
+// off when the registry honoured the range, 0 when it sent the whole blob. A
+// storage host that refuses the signed URL a registry redirected to (it
+// expired) is not the registry refusing the user: the registry is asked again
+// for a fresh one.
+func (r *Repository) GetBlobAt(ctx context.Context, d v1.Hash, off, size int64) (rc io.ReadCloser, start int64, err error) {
+	if size < 0 || size > store.SmallBlobSize {
+		ctx = bulk(ctx) // the body comes over a connection of its own
+	}
 	const refusals = 3
 	for attempt := 1; ; attempt++ {
 		resp, err := r.do(ctx, func() (*http.Request, error) {

@@ -25,7 +25,7 @@ const testStall = 300 * time.Millisecond
 func TestBlackHoleConnect(t *testing.T) {
 	hole := quirk.StartBlackHole(t)
 	start := time.Now()
-	_, err := New(WithStallTimeout(testStall)).Repository(context.Background(), repoOf(t, hole.Host, "a"), Pull)
+	_, err := openRepo(context.Background(), New(WithStallTimeout(testStall)), repoOf(t, hole.Host, "a"), Pull)
 	took := time.Since(start)
 	if err == nil {
 		t.Fatal("a black hole answered")

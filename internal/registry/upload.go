@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -33,8 +35,12 @@ type Rewinder interface {
 // and body is a Rewinder, the upload goes on from where the registry says it
 // stands (a GET on the session gives its Range), or in a new session from the
 // start where it does not say. The session is cancelled on every way out but
-// the commit.
+// the commit. A small blob (store.SmallBlobSize or less) goes in the committing
+// PUT itself (putSmall).
 func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
+	if size <= store.SmallBlobSize {
+		return r.putSmall(ctx, d, size, body)
+	}
 	_, loc, err := r.StartUpload(ctx, d, nil)
 	if err != nil {
 		return err
@@ -45,6 +51,45 @@ func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io
 		return err
 	}
 	return nil
+}
+
+// putSmall uploads a small blob as the body of the committing PUT, the
+// spec's monolithic upload: a round trip less than PATCH then PUT, and over the
+// shared connection (HTTP/2 where the registry speaks it) rather than one of
+// its own, which would cost TCP and TLS handshakes for a few kilobytes. The
+// body is read whole (its reader checks the digest at the end) while the POST
+// opens the session, so the bytes can be sent again when an answer is lost.
+func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
+	type session struct {
+		loc string
+		err error
+	}
+	opened := make(chan session, 1)
+	go func() {
+		_, loc, err := r.StartUpload(ctx, d, nil)
+		opened <- session{loc, err}
+	}()
+	data, err := io.ReadAll(io.LimitReader(body, size+1))
+	if err == nil && int64(len(data)) != size {
+		err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s has %d bytes, not the %d its manifest says", d, len(data), size)
+	}
+	if err == nil {
+		if v, ok := body.(interface{ Verified() error }); ok {
+			err = v.Verified()
+		}
+	}
+	s := <-opened
+	if s.err != nil {
+		return s.err
+	}
+	u := &upload{r: r, d: d, size: size, loc: s.loc}
+	if err == nil {
+		err = u.commit(ctx, data)
+	}
+	if err != nil {
+		r.CancelUpload(u.loc)
+	}
+	return err
 }
 
 // upload is one blob's way into a registry: its session, which may move (each
@@ -133,7 +178,7 @@ func (u *upload) run(ctx context.Context, body io.Reader) error {
 			return err
 		}
 	}
-	return u.commit(ctx)
+	return u.commit(ctx, nil)
 }
 
 var (
@@ -247,8 +292,9 @@ func heldBytes(h string) (int64, bool) {
 	return n + 1, true
 }
 
-// commit closes the session as blob d.
-func (u *upload) commit(ctx context.Context) error {
+// commit closes the session as blob d, with data as the last (or only) part
+// of it.
+func (u *upload) commit(ctx context.Context, data []byte) error {
 	r := u.r
 	target, err := url.Parse(u.loc)
 	if err != nil {
@@ -260,7 +306,11 @@ func (u *upload) commit(ctx context.Context) error {
 	// The commit has no body, so it can be sent again when the answer was
 	// lost; a registry backed by object storage may take long to answer it.
 	resp, err := r.do(withAnswerWait(ctx, commitWait), func() (*http.Request, error) {
-		put, err := http.NewRequest(http.MethodPut, target.String(), nil)
+		var body io.Reader
+		if len(data) > 0 {
+			body = bytes.NewReader(data)
+		}
+		put, err := http.NewRequest(http.MethodPut, target.String(), body)
 		if err == nil {
 			put.Header.Set("Content-Type", "application/octet-stream")
 		}
@@ -308,8 +358,10 @@ func (g *gate) close() {
 }
 
 // CancelUpload abandons an upload session; best effort, for cleanup. A session
-// whose PATCH broke may no longer answer at loc (the distribution registry
-// signs the offset into it), so the registry is asked where it is now.
+// whose PATCH or PUT broke may no longer answer at loc (the distribution
+// registry signs the offset into it, and answers a DELETE at the old one with
+// 416, or 404 after a PUT's body broke off), so the registry is asked where
+// it is now; a session that GET does not find either is gone.
 func (r *Repository) CancelUpload(loc string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -329,7 +381,7 @@ func (r *Repository) CancelUpload(loc string) {
 	// the session on after the GET: a few tries, a little apart.
 	for try := range 4 {
 		resp := send(http.MethodDelete, loc)
-		if resp == nil || resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound {
+		if resp == nil || resp.StatusCode < 300 {
 			return
 		}
 		if try > 0 && sleep(ctx, time.Duration(50<<try)*time.Millisecond) != nil {

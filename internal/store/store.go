@@ -42,6 +42,12 @@ type Store interface {
 	PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error
 }
 
+// SmallBlobSize is the size up to which a blob costs round trips rather than
+// bandwidth: a config, an attestation, a small layer. Copies of such blobs run
+// beside the large ones instead of waiting for them, and a registry takes
+// them in one request, over a shared connection.
+const SmallBlobSize = 256 << 10
+
 // Mounter is a store that can take a blob from another store of its own kind
 // without moving the bytes, as a registry mounts across repositories.
 type Mounter interface {

@@ -20,7 +20,7 @@ import (
 // rangeReader is a store that reads a blob from an offset on (a registry,
 // with a Range request); start is where the body it opened begins.
 type rangeReader interface {
-	GetBlobAt(ctx context.Context, d v1.Hash, off int64) (rc io.ReadCloser, start int64, err error)
+	GetBlobAt(ctx context.Context, d v1.Hash, off, size int64) (rc io.ReadCloser, start int64, err error)
 }
 
 // markEvery is how often blobReader keeps the state of its hash: a rewind
@@ -80,8 +80,8 @@ func (b *blobReader) open() error {
 	var rc io.ReadCloser
 	var start int64
 	var err error
-	if rr, ok := b.src.(rangeReader); ok && b.n > 0 {
-		rc, start, err = rr.GetBlobAt(b.ctx, b.want, b.n)
+	if rr, ok := b.src.(rangeReader); ok {
+		rc, start, err = rr.GetBlobAt(b.ctx, b.want, b.n, b.size)
 	} else {
 		rc, err = b.src.GetBlob(b.ctx, b.want)
 	}

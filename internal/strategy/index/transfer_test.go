@@ -44,7 +44,7 @@ func (s *flakySource) GetBlob(_ context.Context, _ v1.Hash) (io.ReadCloser, erro
 	return s.body(0), nil
 }
 
-func (s *flakySource) GetBlobAt(_ context.Context, _ v1.Hash, off int64) (io.ReadCloser, int64, error) {
+func (s *flakySource) GetBlobAt(_ context.Context, _ v1.Hash, off, _ int64) (io.ReadCloser, int64, error) {
 	if !s.ranges {
 		off = 0
 	}
