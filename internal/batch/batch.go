@@ -23,6 +23,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -195,7 +196,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 	r := &runner{
 		o:       o,
 		total:   len(images),
-		slots:   make(chan struct{}, jobs),
+		slots:   strategy.NewSlots(jobs),
 		ledger:  ledger.New(),
 		stopped: map[string]string{},
 		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}},
@@ -229,7 +230,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 type runner struct {
 	o      Options
 	total  int
-	slots  chan struct{}
+	slots  *strategy.Slots
 	ledger *ledger.Ledger
 	cancel context.CancelFunc
 

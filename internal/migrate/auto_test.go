@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -149,6 +151,48 @@ func TestRateLimitedUploadWaits(t *testing.T) {
 	}
 	if !limited.Load() {
 		t.Fatal("the 429 was never served")
+	}
+	checkComplete(t, u.Host+"/app:1")
+}
+
+// Small blobs (configs) do not wait behind large ones: with one slot for
+// large blobs, the large layer's upload here is held until a small blob has
+// arrived, which never happens if the small ones queue behind it.
+func TestSmallBlobsBesideLargeOnes(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	inner := ggcrregistry.New(ggcrregistry.Logger(discardLogger()))
+	smallIn := make(chan struct{})
+	var once sync.Once
+	var held, waitedOut atomic.Bool
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 0 {
+			once.Do(func() { close(smallIn) })
+		}
+		if r.Method == http.MethodPatch {
+			held.Store(true)
+			select {
+			case <-smallIn:
+			case <-time.After(5 * time.Second):
+				waitedOut.Store(true)
+			}
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	seed(t, srcHost+"/app:1", fixture.Options{Platforms: fixture.EightPlatforms()[:1], LayersPerImage: 1, LayerSize: 1 << 20, Seed: 11})
+	res, _, err := Run(context.Background(), Options{
+		Source: ref(t, srcHost+"/app:1"), Destination: ref(t, u.Host+"/app:1"), Jobs: 1, Strategy: StrategyIndex,
+		Registry: registry.New(), Progress: progress.New(io.Discard, progress.Plain),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held.Load() || waitedOut.Load() {
+		t.Fatalf("large upload held: %v; small blobs waited behind it: %v", held.Load(), waitedOut.Load())
+	}
+	if res.Blobs.Copied < 2 {
+		t.Fatalf("copied %d blobs, want the layer and the config", res.Blobs.Copied)
 	}
 	checkComplete(t, u.Host+"/app:1")
 }

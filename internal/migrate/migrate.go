@@ -64,7 +64,7 @@ type Options struct {
 	Referrers     bool
 	ReferrerTypes []string
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
-	Slots  chan struct{}
+	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
 }
 

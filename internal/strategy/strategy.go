@@ -24,11 +24,41 @@ type Input struct {
 	Jobs     int
 	Progress *progress.Writer
 	Debugf   func(format string, args ...any)
-	// Slots, when set, is the blob-transfer pool shared by a batch's copies.
-	Slots chan struct{}
+	// Slots, when set, are the blob transfers shared by a batch's copies.
+	Slots *Slots
 	// Ledger, when set, is the batch's record of which blobs each destination
 	// has or is receiving.
 	Ledger *ledger.Ledger
+}
+
+// Slots bound the blob transfers of a run, or of a whole batch. A large blob
+// takes one of jobs slots: its time is bandwidth, and each goes over a
+// connection of its own. A small one (store.SmallBlobSize or less) takes one of
+// 4 × jobs others: its time is round trips, so it should not wait behind the
+// large ones, nor they behind it.
+type Slots struct {
+	large, small chan struct{}
+}
+
+// NewSlots returns the slots for --jobs jobs.
+func NewSlots(jobs int) *Slots {
+	jobs = max(jobs, 1)
+	return &Slots{large: make(chan struct{}, jobs), small: make(chan struct{}, 4*jobs)}
+}
+
+// Acquire takes a slot for a blob of size bytes, waiting until one is free
+// or ctx ends; release gives it back.
+func (s *Slots) Acquire(ctx context.Context, size int64) (release func(), err error) {
+	pool := s.large
+	if size <= store.SmallBlobSize {
+		pool = s.small
+	}
+	select {
+	case pool <- struct{}{}:
+		return func() { <-pool }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Logf prints a progress line.

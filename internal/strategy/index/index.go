@@ -40,9 +40,9 @@ type Options struct {
 	Jobs     int
 	Progress *progress.Writer
 	Debugf   func(format string, args ...any)
-	// Slots, when set, is the pool of blob transfers shared with the other
-	// copies of a batch; otherwise the run has Jobs slots of its own.
-	Slots chan struct{}
+	// Slots, when set, are the blob transfers shared with the other copies
+	// of a batch; otherwise the run has slots of its own for Jobs.
+	Slots *strategy.Slots
 	// Ledger, when set, is shared with the other copies of a batch, so that a
 	// blob several images need crosses the wire once.
 	Ledger *ledger.Ledger
@@ -154,7 +154,7 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
 	slots := e.opts.Slots
 	if slots == nil {
-		slots = make(chan struct{}, max(e.opts.Jobs, 1))
+		slots = strategy.NewSlots(e.opts.Jobs)
 	}
 
 	toCopy := map[v1.Hash]bool{}
@@ -210,10 +210,21 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 		push(m)
 	}
 
-	// Largest first: the small blobs then fill the gaps at the end instead of
-	// one large blob running alone after all the others are done.
+	// The small blobs first: they have slots of their own and are started
+	// at once, so that they are in by the time the large ones are. Then the
+	// largest first, so that no large blob runs alone at the end after all
+	// the others are done.
 	blobs := slices.Clone(p.Blobs)
-	slices.SortStableFunc(blobs, func(a, b *plan.Blob) int { return cmp.Compare(b.Size, a.Size) })
+	slices.SortStableFunc(blobs, func(a, b *plan.Blob) int {
+		aSmall, bSmall := a.Size <= store.SmallBlobSize, b.Size <= store.SmallBlobSize
+		switch {
+		case aSmall && !bSmall:
+			return -1
+		case bSmall && !aSmall:
+			return 1
+		}
+		return cmp.Compare(b.Size, a.Size)
+	})
 	arrived := func(b *plan.Blob, t *progress.Task, how arrival) {
 		switch how {
 		case present:
@@ -260,22 +271,37 @@ dispatch:
 			})
 			continue
 		}
-		// Take the slot here, in order, so the largest blobs really go first.
-		if err := acquire(gctx, slots); err != nil {
-			claim.Finish(false)
-			break dispatch
-		}
-		g.Go(func() error {
+		copyOne := func(release func()) error {
 			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
 			how, err := e.copyBlob(gctx, p, b, t)
-			<-slots
+			release()
 			claim.Finish(err == nil)
 			if err != nil {
 				return err
 			}
 			arrived(b, t, how)
 			return nil
-		})
+		}
+		if b.Size <= store.SmallBlobSize {
+			// A small blob waits for a slot of its own kind in its goroutine,
+			// so that the large ones behind it in the list start now.
+			g.Go(func() error {
+				release, err := slots.Acquire(gctx, b.Size)
+				if err != nil {
+					claim.Finish(false)
+					return err
+				}
+				return copyOne(release)
+			})
+			continue
+		}
+		// Take the slot here, in order, so the largest blobs really go first.
+		release, err := slots.Acquire(gctx, b.Size)
+		if err != nil {
+			claim.Finish(false)
+			break dispatch
+		}
+		g.Go(func() error { return copyOne(release) })
 	}
 	return g.Wait()
 }
@@ -293,7 +319,7 @@ const (
 // the repository that received it, or finds it already there (one layout holds
 // the blobs of all its images). Only when that copy failed, or the mount was
 // declined, are the bytes moved here, in a slot like any other copy.
-func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task, c ledger.Claim, slots chan struct{}) (arrival, error) {
+func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task, c ledger.Claim, slots *strategy.Slots) (arrival, error) {
 	holder, err := c.Wait(ctx)
 	if err != nil {
 		return copied, err
@@ -307,20 +333,12 @@ func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *pr
 			return present, nil
 		}
 	}
-	if err := acquire(ctx, slots); err != nil {
+	release, err := slots.Acquire(ctx, b.Size)
+	if err != nil {
 		return copied, err
 	}
-	defer func() { <-slots }()
+	defer release()
 	return e.copyBlob(ctx, p, b, t)
-}
-
-func acquire(ctx context.Context, slots chan struct{}) error {
-	select {
-	case slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // copyBlob mounts or streams one blob. A broken download or upload resumes
