@@ -23,6 +23,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
@@ -328,6 +329,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		NoClobber:  opts.noClobber,
 		Strategies: strategies,
 		Registry:   client,
+		Manifests:  manifestcache.Open(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,

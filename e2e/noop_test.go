@@ -2,7 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
@@ -40,4 +47,103 @@ func TestNoopNotFooledBySparseIndex(t *testing.T) {
 	if err := json.Unmarshal([]byte(again.Stdout), &r); err != nil || !r.UpToDate {
 		t.Errorf("the whole image is not up to date: %s", again.Stdout)
 	}
+}
+
+// TestNoopRoundTrips: an up-to-date image costs the far registry one round
+// trip past its handshakes, as regctl's HEAD does: the ping, the tag and
+// every child manifest are asked at once. The children are known before the
+// tag answers because this user's manifest cache holds the source's index
+// (from the copy that put it there); with an empty cache they take a round
+// trip of their own after the tag.
+func TestNoopRoundTrips(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	srcRef := src.Ref("noop/waves:v1")
+	pushFixture(t, src, srcRef, fixture.Options{Platforms: fixture.EightPlatforms()[:3], LayerSize: tinyLayer, Attestations: true, Seed: 82}, false)
+	cli := NewCLI(t)
+	cli.RunDocker(t, "migrate", srcRef, dst.Ref("noop/waves:v1")).AssertSuccess(t)
+
+	far := startWavesProxy(t, dst, time.Second)
+	for _, tc := range []struct {
+		name  string
+		cli   *CLI
+		waves int
+	}{
+		{"with the manifest cache", cli, 1},
+		{"with an empty cache", NewCLI(t), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trustCA(t, tc.cli, far.Registry)
+			far.reset()
+			res := tc.cli.RunDocker(t, "migrate", "--format", "json", srcRef, far.Ref("noop/waves:v1")).AssertSuccess(t)
+			var r struct {
+				UpToDate  bool `json:"upToDate"`
+				Manifests struct {
+					Skipped int `json:"skipped"`
+				} `json:"manifests"`
+			}
+			if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil || !r.UpToDate || r.Manifests.Skipped == 0 {
+				t.Fatalf("not a no-op (%v): %s", err, res.Stdout)
+			}
+			if waves, requests := far.counts(); waves != tc.waves {
+				t.Errorf("%d waves of requests (%d requests) reached the far registry, want %d", waves, requests, tc.waves)
+			}
+		})
+	}
+}
+
+// wavesProxy is a TLS proxy in front of a registry that holds each request
+// for a delay and counts the waves of requests: a wave begins with a request
+// that arrives while no other is in flight. Each wave is a round trip on a
+// far link; a client that asks at once what it can makes few of them.
+type wavesProxy struct {
+	*Registry
+	mu                        sync.Mutex
+	inflight, waves, requests int
+}
+
+func startWavesProxy(t *testing.T, backend *Registry, delay time.Duration) *wavesProxy {
+	t.Helper()
+	target, err := url.Parse("http://" + backend.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &wavesProxy{}
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		if p.inflight == 0 {
+			p.waves++
+		}
+		p.inflight++
+		p.requests++
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.inflight--
+			p.mu.Unlock()
+		}()
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	p.Registry = &Registry{Host: u.Host, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})}
+	return p
+}
+
+func (p *wavesProxy) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waves, p.requests = 0, 0
+}
+
+func (p *wavesProxy) counts() (waves, requests int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waves, p.requests
 }

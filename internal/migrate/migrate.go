@@ -13,6 +13,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
@@ -63,6 +64,8 @@ type Options struct {
 	// sha256-HEX.sig/.att/.sbom tags; ReferrerTypes narrows them by artifactType.
 	Referrers     bool
 	ReferrerTypes []string
+	// Manifests are the manifests read before, by digest (plan.Request).
+	Manifests *manifestcache.Cache
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
@@ -190,7 +193,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return nil, nil, err
 	}
 
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform})
+	manifests := o.Manifests
+	if o.DryRun {
+		manifests = manifests.ReadOnly()
+	}
+	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
@@ -77,17 +78,23 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 	if strings.HasPrefix(tag, "sha256:") {
 		return "", nil
 	}
-	have, err := dst.HeadManifest(ctx, tag)
-	if err != nil || have.Digest == p.Root.Digest {
+	// The plan read the tag a moment ago; only a plan that did not asks again.
+	have := p.DestinationTag
+	if !p.DestinationTagRead {
+		if d, err := dst.HeadManifest(ctx, tag); err == nil {
+			have = d.Digest
+		}
+	}
+	if have == (v1.Hash{}) || have == p.Root.Digest {
 		// Not there (or not telling): nothing to replace. The plan has
 		// already asked, so a failure to reach it would have stopped the run.
 		return "", nil
 	}
 	if o.NoClobber {
-		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", Familiar(o.Destination), have.Digest)
+		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", Familiar(o.Destination), have)
 	}
-	o.Progress.Logf("replacing %s (was %s)", Familiar(o.Destination), have.Digest)
-	return have.Digest.String(), nil
+	o.Progress.Logf("replacing %s (was %s)", Familiar(o.Destination), have)
+	return have.String(), nil
 }
 
 // Failed is the result --format json prints for an image that did not

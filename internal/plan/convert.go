@@ -101,7 +101,8 @@ func Convert(ctx context.Context, p *Plan, src, dst store.Store, f Format, jobs 
 	if err := p.CanConvert(f); err != nil {
 		return nil, errdefs.New(errdefs.InvalidArgument, "cannot convert %s to %s media types: %v", p.Source.Name(), f, err)
 	}
-	q := &Plan{Source: p.Source, Destination: p.Destination, SourceDigest: p.SourceDigest, DigestChanged: true}
+	q := &Plan{Source: p.Source, Destination: p.Destination, SourceDigest: p.SourceDigest, DigestChanged: true,
+		DestinationTag: p.DestinationTag, DestinationTagRead: p.DestinationTagRead}
 	reasons := []string{fmt.Sprintf("manifests converted to %s media types", f)}
 	if p.ChangeReason != "" {
 		reasons = append([]string{p.ChangeReason}, reasons...)

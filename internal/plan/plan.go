@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -93,6 +94,10 @@ type Plan struct {
 	ChangeReason  string
 	// UpToDate means the destination tag already points at the same digest.
 	UpToDate bool
+	// DestinationTag is what the destination tag pointed at when the plan was
+	// made (zero when it did not exist), once DestinationTagRead is set.
+	DestinationTag     v1.Hash
+	DestinationTagRead bool
 }
 
 // Request is what the user asked for.
@@ -106,6 +111,10 @@ type Request struct {
 	// an index of one, as `docker pull --platform` then `docker save` does: a
 	// docker-save archive holds one platform per image.
 	SinglePlatform bool
+	// Manifests, when set, are the manifests read before, by digest: what it
+	// has is not read from the source again, and an index's children are
+	// asked of the destination before its tag has answered.
+	Manifests *manifestcache.Cache
 }
 
 // Build makes the plan for copying req.Source to req.Destination.
@@ -113,25 +122,23 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	jobs := max(req.Jobs, 1)
 	p := &Plan{Source: req.Source, Destination: req.Destination}
 	srcName := familiar(req.Source)
+	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: req.Manifests}
 
 	// The destination's tag is read at the same time as the source's is
 	// asked: on a far link each is a round trip. A GET, not a HEAD: a no-op
 	// needs the body (to check the children), and the destination's GETs
-	// cost no one's pull quota the way the source's would.
+	// cost no one's pull quota the way the source's would. What it finds also
+	// tells whether the copy will replace another image (DestinationTag).
 	type dstTag struct {
 		body []byte
 		desc v1.Descriptor
 		err  error
 	}
-	dstHead := make(chan dstTag, 1)
-	if len(req.Platforms) == 0 {
-		go func() {
-			body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
-			dstHead <- dstTag{body, d, err}
-		}()
-	} else {
-		close(dstHead)
-	}
+	dstTagRead := make(chan dstTag, 1)
+	go func() {
+		body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
+		dstTagRead <- dstTag{body, d, err}
+	}()
 	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
 	if errorsIsNoDigest(err) {
 		// Fall back to a GET: some registries omit the digest on HEAD.
@@ -148,23 +155,29 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		return nil, schema1Error(srcName)
 	}
 
+	// The children, when the index is known from before, are asked of the
+	// destination now: a no-op then takes the round trip of the tag alone.
+	w.prefetch(ctx, desc.Digest)
+	h := <-dstTagRead
+	switch {
+	case h.err == nil:
+		p.DestinationTag = h.desc.Digest
+	case !errdefs.Is(h.err, errdefs.NotFound):
+		return nil, h.err
+	}
+	p.DestinationTagRead = true
 	// Up to date, the destination has the very same manifest, already read
 	// there: a no-op spends none of the source's pull quota (Docker Hub counts
-	// manifest GETs, not HEADs).
+	// manifest GETs, not HEADs). A platform subset is a new index, compared
+	// once it is made.
 	var body []byte
-	if h, ok := <-dstHead; ok {
-		switch {
-		case h.err == nil && h.desc.Digest == desc.Digest:
-			p.UpToDate = true
-			body, desc = h.body, h.desc
-		case h.err != nil && !errdefs.Is(h.err, errdefs.NotFound):
-			return nil, h.err
-		}
+	if len(req.Platforms) == 0 && h.err == nil && h.desc.Digest == desc.Digest {
+		p.UpToDate = true
+		body, desc = h.body, h.desc
 	}
-	if !p.UpToDate {
-		body, desc, err = src.GetManifest(ctx, desc.Digest.String())
-	}
-	if err != nil {
+	if p.UpToDate {
+		w.cache.Put(desc.Digest, body)
+	} else if body, err = w.sourceManifest(ctx, desc.Digest); err != nil {
 		return nil, err
 	}
 	if isSchema1(desc.MediaType) {
@@ -176,7 +189,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	}
 	p.Root = &Manifest{Digest: desc.Digest, MediaType: mt, Size: int64(len(body)), Body: body, Label: "index", Action: Copy}
 
-	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, upToDate: p.UpToDate}
+	w.upToDate = p.UpToDate
 	if mt.IsIndex() {
 		if err := w.root(ctx, p, req); err != nil {
 			return nil, err
@@ -241,6 +254,11 @@ type walker struct {
 	src, dst store.Store
 	jobs     int
 	upToDate bool
+	cache    *manifestcache.Cache
+	// prefetched are the destination's answers for the children of an index
+	// known from the cache, asked before the tag's answer came (prefetch).
+	// Written before the children are walked, only read after.
+	prefetched map[v1.Hash]*destinationRead
 
 	blobs map[v1.Hash]*Blob
 	order []*Blob
@@ -291,8 +309,9 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 			p.Root.Body, p.Root.Digest, p.Root.Size = body, d, int64(len(body))
 			p.DigestChanged = true
 			p.ChangeReason = fmt.Sprintf("only %d of the source's %d platforms were kept", countPlatforms(kept), countPlatforms(entries))
-			// A rewritten index is new, so it cannot be up to date; look again.
-			if have, err := w.dst.HeadManifest(ctx, req.Destination.Identifier()); err == nil && have.Digest == d {
+			// A rewritten index is new, so it cannot be up to date with the
+			// source's digest; it may be with the one the tag has.
+			if p.DestinationTag == d {
 				p.UpToDate = true
 				w.upToDate = true
 			}
@@ -338,8 +357,9 @@ func (w *walker) children(ctx context.Context, kept []indexEntry, labels map[v1.
 	children := make([]*Manifest, len(kept))
 	g, gctx := errgroup.WithContext(ctx)
 	// Planning requests are small (HEADs, manifest GETs): more of them at once
-	// than blob copies, so the first byte moves sooner.
-	g.SetLimit(w.jobs * 2)
+	// than blob copies, so the first byte moves sooner; an 8-platform index
+	// with attestations (17 children) is asked in one round trip.
+	g.SetLimit(max(w.jobs*4, 32))
 	for i, e := range kept {
 		label := labels[e.desc.Digest]
 		if isAttestation(e.desc) {
@@ -377,7 +397,7 @@ func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
 		}
 	}
 	if m.Body == nil {
-		body, _, err := w.src.GetManifest(ctx, m.Digest.String())
+		body, err := w.sourceManifest(ctx, m.Digest)
 		if err != nil {
 			return err
 		}
@@ -393,10 +413,8 @@ func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
 		keep[d] = true
 	}
 	w.order = slices.DeleteFunc(w.order, func(b *Blob) bool { return !keep[b.Digest] })
-	p.UpToDate, w.upToDate = false, false
-	if have, err := w.dst.HeadManifest(ctx, req.Destination.Identifier()); err == nil && have.Digest == root.Digest {
-		p.UpToDate = true
-	}
+	p.UpToDate, w.upToDate = p.DestinationTag == root.Digest, false
+
 	return nil
 }
 
@@ -487,13 +505,14 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 		// are not asked for one by one: a registry checks a manifest's blobs
 		// when it takes the manifest, and --check asks for each.
 		m.Action = Skip
-		body, got, err := w.dst.GetManifest(ctx, d.Digest.String())
+		body, got, err := w.destinationManifest(ctx, d.Digest)
 		if err != nil {
 			if errdefs.Is(err, errdefs.NotFound) {
 				return nil, errIncomplete
 			}
 			return nil, err
 		}
+		w.cache.Put(d.Digest, body)
 		if m.MediaType == "" {
 			m.MediaType = got.MediaType
 		}
@@ -505,13 +524,13 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 		}
 		return m, nil
 	}
-	if _, err := w.dst.HeadManifest(ctx, d.Digest.String()); err == nil {
+	if err := w.destinationHas(ctx, d.Digest); err == nil {
 		m.Action = Skip
 		return m, nil
 	} else if !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
 		return nil, err
 	}
-	body, got, err := w.src.GetManifest(ctx, d.Digest.String())
+	body, err := w.sourceManifest(ctx, d.Digest)
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {
 			return nil, errdefs.Wrap(err, errdefs.NotFound, "manifest %s (%s) is missing from %s: the source index is incomplete", d.Digest, label, w.src)
@@ -520,7 +539,9 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 	}
 	m.Body = body
 	if m.MediaType == "" {
-		m.MediaType = got.MediaType
+		if m.MediaType, err = store.MediaType(body, ""); err != nil {
+			return nil, fmt.Errorf("manifest %s (%s): %w", d.Digest, label, err)
+		}
 	}
 	if m.MediaType.IsIndex() {
 		return nil, errdefs.New(errdefs.Rejected, "manifest %s (%s) is itself an index; nested indexes are not supported yet", d.Digest, label)
@@ -529,6 +550,89 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 		return nil, err
 	}
 	return m, nil
+}
+
+// destinationRead is the destination's answer to a GET of a manifest.
+type destinationRead struct {
+	done chan struct{}
+	body []byte
+	desc v1.Descriptor
+	err  error
+}
+
+// prefetch asks the destination for each child of index d, all at once, when
+// the cache holds d. Whether the tag turns out up to date (each child must be
+// there) or not (each child is looked for there), these are the next
+// questions the plan asks; this way they go out without waiting for the tag.
+// Only answers for d's children are ever used, so a stale guess is not
+// possible: d is the source's digest, and the cache is content-addressed.
+func (w *walker) prefetch(ctx context.Context, d v1.Hash) {
+	body, ok := w.cache.Get(d)
+	if !ok {
+		return
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+	if err != nil || len(idx.Manifests) == 0 {
+		return
+	}
+	w.prefetched = map[v1.Hash]*destinationRead{}
+	limit := make(chan struct{}, max(w.jobs*4, 32))
+	for _, c := range idx.Manifests {
+		if w.prefetched[c.Digest] != nil {
+			continue
+		}
+		r := &destinationRead{done: make(chan struct{})}
+		w.prefetched[c.Digest] = r
+		go func() {
+			defer close(r.done)
+			select {
+			case limit <- struct{}{}:
+				defer func() { <-limit }()
+			case <-ctx.Done():
+				r.err = ctx.Err()
+				return
+			}
+			r.body, r.desc, r.err = w.dst.GetManifest(ctx, c.Digest.String())
+		}()
+	}
+}
+
+// destinationManifest reads manifest d at the destination: the prefetched
+// answer, or a GET now.
+func (w *walker) destinationManifest(ctx context.Context, d v1.Hash) ([]byte, v1.Descriptor, error) {
+	if r := w.prefetched[d]; r != nil {
+		select {
+		case <-r.done:
+			return r.body, r.desc, r.err
+		case <-ctx.Done():
+			return nil, v1.Descriptor{}, ctx.Err()
+		}
+	}
+	return w.dst.GetManifest(ctx, d.String())
+}
+
+// destinationHas is nil when the destination has manifest d: the prefetched
+// answer, or a HEAD now.
+func (w *walker) destinationHas(ctx context.Context, d v1.Hash) error {
+	if w.prefetched[d] != nil {
+		_, _, err := w.destinationManifest(ctx, d)
+		return err
+	}
+	_, err := w.dst.HeadManifest(ctx, d.String())
+	return err
+}
+
+// sourceManifest is manifest d of the source: from the cache when it has
+// it, else read from the source and kept.
+func (w *walker) sourceManifest(ctx context.Context, d v1.Hash) ([]byte, error) {
+	if body, ok := w.cache.Get(d); ok {
+		return body, nil
+	}
+	body, _, err := w.src.GetManifest(ctx, d.String())
+	if err == nil {
+		w.cache.Put(d, body)
+	}
+	return body, err
 }
 
 // image records the blobs of an image manifest and returns its platform, read
@@ -613,7 +717,8 @@ func (w *walker) addBlob(d v1.Descriptor, owner string, m *Manifest) {
 // mount (same registry) or a copy.
 func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(w.jobs*4, 16))
+	// All at once where they fit: each wave is a round trip on a far link.
+	g.SetLimit(max(w.jobs*8, 64))
 	for _, b := range w.order {
 		if b.Action == Foreign || b.Action == Skip {
 			continue
