@@ -51,7 +51,7 @@ func TestProgressTerminal(t *testing.T) {
 		{name: "batch at 60 columns", width: 60, args: []string{slow.Ref("e2e/progress:v1"), slow.Ref("e2e/other:v1"), dst.Ref("batch60")}, want: []string{"FINISHED", "[2/2] ", "2 image(s) in"}},
 		{name: "batch with a failure at 60 columns", width: 60, args: []string{slow.Ref("e2e/progress:v1"), src.Ref("e2e/absent:v1"), dst.Ref("batchfail60")}, exit: 1, want: []string{"[2/2] ", "failed", "did not arrive"}, someArrive: true},
 		{name: "interrupt at 60 columns", width: 60, args: []string{slowest.Ref("e2e/progress:v1"), dst.Ref("ctrlc/progress:v1")}, interrupt: true, exit: 130, want: []string{"CANCELED", "interrupted: "}},
-		{name: "failure at 60 columns", width: 60, args: []string{"--strategy", "index", src.Ref("e2e/progress:v1"), refusing.Ref("refused/progress:v1")}, exit: 1, want: []string{"CANCELED"}},
+		{name: "failure at 60 columns", width: 60, args: []string{"--strategy", "index", slow.Ref("e2e/progress:v1"), refusing.Ref("refused/progress:v1")}, exit: 1, want: []string{"CANCELED"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
