@@ -163,7 +163,7 @@ func BenchmarkBatch(b *testing.B) {
 
 	// go test keeps only the first 10 lines a benchmark logs.
 	b.Logf("%d images × 2 platforms sharing a base layer: %.1f MB in %d distinct blobs, registry to registry on loopback, seeded in %s;\n"+
-		"docker migrate (default flags: --jobs 8), %s, %s, %s (--jobs = GOMAXPROCS = %s), each into a fresh registry behind a counting proxy:\n%s",
+		"docker migrate (default flags: --jobs 16), %s, %s, %s (--jobs = GOMAXPROCS = %s), each into a fresh registry behind a counting proxy:\n%s",
 		len(images), float64(unique)/1e6, len(blobs), seedTime.Round(time.Millisecond),
 		benchToolVersion(skopeo, "--version"), benchToolVersion(regsync, "version", "--format", "{{.VCSTag}}"),
 		benchVersion(crane), benchGOMAXPROCS(), table.String())

@@ -67,7 +67,7 @@ var slowLinkBigFixture = fixture.Options{LayersPerImage: 1, LayerSize: 1 << 30, 
 // The cases, each a sub-benchmark of h2 and http1:
 //
 //   - cold: the fixture into a fresh repository; docker migrate also with
-//     -j 8 and -j 16;
+//     -j 8 (its default before) and -j 32;
 //   - noop: again into a repository that already has it; with the start of
 //     the docker CLI and the plugin alone (`docker migrate --help`), the
 //     floor of any docker migrate run;
@@ -160,7 +160,7 @@ func (s *slowLink) farEnd(b *testing.B) {
 func (s *slowLink) benchCold(b *testing.B) {
 	srcRef := s.src.Ref("bench/slowlink:v1")
 	digest, size, blobs := s.seed(b, s.src, srcRef, slowLinkFixture, false)
-	tools := s.tools(b, "", "-j 8", "-j 16")
+	tools := s.tools(b, "", "-j 8", "-j 32")
 	b.ResetTimer()
 	s.runRounds(b, tools, func(tool *slowTool, round int) slowRun {
 		dstRef := fmt.Sprintf("cold/%s-r%d:v1", tool.metric, round)

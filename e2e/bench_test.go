@@ -143,7 +143,7 @@ func BenchmarkIndexVsCrane(b *testing.B) {
 	}
 	tw.Flush()
 	b.Logf("%.1f MB in %d blobs (8 platforms + attestations), registry to registry on loopback, seeded in %s;\n"+
-		"docker migrate --strategy index (default flags: --jobs 8) vs %s copy (default --jobs = GOMAXPROCS = %s):\n%s",
+		"docker migrate --strategy index (default flags: --jobs 16) vs %s copy (default --jobs = GOMAXPROCS = %s):\n%s",
 		float64(size)/1e6, blobs, seedTime.Round(time.Millisecond), benchVersion(crane), benchGOMAXPROCS(), table.String())
 }
 
