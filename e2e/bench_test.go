@@ -63,7 +63,11 @@ func benchOrder[T any](tools []T, round int) []T {
 // tool, in alternating order, each into a fresh repository of the destination
 // registry so that nothing is skipped or mounted. It reports the median wall
 // times, their ratio, and the median peak RSS of the docker-migrate process
-// (the plugin docker starts, not docker itself) and of crane.
+// (the plugin docker starts, not docker itself) and of crane; and the CPU
+// time of each tool (with the plugin) and of the two registries during its
+// copies. On loopback the registries do most of the work, the same for both
+// tools: the CPU of a copy divided by the machine's cores is the least wall
+// time it can take, whatever the tool does.
 //
 // It never fails because of slowness, only when a copy fails or is wrong.
 //
@@ -87,18 +91,31 @@ func BenchmarkIndexVsCrane(b *testing.B) {
 	blobs, size := len(srcBlobs), totalSize(srcBlobs)
 
 	var migrateRuns, craneRuns []benchRun
+	// registriesCPU is what both registries spent on a run: on this machine's
+	// two cores, (the tool's CPU + theirs) / 2 is the least wall time a copy
+	// can take, whatever the tool does.
+	var migrateRegCPU, craneRegCPU []float64
+	measured := func(run func() benchRun) (benchRun, float64) {
+		before := src.cpuSeconds() + dst.cpuSeconds()
+		r := run()
+		return r, src.cpuSeconds() + dst.cpuSeconds() - before
+	}
 	b.ResetTimer()
 	for round := range rounds {
 		migrate := func() {
 			dstRef := dst.Ref(fmt.Sprintf("migrate/r%d:v1", round))
-			r := benchExec(b, cli.Env(), dockerBinary, "migrate", "--strategy", "index", "--progress", "quiet", "--format", "json", srcRef, dstRef)
+			r, reg := measured(func() benchRun {
+				return benchExec(b, cli.Env(), dockerBinary, "migrate", "--strategy", "index", "--progress", "quiet", "--format", "json", srcRef, dstRef)
+			})
+			migrateRegCPU = append(migrateRegCPU, reg)
 			benchCheckReport(b, r, size)
 			benchCheckCopy(b, dst, dstRef, digest)
 			migrateRuns = append(migrateRuns, r)
 		}
 		craneCopy := func() {
 			dstRef := dst.Ref(fmt.Sprintf("crane/r%d:v1", round))
-			r := benchExec(b, cli.Env(), crane, "copy", srcRef, dstRef)
+			r, reg := measured(func() benchRun { return benchExec(b, cli.Env(), crane, "copy", srcRef, dstRef) })
+			craneRegCPU = append(craneRegCPU, reg)
 			benchCheckCopy(b, dst, dstRef, digest)
 			craneRuns = append(craneRuns, r)
 		}
@@ -130,11 +147,17 @@ func BenchmarkIndexVsCrane(b *testing.B) {
 
 	// go test keeps only the first 10 lines a benchmark logs: the medians come
 	// first, then the rounds.
+	cpu := func(r benchRun) float64 { return r.cpu }
+	migrateCPU, craneCPU := benchMedian(benchField(migrateRuns, cpu)), benchMedian(benchField(craneRuns, cpu))
+	migrateReg, craneReg := benchMedian(migrateRegCPU), benchMedian(craneRegCPU)
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tdocker migrate\tcrane copy\tmigrate/crane\tRSS docker-migrate\tRSS crane\tRSS docker CLI\t")
 	fmt.Fprintf(tw, "median\t%.2fs\t%.2fs\t%.2f\t%.1f MB\t%.1f MB\t%.1f MB\t\n",
 		migrateS, craneS, migrateS/craneS, pluginRSS, craneRSS, dockerRSS)
+	fmt.Fprintf(tw, "CPU (median)\t%.2fs + registries %.2fs\t%.2fs + registries %.2fs\t\t\t\t\t\n", migrateCPU, migrateReg, craneCPU, craneReg)
+	fmt.Fprintf(tw, "CPU ÷ %d cores\t%.2fs\t%.2fs\t\t\t\t\t\n", runtime.NumCPU(),
+		(migrateCPU+migrateReg)/float64(runtime.NumCPU()), (craneCPU+craneReg)/float64(runtime.NumCPU()))
 	for i := range rounds {
 		m, c := migrateRuns[i], craneRuns[i]
 		fmt.Fprintf(tw, "%d\t%.2fs\t%.2fs\t%.2f\t%.1f MB\t%.1f MB\t%.1f MB\t\n", i+1,
@@ -142,6 +165,8 @@ func BenchmarkIndexVsCrane(b *testing.B) {
 			m.peakMB("docker-migrate"), c.peakMB("crane"), m.peakMB("docker"))
 	}
 	tw.Flush()
+	b.ReportMetric(migrateCPU, "migrate-cpu-s")
+	b.ReportMetric(craneCPU, "crane-cpu-s")
 	b.Logf("%.1f MB in %d blobs (8 platforms + attestations), registry to registry on loopback, seeded in %s;\n"+
 		"docker migrate --strategy index (default flags: --jobs 16) vs %s copy (default --jobs = GOMAXPROCS = %s):\n%s",
 		float64(size)/1e6, blobs, seedTime.Round(time.Millisecond), benchVersion(crane), benchGOMAXPROCS(), table.String())
@@ -154,6 +179,9 @@ type benchRun struct {
 	// name: the command and the children it started.
 	peakKiB map[string]int64
 	stdout  string
+	// cpu is the CPU time (user and system) of the process and of the
+	// children it waited for (docker's plugin), in seconds.
+	cpu float64
 }
 
 func (r benchRun) peakMB(name string) float64 { return float64(r.peakKiB[name]) / 1024 }
@@ -183,7 +211,8 @@ func benchExec(b *testing.B, env []string, path string, args ...string) benchRun
 	if err != nil {
 		b.Fatalf("%s: %v (after %s)\nstdout:\n%s\nstderr:\n%s", command, err, wall.Round(time.Millisecond), stdout.String(), stderr.String())
 	}
-	r := benchRun{wall: wall, peakKiB: watch(), stdout: stdout.String()}
+	r := benchRun{wall: wall, peakKiB: watch(), stdout: stdout.String(),
+		cpu: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()}
 	if testing.Verbose() {
 		// Not b.Logf: go test keeps only the first 10 lines a benchmark logs.
 		var peaks []string

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +41,30 @@ type Registry struct {
 	// netns is the test host's namespace the registry runs in, if any.
 	netns string
 	kind  registryKind
+	// pid is the registry's process, for the CPU it has used (cpuSeconds).
+	pid int
+}
+
+// cpuSeconds is the CPU time (user and system) the registry's process has
+// used so far, from /proc/PID/stat; 0 where that cannot be read.
+func (r *Registry) cpuSeconds() float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(raw[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	// USER_HZ is 100 on every Linux this runs on.
+	return (utime + stime) / 100
 }
 
 // registryKind is which registry program serves: they differ in the OCI 1.1
@@ -194,6 +220,7 @@ func (r *Registry) start(t testing.TB, config string) error {
 		logf.Close()
 		return err
 	}
+	r.pid = cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
