@@ -84,7 +84,13 @@ func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body i
 	}
 	u := &upload{r: r, d: d, size: size, loc: s.loc}
 	if err == nil {
-		err = u.commit(ctx, data)
+		// The PUT is let finish for a few seconds after an interrupt, as the
+		// POST is: cut off mid-body, it would leave a session that no one can
+		// cancel (the distribution registry signs the offset into the
+		// session's URL, and answers 404 at the old one).
+		pctx, stop := outlive(ctx, answerGrace)
+		err = u.commit(pctx, data)
+		stop()
 	}
 	if err != nil {
 		r.CancelUpload(u.loc)
