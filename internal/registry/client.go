@@ -138,15 +138,19 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	}
 	signin := &signIn{
 		bare: transport.NewUserAgent(base, c.userAgent),
-		connect: func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, error) {
+		connect: func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, bool, error) {
+			// Whether there are credentials may take a credential helper's
+			// run to know: beside the ping, not before it.
+			anonymous := make(chan bool, 1)
+			go func() { anonymous <- isAnonymous(ctx, auth) }()
 			rt, err := c.connect(ctx, reg, auth, ping, scopes)
 			if err == nil {
-				return rt, nil
+				return rt, <-anonymous, nil
 			}
 			if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
-				return nil, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
+				return nil, false, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
 			}
-			return nil, classify(err, host, op)
+			return nil, false, classify(err, host, op)
 		},
 	}
 	r := &Repository{
@@ -165,6 +169,15 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	c.repos[key] = r
 	c.mu.Unlock()
 	return r, nil
+}
+
+// isAnonymous reports whether auth has no credentials to send.
+func isAnonymous(ctx context.Context, auth authn.Authenticator) bool {
+	if auth == authn.Anonymous {
+		return true
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	return err == nil && *cfg == (authn.AuthConfig{})
 }
 
 // connect pings the registry and gets a token, trying again on the answers

@@ -15,21 +15,24 @@ import (
 // asks for no sign-in over HTTPS. A registry that asks for none is thus one
 // round trip nearer (on a far link, the cost of a no-op is counted in round
 // trips); one that asks costs what it did, the unsigned try having run beside
-// the ping. An unsigned answer is never kept otherwise: a registry may answer
-// 404 for a private repository to whoever has not signed in.
+// the ping. An unsigned answer is never kept otherwise, nor when the user has
+// credentials for the registry (which go-containerregistry then sends with
+// every request, asked or not): a registry may answer 404 for a private
+// repository to whoever has not signed in.
 type signIn struct {
 	// bare is the host's transport with the user agent, for unsigned tries.
 	bare http.RoundTripper
 	// connect pings the registry through ping (bare, watched) and returns the
-	// signing transport, or an error that is already one sentence.
-	connect func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, error)
+	// signing transport and whether the user has no credentials for the
+	// registry, or an error that is already one sentence.
+	connect func(ctx context.Context, ping http.RoundTripper) (rt http.RoundTripper, anonymous bool, err error)
 
 	mu   sync.Mutex
 	done chan struct{} // closed when the current connect has ended
 	rt   http.RoundTripper
 	err  error
-	// open is set when the ping was answered 200 over HTTPS: the registry
-	// asks for no sign-in, and the unsigned tries' answers stand.
+	// open is set when the ping was answered 200 over HTTPS and the user has
+	// no credentials for it: the unsigned tries' answers stand.
 	open bool
 }
 
@@ -155,9 +158,9 @@ func (s *signIn) start() chan struct{} {
 	s.done, s.rt, s.err, s.open = done, nil, nil, false
 	watch := &pingWatch{inner: s.bare}
 	go func() {
-		rt, err := s.connect(context.Background(), watch)
+		rt, anonymous, err := s.connect(context.Background(), watch)
 		s.mu.Lock()
-		s.rt, s.open = rt, watch.open()
+		s.rt, s.open = rt, anonymous && watch.open()
 		if err != nil {
 			s.err = &signInError{err: err}
 		}

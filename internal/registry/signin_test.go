@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // A registry that asks for no sign-in gets the first request beside its
@@ -121,5 +122,47 @@ func TestPutSmallBlobInOnePut(t *testing.T) {
 	}
 	if patches.Load() != 0 || bodies.Load() != 1 {
 		t.Errorf("%d PATCHes and %d PUTs with a body; want none and one", patches.Load(), bodies.Load())
+	}
+}
+
+// fixedKeychain hands out the same credentials for every registry.
+type fixedKeychain struct{ auth authn.Authenticator }
+
+func (k fixedKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }
+
+// A registry that asks for no sign-in at its ping, for a user who has
+// credentials for it: they go with every request, so an unsigned answer (a
+// 404 here, as for a private repository) is not kept either.
+func TestSignInCredentialsAlwaysSent(t *testing.T) {
+	inner := quiet()
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); !ok && r.URL.Path != "/v2/" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer s.Close()
+	host := hostOf(s)
+	newClient := func() *Client {
+		return New(WithInsecure(func(h string) bool { return h == host }),
+			WithKeychain(fixedKeychain{authn.FromConfig(authn.AuthConfig{Username: "u", Password: "p"})}))
+	}
+	ctx := context.Background()
+	r, err := newClient().Repository(ctx, repoOf(t, host, "a"), Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, size, rc := randomBlob(t, 100)
+	if err := r.PutBlob(ctx, d, size, rc); err != nil {
+		t.Fatal(err)
+	}
+	// A new handle's first request is the one tried unsigned.
+	again, err := newClient().Repository(ctx, repoOf(t, host, "a"), Pull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := again.BlobExists(ctx, d); err != nil || !ok {
+		t.Fatalf("a blob that is there: exists %v, %v (the unsigned 404 was kept)", ok, err)
 	}
 }
