@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
@@ -385,4 +386,52 @@ func TestNotFoundAndUnreachable(t *testing.T) {
 	if !errdefs.Is(err, errdefs.Unreachable) || !strings.Contains(err.Error(), "cannot reach registry "+closed) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// With the manifest cache the copy's second run reads nothing from the
+// source but the tag's HEAD, and still finds a child missing at the
+// destination (asked for before the tag answered): it puts the child back and
+// writes the index again.
+func TestManifestCacheNoop(t *testing.T) {
+	srcHost, srcRec := newRegistry(t)
+	dstHost, _ := newRegistry(t)
+	want := seed(t, srcHost+"/app:1.0", eight)
+	cache := manifestcache.Open(t.TempDir())
+	withCache := func(o *Options) { o.Manifests = cache }
+	if _, err := run(t, srcHost+"/app:1.0", dstHost+"/mirror/app:1.0", withCache); err != nil {
+		t.Fatal(err)
+	}
+
+	srcRec.reset()
+	res, err := run(t, srcHost+"/app:1.0", dstHost+"/mirror/app:1.0", withCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.UpToDate || res.Manifests.Skipped == 0 || res.Blobs.Skipped == 0 {
+		t.Fatalf("second run: %+v", res)
+	}
+	if n := srcRec.count(http.MethodGet, "/manifests/"); n != 0 {
+		t.Errorf("an up-to-date run read %d manifests from the source", n)
+	}
+
+	// A child gone at the destination: no no-op, and the image whole again.
+	idx := checkComplete(t, dstHost+"/mirror/app:1.0")
+	im, _ := idx.IndexManifest()
+	child := im.Manifests[0].Digest
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+dstHost+"/v2/mirror/app/manifests/"+child.String(), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("delete %s: %v %v", child, resp, err)
+	}
+	srcRec.reset()
+	res, err = run(t, srcHost+"/app:1.0", dstHost+"/mirror/app:1.0", withCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UpToDate || res.Manifests.Copied == 0 || res.DestinationDigest != want.String() {
+		t.Fatalf("a sparse index was called up to date: %+v", res)
+	}
+	if n := srcRec.count(http.MethodGet, "/manifests/"); n != 0 {
+		t.Errorf("the repair read %d manifests from the source, which the cache has", n)
+	}
+	checkComplete(t, dstHost+"/mirror/app:1.0")
 }
