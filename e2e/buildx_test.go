@@ -276,7 +276,12 @@ func TestBuildxFailures(t *testing.T) {
 	srcRef := src.Ref("e2e/multi:v1")
 	fixtureOpts := fixture.Options{Platforms: fixture.EightPlatforms()[:3], LayerSize: tinyLayer, Seed: 41}
 	pushFixture(t, src, srcRef, fixtureOpts, false)
-	pushFixture(t, httpsSrc, httpsSrc.Ref("e2e/multi:v1"), fixtureOpts, false)
+	// Other content than src's: the strict builder must not find the source's
+	// image in its cache (from the case that reads src), or it never asks the
+	// registry it does not trust.
+	httpsOpts := fixtureOpts
+	httpsOpts.Seed = 42
+	pushFixture(t, httpsSrc, httpsSrc.Ref("e2e/multi:v1"), httpsOpts, false)
 	strict := startBuildkitd(t, "https://"+httpsSrc.Host, "https://"+httpsDst.Host)
 
 	noBuildx := NewCLI(t)
