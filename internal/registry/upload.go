@@ -80,6 +80,9 @@ func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body i
 	}
 	s := <-opened
 	if s.err != nil {
+		if err != nil {
+			return err // the source's failure is the cause, not the aborted POST
+		}
 		return s.err
 	}
 	u := &upload{r: r, d: d, size: size, loc: s.loc}
