@@ -5,6 +5,9 @@
 #
 #   scripts/dockerd.sh start DIR   # prints the DOCKER_HOST value (unix://DIR/docker.sock)
 #   scripts/dockerd.sh stop DIR
+#
+# DOCKERD=dockerd-29 starts the current engine (Docker 29, the containerd image
+# store) that install-tools.sh builds, instead of Debian's 20.10.
 set -euo pipefail
 
 cmd=${1:-}
@@ -17,15 +20,28 @@ log() { echo "dockerd.sh: $*" >&2; }
 
 case $cmd in
 start)
-	if ! command -v dockerd >/dev/null; then
-		"$(dirname "$0")/install-tools.sh" dockerd
+	engine=${DOCKERD:-dockerd}
+	extra=()
+	case $engine in
+	dockerd) tool=dockerd ;;
+	dockerd-29)
+		tool=dockerd29
+		extra=(--ip6tables=false)
+		;;
+	*)
+		log "DOCKERD=$engine: want dockerd or dockerd-29"
+		exit 2
+		;;
+	esac
+	if ! command -v "$engine" >/dev/null; then
+		"$(dirname "$0")/install-tools.sh" "$tool"
 	fi
 	mkdir -p "$dir/data" "$dir/exec"
 	sock=$dir/docker.sock
 	# setsid: the daemon must not get the test's Ctrl-C or die with its shell.
-	setsid dockerd \
+	setsid "$engine" \
 		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
-		-H "unix://$sock" --bridge none --iptables=false --ip-masq=false \
+		-H "unix://$sock" --bridge none --iptables=false --ip-masq=false "${extra[@]}" \
 		--log-level warn >"$dir/dockerd.log" 2>&1 </dev/null &
 	for _ in $(seq 1 150); do
 		if [[ -S $sock ]] && DOCKER_HOST=unix://$sock docker version >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 # into a cache that survives between runs (~/.cache/docker-migrate/tools). Each
 # tool is built once from the Go module proxy and reused after that.
 #
-#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|iproute|skopeo|zstd|tmux|regclient|docker-registry|all]...
+#   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|dockerd29|cosign|iproute|skopeo|zstd|tmux|regclient|docker-registry|all]...
 #
 # Prints nothing on stdout but, for `path`, the bin directory to put on PATH.
 set -euo pipefail
@@ -14,6 +14,8 @@ CRANE_VERSION=v0.22.1     # github.com/google/go-containerregistry
 BUILDKIT_VERSION=v0.23.2  # github.com/moby/buildkit (newer ones need refused modules)
 BUILDX_VERSION=v0.26.1    # github.com/docker/buildx (v0.38 does not build here)
 REGCLIENT_VERSION=v0.11.7 # github.com/regclient/regclient: regctl and regsync
+DOCKERD29_VERSION=v2.0.0-beta.21 # github.com/moby/moby/v2: Docker 29, the containerd image store
+COSIGN_VERSION=v2.6.5     # github.com/sigstore/cosign/v2: signs the --verify-key test images
 
 CACHE=${DOCKER_MIGRATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-migrate}
 TOOLS=$CACHE/tools
@@ -101,6 +103,38 @@ install_dockerd() {
 	if command -v systemctl >/dev/null; then systemctl stop docker docker.socket >/dev/null 2>&1 || true; fi
 }
 
+# go_install_as NAME MODULE/PKG@VERSION: `go install` in a throw-away module
+# (GOFLAGS=-mod=mod, as these modules' replace directives need), the binary
+# renamed to NAME so that it cannot shadow a tool of the same base name.
+go_install_as() {
+	local name=$1 pkgver=$2
+	local stamp=$TOOLS/$name.version
+	if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$pkgver" ]]; then return 0; fi
+	log "building $name ($pkgver); this is done once and cached in $TOOLS"
+	local work
+	work=$(mktemp -d)
+	(
+		cd "$work"
+		go mod init tmp/"$name" >/dev/null 2>&1
+		GOFLAGS=-mod=mod GOBIN=$work/bin CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' "$pkgver" >&2
+		mv "$work/bin/$(basename "${pkgver%@*}")" "$BIN/$name"
+	)
+	rm -rf "$work"
+	echo "$pkgver" >"$stamp"
+}
+
+install_dockerd29() {
+	# A current engine (Docker 29) with the containerd image store, beside
+	# Debian's 20.10: Docker 25+ saves, multi-platform load and save. Named
+	# dockerd-29 so that `dockerd` stays Debian's. It runs Debian's containerd.
+	go_install_as dockerd-29 "github.com/moby/moby/v2/cmd/dockerd@$DOCKERD29_VERSION"
+	install_dockerd
+}
+
+install_cosign() {
+	go_install_as cosign "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+}
+
 install_iproute() {
 	# The e2e tests make test hosts of their own (ip netns + veth) for
 	# registries that are not on loopback.
@@ -150,6 +184,8 @@ for tool in "$@"; do
 	skopeo) install_skopeo ;;
 	regclient) install_regclient ;;
 	docker-registry) install_docker_registry ;;
+	dockerd29) install_dockerd29 ;;
+	cosign) install_cosign ;;
 	zstd) install_zstd ;;
 	tmux) install_tmux ;;
 	all)
@@ -164,6 +200,8 @@ for tool in "$@"; do
 		install_docker_registry
 		install_buildkitd
 		install_buildx
+		install_dockerd29
+		install_cosign
 		;;
 	path) echo "$BIN" ;;
 	*)
