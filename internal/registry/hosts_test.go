@@ -1,10 +1,14 @@
 package registry
 
 import (
+	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 )
 
 func TestValidateMirror(t *testing.T) {
@@ -162,5 +166,17 @@ func TestLoadHostsFileLookupOrder(t *testing.T) {
 	write("docker.io", "https://hub-mirror.lan")
 	if got := server("index.docker.io"); got != "https://hub-mirror.lan" {
 		t.Errorf("Docker Hub's is docker.io/hosts.toml: %q", got)
+	}
+}
+
+// TestPlainHTTPSentence: a registry that answers HTTPS in plain HTTP (on an
+// address the ping does not try HTTP for) gets the sentence naming
+// --insecure=HOST and the engine's insecure-registries.
+func TestPlainHTTPSentence(t *testing.T) {
+	err := classify(&url.Error{Op: "Get", URL: "https://192.0.2.2:15003/v2/", Err: errors.New("http: server gave HTTP response to HTTPS client")}, "192.0.2.2:15003", "read 192.0.2.2:15003/x")
+	for _, want := range []string{"--insecure=192.0.2.2:15003", "insecure-registries"} {
+		if !strings.Contains(errdefs.Message(err), want) {
+			t.Errorf("%q lacks %q", errdefs.Message(err), want)
+		}
 	}
 }
