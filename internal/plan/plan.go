@@ -145,6 +145,10 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
 	}
 	if err != nil {
+		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok && errdefs.Is(err, errdefs.NotFound) {
+			// Read through mirrors: the sentence names each endpoint and why.
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: %s; check the repository name and tag", srcName, ee)
+		}
 		if errdefs.Is(err, errdefs.NotFound) {
 			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", srcName)
 		}
