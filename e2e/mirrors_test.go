@@ -34,6 +34,7 @@ type mirrorSetup struct {
 	dst        *Registry
 	only320    string // digest of library/alpine:3.20 in the first mirror
 	only319    string // digest of library/alpine:3.19, upstream of the cache only
+	local      string // digest of local/alpine:3.20 in dst, a source for pushes
 	engineArgs string
 }
 
@@ -50,6 +51,7 @@ func startMirrorSetup(t *testing.T) *mirrorSetup {
 	s.dst = startRegistry(t, registryOptions{})
 	s.only320 = pushFixture(t, firstReg, firstReg.Ref("library/alpine:3.20"), fixtureCases[1].opts, false).String()
 	s.only319 = pushFixture(t, s.upstream, s.upstream.Ref("library/alpine:3.19"), fixtureCases[0].opts, false).String()
+	s.local = pushFixture(t, s.dst, s.dst.Ref("local/alpine:3.20"), fixtureCases[1].opts, false).String()
 	s.engineArgs = fmt.Sprintf("--registry-mirror %s --registry-mirror %s --insecure-registry %s", s.firstURL, s.cacheURL, s.insecure.Host)
 	s.engine = startPrivateEngine(t, s.engineArgs)
 	return s
@@ -123,7 +125,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("first mirror serves", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		dstRef := s.dst.Ref("hub/alpine:3.20")
 		res := cli.RunDocker(t, "-D", "migrate", "alpine:3.20", dstRef).AssertSuccess(t)
 		assertResultLine(t, res, dstRef, mustHash(t, s.only320))
@@ -134,7 +136,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("first lacks it, the cache serves", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		dstRef := s.dst.Ref("hub/alpine:3.19")
 		res := cli.RunDocker(t, "migrate", "docker.io/library/alpine:3.19", dstRef).AssertSuccess(t)
 		assertResultLine(t, res, dstRef, mustHash(t, s.only319))
@@ -145,7 +147,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("every endpoint lacks it", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		dstRef := s.dst.Ref("hub/alpine:0.1")
 		start := time.Now()
 		res := cli.RunDocker(t, "migrate", "alpine:0.1", dstRef).AssertExit(t, 1)
@@ -162,7 +164,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("JSON names the mirror", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		meta := filepath.Join(t.TempDir(), "result.json")
 		res := cli.RunDocker(t, "migrate", "--format", "json", "--metadata-file", meta, "alpine:3.20", s.dst.Ref("hub/json:3.20")).AssertSuccess(t)
 		var out struct{ Mirror string }
@@ -184,7 +186,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("batch through the mirrors", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		list := filepath.Join(t.TempDir(), "images.txt")
 		if err := os.WriteFile(list, []byte("alpine:3.20\ndocker.io/library/alpine:3.19\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -200,7 +202,7 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("no mirrors for one run", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		res := cli.RunDocker(t, "migrate", "--no-mirrors", "alpine:3.20", s.dst.Ref("hub/off:3.20")).AssertExit(t, 1)
 		assertOneLineError(t, res)
 		if strings.Contains(res.Stderr, "mirror") || !strings.Contains(res.Stderr, "index.docker.io") {
@@ -209,20 +211,23 @@ func TestMirrors(t *testing.T) {
 	})
 
 	t.Run("push to docker.io never reaches a mirror", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		before := s.first.Stats().Requests
-		res := cli.RunDocker(t, "migrate", s.dst.Ref("hub/alpine:3.20"), "docker.io/e2e/alpine:3.20").AssertExit(t, 1)
+		res := cli.RunDocker(t, "migrate", s.dst.Ref("local/alpine:3.20"), "docker.io/e2e/alpine:3.20").AssertExit(t, 1)
 		assertOneLineError(t, res)
+		if !strings.Contains(res.Stderr, "cannot reach registry index.docker.io") {
+			t.Errorf("want Docker Hub's failure:\n%s", res)
+		}
 		if got := s.first.Stats().Requests - before; got != 0 {
 			t.Errorf("the mirror got %d requests for a push to docker.io:\n%s", got, strings.Join(s.first.Journal(), "\n"))
 		}
 	})
 
 	t.Run("insecure registry of the engine", func(t *testing.T) {
-		cli := NewCLI(t).WithEngine(s.engine)
+		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		dstRef := s.insecure.Ref("e2e/alpine:3.20")
-		res := cli.RunDocker(t, "migrate", s.dst.Ref("hub/alpine:3.20"), dstRef).AssertSuccess(t)
-		assertResultLine(t, res, dstRef, mustHash(t, s.only320))
+		res := cli.RunDocker(t, "migrate", s.dst.Ref("local/alpine:3.20"), dstRef).AssertSuccess(t)
+		assertResultLine(t, res, dstRef, mustHash(t, s.local))
 		if want := s.insecure.Host + " is an insecure registry in the engine's settings"; !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res)
 		}
@@ -238,7 +243,7 @@ func TestMirrorsNoEngine(t *testing.T) {
 	digest := pushFixture(t, mirror, mirror.Ref("library/alpine:3.20"), fixtureCases[1].opts, false)
 	remote := startRegistry(t, registryOptions{host: startTestHost(t)})
 	dst := startRegistry(t, registryOptions{})
-	cli := NewCLI(t)
+	cli := offline(t, NewCLI(t))
 
 	t.Run("Docker Hub unreachable", func(t *testing.T) {
 		start := time.Now()
@@ -332,6 +337,18 @@ func writeHostsToml(t *testing.T, cli *CLI, host, text string) {
 	if err := os.WriteFile(filepath.Join(dir, "hosts.toml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// offline makes Docker Hub (and anything else that is neither loopback nor
+// a test host) unreachable for cli, at once and on every machine: its
+// proxy is a port where connections are refused. Without it, a machine
+// with internet access would reach the real Docker Hub.
+func offline(t testing.TB, cli *CLI) *CLI {
+	proxy := "http://" + closedPort(t)
+	cli.SetEnv("HTTPS_PROXY", proxy)
+	cli.SetEnv("HTTP_PROXY", proxy)
+	cli.SetEnv("NO_PROXY", "localhost,127.0.0.1,10.0.0.0/8")
+	return cli
 }
 
 func mustHash(t testing.TB, s string) v1.Hash {

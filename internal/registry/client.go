@@ -147,7 +147,7 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		op = "push to " + repo.Name()
 	}
 	reg := repo.Registry
-	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) {
+	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) || c.transports.hostsSayHTTP(host) {
 		// name.Insecure lets the ping fall back to plain HTTP; schemePolicy still
 		// refuses HTTP to any host that is neither loopback nor --insecure.
 		var err error

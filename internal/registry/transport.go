@@ -111,6 +111,13 @@ func (t *transports) ownHostsEntry(host string) (*Endpoint, error) {
 	return nil, nil
 }
 
+// hostsSayHTTP reports whether host's own hosts.toml entry names it with
+// http://: plain HTTP is then what the user asked for.
+func (t *transports) hostsSayHTTP(host string) bool {
+	e, err := t.ownHostsEntry(host)
+	return err == nil && e != nil && e.URL.Scheme == "http"
+}
+
 // forEndpoint is the transport of a mirror endpoint: its host's, with the
 // TLS settings its hosts.toml entry gives, plain HTTP when its URL says so.
 func (t *transports) forEndpoint(e Endpoint) (http.RoundTripper, error) {
