@@ -127,7 +127,7 @@ func TestMirrors(t *testing.T) {
 	t.Run("first mirror serves", func(t *testing.T) {
 		cli := offline(t, NewCLI(t).WithEngine(s.engine))
 		dstRef := s.dst.Ref("hub/alpine:3.20")
-		res := cli.RunDocker(t, "-D", "migrate", "alpine:3.20", dstRef).AssertSuccess(t)
+		res := cli.RunDocker(t, "migrate", "alpine:3.20", dstRef).AssertSuccess(t)
 		assertResultLine(t, res, dstRef, mustHash(t, s.only320))
 		if want := "via mirror " + s.firstURL; !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res)
@@ -266,6 +266,20 @@ func TestMirrorsNoEngine(t *testing.T) {
 		if want := "via mirror http://" + mirror.Host; !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res)
 		}
+	})
+
+	t.Run("the mirror's own login", func(t *testing.T) {
+		private := startRegistry(t, registryOptions{htpasswd: true})
+		want := pushFixture(t, private, private.Ref("library/alpine:3.20"), fixtureCases[1].opts, false)
+		cli := offline(t, NewCLI(t))
+		args := []string{"migrate", "--registry-mirror", "http://" + private.Host, "alpine:3.20", dst.Ref("hub/login:3.20")}
+		res := cli.RunDocker(t, args...).AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, "mirror http://"+private.Host+": unauthorized: run 'docker login "+private.Host+"'") {
+			t.Errorf("stderr does not name the mirror that refused:\n%s", res)
+		}
+		cli.Login(t, private)
+		res = cli.RunDocker(t, args...).AssertSuccess(t)
+		assertResultLine(t, res, dst.Ref("hub/login:3.20"), want)
 	})
 
 	t.Run("bad mirror URL", func(t *testing.T) {

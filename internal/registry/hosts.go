@@ -30,6 +30,10 @@ type Endpoint struct {
 	SkipVerify  bool
 	CAFiles     []string
 	ClientPairs [][2]string
+	// Namespace, for a hosts.toml mirror, is the registry it stands in for,
+	// sent as ?ns=REGISTRY as containerd does (a mirror of several
+	// registries tells them apart by it).
+	Namespace string
 }
 
 // Host is the endpoint's host[:port].
@@ -125,6 +129,7 @@ func ParseHostsFile(dir, host string, data []byte) (HostsFile, error) {
 		if err != nil {
 			return f, fmt.Errorf("%s: [host.%q]: %v", f.Path, h, err)
 		}
+		e.Namespace = host
 		f.Endpoints = append(f.Endpoints, e)
 	}
 	server, mirror := doc.Server, true
@@ -138,6 +143,9 @@ func ParseHostsFile(dir, host string, data []byte) (HostsFile, error) {
 	e, err := parseHostEntry(dir, server, doc.hostsFields, mirror)
 	if err != nil {
 		return f, fmt.Errorf("%s: server: %v", f.Path, err)
+	}
+	if mirror {
+		e.Namespace = host
 	}
 	f.Endpoints = append(f.Endpoints, e)
 	return f, nil

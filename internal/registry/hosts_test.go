@@ -89,6 +89,9 @@ server = "https://registry-1.docker.io"
 	if !e[2].SkipVerify || e[2].ClientPairs[0] != [2]string{"/etc/certs/c.cert", "/etc/docker/certs.d/docker.io/c.key"} {
 		t.Errorf("nexus: %+v", e[2])
 	}
+	if e[0].Namespace != "docker.io" || e[3].Namespace != "" {
+		t.Errorf("mirrors are asked with ?ns=docker.io, the registry without: %q, %q", e[0].Namespace, e[3].Namespace)
+	}
 	if e[3].Mirror || !e[3].Pull || !e[3].Resolve {
 		t.Errorf("server registry-1.docker.io is Docker Hub itself: %+v", e[3])
 	}

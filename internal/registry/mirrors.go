@@ -181,6 +181,11 @@ func (t *mirrorTransport) send(e endpointRT, req *http.Request) (*http.Response,
 	u.Scheme, u.Host = e.URL.Scheme, e.URL.Host
 	u.Path = e.URL.Path + strings.TrimPrefix(req.URL.Path, "/v2")
 	u.RawPath = ""
+	if e.Namespace != "" {
+		q := u.Query()
+		q.Set("ns", e.Namespace)
+		u.RawQuery = q.Encode()
+	}
 	out.URL, out.Host = &u, ""
 	resp, err := e.rt.RoundTrip(out)
 	if err != nil {
@@ -212,8 +217,11 @@ func (t *mirrorTransport) statusCause(e endpointRT, resp *http.Response) string 
 	if e.Mirror {
 		where = "mirror " + e.String()
 	}
-	if resp.StatusCode == http.StatusNotFound {
+	switch resp.StatusCode {
+	case http.StatusNotFound:
 		return "not found at " + where
+	case http.StatusUnauthorized:
+		return fmt.Sprintf("%s: unauthorized: run '%s'", where, loginHint(e.Host()))
 	}
 	return fmt.Sprintf("%s answered %s", where, resp.Status)
 }
