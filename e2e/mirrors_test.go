@@ -61,26 +61,7 @@ func startMirrorSetup(t *testing.T) *mirrorSetup {
 // pull-through cache, as most registry mirrors are) in front of remote.
 func startPullThroughCache(t *testing.T, remote string) *Registry {
 	t.Helper()
-	dir := t.TempDir()
-	r := &Registry{logFile: filepath.Join(dir, "registry.log")}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Host = fmt.Sprintf("127.0.0.1:%d", port)
-		config := filepath.Join(dir, "config.yml")
-		text := registryConfig(filepath.Join(dir, "storage"), r.Host) + "proxy:\n  remoteurl: " + remote + "\n"
-		if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if lastErr = r.start(t, config); lastErr == nil {
-			return r
-		}
-	}
-	t.Fatalf("pull-through cache did not start: %v\n%s", lastErr, r.log())
-	return nil
+	return startRegistry(t, registryOptions{extra: "proxy:\n  remoteurl: " + remote + "\n"})
 }
 
 // startPrivateEngine starts a dockerd of the test's own with extra daemon
