@@ -28,10 +28,12 @@ type EngineRegistry struct {
 }
 
 type registrySettings struct {
-	read     bool
-	mirrors  []string
-	insecure map[string]bool // index name → not secure
-	cidrs    []netip.Prefix
+	read    bool
+	mirrors []string
+	// insecure holds the index names the engine lists as not secure, secure
+	// those it lists as secure (which no CIDR makes insecure).
+	insecure, secure map[string]bool
+	cidrs            []netip.Prefix
 }
 
 // NewEngineRegistry reads nothing yet; debugf says (under -D) whether the
@@ -50,13 +52,17 @@ func (e *EngineRegistry) load() registrySettings {
 			e.debugf("the engine's registry settings were not read (%s): %v", host, err)
 			return
 		}
-		s := registrySettings{read: true, insecure: map[string]bool{}}
+		s := registrySettings{read: true, insecure: map[string]bool{}, secure: map[string]bool{}}
 		if rc := info.Info.RegistryConfig; rc != nil {
 			s.mirrors = rc.Mirrors
 			s.cidrs = rc.InsecureRegistryCIDRs
 			for name, idx := range rc.IndexConfigs {
-				if idx != nil && !idx.Secure {
-					s.insecure[name] = true
+				if idx != nil {
+					if idx.Secure {
+						s.secure[name] = true
+					} else {
+						s.insecure[name] = true
+					}
 				}
 			}
 		}
@@ -102,22 +108,27 @@ func (e *EngineRegistry) Mirrors() []string { return e.load().mirrors }
 // has one, else whether an address of the host is in an insecure CIDR.
 // Loopback is not counted here: the plugin allows it already.
 func (e *EngineRegistry) Insecure(host string) bool {
-	s := e.load()
+	return e.load().insecureHost(host, func(ctx context.Context, h string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+	})
+}
+
+// insecureHost is Insecure over settings s, looking names up with lookup.
+func (s registrySettings) insecureHost(host string, lookup func(ctx context.Context, host string) ([]netip.Addr, error)) bool {
 	if !s.read {
 		return false
-	}
-	if s.insecure[host] {
-		return true
-	}
-	if _, ok := s.insecure[strings.ToLower(host)]; ok {
-		return true
 	}
 	h := host
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
-	if s.insecure[h] {
-		return true
+	for _, name := range []string{host, strings.ToLower(host), h} {
+		if s.insecure[name] {
+			return true
+		}
+		if s.secure[name] {
+			return false
+		}
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
@@ -125,7 +136,7 @@ func (e *EngineRegistry) Insecure(host string) bool {
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), engineInfoTimeout)
 		defer cancel()
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+		ips, err := lookup(ctx, h)
 		if err != nil {
 			return false
 		}
