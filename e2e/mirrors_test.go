@@ -309,6 +309,24 @@ func TestHostsToml(t *testing.T) {
 		}
 	})
 
+	t.Run("Docker Hub's hosts.toml", func(t *testing.T) {
+		cli := offline(t, NewCLI(t))
+		hub := pushFixture(t, mirror, mirror.Ref("library/alpine:3.20"), fixtureCases[0].opts, false)
+		writeHostsToml(t, cli, "docker.io", fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", "https://registry-1.docker.io", "http://"+mirror.Host))
+		dstRef := dst.Ref("hub/alpine:3.20")
+		res := cli.RunDocker(t, "migrate", "alpine:3.20", dstRef).AssertSuccess(t)
+		assertResultLine(t, res, dstRef, hub)
+		if want := "via mirror http://" + mirror.Host; !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res)
+		}
+		// A pull-only mirror is not trusted with tags: Docker Hub is asked.
+		writeHostsToml(t, cli, "docker.io", fmt.Sprintf("[host.%q]\n  capabilities = [\"pull\"]\n", "http://"+mirror.Host))
+		res = cli.RunDocker(t, "migrate", "alpine:3.20", dstRef).AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, "cannot reach registry index.docker.io") || strings.Contains(res.Stderr, "via mirror") {
+			t.Errorf("want Docker Hub's failure alone:\n%s", res)
+		}
+	})
+
 	t.Run("skip_verify", func(t *testing.T) {
 		cli := NewCLI(t)
 		dstRef := tlsReg.Ref("e2e/app:v1")

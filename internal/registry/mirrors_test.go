@@ -29,7 +29,8 @@ func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestMirrorOrder: a source handle reads from the mirrors in order, passing
-// over one that lacks the image, then the registry; it says which served.
+// over one that cannot be reached and one that lacks the image, then the
+// registry; it says which served.
 // A destination handle never asks a mirror.
 func TestMirrorOrder(t *testing.T) {
 	ctx := context.Background()
@@ -60,6 +61,9 @@ func TestMirrorOrder(t *testing.T) {
 		}
 		return e
 	}
+	gone := httptest.NewServer(quiet())
+	closed := mirror(gone)
+	gone.Close() // a mirror that refuses connections
 	originHost := hostOf(origin)
 	self, _ := ValidateMirror(origin.URL)
 	self.Mirror = false
@@ -69,7 +73,7 @@ func TestMirrorOrder(t *testing.T) {
 			if host != originHost {
 				return nil, nil
 			}
-			return []Endpoint{mirror(emptySrv), mirror(fullSrv), self}, nil
+			return []Endpoint{closed, mirror(emptySrv), mirror(fullSrv), self}, nil
 		}),
 		WithNotify(func(f string, a ...any) { notes = append(notes, f) }),
 	)
@@ -102,7 +106,7 @@ func TestMirrorOrder(t *testing.T) {
 	// Absent everywhere: one sentence naming each endpoint.
 	_, err = src.HeadManifest(ctx, "2")
 	msg := errdefs.Message(err)
-	for _, w := range []string{"not found at mirror " + emptySrv.URL, "not found at mirror " + fullSrv.URL, "not found at registry " + originHost} {
+	for _, w := range []string{"cannot reach mirror " + gone.URL + ": connection refused", "not found at mirror " + emptySrv.URL, "not found at mirror " + fullSrv.URL, "not found at registry " + originHost} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("%q lacks %q", msg, w)
 		}
