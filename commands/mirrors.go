@@ -7,7 +7,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
-	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
@@ -53,7 +52,7 @@ func registrySettings(dockerCli command.Cli, opts mirrorOptions, flagMirrors []r
 	endpoints := func(host string) ([]registry.Endpoint, error) {
 		f, err := registry.LoadHostsFile(certDirs, host)
 		if err != nil {
-			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%v; fix the file or move it away", err)
+			return nil, err
 		}
 		if opts.off {
 			return nil, nil

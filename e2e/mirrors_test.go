@@ -340,6 +340,25 @@ func TestHostsToml(t *testing.T) {
 	})
 }
 
+// TestHostsTomlBroken: a hosts.toml that cannot be parsed is bad input, one
+// sentence naming the file and the line, and nothing is written.
+func TestHostsTomlBroken(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	pushFixture(t, src, src.Ref("team/app:v1"), fixtureCases[1].opts, false)
+	dst := startRegistry(t, registryOptions{})
+	cli := NewCLI(t)
+	writeHostsToml(t, cli, src.Host, "[host.\"http://m.lan\"]\ncapabilities = [\"pull\"\n")
+	res := cli.RunDocker(t, "migrate", src.Ref("team/app:v1"), dst.Ref("e2e/app:v1")).AssertExit(t, 125)
+	assertOneLineError(t, res)
+	for _, want := range []string{filepath.Join(cli.ConfigDir, "certs.d", src.Host, "hosts.toml"), "line "} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res)
+		}
+	}
+	assertAbsent(t, dst, dst.Ref("e2e/app:v1"))
+}
+
 // writeHostsToml puts a hosts.toml for host in the CLI's certs.d.
 func writeHostsToml(t *testing.T, cli *CLI, host, text string) {
 	t.Helper()

@@ -170,7 +170,7 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 			return nil, err
 		}
 		if len(endpoints) > 0 {
-			ert, err := c.endpointTransports(repo, endpoints, signin, scopes, op)
+			ert, err := c.endpointTransports(endpoints, signin, scopes, op)
 			if err != nil {
 				return nil, err
 			}
@@ -295,7 +295,7 @@ func (c *Client) endpointsFor(host string) ([]Endpoint, error) {
 // endpointTransports signs in to each mirror endpoint as to a registry of
 // its own (its credentials from 'docker login MIRROR'); the registry itself
 // keeps the handle's own sign-in.
-func (c *Client) endpointTransports(repo name.Repository, endpoints []Endpoint, self *signIn, scopes []string, op string) ([]endpointRT, error) {
+func (c *Client) endpointTransports(endpoints []Endpoint, self *signIn, scopes []string, op string) ([]endpointRT, error) {
 	out := make([]endpointRT, 0, len(endpoints)+1)
 	for _, e := range endpoints {
 		if !e.Mirror {

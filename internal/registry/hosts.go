@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -308,7 +309,7 @@ func hostsDirNames(host string) []string {
 // LoadHostsFile finds and reads the hosts.toml for registry host under the
 // certs.d directories dirs (the first one that has one wins), as containerd
 // looks it up. Docker Hub's is docker.io/hosts.toml. It returns nil when
-// there is none.
+// there is none, and a file it cannot use as errdefs.InvalidArgument.
 func LoadHostsFile(dirs []string, host string) (*HostsFile, error) {
 	ns := host
 	if sameRegistry(host, "docker.io") {
@@ -326,7 +327,7 @@ func LoadHostsFile(dirs []string, host string) (*HostsFile, error) {
 			}
 			f, err := ParseHostsFile(hostDir, ns, data)
 			if err != nil {
-				return nil, err
+				return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%v; fix the file or move it away", err)
 			}
 			return &f, nil
 		}
