@@ -152,6 +152,7 @@ func TestBadInput(t *testing.T) {
 		{"--platform same but case", one("--platform", "linux/amd64,LINUX/AMD64"), "", []string{"the same platform"}},
 		{"--platform OS alone", one("--platform", "linux"), "", []string{`invalid platform "linux"`, "os/arch[/variant]"}},
 		{"--platform four parts", one("--platform", "linux/arm/v7/x"), "", []string{"os/arch[/variant]"}},
+		{"--platform with a space, not a comma", []string{"--platform", "linux/amd64", "linux/arm64", srcRef, prefix}, "", []string{`"linux/arm64" after --platform`, "--platform linux/amd64,linux/arm64"}},
 		{"--platform no OS", one("--platform", "/amd64"), "", []string{"os/arch[/variant]"}},
 		{"--platform space", one("--platform", "linux/amd 64"), "", []string{`"amd 64" holds a character`}},
 		{"--platform OS version", one("--platform", "windows(10.0.20348)/amd64"), "", []string{"holds a character"}},
@@ -169,6 +170,8 @@ func TestBadInput(t *testing.T) {
 
 		// Words.
 		{"--progress empty", one("--progress", ""), "", []string{"invalid --progress", "plain"}},
+		{"--format yaml", one("--format", "yaml"), "", []string{`invalid --format "yaml"`, "give json, or a Go template"}},
+		{"--format unknown field", one("--format", "{{.Digest}}"), "", []string{"invalid --format", "the fields are", ".DestinationDigest"}},
 		{"--format unclosed", one("--format", "{{.DestinationDigest"), "", []string{"invalid --format", "json or a Go template"}},
 		{"--strategy bogus", one("--strategy", "fast"), "", []string{`invalid --strategy "fast"`, "auto, index, manifest or buildx"}},
 		{"--strategy empty", one("--strategy", ""), "", []string{"invalid --strategy"}},
