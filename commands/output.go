@@ -134,11 +134,12 @@ func (p *printer) printCheck(res *check.Result, dst string) error {
 		_, err = fmt.Fprintf(p.out, "%s\n", b)
 		return err
 	}
-	digest := res.DestinationDigest
-	if digest == "" {
-		digest = "(none)"
+	if res.DestinationDigest == "" {
+		// Nothing there to name by digest: the reference alone.
+		_, err := fmt.Fprintf(p.out, "%s %s\n", res.Status, dst)
+		return err
 	}
-	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, digest)
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, res.DestinationDigest)
 	return err
 }
 
