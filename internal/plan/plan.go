@@ -146,7 +146,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	}
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", srcName)
+			return nil, SourceNotFound(ctx, src, req.Source, err)
 		}
 		return nil, err
 	}
