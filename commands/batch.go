@@ -242,7 +242,13 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", dst, dir)
 		}
 	}
-	if _, err := os.Stat(loc.Path); err == nil && !force {
+	st, err := os.Stat(loc.Path)
+	switch {
+	case err != nil:
+	case st.IsDir():
+		// --force replaces a file, never a directory: say so at once.
+		return fmt.Errorf("%s is a directory: name a file for %s:, or write an OCI layout directory with oci:%s", loc.Path, loc.Transport, loc.Path)
+	case !force:
 		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
 	}
 	return nil

@@ -225,6 +225,10 @@ func TestBadInput(t *testing.T) {
 		{"sync platform uppercase", []string{"-f", file("plat5.yaml", "sync:\n  - source: "+srcRef+"\n    platforms: [LINUX/AMD64]\n"), prefix}, "", []string{"plat5.yaml line 3", "lowercase"}},
 		{"list and platform flag", []string{"-f", list, "--platform", "linux/amd64,,", prefix}, "", []string{"empty entry"}},
 
+		// An archive DST that is a directory: said at once, --force or not.
+		{"oci-archive DST a directory", []string{srcRef, "oci-archive:" + adir}, "", []string{adir + " is a directory", "oci:" + adir}},
+		{"oci-archive DST a directory, --force", []string{"--force", srcRef, "oci-archive:" + adir}, "", []string{adir + " is a directory"}},
+
 		// An archive DST that cannot hold what is asked.
 		{"docker-archive of several platforms", []string{srcRef, "docker-archive:" + filepath.Join(dir, "out.tar")}, "", []string{"one platform per image", "has 8", "--platform linux/amd64"}},
 		{"docker-archive of several from a list", []string{"-f", list, "docker-archive:" + filepath.Join(dir, "out.tar")}, "", []string{"one platform per image", "images.txt line 1"}},
