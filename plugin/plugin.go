@@ -20,7 +20,7 @@ func Metadata() metadata.Metadata {
 		SchemaVersion:    "0.1.0",
 		Vendor:           Vendor,
 		Version:          Version,
-		ShortDescription: "Copy images, multi-arch included, from one registry to another",
+		ShortDescription: "Copy images, multi-arch included, between registries and archives",
 		URL:              "https://github.com/docker-migrate/docker-migrate",
 	}
 }
