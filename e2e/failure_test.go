@@ -72,7 +72,7 @@ func TestFailures(t *testing.T) {
 		{
 			name: "source repository not found",
 			args: []string{src.Ref("e2e/missing:v1")},
-			want: []string{"source repository " + src.Ref("e2e/missing") + " does not exist"},
+			want: []string{"source " + src.Ref("e2e/missing:v1") + " not found: the repository " + src.Ref("e2e/missing") + " does not exist"},
 		},
 		{
 			name: "source tag not found near tags",

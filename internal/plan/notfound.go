@@ -33,7 +33,7 @@ func SourceNotFound(ctx context.Context, src store.Store, ref name.Reference, er
 	repo := ref.Context().Name()
 	switch {
 	case errdefs.Is(lerr, errdefs.NotFound):
-		return errdefs.Wrap(err, errdefs.NotFound, "source repository %s does not exist: check its name%s", repo, hubHint(ref))
+		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s does not exist; check its name%s", familiar(ref), repo, hubHint(ref))
 	case lerr != nil:
 		return generic
 	}
