@@ -418,8 +418,12 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintln(w, progress.Wrap(fmt.Sprintf(format, args...), width, "  "))
 	}
-	if r.UpToDate {
-		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
+	switch {
+	case r.UpToDate && r.DigestChanged:
+		say("Done: %s is up to date; its digest differs from the source's (%s).", r.Destination, r.DigestNote)
+		return
+	case r.UpToDate:
+		say("Done: %s is up to date; the digest is unchanged.", r.Destination)
 		return
 	}
 	elapsed := time.Duration(r.DurationSeconds * float64(time.Second))
