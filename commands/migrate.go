@@ -89,7 +89,11 @@ Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
 
 On success, stdout carries one line per image, DST@sha256:DIGEST, or what
---format asks for; progress goes to stderr.`,
+--format asks for; progress goes to stderr.
+
+Exit status: 0 when every image named is at DST, whole and pullable (with
+--check: equal); 1 when any image did not arrive (or is not equal); 125 for
+bad input, before anything is read or written; 130 when interrupted.`,
 		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
   docker migrate golang:1.25-alpine registry.example.com/mirror/golang
 
@@ -421,8 +425,12 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintln(w, progress.Wrap(fmt.Sprintf(format, args...), width, "  "))
 	}
-	if r.UpToDate {
-		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
+	switch {
+	case r.UpToDate && r.DigestChanged:
+		say("Done: %s is up to date; its digest differs from the source's (%s).", r.Destination, r.DigestNote)
+		return
+	case r.UpToDate:
+		say("Done: %s is up to date; the digest is unchanged.", r.Destination)
 		return
 	}
 	elapsed := time.Duration(r.DurationSeconds * float64(time.Second))

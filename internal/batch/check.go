@@ -48,18 +48,15 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 				fmt.Fprintf(r.o.Out, "%s\n", b)
 			}
 		} else {
-			fmt.Fprintf(r.o.Out, "%s %s@%s\n", outcome, familiar(im.Destination), orNone(res.DestinationDigest))
+			ref := familiar(im.Destination)
+			if res.DestinationDigest != "" {
+				ref += "@" + res.DestinationDigest
+			}
+			fmt.Fprintf(r.o.Out, "%s %s\n", outcome, ref)
 		}
 		r.mu.Unlock()
 	}
 	r.end(im, i, nil, outcome, reason, false)
-}
-
-func orNone(d string) string {
-	if d == "" {
-		return "(none)"
-	}
-	return d
 }
 
 // readStores opens the image's two places for reading.

@@ -278,7 +278,10 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			return res, nil, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			// What moved before the interrupt is said (a batch reports it
+			// per image); nothing at the destination is claimed.
+			res.Blobs, res.Bytes, res.DestinationDigest = out.Blobs, out.Bytes, ""
+			return res, nil, ctx.Err()
 		}
 		class, cerr := fallback.Classify(err)
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)

@@ -69,12 +69,15 @@ func WithDebugf(f func(format string, args ...any)) Option { return func(c *Clie
 
 // Client opens authorised handles to repositories.
 type Client struct {
-	keychain   authn.Keychain
-	transports transports
-	userAgent  string
-	debugf     func(format string, args ...any)
-	notifyf    func(format string, args ...any)
-	ratef      func(host, remaining string)
+	keychain authn.Keychain
+	// unreadableNoted holds the hosts whose unreadable credentials were
+	// already reported.
+	unreadableNoted map[string]bool
+	transports      transports
+	userAgent       string
+	debugf          func(format string, args ...any)
+	notifyf         func(format string, args ...any)
+	ratef           func(host, remaining string)
 	// endpoints and engineInsecure: see WithEndpoints, WithEngineInsecure.
 	endpoints      func(host string) ([]Endpoint, error)
 	engineInsecure func(host string) bool
@@ -178,13 +181,15 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		}
 	}
 	r := &Repository{
-		Name:    repo,
-		client:  &http.Client{Transport: rt},
-		base:    fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
-		logf:    c.logf,
-		notifyf: c.notifyf,
-		ratef:   c.ratef,
-		access:  access,
+		Name:       repo,
+		signin:     signin,
+		unreadable: signin.unreadable,
+		client:     &http.Client{Transport: rt},
+		base:       fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
+		logf:       c.logf,
+		notifyf:    c.notifyf,
+		ratef:      c.ratef,
+		access:     access,
 	}
 	c.mu.Lock()
 	if c.repos == nil {
@@ -205,8 +210,14 @@ func (c *Client) signIn(reg name.Registry, base http.RoundTripper, scopes []stri
 	if err != nil {
 		return nil, fmt.Errorf("read credentials for %s: %w", host, err)
 	}
+	unreadable := ""
+	if u, ok := auth.(UnreadableCredentials); ok {
+		unreadable = u.UnreadableReason()
+		c.noteUnreadable(host, unreadable)
+	}
 	return &signIn{
-		bare: transport.NewUserAgent(base, c.userAgent),
+		unreadable: unreadable,
+		bare:       transport.NewUserAgent(base, c.userAgent),
 		connect: func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, bool, error) {
 			// Whether there are credentials may take a credential helper's
 			// run to know: beside the ping, not before it.
@@ -226,7 +237,11 @@ func (c *Client) signIn(reg name.Registry, base http.RoundTripper, scopes []stri
 			if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
 				return nil, false, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
 			}
-			return nil, false, classify(err, host, op)
+			err = classify(err, host, op)
+			if errdefs.Is(err, errdefs.Unauthorized) {
+				err = credentialsRefused(err, host, op, !<-anonymous, unreadable)
+			}
+			return nil, false, err
 		},
 	}, nil
 }
@@ -321,6 +336,28 @@ func (c *Client) endpointTransports(endpoints []Endpoint, self *signIn, scopes [
 		out = append(out, endpointRT{Endpoint: e, rt: si})
 	}
 	return out, nil
+}
+
+// UnreadableCredentials is what a keychain gives for credentials it could not
+// read (a credential helper that is not installed): the registry is tried
+// without any, and a refusal says why there were none.
+type UnreadableCredentials interface {
+	authn.Authenticator
+	UnreadableReason() string
+}
+
+// noteUnreadable says once per host that its credentials could not be read.
+func (c *Client) noteUnreadable(host, reason string) {
+	c.mu.Lock()
+	seen := c.unreadableNoted[host]
+	if c.unreadableNoted == nil {
+		c.unreadableNoted = map[string]bool{}
+	}
+	c.unreadableNoted[host] = true
+	c.mu.Unlock()
+	if !seen && c.notifyf != nil {
+		c.notifyf("warning: cannot read the credentials for %s, going on without them: %s", host, reason)
+	}
 }
 
 // isAnonymous reports whether auth has no credentials to send.
