@@ -235,7 +235,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		if b.n == b.size {
 			got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", b.h.Sum(nil))}
 			if got != b.want {
-				b.err = b.corrupt("has digest " + got.String())
+				// Not marked retried: once may be the wire (copyBlob reads
+				// the blob again); twice is what the source holds.
+				b.err = errdefs.New(errdefs.DigestMismatch, "%s", b.corruptSentence("has digest "+got.String()))
 				return 0, b.err
 			}
 			b.verified = true
@@ -258,10 +260,15 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
-// corrupt is the sentence for a blob the source holds wrong.
+// corrupt is the error for a blob the source holds wrong, not to be read
+// again.
 func (b *blobReader) corrupt(what string) error {
-	return errdefs.Wrap(registry.ErrRetried, errdefs.DigestMismatch,
-		"digest mismatch: blob %s from %s %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, what)
+	return errdefs.Wrap(registry.ErrRetried, errdefs.DigestMismatch, "%s", b.corruptSentence(what))
+}
+
+// corruptSentence says that blob b from the source is what, and what to do.
+func (b *blobReader) corruptSentence(what string) string {
+	return fmt.Sprintf("digest mismatch: blob %s from %s %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, what)
 }
 
 // broke decides whether a download that broke with cause is resumed (nil) or
