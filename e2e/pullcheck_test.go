@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
 // The pull check: exit 0 must mean that every image the run names on stdout
@@ -136,34 +138,45 @@ func writtenImages(stdout string) ([]writtenImage, error) {
 }
 
 // assertPullable pulls the image at digest in ref's repository from r as a
-// client would: when tagged, ref's tag must point to digest; everything
-// under it must be readable, each body matching its descriptor's digest and
-// size.
+// client would (pullProblems), and fails the test with each problem.
 func assertPullable(t testing.TB, r *Registry, ref name.Reference, digest v1.Hash, tagged bool) {
 	t.Helper()
-	ctx := checkContext(t)
+	for _, p := range pullProblems(checkContext(t), r, ref, digest, tagged) {
+		t.Error(p)
+	}
+}
+
+// pullProblems pulls the image at digest in ref's repository from r: when
+// tagged, ref's tag must point to digest; everything under it must be
+// readable, each body matching its descriptor's digest and size. It returns
+// what is wrong, one sentence each.
+func pullProblems(ctx context.Context, r *Registry, ref name.Reference, digest v1.Hash, tagged bool) []string {
 	repo := ref.Context().RepositoryStr()
+	p := puller{ctx: ctx, r: r, repo: repo, seen: map[v1.Hash]bool{}}
 	if tag, ok := ref.(name.Tag); ok && tagged {
 		body, err := r.pull(ctx, repo, "manifests", tag.TagStr())
 		if err != nil {
-			t.Errorf("pull %s: %v", ref, err)
-			return
+			return []string{fmt.Sprintf("pull %s: %v", ref, err)}
 		}
 		if got := sha256Hash(body); got != digest {
-			t.Errorf("%s points to %s, the run said %s", ref, got, digest)
+			p.problemf("%s points to %s, the run said %s", ref, got, digest)
 		}
 	}
-	p := puller{t: t, ctx: ctx, r: r, repo: repo, seen: map[v1.Hash]bool{}}
 	p.manifest(v1.Descriptor{Digest: digest, Size: -1}, 0, ref.String())
+	return p.problems
 }
 
 // puller walks one image in one repository.
 type puller struct {
-	t    testing.TB
-	ctx  context.Context
-	r    *Registry
-	repo string
-	seen map[v1.Hash]bool
+	ctx      context.Context
+	r        *Registry
+	repo     string
+	seen     map[v1.Hash]bool
+	problems []string
+}
+
+func (p *puller) problemf(format string, args ...any) {
+	p.problems = append(p.problems, fmt.Sprintf(format, args...))
 }
 
 // pulledManifest is the part of a manifest or index the walk follows.
@@ -175,19 +188,17 @@ type pulledManifest struct {
 }
 
 func (p *puller) manifest(desc v1.Descriptor, depth int, where string) {
-	t := p.t
-	t.Helper()
 	if p.seen[desc.Digest] {
 		return
 	}
 	p.seen[desc.Digest] = true
 	if depth > maxPullDepth {
-		t.Errorf("%s: indexes nested deeper than %d", where, maxPullDepth)
+		p.problemf("%s: indexes nested deeper than %d", where, maxPullDepth)
 		return
 	}
 	body, err := p.r.pull(p.ctx, p.repo, "manifests", desc.Digest.String())
 	if err != nil {
-		t.Errorf("%s: pull manifest %s: %v", where, desc.Digest, err)
+		p.problemf("%s: pull manifest %s: %v", where, desc.Digest, err)
 		return
 	}
 	if !p.matches(where, "manifest", desc, body) {
@@ -195,7 +206,7 @@ func (p *puller) manifest(desc v1.Descriptor, depth int, where string) {
 	}
 	var m pulledManifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		t.Errorf("%s: manifest %s is not JSON: %v", where, desc.Digest, err)
+		p.problemf("%s: manifest %s is not JSON: %v", where, desc.Digest, err)
 		return
 	}
 	for _, child := range m.Manifests {
@@ -213,14 +224,13 @@ func (p *puller) manifest(desc v1.Descriptor, depth int, where string) {
 }
 
 func (p *puller) blob(desc v1.Descriptor, where string) {
-	p.t.Helper()
 	if p.seen[desc.Digest] {
 		return
 	}
 	p.seen[desc.Digest] = true
 	body, err := p.r.pull(p.ctx, p.repo, "blobs", desc.Digest.String())
 	if err != nil {
-		p.t.Errorf("%s: pull blob %s: %v", where, desc.Digest, err)
+		p.problemf("%s: pull blob %s: %v", where, desc.Digest, err)
 		return
 	}
 	p.matches(where, "blob", desc, body)
@@ -228,13 +238,12 @@ func (p *puller) blob(desc v1.Descriptor, where string) {
 
 // matches reports whether body has desc's digest and (when known) size.
 func (p *puller) matches(where, kind string, desc v1.Descriptor, body []byte) bool {
-	p.t.Helper()
 	if desc.Size >= 0 && int64(len(body)) != desc.Size {
-		p.t.Errorf("%s: %s %s has %d bytes, its descriptor says %d", where, kind, desc.Digest, len(body), desc.Size)
+		p.problemf("%s: %s %s has %d bytes, its descriptor says %d", where, kind, desc.Digest, len(body), desc.Size)
 		return false
 	}
 	if got := sha256Hash(body); desc.Digest.Algorithm == "sha256" && got != desc.Digest {
-		p.t.Errorf("%s: %s %s reads as %s", where, kind, desc.Digest, got)
+		p.problemf("%s: %s %s reads as %s", where, kind, desc.Digest, got)
 		return false
 	}
 	return true
@@ -274,4 +283,56 @@ func (r *Registry) pull(ctx context.Context, repo, kind, ref string) ([]byte, er
 		return nil, fmt.Errorf("GET %s: %d bytes of the %d its Content-Length says", req.URL.Path, len(body), resp.ContentLength)
 	}
 	return body, nil
+}
+
+// TestPullCheck: the pull check passes a whole image and names what is wrong
+// with one that a registry took but cannot serve: a layer whose descriptor
+// says one byte more than the blob has (the registry accepts the manifest;
+// a pull fails), a tag that points elsewhere, and a manifest that is absent.
+func TestPullCheck(t *testing.T) {
+	t.Parallel()
+	r := startRegistry(t, registryOptions{})
+	ctx := checkContext(t)
+	ref := r.Ref("pullcheck/whole:v1")
+	digest := pushFixture(t, r, ref, fixture.Options{Platforms: fixture.EightPlatforms()[:2], Attestations: true, LayerSize: tinyLayer, Seed: 176}, false)
+	whole := mustParseRef(t, ref)
+	if p := pullProblems(ctx, r, whole, digest, true); len(p) != 0 {
+		t.Errorf("a whole image: %v", p)
+	}
+	if images, err := writtenImages(ref + "@" + digest.String() + "\n"); err != nil || len(images) != 1 || !images[0].tagged {
+		t.Errorf("parse a result line: %v %+v", err, images)
+	}
+	if _, err := writtenImages(ref + "@" + digest.String() + "@" + digest.String() + "\n"); err == nil {
+		t.Error("a line naming the digest twice was taken")
+	}
+
+	c := newBlobClient(t, r.Host, "pullcheck")
+	layer := []byte("a layer of twenty-six bytes")
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	ld, cd := c.upload("pullcheck/short", layer), c.upload("pullcheck/short", config)
+	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}]}`, cd, len(config), ld, len(layer)+1)
+	c.must(http.StatusCreated, http.MethodPut, "/v2/pullcheck/short/manifests/v1", "application/vnd.oci.image.manifest.v1+json", []byte(manifest))
+	short := sha256Hash([]byte(manifest))
+	p := pullProblems(ctx, r, mustParseRef(t, r.Ref("pullcheck/short:v1")), short, true)
+	if len(p) != 1 || !strings.Contains(p[0], fmt.Sprintf("has %d bytes, its descriptor says %d", len(layer), len(layer)+1)) {
+		t.Errorf("a layer one byte short: %v", p)
+	}
+	p = pullProblems(ctx, r, whole, short, true)
+	if len(p) == 0 || !strings.Contains(p[0], "points to "+digest.String()) {
+		t.Errorf("a tag pointing elsewhere: %v", p)
+	}
+	if p := pullProblems(ctx, r, mustParseRef(t, r.Ref("pullcheck/whole")), short, false); len(p) != 1 || !strings.Contains(p[0], "404") {
+		t.Errorf("an absent manifest: %v", p)
+	}
+}
+
+func mustParseRef(t testing.TB, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
