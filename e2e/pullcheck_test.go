@@ -295,7 +295,7 @@ func TestPullCheck(t *testing.T) {
 	ctx := checkContext(t)
 	ref := r.Ref("pullcheck/whole:v1")
 	digest := pushFixture(t, r, ref, fixture.Options{Platforms: fixture.EightPlatforms()[:2], Attestations: true, LayerSize: tinyLayer, Seed: 176}, false)
-	whole := mustParseRef(t, ref)
+	whole := mustRef(t, ref)
 	if p := pullProblems(ctx, r, whole, digest, true); len(p) != 0 {
 		t.Errorf("a whole image: %v", p)
 	}
@@ -315,7 +315,7 @@ func TestPullCheck(t *testing.T) {
 		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}]}`, cd, len(config), ld, len(layer)+1)
 	c.must(http.StatusCreated, http.MethodPut, "/v2/pullcheck/short/manifests/v1", "application/vnd.oci.image.manifest.v1+json", []byte(manifest))
 	short := sha256Hash([]byte(manifest))
-	p := pullProblems(ctx, r, mustParseRef(t, r.Ref("pullcheck/short:v1")), short, true)
+	p := pullProblems(ctx, r, mustRef(t, r.Ref("pullcheck/short:v1")), short, true)
 	if len(p) != 1 || !strings.Contains(p[0], fmt.Sprintf("has %d bytes, its descriptor says %d", len(layer), len(layer)+1)) {
 		t.Errorf("a layer one byte short: %v", p)
 	}
@@ -323,16 +323,7 @@ func TestPullCheck(t *testing.T) {
 	if len(p) == 0 || !strings.Contains(p[0], "points to "+digest.String()) {
 		t.Errorf("a tag pointing elsewhere: %v", p)
 	}
-	if p := pullProblems(ctx, r, mustParseRef(t, r.Ref("pullcheck/whole")), short, false); len(p) != 1 || !strings.Contains(p[0], "404") {
+	if p := pullProblems(ctx, r, mustRef(t, r.Ref("pullcheck/whole")), short, false); len(p) != 1 || !strings.Contains(p[0], "404") {
 		t.Errorf("an absent manifest: %v", p)
 	}
-}
-
-func mustParseRef(t testing.TB, s string) name.Reference {
-	t.Helper()
-	ref, err := name.ParseReference(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
 }
