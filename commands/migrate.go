@@ -109,13 +109,13 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 		Args: func(cmd *cobra.Command, args []string) error {
 			opts.changed = changedFlags(cmd)
 			if err := checkArgs(opts, args); err != nil {
-				return usageError(cmd, err)
+				return finalStatus(dockerCli, opts, usageError(cmd, err))
 			}
 			switch {
 			case len(opts.batch.files) > 0 && len(args) != 1:
-				return usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath())))
 			case len(opts.batch.files) == 0 && len(args) < 2:
-				return usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath())))
 			}
 			return nil
 		},

@@ -68,6 +68,7 @@ func TestRawJSONOnlyJSON(t *testing.T) {
 		{"one image fails", []string{missing, dst.Ref("raw/fail:v1")}, 1, "not found"},
 		{"batch fails", []string{missing, srcRef, dst.Host + "/raw/batchfail"}, 1, "1 of 2 images did not arrive"},
 		{"existing archive", []string{srcRef, "oci-archive:" + existing}, 125, "--force"},
+		{"one argument", []string{srcRef}, 125, "at least 2 arguments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
