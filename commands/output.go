@@ -106,9 +106,9 @@ func (p *printer) print(res *migrate.Result, dst string) error {
 // with (REPO@sha256:…, from a digest-only SRC), so that DST@DIGEST names the
 // digest once: the one that arrived.
 func withoutDigest(dst string) string {
-	if repo, d, ok := strings.Cut(dst, "@"); ok {
-		if _, err := v1.NewHash(d); err == nil {
-			return repo
+	if i := strings.LastIndex(dst, "@"); i >= 0 {
+		if _, err := v1.NewHash(dst[i+1:]); err == nil {
+			return dst[:i]
 		}
 	}
 	return dst
@@ -132,7 +132,7 @@ func (p *printer) printCheck(res *check.Result, dst string) error {
 	if digest == "" {
 		digest = "(none)"
 	}
-	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, digest)
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, withoutDigest(dst), digest)
 	return err
 }
 

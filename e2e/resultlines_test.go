@@ -124,6 +124,19 @@ func TestDigestOnlyOutput(t *testing.T) {
 		assertPullableOutput(t, res, dst)
 	})
 
+	t.Run("check", func(t *testing.T) {
+		t.Parallel()
+		cli.RunDocker(t, "migrate", pinned, srcRef, dst.Host+"/check").AssertSuccess(t)
+		res := cli.RunDocker(t, "migrate", "--check", pinned, srcRef, dst.Host+"/check").AssertSuccess(t)
+		for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			status, ref, _ := strings.Cut(l, " ")
+			if status != "equal" {
+				t.Errorf("--check line %q, want equal", l)
+			}
+			validRef(t, "--check line", ref)
+		}
+	})
+
 	t.Run("json", func(t *testing.T) {
 		t.Parallel()
 		res := cli.RunDocker(t, "migrate", "--format", "json", pinned, srcRef, dst.Host+"/json").AssertSuccess(t)
