@@ -57,6 +57,7 @@ type migrateOptions struct {
 	check               checkFlags
 	metadataFile        string
 	noClobber           bool
+	mirrors             mirrorOptions
 	// changed are the flags the command line set.
 	changed map[string]bool
 }
@@ -148,6 +149,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
+	addMirrorFlags(flags, &opts.mirrors)
 	addBatchFlags(flags, &opts.batch)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
@@ -265,10 +267,12 @@ func parseReferences(src, dst string) (parsed, error) {
 type checked struct {
 	mode progress.Mode
 	// out prints the results as --format asks.
-	out    *printer
-	plats  []v1.Platform
-	debug  bool
-	debugf func(format string, args ...any)
+	out   *printer
+	plats []v1.Platform
+	// mirrors are the --registry-mirror endpoints, validated.
+	mirrors []registry.Endpoint
+	debug   bool
+	debugf  func(format string, args ...any)
 }
 
 // checkOptions validates the flags every run shares; an error is a usage error.
@@ -298,6 +302,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if err := checkFlagValues(opts); err != nil {
 		return c, err
 	}
+	if c.mirrors, err = checkMirrors(opts.mirrors); err != nil {
+		return c, err
+	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
 		if dockerCli.Err().IsTerminal() {
@@ -323,7 +330,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		registry.WithUserAgent("docker-migrate/" + plugin.Version),
 		registry.WithDebugf(c.debugf),
 		registry.WithNotify(notify),
-	}, more...)...)
+	}, append(registrySettings(dockerCli, opts.mirrors, c.mirrors, c.debugf), more...)...)...)
 	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: c.debugf, progress: c.mode}
 	var strategies []strategy.Strategy
 	for _, mk := range []func() (strategy.Strategy, error){

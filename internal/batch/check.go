@@ -66,7 +66,7 @@ func orNone(d string) string {
 func (r *runner) readStores(ctx context.Context, im Image) (src, dst store.Store, err error) {
 	src, dst = im.SourceStore, im.DestinationStore
 	if src == nil {
-		if src, err = r.o.Copy.Registry.Repository(ctx, im.Source.Context(), registry.Pull); err != nil {
+		if src, err = r.o.Copy.Registry.Repository(ctx, im.Source.Context(), registry.PullSource); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -145,6 +145,18 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
 	}
 	if err != nil {
+		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
+			// Read through mirrors: the sentence names each endpoint and why.
+			hint := ""
+			if errdefs.Is(err, errdefs.NotFound) {
+				hint = "; check the repository name and tag"
+			}
+			name := srcName
+			if r, ok := strings.CutPrefix(name, "index.docker.io/"); ok {
+				name = "docker.io/" + r // as docker names it
+			}
+			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", name, ee, hint)
+		}
 		if errdefs.Is(err, errdefs.NotFound) {
 			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", srcName)
 		}
