@@ -4,6 +4,7 @@
 #   make test           install the pinned test tools, then the unit and end-to-end tests
 #   make docs           regenerate docs/reference and docs/man from the commands
 #   make fuzz           run every fuzz target for FUZZTIME (30s) each
+#   make release-check  goreleaser check, then a snapshot of every release file in dist/
 #
 # The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
 # scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
@@ -34,7 +35,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 # The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
 BENCH ?= .
 
-.PHONY: all build install demo tools test test-unit test-e2e bench fuzz lint docs clean
+.PHONY: all build install demo tools test test-unit test-e2e bench fuzz lint docs release-check clean
 
 all: build
 
@@ -86,6 +87,19 @@ fuzz:
 # cobra commands; `go test ./docs` fails until they are regenerated.
 docs:
 	$(GO) run ./docs --source docs/reference --man docs/man
+
+# What a release publishes, built here without publishing anything: the
+# pinned goreleaser (scripts/install-tools.sh goreleaser, built once; not part
+# of `make tools`) checks .goreleaser.yaml, then builds every target, its
+# archive and checksums.txt into dist/ as a snapshot (no tag needed, nothing
+# pushed), and the checksums are verified.
+release-check:
+	scripts/install-tools.sh goreleaser
+	goreleaser check
+	goreleaser release --snapshot --clean --skip=publish
+	cd dist && sha256sum --check --quiet checksums.txt
+	@echo "release-check: dist/ holds what a release publishes:"; \
+		sed 's/^[0-9a-f]*  /  /' dist/checksums.txt; echo "  checksums.txt"
 
 lint:
 	@out=$$(gofmt -l .); \
