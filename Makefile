@@ -4,7 +4,7 @@
 #   make test           install the pinned test tools, then the unit and end-to-end tests
 #   make docs           regenerate docs/reference and docs/man from the commands
 #   make fuzz           run every fuzz target for FUZZTIME (30s) each
-#   make release-check  goreleaser check, then a snapshot of every release file in dist/
+#   make release-check  goreleaser check, then a snapshot of every release file in dist/release
 #
 # The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
 # scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
@@ -91,15 +91,19 @@ docs:
 # What a release publishes, built here without publishing anything: the
 # pinned goreleaser (scripts/install-tools.sh goreleaser, built once; not part
 # of `make tools`) checks .goreleaser.yaml, then builds every target, its
-# archive and checksums.txt into dist/ as a snapshot (no tag needed, nothing
-# pushed), and the checksums are verified.
+# archive and checksums.txt as a snapshot (no tag needed, nothing pushed).
+# goreleaser keeps a raw binary at its build path and names it only when it
+# uploads it, so dist/release/ gets every file under its published name, and
+# checksums.txt is checked there, as a user checks a download.
 release-check:
 	scripts/install-tools.sh goreleaser
 	goreleaser check
 	goreleaser release --snapshot --clean --skip=publish
-	cd dist && sha256sum --check --quiet checksums.txt
-	@echo "release-check: dist/ holds what a release publishes:"; \
-		sed 's/^[0-9a-f]*  /  /' dist/checksums.txt; echo "  checksums.txt"
+	rm -rf dist/release && mkdir dist/release
+	jq -r '.[] | select(.type == "Archive" or .type == "Checksum" or .extra.Format == "binary") | "\(.path)\t\(.name)"' dist/artifacts.json | \
+		while IFS=$$'\t' read -r path name; do cp "$$path" "dist/release/$$name"; done
+	cd dist/release && sha256sum --check --strict checksums.txt
+	@echo "release-check: dist/release holds what a release publishes:"; ls -1 dist/release
 
 lint:
 	@out=$$(gofmt -l .); \

@@ -145,7 +145,7 @@ install_cosign() {
 install_goreleaser() {
 	# Only `make release-check` needs it: it builds every release target, so
 	# it is not part of `all`, and `make test` never waits for it. Built
-	# with nice: it is a large build (a few minutes on 2 cores).
+	# with nice: it is a large build (about 25 minutes on 2 busy cores).
 	NICE="nice -n 10" go_install_as goreleaser "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
 }
 
