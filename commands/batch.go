@@ -111,6 +111,17 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		if defaults.Jobs > 0 && !opts.batch.jobsSet {
 			jobs = defaults.Jobs
 		}
+		if len(c.keys) == 0 && len(defaults.VerifyKeys) > 0 {
+			for i := range es {
+				if es[i].VerifyKeys == nil {
+					entries[len(entries)-len(es)+i].VerifyKeys = defaults.VerifyKeys
+				}
+			}
+		}
+	}
+	keys := keyCache{}
+	if err := keys.loadEntryKeys(entries); err != nil {
+		return usage(err)
 	}
 	for _, s := range srcs {
 		entries = append(entries, imagelist.Entry{Source: s})
@@ -142,6 +153,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
 		Warnf:        pw.Logf,
+		LoadKey:      keys.load,
 	})
 	if err != nil {
 		pw.Stop(stopReason(ctx, err))

@@ -30,6 +30,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -55,6 +56,7 @@ type migrateOptions struct {
 	batch               batchOptions
 	referrers           referrerOptions
 	check               checkFlags
+	verify              verifyFlags
 	metadataFile        string
 	noClobber           bool
 	// changed are the flags the command line set.
@@ -151,6 +153,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 	addBatchFlags(flags, &opts.batch)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
+	addVerifyFlags(flags, &opts.verify)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	registerCompletions(cmd, dockerCli)
@@ -250,8 +253,10 @@ func parseReferences(src, dst string) (parsed, error) {
 type checked struct {
 	mode progress.Mode
 	// out prints the results as --format asks.
-	out    *printer
-	plats  []v1.Platform
+	out   *printer
+	plats []v1.Platform
+	// keys are --verify-key's, loaded.
+	keys   verify.Keys
 	debug  bool
 	debugf func(format string, args ...any)
 }
@@ -282,6 +287,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	}
 	if err := checkFlagValues(opts); err != nil {
 		return c, err
+	}
+	if c.keys, err = verify.LoadKeys(opts.verify.keys); err != nil {
+		return c, fmt.Errorf("--verify-key: %s", errdefs.Message(err))
 	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
@@ -337,6 +345,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
 		ReferrerTypes: opts.referrers.types,
+		VerifyKeys:    c.keys,
 	}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -46,6 +47,8 @@ type Result struct {
 	Status            Status `json:"status"`
 	// Problems says what is missing or different, one sentence each.
 	Problems []string `json:"problems"`
+	// Signature is what --verify-key found at the destination.
+	Signature *verify.Verdict `json:"signature,omitempty"`
 }
 
 // Request is one image to check.

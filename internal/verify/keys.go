@@ -79,7 +79,7 @@ func LoadKeys(paths []string) (Keys, error) {
 // P-256) or `cosign public-key` (also Ed25519 and RSA) writes it.
 func LoadKey(path string) (*Key, error) {
 	bad := func(format string, args ...any) error {
-		return errdefs.New(errdefs.InvalidArgument, "--verify-key %s: "+format, append([]any{path}, args...)...)
+		return errdefs.New(errdefs.InvalidArgument, "key file %s "+format, append([]any{path}, args...)...)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -87,27 +87,27 @@ func LoadKey(path string) (*Key, error) {
 		if errors.As(err, &pathErr) {
 			err = pathErr.Err
 		}
-		return nil, bad("cannot read it (%v); give the path of a cosign public key such as cosign.pub", err)
+		return nil, bad("cannot be read (%v); give the path of a cosign public key such as cosign.pub", err)
 	}
 	if st.IsDir() || st.Size() > maxKeySize {
 		return nil, bad("is not a public key file (a directory, or larger than %d KiB); give the path of a cosign public key such as cosign.pub", maxKeySize>>10)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, bad("cannot read it (%v); check its permissions", errors.Unwrap(err))
+		return nil, bad("cannot be read (%v); check its permissions", errors.Unwrap(err))
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(data)
 	if err != nil {
 		return nil, bad("%s", notPublicKey(data))
 	}
 	if err := cryptoutils.ValidatePubKey(pub); err != nil {
-		return nil, bad("the key is not one cosign signs with (%v); give an ECDSA, Ed25519 or RSA (2048 bits or more) public key", err)
+		return nil, bad("holds a key cosign does not sign with (%v); give an ECDSA, Ed25519 or RSA (2048 bits or more) public key", err)
 	}
 	// cosign verifies a key's signatures with SHA-256 (its default
 	// --signature-digest-algorithm); Ed25519 signs the message itself.
 	v, err := signature.LoadVerifier(pub, crypto.SHA256)
 	if err != nil {
-		return nil, bad("the key is not one cosign signs with (%v); give an ECDSA, Ed25519 or RSA public key", err)
+		return nil, bad("holds a key cosign does not sign with (%v); give an ECDSA, Ed25519 or RSA public key", err)
 	}
 	return &Key{Path: path, verifier: v}, nil
 }
@@ -123,7 +123,7 @@ func notPublicKey(data []byte) string {
 	case strings.Contains(t, "PRIVATE KEY"):
 		return fmt.Sprintf("is a private key (%s); give the public key, cosign.pub beside it (or `cosign public-key --key FILE`), never the private one", t)
 	case t == "PUBLIC KEY" || t == "RSA PUBLIC KEY":
-		return fmt.Sprintf("its %s block does not parse as a key; the file is damaged: export it again (`cosign public-key --key FILE`)", t)
+		return fmt.Sprintf("has a %s block that does not parse as a key; the file is damaged: export it again (`cosign public-key --key FILE`)", t)
 	case t == "CERTIFICATE":
 		return "is a certificate; certificate (keyless, Fulcio) signatures are not verified yet: give a cosign public key (e.g. `cosign public-key --key cosign.key > cosign.pub`)"
 	}

@@ -65,13 +65,13 @@ func TestLoadKey(t *testing.T) {
 		{name: "ed25519", path: writePublicKey(t, dir, "ed.pub", edPub)},
 		{name: "rsa", path: writePublicKey(t, dir, "rsa.pub", &rsaKey.PublicKey)},
 		{name: "rsa pkcs1", path: writeFile(t, dir, "rsa1.pub", pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)}))},
-		{name: "weak rsa", path: writePublicKey(t, dir, "weak.pub", &weakRSA.PublicKey), wantErr: "not one cosign signs with"},
+		{name: "weak rsa", path: writePublicKey(t, dir, "weak.pub", &weakRSA.PublicKey), wantErr: "holds a key cosign does not sign with"},
 		{name: "ec private key", path: writeFile(t, dir, "ec.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), wantErr: "is a private key (EC PRIVATE KEY)"},
 		{name: "cosign private key", path: writeFile(t, dir, "cosign.key", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: pkcs8})), wantErr: "is a private key"},
 		{name: "certificate", path: writeFile(t, dir, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})), wantErr: "is a certificate"},
 		{name: "garbage", path: writeFile(t, dir, "garbage", []byte("not a key\n")), wantErr: "is not a PEM public key"},
 		{name: "damaged", path: writeFile(t, dir, "damaged.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("xx")})), wantErr: "does not parse"},
-		{name: "missing", path: filepath.Join(dir, "nope.pub"), wantErr: "cannot read it (no such file or directory)"},
+		{name: "missing", path: filepath.Join(dir, "nope.pub"), wantErr: "cannot be read (no such file or directory)"},
 		{name: "directory", path: dir, wantErr: "not a public key file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

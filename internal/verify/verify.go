@@ -79,6 +79,9 @@ type Verdict struct {
 	Found string `json:"found,omitempty"`
 	// Keys are the key files tried.
 	Keys []string `json:"keys"`
+	// Note says, when the copy's digest is not the signed one, that the
+	// signature does not hold at the destination.
+	Note string `json:"note,omitempty"`
 }
 
 // String is the verdict in words, after "signed"/"not signed".
