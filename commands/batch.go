@@ -165,6 +165,10 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	}
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
+	if kept, dropped := batch.WithoutReferrerTags(images, c.keys); dropped > 0 {
+		images = kept
+		pw.Logf("note: %s (sha256-HEX.sig and the like) not copied as images: with --verify-key, signatures and attestations cross with --referrers, beside the image they sign", plural(dropped, "signature or referrers tag"))
+	}
 	if resolved.Target != nil && !opts.dryRun {
 		if err := batch.CheckSinglePlatform(ctx, images, resolved.Target, o.Registry); err != nil {
 			pw.Stop(stopReason(ctx, err))

@@ -319,6 +319,26 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	}
 }
 
+// WithoutReferrerTags drops, where signatures are verified, the images whose
+// tag is cosign's or the referrers fallback's (sha256-HEX.sig, sha256-HEX):
+// an archive or a tag listing names them like images, but they hold the
+// signatures and attestations of another image, which no publisher signs in
+// turn; --referrers carries them along with the verified image they refer to.
+func WithoutReferrerTags(images []Image, runKeys verify.Keys) (kept []Image, dropped int) {
+	for _, im := range images {
+		keys := im.VerifyKeys
+		if keys == nil {
+			keys = runKeys
+		}
+		if t, ok := im.Source.(name.Tag); ok && len(keys) > 0 && verify.IsReferrerTag(t.TagStr()) {
+			dropped++
+			continue
+		}
+		kept = append(kept, im)
+	}
+	return kept, dropped
+}
+
 // keys are the keys one of which must have signed im.
 func (r *runner) keys(im Image) verify.Keys {
 	if im.VerifyKeys != nil {

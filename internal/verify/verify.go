@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -373,3 +374,11 @@ func readBlob(ctx context.Context, s store.Store, d v1.Descriptor) ([]byte, erro
 	}
 	return data, nil
 }
+
+// referrerTag is a tag cosign or the OCI 1.1 fallback writes beside an image:
+// sha256-HEX.sig/.att/.sbom, or sha256-HEX alone.
+var referrerTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$`)
+
+// IsReferrerTag reports a tag that holds signatures or attestations of
+// another image, not an image of its own.
+func IsReferrerTag(tag string) bool { return referrerTag.MatchString(tag) }
