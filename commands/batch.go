@@ -119,6 +119,20 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 			}
 		}
 	}
+	if len(c.keys) > 0 {
+		// The keys named on the command line are the operator's policy: a
+		// list may not swap them for its own.
+		ignored := 0
+		for i := range entries {
+			if entries[i].VerifyKeys != nil {
+				entries[i].VerifyKeys = nil
+				ignored++
+			}
+		}
+		if ignored > 0 {
+			fmt.Fprintf(dockerCli.Err(), "note: --verify-key applies to every image: the verify: keys of %d sync entries are not used\n", ignored)
+		}
+	}
 	keys := keyCache{}
 	if err := keys.loadEntryKeys(entries); err != nil {
 		return usage(err)
