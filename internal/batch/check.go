@@ -40,7 +40,6 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
 		return
 	}
-	outcome := Outcome(res.Status)
 	if keys := r.keys(im); len(keys) > 0 && res.DestinationDigest != "" {
 		v, err := r.verifyDestination(ctx, dst, im, res, keys)
 		if err != nil {
@@ -55,10 +54,11 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		if !v.Signed {
 			res.Problems = append(res.Problems, fmt.Sprintf("%s is %s", im.Destination.Name(), v))
 			if res.Status.OK() {
-				outcome = NotSigned
+				res.Status = check.NotSigned
 			}
 		}
 	}
+	outcome := Outcome(res.Status)
 	reason := strings.Join(res.Problems, "\n")
 	if r.o.PrintCheck != nil {
 		r.o.PrintCheck(im, res)

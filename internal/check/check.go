@@ -33,6 +33,9 @@ const (
 	SameContent Status = "same-content"
 	Missing     Status = "missing"   // the tag, a platform, a manifest or a blob is not there
 	Different   Status = "different" // a platform's layers differ
+	// NotSigned is a destination that holds the image but no signature by
+	// the --verify-key keys over its digest.
+	NotSigned Status = "not-signed"
 )
 
 // OK reports a verdict after which the mirror can be used.
