@@ -328,3 +328,39 @@ func TestVerifyKeyBadInput(t *testing.T) {
 		assertAbsent(t, dst, dst.Ref("badyaml/app:1"))
 	})
 }
+
+// TestVerifyKeyReferrers verifies the signatures cosign stores as OCI 1.1
+// referrers: its newer Sigstore bundle (--new-bundle-format) and its classic
+// signature as a referring artifact (--registry-referrers-mode=oci-1-1), on a
+// registry with the referrers API.
+func TestVerifyKeyReferrers(t *testing.T) {
+	src := startRegistry(t, registryOptions{kind: ociRegistry})
+	dst := startRegistry(t, registryOptions{})
+	c := newCosignDir(t)
+	pub := c.keyPair(t, "publisher")
+	other := c.keyPair(t, "stranger")
+	opts := fixture.Options{Platforms: fixture.EightPlatforms()[:2], LayerSize: tinyLayer, Seed: 246}
+	bundled := pushFixture(t, src, src.Ref("app:bundle"), opts, false)
+	opts.Seed = 247
+	artifact := pushFixture(t, src, src.Ref("app:artifact"), opts, false)
+	c.sign(t, pub, src.Ref("app@"+bundled.String()), "--new-bundle-format", "--use-signing-config=false")
+	c.run(t, []string{"COSIGN_EXPERIMENTAL=1"}, "sign", "--yes", "--key", strings.TrimSuffix(pub, ".pub")+".key", "--tlog-upload=false",
+		"--allow-insecure-registry", "--allow-http-registry", "--registry-referrers-mode=oci-1-1", src.Ref("app@"+artifact.String()))
+	for _, tc := range []struct{ tag string }{{"bundle"}, {"artifact"}} {
+		t.Run(tc.tag, func(t *testing.T) {
+			if _, ok := headDigest(t, src, src.Ref("app:sha256-"+map[string]v1.Hash{"bundle": bundled, "artifact": artifact}[tc.tag].Hex+".sig")); ok {
+				t.Fatalf("cosign wrote a .sig tag: this test is meant for referrers")
+			}
+			cli := NewCLI(t)
+			res := cli.RunDocker(t, "migrate", "--verify-key", pub, src.Ref("app:"+tc.tag), dst.Ref("ref/app:"+tc.tag)).AssertSuccess(t)
+			if !strings.Contains(res.Stderr, "(referrer sha256:") {
+				t.Errorf("stderr does not name the referrer that verified:\n%s", res.Stderr)
+			}
+			res = cli.RunDocker(t, "migrate", "--verify-key", other, src.Ref("app:"+tc.tag), dst.Ref("other/app:"+tc.tag)).AssertExit(t, 1)
+			if !strings.Contains(res.Stderr, "made by another key") {
+				t.Errorf("stderr:\n%s", res.Stderr)
+			}
+			assertAbsent(t, dst, dst.Ref("other/app:"+tc.tag))
+		})
+	}
+}

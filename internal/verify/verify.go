@@ -40,6 +40,9 @@ const (
 	// bundle: an in-toto statement whose subject is the signed digest.
 	signPredicateType = "https://sigstore.dev/cosign/sign/v1"
 	inTotoPayloadType = "application/vnd.in-toto+json"
+	// emptyConfigType is an OCI artifact's config, which some registries
+	// list as its artifactType.
+	emptyConfigType = "application/vnd.oci.empty.v1+json"
 )
 
 // Bounds on what a registry can make this read.
@@ -228,6 +231,25 @@ func sameRepository(ref, repo string) bool {
 // bundle; anything else (an SBOM, an attestation) is not a signature.
 func referrer(ctx context.Context, req Request, r v1.Descriptor) ([]candidate, error) {
 	at := string(r.ArtifactType)
+	var body []byte
+	if at == "" || at == emptyConfigType {
+		// Some registries list the config's media type (the empty one, for
+		// an artifact) or nothing: the manifest itself says.
+		b, _, err := req.Store.GetManifest(ctx, r.Digest.String())
+		if err != nil {
+			return nil, fmt.Errorf("read the referrer %s of %s: %w", r.Digest, req.Digest, err)
+		}
+		var m v1.Manifest
+		if json.Unmarshal(b, &m) == nil {
+			at, body = string(m.ArtifactType), b
+			if at == "" {
+				at = string(m.Config.MediaType)
+			}
+			if m.Annotations != nil && r.Annotations == nil {
+				r.Annotations = m.Annotations
+			}
+		}
+	}
 	switch {
 	case at == SignatureArtifactType:
 	case strings.HasPrefix(at, bundleArtifactPrefix):
@@ -237,9 +259,12 @@ func referrer(ctx context.Context, req Request, r v1.Descriptor) ([]candidate, e
 	default:
 		return nil, nil
 	}
-	body, _, err := req.Store.GetManifest(ctx, r.Digest.String())
-	if err != nil {
-		return nil, fmt.Errorf("read the referrer %s of %s: %w", r.Digest, req.Digest, err)
+	if body == nil {
+		b, _, err := req.Store.GetManifest(ctx, r.Digest.String())
+		if err != nil {
+			return nil, fmt.Errorf("read the referrer %s of %s: %w", r.Digest, req.Digest, err)
+		}
+		body = b
 	}
 	where := "referrer " + r.Digest.String()
 	if at == SignatureArtifactType {

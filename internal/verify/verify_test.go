@@ -133,6 +133,8 @@ func pushBundle(t *testing.T, repo name.Repository, s signer, subject v1.Hash, p
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An artifact without an artifactType field is typed by its config.
+	img = mutate.ConfigMediaType(img, "application/vnd.dev.sigstore.bundle.v0.3+json")
 	d, _ := img.Digest()
 	if err := remote.Write(repo.Digest(d.String()), img); err != nil {
 		t.Fatal(err)
@@ -185,7 +187,12 @@ func TestImage(t *testing.T) {
 	edSigned := push("ed", 7)
 	pushSignature(t, sigTag(edSigned), signED, simpleSigningPayload(t, repo.Name(), edSigned))
 	bundled := push("bundled", 8)
+	// A registry that lists the config's media type as the artifactType.
+	misreported := push("misreported", 9)
+	listedAsEmpty := pushBundle(t, repo, signEC, misreported, signPredicateType)
+	listedAsEmpty.ArtifactType, listedAsEmpty.Annotations = "application/vnd.oci.empty.v1+json", nil
 	bundleRefs := map[v1.Hash][]v1.Descriptor{
+		misreported: {listedAsEmpty},
 		bundled: {
 			pushBundle(t, repo, signEC, bundled, "https://slsa.dev/provenance/v1"),
 			pushBundle(t, repo, signEC, bundled, signPredicateType),
@@ -219,6 +226,7 @@ func TestImage(t *testing.T) {
 		{"none of three", several, Keys{signEC.key, signED.key}, false, "it has 3 signatures, made by another key"},
 		{"ed25519", edSigned, Keys{signED.key}, true, "signed by " + signED.key.Path},
 		{"bundle", bundled, Keys{signEC.key}, true, "(referrer sha256:"},
+		{"bundle listed by its config's type", misreported, Keys{signEC.key}, true, "(referrer sha256:"},
 		{"bundle, other key", bundled, Keys{signOther.key}, false, "it has 1 signature, made by another key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
