@@ -18,6 +18,7 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -123,38 +124,56 @@ type candidate struct {
 // signature manifest); an unsigned image is a Verdict with Signed false.
 func Image(ctx context.Context, req Request) (*Verdict, error) {
 	v := &Verdict{Digest: req.Digest.String(), Keys: req.Keys.Paths()}
-	var found []candidate
 
-	// cosign's tag: sha256-HEX.sig, a manifest of simple-signing layers.
+	// cosign's tag (sha256-HEX.sig, a manifest of simple-signing layers) and
+	// the referrers are asked for at once: each is a round trip.
 	tag := req.Digest.Algorithm + "-" + req.Digest.Hex + ".sig"
-	body, _, err := req.Store.GetManifest(ctx, tag)
-	switch {
-	case errdefs.Is(err, errdefs.NotFound):
-	case err != nil:
-		return nil, fmt.Errorf("read the signature tag %s: %w", tag, err)
-	default:
-		cs, err := simpleSigning(ctx, req, body, "tag "+tag)
+	var (
+		sigBody []byte
+		refs    []v1.Descriptor
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		body, _, err := req.Store.GetManifest(gctx, tag)
+		switch {
+		case errdefs.Is(err, errdefs.NotFound):
+		case err != nil:
+			return fmt.Errorf("read the signature tag %s: %w", tag, err)
+		default:
+			sigBody = body
+		}
+		return nil
+	})
+	if req.Referrers != nil {
+		g.Go(func() error {
+			var err error
+			if refs, err = req.Referrers(gctx, req.Store, req.Digest); err != nil {
+				return fmt.Errorf("list the referrers of %s: %w", req.Digest, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	var found []candidate
+	if sigBody != nil {
+		cs, err := simpleSigning(ctx, req, sigBody, "tag "+tag)
 		if err != nil {
 			return nil, err
 		}
 		found = append(found, cs...)
 	}
-
-	if req.Referrers != nil {
-		refs, err := req.Referrers(ctx, req.Store, req.Digest)
+	for _, r := range refs {
+		if len(found) >= maxSignatures {
+			break
+		}
+		cs, err := referrer(ctx, req, r)
 		if err != nil {
-			return nil, fmt.Errorf("list the referrers of %s: %w", req.Digest, err)
+			return nil, err
 		}
-		for _, r := range refs {
-			if len(found) >= maxSignatures {
-				break
-			}
-			cs, err := referrer(ctx, req, r)
-			if err != nil {
-				return nil, err
-			}
-			found = append(found, cs...)
-		}
+		found = append(found, cs...)
 	}
 
 	for _, c := range found {
