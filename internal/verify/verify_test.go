@@ -73,12 +73,14 @@ func simpleSigningPayload(t *testing.T, ref string, d v1.Hash) []byte {
 type layer struct {
 	by      signer
 	payload []byte
+	// keyless adds the certificate a keyless signature carries.
+	keyless bool
 }
 
 // pushSignature writes cosign's signature manifest to tag with one payload.
 func pushSignature(t *testing.T, tag name.Reference, s signer, payload []byte) v1.Hash {
 	t.Helper()
-	return pushSignatures(t, tag, layer{s, payload})
+	return pushSignatures(t, tag, layer{by: s, payload: payload})
 }
 
 // pushSignatures writes cosign's signature manifest to tag: one
@@ -92,9 +94,13 @@ func pushSignatures(t *testing.T, tag name.Reference, layers ...layer) v1.Hash {
 		if err != nil {
 			t.Fatal(err)
 		}
+		annotations := map[string]string{signatureAnnotation: base64.StdEncoding.EncodeToString(sig)}
+		if l.keyless {
+			annotations[certificateAnnotation] = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"
+		}
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:       static.NewLayer(p, "application/vnd.dev.cosign.simplesigning.v1+json"),
-			Annotations: map[string]string{signatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
+			Annotations: annotations,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -182,8 +188,10 @@ func TestImage(t *testing.T) {
 	elsewhere := push("elsewhere", 5)
 	pushSignature(t, sigTag(elsewhere), signEC, simpleSigningPayload(t, "harbor.example/team/app:1", elsewhere))
 	several := push("several", 6)
-	pushSignatures(t, sigTag(several), layer{signOther, simpleSigningPayload(t, repo.Name(), several)},
-		layer{signOther, simpleSigningPayload(t, repo.Name()+":x", several)}, layer{signRSA, simpleSigningPayload(t, repo.Name(), several)})
+	pushSignatures(t, sigTag(several), layer{by: signOther, payload: simpleSigningPayload(t, repo.Name(), several)},
+		layer{by: signOther, payload: simpleSigningPayload(t, repo.Name()+":x", several)}, layer{by: signRSA, payload: simpleSigningPayload(t, repo.Name(), several)})
+	keyless := push("keyless", 10)
+	pushSignatures(t, sigTag(keyless), layer{by: signOther, payload: simpleSigningPayload(t, repo.Name(), keyless), keyless: true})
 	edSigned := push("ed", 7)
 	pushSignature(t, sigTag(edSigned), signED, simpleSigningPayload(t, repo.Name(), edSigned))
 	bundled := push("bundled", 8)
@@ -224,6 +232,7 @@ func TestImage(t *testing.T) {
 		{"docker-reference differs", elsewhere, Keys{signEC.key}, true, "the signature names it harbor.example/team/app:1"},
 		{"third of three signatures", several, Keys{signRSA.key}, true, "signed by " + signRSA.key.Path},
 		{"none of three", several, Keys{signEC.key, signED.key}, false, "it has 3 signatures, made by another key"},
+		{"keyless", keyless, Keys{signEC.key}, false, "it has 1 signature, made by another key (1 keyless, with a Fulcio certificate, which docker migrate does not verify yet)"},
 		{"ed25519", edSigned, Keys{signED.key}, true, "signed by " + signED.key.Path},
 		{"bundle", bundled, Keys{signEC.key}, true, "(referrer sha256:"},
 		{"bundle listed by its config's type", misreported, Keys{signEC.key}, true, "(referrer sha256:"},
