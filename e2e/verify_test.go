@@ -3,6 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -363,4 +369,62 @@ func TestVerifyKeyReferrers(t *testing.T) {
 			assertAbsent(t, dst, dst.Ref("other/app:"+tc.tag))
 		})
 	}
+}
+
+// importKey writes priv as PKCS#8 PEM and imports it with `cosign
+// import-key-pair` (cosign's way to sign with an Ed25519 or RSA key); it
+// returns the public key's path.
+func (d cosignDir) importKey(t testing.TB, prefix string, priv crypto.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(string(d), prefix+".pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.run(t, nil, "import-key-pair", "--key", file, "--output-key-prefix", prefix)
+	return filepath.Join(string(d), prefix+".pub")
+}
+
+// TestVerifyKeyAlgorithms verifies cosign's signatures made with Ed25519 and
+// RSA keys as well as its own ECDSA P-256 ones, and says, after a
+// --media-types conversion, that the copy's digest is not the signed one.
+func TestVerifyKeyAlgorithms(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	c := newCosignDir(t)
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{"ecdsa": c.keyPair(t, "ecdsa"), "ed25519": c.importKey(t, "ed25519", ed), "rsa": c.importKey(t, "rsa", rs)}
+	cli := NewCLI(t)
+	seed := int64(250)
+	for _, alg := range []string{"ecdsa", "ed25519", "rsa"} {
+		t.Run(alg, func(t *testing.T) {
+			seed++
+			d := pushFixture(t, src, src.Ref("app:"+alg), fixture.Options{Platforms: fixture.EightPlatforms()[:2], LayerSize: tinyLayer, Seed: seed}, false)
+			c.sign(t, keys[alg], src.Ref("app@"+d.String()))
+			cli.RunDocker(t, "migrate", "--verify-key", keys[alg], src.Ref("app:"+alg), dst.Ref("alg/app:"+alg)).AssertSuccess(t)
+			assertDigest(t, dst, dst.Ref("alg/app:"+alg), d)
+			for other, pub := range keys {
+				if other != alg {
+					cli.RunDocker(t, "migrate", "--verify-key", pub, src.Ref("app:"+alg), dst.Ref("wrong/app:"+alg)).AssertExit(t, 1)
+				}
+			}
+			assertAbsent(t, dst, dst.Ref("wrong/app:"+alg))
+		})
+	}
+	t.Run("media types", func(t *testing.T) {
+		res := cli.RunDocker(t, "migrate", "--verify-key", keys["ecdsa"], "--media-types", "docker", src.Ref("app:ecdsa"), dst.Ref("docker/app:ecdsa")).AssertSuccess(t)
+		if !strings.Contains(res.Stderr, "is not the signed one") {
+			t.Errorf("stderr does not say the converted digest is not the signed one:\n%s", res.Stderr)
+		}
+	})
 }

@@ -11,7 +11,9 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ed25519"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,13 +24,26 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // Key is one public key a signature may be made with.
 type Key struct {
 	// Path is the file the key was read from, as the user named it.
-	Path     string
-	verifier signature.Verifier
+	Path string
+	// verifiers check a signature made with the key: one, or for Ed25519
+	// two (see LoadKey).
+	verifiers []signature.Verifier
+}
+
+// verifies reports whether sig is the key's signature over data.
+func (k *Key) verifies(sig, data []byte) bool {
+	for _, v := range k.verifiers {
+		if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(data)) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Keys are the keys an image may be signed with: one of them is enough.
@@ -103,13 +118,22 @@ func LoadKey(path string) (*Key, error) {
 	if err := cryptoutils.ValidatePubKey(pub); err != nil {
 		return nil, bad("holds a key cosign does not sign with (%v); give an ECDSA, Ed25519 or RSA (2048 bits or more) public key", err)
 	}
-	// cosign verifies a key's signatures with SHA-256 (its default
-	// --signature-digest-algorithm); Ed25519 signs the message itself.
-	v, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return nil, bad("holds a key cosign does not sign with (%v); give an ECDSA, Ed25519 or RSA public key", err)
+	// cosign signs with SHA-256 (its default --signature-digest-algorithm),
+	// and with an Ed25519 key, since v2.5, in the prehashed form (Ed25519ph),
+	// where older versions signed the message itself: both are accepted.
+	loads := [][]signature.LoadOption{{options.WithHash(crypto.SHA256)}}
+	if _, ok := pub.(ed25519.PublicKey); ok {
+		loads = [][]signature.LoadOption{{options.WithED25519ph()}, {}}
 	}
-	return &Key{Path: path, verifier: v}, nil
+	k := &Key{Path: path}
+	for _, opts := range loads {
+		v, err := signature.LoadVerifierWithOpts(pub, opts...)
+		if err != nil {
+			return nil, bad("holds a key cosign does not sign with (%v); give an ECDSA, Ed25519 or RSA public key", err)
+		}
+		k.verifiers = append(k.verifiers, v)
+	}
+	return k, nil
 }
 
 // notPublicKey says what a file that is not a PEM public key is instead, from

@@ -334,7 +334,7 @@ func simpleSigning(ctx context.Context, req Request, body []byte, where string) 
 			return nil, err
 		}
 		for _, k := range req.Keys {
-			if k.verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(data)) == nil {
+			if k.verifies(sig, data) {
 				c.verified = k
 				break
 			}
@@ -378,9 +378,8 @@ func bundle(req Request, data []byte, where string) candidate {
 		return c
 	}
 	for _, k := range req.Keys {
-		var decoded []byte
-		w := sigdsse.WrapVerifier(k.verifier, sigdsse.WithExpectedPayloadType(inTotoPayloadType), sigdsse.WithDecodedPayload(&decoded))
-		if w.VerifySignature(bytes.NewReader(envJSON), nil) != nil {
+		decoded, ok := verifyEnvelope(k, envJSON)
+		if !ok {
 			continue
 		}
 		var st in_toto.Statement
@@ -396,6 +395,19 @@ func bundle(req Request, data []byte, where string) candidate {
 		break
 	}
 	return c
+}
+
+// verifyEnvelope checks a DSSE envelope's signature with k and returns the
+// payload it signs.
+func verifyEnvelope(k *Key, envJSON []byte) ([]byte, bool) {
+	for _, v := range k.verifiers {
+		var decoded []byte
+		w := sigdsse.WrapVerifier(v, sigdsse.WithExpectedPayloadType(inTotoPayloadType), sigdsse.WithDecodedPayload(&decoded))
+		if w.VerifySignature(bytes.NewReader(envJSON), nil) == nil {
+			return decoded, true
+		}
+	}
+	return nil, false
 }
 
 // readBlob reads a small blob and checks it against its digest.

@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // signer is a key pair as a test holds it: the signer, and the public key
@@ -39,9 +40,9 @@ type signer struct {
 	key *Key
 }
 
-func newSigner(t *testing.T, dir, name string, priv crypto.Signer) signer {
+func newSigner(t *testing.T, dir, name string, priv crypto.Signer, opts ...signature.LoadOption) signer {
 	t.Helper()
-	s, err := signature.LoadSigner(priv, crypto.SHA256)
+	s, err := signature.LoadSignerWithOpts(priv, append([]signature.LoadOption{options.WithHash(crypto.SHA256)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +195,10 @@ func TestImage(t *testing.T) {
 	pushSignatures(t, sigTag(keyless), layer{by: signOther, payload: simpleSigningPayload(t, repo.Name(), keyless), keyless: true})
 	edSigned := push("ed", 7)
 	pushSignature(t, sigTag(edSigned), signED, simpleSigningPayload(t, repo.Name(), edSigned))
+	// cosign 2.5 and later sign with an Ed25519 key in the prehashed form.
+	signEDph := newSigner(t, dir, "edph.pub", ed, options.WithED25519ph())
+	edphSigned := push("edph", 11)
+	pushSignature(t, sigTag(edphSigned), signEDph, simpleSigningPayload(t, repo.Name(), edphSigned))
 	bundled := push("bundled", 8)
 	// A registry that lists the config's media type as the artifactType.
 	misreported := push("misreported", 9)
@@ -234,6 +239,7 @@ func TestImage(t *testing.T) {
 		{"none of three", several, Keys{signEC.key, signED.key}, false, "it has 3 signatures, made by another key"},
 		{"keyless", keyless, Keys{signEC.key}, false, "it has 1 signature, made by another key (1 keyless, with a Fulcio certificate, which docker migrate does not verify yet)"},
 		{"ed25519", edSigned, Keys{signED.key}, true, "signed by " + signED.key.Path},
+		{"ed25519ph", edphSigned, Keys{signEDph.key}, true, "signed by " + signEDph.key.Path},
 		{"bundle", bundled, Keys{signEC.key}, true, "(referrer sha256:"},
 		{"bundle listed by its config's type", misreported, Keys{signEC.key}, true, "(referrer sha256:"},
 		{"bundle, other key", bundled, Keys{signOther.key}, false, "it has 1 signature, made by another key"},
