@@ -198,7 +198,7 @@ func Image(ctx context.Context, req Request) (*Verdict, error) {
 // signature by another key, or one by the key over another digest.
 func describe(found []candidate) string {
 	if len(found) == 0 {
-		return "the image has no signature (no sha256-HEX.sig tag, no signature among its referrers)"
+		return "the image has no signature (no sha256-HEX.sig tag, no signature among its referrers); check that its publisher signs it, and where"
 	}
 	for _, c := range found {
 		if c.verified != nil {
@@ -206,7 +206,7 @@ func describe(found []candidate) string {
 			if len(c.digests) > 0 {
 				other = c.digests[0]
 			}
-			return fmt.Sprintf("its signature by %s (%s) is over another digest, %s: it was made for another image", c.verified.Path, c.where, other)
+			return fmt.Sprintf("its signature by %s (%s) is over another digest, %s: it was made for another image, so this is not what the publisher signed", c.verified.Path, c.where, other)
 		}
 	}
 	keyless := 0
@@ -219,7 +219,7 @@ func describe(found []candidate) string {
 	if keyless > 0 {
 		s += fmt.Sprintf(" (%d keyless, with a Fulcio certificate, which docker migrate does not verify yet)", keyless)
 	}
-	return "it has " + s
+	return "it has " + s + "; check that --verify-key names the publisher's key"
 }
 
 func plural(n int, word string) string {
