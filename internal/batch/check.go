@@ -52,7 +52,7 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		}
 		r.mu.Unlock()
 	}
-	r.end(im, i, nil, outcome, reason, false)
+	r.end(im, i, nil, outcome, reason, false, false)
 }
 
 func orNone(d string) string {
