@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"sync"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -158,14 +159,45 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 	a.descs[d] = v1.Descriptor{MediaType: desc.MediaType, Digest: d, Size: size}
 	a.mu.Unlock()
 	if a.opts.Notef != nil {
-		left := ""
-		if n := len(idx.Manifests) - len(kept); n > 0 {
-			left = fmt.Sprintf(" (%d of its %d manifests are not in the archive)", n, len(idx.Manifests))
-		}
-		a.opts.Notef("note: %s holds only %s of %s's index%s: copying an index of those, a new digest %s instead of %s",
-			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), left, d, e.desc.Digest)
+		a.opts.Notef("note: %s holds only %s of %s's index (%s): copying an index of those, a new digest %s instead of %s",
+			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept), d, e.desc.Digest)
 	}
 	e.desc.Digest, e.desc.Size = d, size
+}
+
+// leftOut says what of an index an archive lacks: "not in the archive: the
+// images of linux/arm64/v8, linux/arm/v7 and 3 attestations".
+func leftOut(all, kept []v1.Descriptor) string {
+	have := map[v1.Hash]bool{}
+	for _, d := range kept {
+		have[d.Digest] = true
+	}
+	var images []v1.Descriptor
+	attestations, other := 0, 0
+	for _, d := range all {
+		switch {
+		case have[d.Digest]:
+		case sparse.IsAttestation(d):
+			attestations++
+		case d.Platform != nil:
+			images = append(images, d)
+		default:
+			other++
+		}
+	}
+	var parts []string
+	if names := sparse.Platforms(images); names != "" {
+		parts = append(parts, "the images of "+names)
+	} else if len(images) > 0 {
+		other += len(images)
+	}
+	if attestations > 0 {
+		parts = append(parts, fmt.Sprintf("%d attestation manifests", attestations))
+	}
+	if other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other manifests", other))
+	}
+	return "not in the archive: " + strings.Join(parts, " and ")
 }
 
 // layerWant is what a layer must uncompress to, and the manifest that says so.
