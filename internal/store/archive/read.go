@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store/sparse"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -53,6 +54,7 @@ func notIndex(doc map[string]json.RawMessage) string {
 //     that names images (Docker 25+'s `docker save` writes both), is read
 //     from manifest.json, as `docker load` reads it.
 func (a *Archive) settle(ctx context.Context) error {
+	a.dropAttachments()
 	readable := 0
 	trimmed := map[v1.Hash]*entry{}
 	for _, e := range a.entries {
@@ -84,6 +86,40 @@ func (a *Archive) settle(ctx context.Context) error {
 		a.empty = errdefs.New(errdefs.InvalidArgument, "%s holds no image: its index.json lists none", a.loc.Path)
 	}
 	return nil
+}
+
+// annotationSubject marks an index.json entry that is an attachment of
+// another (Docker 25+'s `docker save --platform` puts the image's attestation
+// manifest beside it so): not an image of its own.
+const annotationSubject = "io.containerd.manifest.subject"
+
+// dropAttachments leaves out the index.json entries that are attachments of
+// an image rather than images, with a note: copied alone they would be an
+// image no one can run, under a made-up name.
+func (a *Archive) dropAttachments() {
+	var images []*entry
+	for _, e := range a.entries {
+		subject := e.desc.Annotations[annotationSubject]
+		if subject == "" || !e.derived {
+			images = append(images, e)
+			continue
+		}
+		if a.opts.Notef != nil {
+			a.opts.Notef("note: %s holds manifest %s beside the image it describes (%s), an attestation or other attachment, not an image: left out",
+				a.loc.Path, e.desc.Digest, a.subjectName(subject))
+		}
+	}
+	a.entries = images
+}
+
+// subjectName names the entry whose manifest is digest s, or s itself.
+func (a *Archive) subjectName(s string) string {
+	for _, e := range a.entries {
+		if e.desc.Digest.String() == s && !e.derived {
+			return familiarName(e.ref)
+		}
+	}
+	return s
 }
 
 // fromManifestJSON reads the archive as a docker save archive instead.
@@ -163,6 +199,11 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept), d, e.desc.Digest)
 	}
 	e.desc.Digest, e.desc.Size = d, size
+	if _, byDigest := e.ref.(name.Digest); byDigest {
+		// An image the archive does not name is known by its digest: the one
+		// served now (`docker save IMAGE-ID` writes such entries).
+		e.ref = e.ref.Context().Digest(d.String())
+	}
 }
 
 // leftOut says what of an index an archive lacks: "not in the archive: the
@@ -192,12 +233,19 @@ func leftOut(all, kept []v1.Descriptor) string {
 		other += len(images)
 	}
 	if attestations > 0 {
-		parts = append(parts, fmt.Sprintf("%d attestation manifests", attestations))
+		parts = append(parts, plural(attestations, "attestation manifest"))
 	}
 	if other > 0 {
-		parts = append(parts, fmt.Sprintf("%d other manifests", other))
+		parts = append(parts, plural(other, "other manifest"))
 	}
 	return "not in the archive: " + strings.Join(parts, " and ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // layerWant is what a layer must uncompress to, and the manifest that says so.
