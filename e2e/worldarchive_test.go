@@ -307,6 +307,14 @@ func TestWorldDocker29Save(t *testing.T) {
 		if got != im.Manifests[0].Digest {
 			t.Errorf("the amd64 save arrived as %s, want the platform's manifest %s\n%s", got, im.Manifests[0].Digest, res.Stderr)
 		}
+		// Docker saves the platform's attestation beside it in index.json:
+		// an attachment, not an image to push under a made-up name.
+		for _, repo := range catalogOf(t, dst) {
+			if strings.HasPrefix(repo, "amd/") && repo != "amd/world/app" {
+				t.Errorf("the save --platform archive also pushed %s:\n%s", repo, res.Stderr)
+			}
+		}
+		assertStderr(t, res, "left out")
 	})
 	t.Run("by image ID", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "docker-archive:"+saves.byID, dst.Host+"/byid/app:v1")
