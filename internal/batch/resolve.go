@@ -83,6 +83,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 	// One archive SRC and a DST with a tag: the archive's one image goes
 	// there, as a registry image would; told once the archive is open.
 	oneArchive := !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
+	if !req.Exact && !oneArchive && isTagged(req.Destination) {
+		if names := sourceNames(req.Entries); len(names) > 1 {
+			return res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
+		}
+	}
 	dst, err := parseDestination(req.Destination, req.Exact || oneArchive)
 	if err != nil {
 		return res, err
@@ -198,7 +203,7 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 				return res, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
 			}
 			if oneArchive && len(names) != 1 {
-				return res, severalInArchive(req.Destination, a, names)
+				return res, severalImages(req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
 			}
 			e := archiveEntries[min(i, len(archiveEntries)-1)]
 			for _, n := range names {
@@ -280,12 +285,31 @@ func isTagged(s string) bool {
 	return ok
 }
 
-// severalInArchive refuses a DST with a tag for an archive of several images,
-// with the prefix that leads where the user meant: DST without the path of the
-// image it names (harbor.lan/mirror for harbor.lan/mirror/golang:1.25-alpine
-// and docker.io/library/golang), not DST itself, under which every image would
-// land a level deeper (harbor.lan/mirror/golang/library/golang).
-func severalInArchive(dst string, a store.Archive, names []name.Reference) error {
+// sourceNames are the images the registry entries name, as far as they are
+// known before anything is asked: none for a repository or an archive.
+func sourceNames(entries []imagelist.Entry) []name.Reference {
+	var out []name.Reference
+	for _, e := range entries {
+		if e.Repository || e.Target != "" {
+			continue
+		}
+		if loc, err := location.Parse(e.Source); err != nil || loc.IsArchive() {
+			continue
+		}
+		if ref, err := parseSource(e.Source); err == nil {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// severalImages refuses a DST with a tag for several images (why says where
+// they come from), with the prefix that leads where the user meant: DST
+// without the path of the image it names (harbor.lan/mirror for
+// harbor.lan/mirror/golang:1.25-alpine and docker.io/library/golang), not DST
+// itself, under which every image would land a level deeper
+// (harbor.lan/mirror/golang/library/golang).
+func severalImages(dst, why string, names []name.Reference) error {
 	named, _ := location.ParseReference(dst)
 	host, path := reference.Domain(named), reference.Path(named)
 	var list []string
@@ -316,8 +340,8 @@ func severalInArchive(dst string, a store.Archive, names []name.Reference) error
 	if len(shown) > 3 {
 		shown = append(shown[:3:3], "…")
 	}
-	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s holds %d images (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
-		dst, a, len(names), strings.Join(shown, ", "), prefix, familiar(example), to)
+	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
+		dst, why, strings.Join(shown, ", "), prefix, familiar(example), to)
 }
 
 // cutTail returns path without one of tails at its end, on a '/' boundary.
