@@ -394,9 +394,13 @@ func (r *repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 func (r *repository) resolve(ref string) (v1.Hash, v1.Descriptor, error) {
 	if h, err := v1.NewHash(ref); err == nil {
 		r.a.mu.Lock()
-		known := r.a.descs[h]
-		r.a.mu.Unlock()
-		return h, known, nil
+		defer r.a.mu.Unlock()
+		for _, e := range r.a.entries {
+			if e.damaged != nil && e.desc.Digest == h {
+				return v1.Hash{}, v1.Descriptor{}, e.damaged // an image named by its digest alone
+			}
+		}
+		return h, r.a.descs[h], nil
 	}
 	r.a.mu.Lock()
 	defer r.a.mu.Unlock()

@@ -122,6 +122,21 @@ func TestReadWhatOthersWrite(t *testing.T) {
 			!strings.Contains(err.Error(), "blobs/sha256/"+d.Hex+" is not in it") || !strings.Contains(err.Error(), "damaged or incomplete") {
 			t.Errorf("got %v", err)
 		}
+
+		// An entry with no name is known by its digest alone.
+		os.WriteFile(filepath.Join(dir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"`+d.String()+`","size":3}]}`), 0o644)
+		a, err = openLayout(t, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, err := a.Images(ctx)
+		if err != nil || len(refs) != 1 {
+			t.Fatalf("%v %v", refs, err)
+		}
+		_, err = a.Repository(refs[0].Context()).HeadManifest(ctx, refs[0].Identifier())
+		if !errdefs.Is(err, errdefs.InvalidArgument) || !strings.Contains(err.Error(), "damaged or incomplete") {
+			t.Errorf("by digest: got %v", err)
+		}
 	})
 }
 
