@@ -573,4 +573,50 @@ func TestWorldOneImageArchive(t *testing.T) {
 	if repos := catalogOf(t, dst); !slices.Equal(repos, []string{"mirror/golang"}) {
 		t.Errorf("the registry holds %v", repos)
 	}
+
+	// The same with what dockerd 20.10's `docker save` writes of one image.
+	engine := NewCLI(t).WithEngine(startEngine(t))
+	classic := filepath.Join(dir, "classic.tar")
+	dockerSaveMu.Lock()
+	engine.RunDocker(t, "pull", "-q", golang).AssertSuccess(t)
+	engine.RunDocker(t, "save", "-o", classic, golang).AssertSuccess(t)
+	engine.RunDocker(t, "rmi", golang).AssertSuccess(t)
+	dockerSaveMu.Unlock()
+	to = dst.Ref("mirror/golang-classic:1.25-alpine")
+	res = cli.RunDocker(t, "migrate", "docker-archive:"+classic, to).AssertSuccess(t)
+	assertResultLine(t, res, to, assertPullable(t, dst, to))
+}
+
+// TestWorldDocker29ClassicSave copies what Docker 29 with the classic image
+// store (an upgraded install) saves: uncompressed layers in an OCI layout,
+// by image ID (an index.json entry with no name, a manifest.json with no
+// RepoTags) and by name. Docker 25 and 26 wrote "manifests": null for a save
+// by ID; Docker 29 writes the entry, so TestWorldBadLayouts makes that case
+// from a Docker 29 save.
+func TestWorldDocker29ClassicSave(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	ref := src.Ref("world/classic:v1")
+	pushFixture(t, src, ref, fixture.Options{LayerSize: 2048, LayersPerImage: 2, Seed: 1708}, true)
+	engine := NewCLI(t).WithEngine(startEngine29Classic(t))
+	dir := t.TempDir()
+	byID, byName := filepath.Join(dir, "by-id.tar"), filepath.Join(dir, "by-name.tar")
+	engine29Mu.Lock()
+	engine.RunDocker(t, "pull", "-q", ref).AssertSuccess(t)
+	id := strings.TrimSpace(engine.RunDocker(t, "image", "inspect", "--format", "{{.Id}}", ref).AssertSuccess(t).Stdout)
+	engine.RunDocker(t, "save", "-o", byID, id).AssertSuccess(t)
+	engine.RunDocker(t, "save", "-o", byName, ref).AssertSuccess(t)
+	engine.RunDocker(t, "rmi", ref).AssertSuccess(t)
+	engine29Mu.Unlock()
+	index := runTool(t, nil, "tar", "-xOf", byID, "index.json")
+	t.Logf("by-id.tar: index.json %s\nmanifest.json %s", index, runTool(t, nil, "tar", "-xOf", byID, "manifest.json"))
+	cli := NewCLI(t)
+
+	to := dst.Ref("classic/app:v1")
+	res := cli.RunDocker(t, "migrate", "docker-archive:"+byID, to).AssertSuccess(t)
+	assertResultLine(t, res, to, assertPullable(t, dst, to))
+
+	cli.RunDocker(t, "migrate", "--progress", "quiet", "docker-archive:"+byName, dst.Host+"/named").AssertSuccess(t)
+	assertPullable(t, dst, dst.Ref("named/world/classic:v1"))
 }

@@ -7,7 +7,9 @@
 #   scripts/dockerd.sh stop DIR
 #
 # DOCKERD=dockerd-29 starts the current engine (Docker 29, the containerd image
-# store) that install-tools.sh builds, instead of Debian's 20.10.
+# store) that install-tools.sh builds, instead of Debian's 20.10. DOCKERD_FLAGS
+# adds flags, e.g. "--feature containerd-snapshotter=false" for Docker 29 with
+# the classic image store.
 set -euo pipefail
 
 cmd=${1:-}
@@ -33,6 +35,8 @@ start)
 		exit 2
 		;;
 	esac
+	# shellcheck disable=SC2206 # flags are words
+	extra+=(${DOCKERD_FLAGS:-})
 	if ! command -v "$engine" >/dev/null; then
 		"$(dirname "$0")/install-tools.sh" "$tool"
 	fi
