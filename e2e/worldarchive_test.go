@@ -269,6 +269,12 @@ func TestWorldDocker29Save(t *testing.T) {
 		}
 		assertStderr(t, res, "linux/amd64", "new digest", one.String())
 		assertNoRetryAdvice(t, res)
+
+		// The same archive again finds the image there, and --check agrees.
+		again := cli.RunDocker(t, "migrate", "docker-archive:"+saves.hostOnly, dst.Host+"/one").AssertSuccess(t)
+		assertResultLine(t, again, to, one)
+		assertStderr(t, again, "up to date")
+		cli.RunDocker(t, "migrate", "--check", "docker-archive:"+saves.hostOnly, dst.Host+"/one").AssertSuccess(t)
 	})
 	t.Run("two copies of one archive", func(t *testing.T) {
 		copied := filepath.Join(t.TempDir(), "copy.tar")
