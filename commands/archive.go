@@ -31,7 +31,7 @@ func openArchives(notef func(string, ...any), plats []v1.Platform) func(ctx cont
 		}
 		for _, loc := range locs {
 			// Each index as it is: merge completes it from the other archives.
-			a, err := archive.Open(ctx, loc, false, archive.Options{Platforms: plats, WholeIndexes: true})
+			a, err := archive.Open(ctx, loc, false, archive.Options{Platforms: plats, WholeIndexes: true, Notef: notef})
 			if err != nil {
 				closeAll()
 				return nil, err
