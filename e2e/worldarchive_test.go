@@ -286,9 +286,10 @@ func TestWorldDocker29Save(t *testing.T) {
 		}
 	})
 	t.Run("--platform", func(t *testing.T) {
-		cli.RunDocker(t, "migrate", "--platform", "linux/amd64", "docker-archive:"+saves.hostOnly, dst.Host+"/plat").AssertSuccess(t)
+		res := cli.RunDocker(t, "migrate", "--platform", "linux/amd64", "docker-archive:"+saves.hostOnly, dst.Host+"/plat").AssertSuccess(t)
 		assertPullable(t, dst, dst.Ref("plat/world/app:v1"))
-		res := cli.RunDocker(t, "migrate", "--platform", "linux/arm64", "docker-archive:"+saves.hostOnly, dst.Host+"/arm")
+		assertStderr(t, res, "--platform picks from those")
+		res = cli.RunDocker(t, "migrate", "--platform", "linux/arm64", "docker-archive:"+saves.hostOnly, dst.Host+"/arm")
 		if res.ExitCode == 0 {
 			t.Fatalf("a platform the archive lacks was copied:\n%s", res)
 		}

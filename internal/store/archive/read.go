@@ -194,7 +194,13 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 	a.synth[d] = out
 	a.descs[d] = v1.Descriptor{MediaType: desc.MediaType, Digest: d, Size: size}
 	a.mu.Unlock()
-	if a.opts.Notef != nil {
+	switch {
+	case a.opts.Notef == nil:
+	case len(a.opts.Platforms) > 0:
+		// --platform makes its own index of what it picks, and says so.
+		a.opts.Notef("note: %s holds only %s of %s's index (%s): --platform picks from those",
+			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept))
+	default:
 		a.opts.Notef("note: %s holds only %s of %s's index (%s): copying an index of those, a new digest %s instead of %s",
 			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept), d, e.desc.Digest)
 	}
