@@ -528,6 +528,23 @@ func TestWorldBadLayouts(t *testing.T) {
 		assertNoRetryAdvice(t, res)
 	})
 
+	t.Run("layer truncated", func(t *testing.T) {
+		p, digest := skopeoLayout("truncated")
+		var m v1.Manifest
+		readJSONFile(t, filepath.Join(p, "blobs", "sha256", digest.Hex), &m)
+		layer := filepath.Join("blobs", "sha256", m.Layers[0].Digest.Hex)
+		if err := os.Truncate(filepath.Join(p, layer), m.Layers[0].Size/2); err != nil {
+			t.Fatal(err)
+		}
+		res := cli.RunDocker(t, "migrate", "oci:"+p, dst.Host+"/truncated")
+		if res.ExitCode == 0 {
+			t.Fatalf("a layout with a truncated layer was copied:\n%s", res)
+		}
+		assertStderr(t, res, p, layer, "damaged or incomplete")
+		assertNoRetryAdvice(t, res)
+		assertAbsent(t, dst, dst.Ref("truncated/truncated:v1"))
+	})
+
 	t.Run("docker 29 save, manifests null", func(t *testing.T) {
 		file := docker29Save(t, ref, filepath.Join(dir, "d29.tar"))
 		layout := unpackTar(t, file)

@@ -119,6 +119,8 @@ type Archive struct {
 	// per blob (see checkLayer).
 	layers map[v1.Hash]layerWant
 	checks map[v1.Hash]*layerCheck
+	// sizes are the sizes the manifests read give their blobs.
+	sizes map[v1.Hash]blobSize
 
 	closeOnce sync.Once
 	closeErr  error
@@ -185,6 +187,7 @@ func newArchive(loc location.Location, opts Options) *Archive {
 		paths:   map[v1.Hash]string{},
 		layers:  map[v1.Hash]layerWant{},
 		checks:  map[v1.Hash]*layerCheck{},
+		sizes:   map[v1.Hash]blobSize{},
 	}
 }
 
@@ -481,6 +484,9 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	f, ok := a.fileOf(d)
 	if !ok {
 		return nil, a.missingBlob(d)
+	}
+	if err := a.checkSize(d, f); err != nil {
+		return nil, err
 	}
 	if err := a.checkLayer(d); err != nil {
 		return nil, err

@@ -254,6 +254,30 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
+// blobSize is the size a manifest gives a blob.
+type blobSize struct {
+	size     int64
+	manifest v1.Hash
+}
+
+// checkSize refuses a blob whose file is not the size its manifest gives (a
+// truncated or damaged archive): read as it is, the copy would find it short
+// and read it again and again, though a file does not change between reads.
+func (a *Archive) checkSize(d v1.Hash, f string) error {
+	if a.w != nil || a.kind != ociLayout {
+		return nil
+	}
+	a.mu.Lock()
+	want, ok := a.sizes[d]
+	a.mu.Unlock()
+	have, found := a.files.size(f)
+	if !ok || !found || have == want.size {
+		return nil
+	}
+	return errdefs.New(errdefs.DigestMismatch, "%s is damaged or incomplete: its file %s has %d bytes, but manifest %s says %d",
+		a.loc.Path, f, have, want.manifest, want.size)
+}
+
 // layerWant is what a layer must uncompress to, and the manifest that says so.
 type layerWant struct {
 	diffID   v1.Hash
@@ -274,7 +298,17 @@ type layerCheck struct {
 // A manifest whose config is not an image's (an artifact) has none.
 func (a *Archive) learnLayers(d v1.Hash, body []byte) {
 	m, err := v1.ParseManifest(bytes.NewReader(body))
-	if err != nil || (m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON) {
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if _, known := a.sizes[b.Digest]; !known && len(b.URLs) == 0 {
+			a.sizes[b.Digest] = blobSize{size: b.Size, manifest: d}
+		}
+	}
+	a.mu.Unlock()
+	if m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON {
 		return
 	}
 	f, ok := a.fileOf(m.Config.Digest)
