@@ -77,6 +77,9 @@ type group struct {
 	// ended: Finish gave the group its last line.
 	ended bool
 	vtx   *vertex
+	// started is when the group's first task or plan came (plain mode's
+	// group line says how long it took).
+	started time.Time
 }
 
 func (g *group) finished() bool { return g.tasks > 0 && g.tasksDone >= g.tasks }
@@ -191,7 +194,7 @@ func (w *Writer) Expect(groupName string, tasks int, size int64) {
 func (w *Writer) groupLocked(name string) *group {
 	g := w.groups[name]
 	if g == nil {
-		g = &group{name: name}
+		g = &group{name: name, started: time.Now()}
 		w.groups[name] = g
 		w.order = append(w.order, g)
 	}
@@ -243,16 +246,22 @@ func (t *Task) Done(status string) {
 		w.display.endTask(t.status, t.size)
 		w.display.touchGroup(t.g)
 	case w.mode == Plain:
-		line = fmt.Sprintf("%s: %s %s", t.g.name, t.name, status)
-		var notes []string
-		if t.size > 0 {
-			notes = append(notes, units.HumanSize(float64(t.size)))
+		// A CI log gets a line for each transfer that lasted (it had a
+		// start line), and one per group when the group is done; the many
+		// that end at once are said in that line. Steps of a group that was
+		// not planned (Expect) have no group line, so each says it ends;
+		// in a batch, the image's own line (Finish) says it.
+		batch := w.as != ""
+		if t.shown || (!t.g.planned && !batch) {
+			line = fmt.Sprintf("%s: %s %s", t.g.name, t.name, status)
+			line += notes(t.size, time.Since(t.started))
 		}
-		if d := time.Since(t.started); d >= 50*time.Millisecond {
-			notes = append(notes, seconds(d))
-		}
-		if len(notes) > 0 {
-			line += " (" + strings.Join(notes, ", ") + ")"
+		if t.g.planned && t.g.finished() && !batch {
+			if line != "" {
+				line += "\n"
+			}
+			line += fmt.Sprintf("%s: done, %s", t.g.name, plural(t.g.tasks, "blob or manifest", "blobs and manifests")) +
+				notes(t.g.total, time.Since(t.g.started))
 		}
 	}
 	w.mu.Unlock()
@@ -352,9 +361,29 @@ func (v *view) tick() {
 	}
 }
 
-// startDelay is how long a step runs before plain mode prints its start line:
-// the many steps that end sooner are said once, when they end.
-const startDelay = 300 * time.Millisecond
+// notes is " (1.2MB, 3.4s)": a size, and a duration worth saying.
+func notes(size int64, d time.Duration) string {
+	var n []string
+	if size > 0 {
+		n = append(n, units.HumanSize(float64(size)))
+	}
+	if d >= 50*time.Millisecond {
+		n = append(n, seconds(d))
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(n, ", ") + ")"
+}
+
+// startDelay is how long a step runs before plain mode prints its start line
+// (and then its end line): the many steps that end sooner are said in their
+// group's line. In a batch, where many images move at once and each has a
+// line of its own, only a transfer that lasts longer gets lines.
+const (
+	startDelay      = time.Second
+	batchStartDelay = 5 * time.Second
+)
 
 // totalEvery is how often plain mode prints the total while bytes move.
 const totalEvery = 5 * time.Second
@@ -371,7 +400,8 @@ func (v *view) plainLinesLocked(now time.Time) []string {
 	for _, t := range v.tasks {
 		switch {
 		case t.done:
-		case now.Sub(t.started) >= startDelay:
+		case now.Sub(t.started) >= startDelay && (t.w.as == "" || now.Sub(t.started) >= batchStartDelay):
+			t.shown = true
 			line := fmt.Sprintf("%s: %s started", t.g.name, t.name)
 			if t.size > 0 {
 				line += " (" + units.HumanSize(float64(t.size)) + ")"
