@@ -136,11 +136,13 @@ func (w *Writer) groupFor(name string) string {
 
 // Task is one unit of work (a blob or a manifest) within a group (a platform).
 type Task struct {
-	w       *Writer
-	g       *group
-	name    string
-	size    int64
-	seen    int64
+	w    *Writer
+	g    *group
+	name string
+	size int64
+	seen int64
+	// held is the part of seen an earlier run moved (Held).
+	held    int64
 	done    bool
 	started time.Time
 	// shown: plain mode printed its start line.
@@ -214,13 +216,27 @@ func (t *Task) Add(n int64) {
 	t.w.mu.Unlock()
 }
 
+// Held records n bytes the destination holds from an earlier run (a resumed
+// upload): done, but not moved by this run, so the speed does not count them.
+func (t *Task) Held(n int64) {
+	t.w.mu.Lock()
+	t.seen += n
+	t.held += n
+	t.g.current += n
+	t.w.total.done += n
+	if t.status != nil {
+		t.w.display.progressTask(t.status, t.seen)
+	}
+	t.w.mu.Unlock()
+}
+
 // Reset forgets the bytes done so far (a retried transfer starts again).
 func (t *Task) Reset() {
 	t.w.mu.Lock()
 	t.g.current -= t.seen
 	t.w.total.done -= t.seen
-	t.w.total.moved -= t.seen
-	t.seen = 0
+	t.w.total.moved -= t.seen - t.held
+	t.seen, t.held = 0, 0
 	if t.status != nil {
 		t.w.display.progressTask(t.status, 0)
 	}

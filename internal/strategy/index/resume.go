@@ -82,7 +82,7 @@ func (b *blobReader) ResumeAt(ctx context.Context, off int64) error {
 	b.readAt = -1
 	b.resumedAt = off
 	b.task.Reset()
-	b.task.Add(off)
+	b.task.Held(off)
 	at := resumedShare(off, b.size)
 	b.notify("blob %s: resumed at %s (%s of %s already at the destination from an earlier run)",
 		short(b.want), at, units.HumanSize(float64(off)), units.HumanSize(float64(b.size)))
