@@ -1,9 +1,10 @@
 // Package progress shows what a migration is doing, on stderr. On a terminal
-// it is BuildKit's own display (what `docker build` and `docker buildx` show:
-// one line per platform, or per image in a batch, with its transfers under it
-// and a total with speed and ETA); --progress rawjson is BuildKit's event
-// stream; plain is one line per step as it starts and ends, with durations;
-// quiet shows nothing.
+// it is a view in the look of BuildKit's display (what `docker build` and
+// `docker buildx` show: one line per platform, or per image in a batch, with
+// its transfers under it and a total with speed and ETA), drawn to fit the
+// terminal (tty.go); --progress rawjson is BuildKit's event stream; plain is a
+// line per platform or image as it is planned and done, and one as each
+// transfer that lasts starts and ends; quiet shows nothing.
 package progress
 
 import (
