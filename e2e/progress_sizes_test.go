@@ -55,17 +55,20 @@ func TestProgressTerminalSizes(t *testing.T) {
 		// batch: the header counts images, and may end before all are in.
 		batch    bool
 		upToDate bool
+		// stdoutOnPane: the results go to the terminal too, as for a user.
+		stdoutOnPane bool
 	}{
 		{name: "eight platforms at 80x24", size: size{80, 24}, args: []string{slow.Ref("e2e/eight:v1"), dst.Ref("eight80/img:v1")}},
 		{name: "eight platforms at 120x40", size: size{120, 40}, args: []string{slow.Ref("e2e/eight:v1"), dst.Ref("eight120/img:v1")}},
 		{name: "batch of 10 at 120x40", size: size{120, 40}, args: append(append([]string{}, batch...), dst.Ref("batch120")), batch: true},
 		{name: "batch of 10 at 80x24", size: size{80, 24}, args: append(append([]string{}, batch...), dst.Ref("batch80")), batch: true},
+		{name: "batch of 10 at 120x40 with the results on the terminal", size: size{120, 40}, args: append(append([]string{}, batch...), dst.Ref("batchout120")), batch: true, stdoutOnPane: true},
 		{name: "up to date at 80x24", size: size{80, 24}, args: []string{src.Ref("e2e/uptodate:v1"), dst.Ref("uptodate/img:v1")}, upToDate: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cli := NewCLI(t)
-			pane := startPane(t, tmuxPath, cli, tc.size.w, tc.size.h, append([]string{"migrate", "--progress", "tty"}, tc.args...))
+			pane := startPaneOut(t, tmuxPath, cli, tc.size.w, tc.size.h, append([]string{"migrate", "--progress", "tty"}, tc.args...), tc.stdoutOnPane)
 			var frames []string
 			deadline := time.Now().Add(120 * time.Second)
 			exit := -1
@@ -109,6 +112,11 @@ func TestProgressTerminalSizes(t *testing.T) {
 			checkFrame(t, final, tc.size.w, "the end")
 			if n := strings.Count(final, "[+] Copying"); n != 1 {
 				t.Errorf("the terminal holds %d views, want 1 (stale headers in the scrollback)", n)
+			}
+			if tc.stdoutOnPane {
+				if n := strings.Count(final, "@sha256:"); n != 10 {
+					t.Errorf("the terminal shows %d results, want 10", n)
+				}
 			}
 			if !strings.Contains(final, "FINISHED") {
 				t.Errorf("the last frame does not say FINISHED")

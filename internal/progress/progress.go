@@ -323,6 +323,32 @@ func (w *Writer) Finish(line string, err error) {
 	w.out.printf("%s\n", line)
 }
 
+// Above returns a writer for out, a stream that shares the terminal with the
+// view (stdout on the same terminal as stderr): what it writes, whole lines,
+// goes above the view, which is drawn again below it. Elsewhere (no view on a
+// terminal, or once it stopped) it is out.
+func (w *Writer) Above(out io.Writer) io.Writer {
+	if w == nil || w.display == nil || w.display.tty == nil {
+		return out
+	}
+	return aboveWriter{w: w, out: out}
+}
+
+type aboveWriter struct {
+	w   *Writer
+	out io.Writer
+}
+
+func (a aboveWriter) Write(p []byte) (int, error) {
+	a.w.mu.Lock()
+	live := !a.w.stopped
+	a.w.mu.Unlock()
+	if !live {
+		return a.out.Write(p)
+	}
+	return a.w.display.tty.above(a.out, p)
+}
+
 // Close stops the display, leaving its last state on screen.
 func (w *Writer) Close() { w.Stop(nil) }
 

@@ -27,6 +27,8 @@ type ttyScreen struct {
 	mu      sync.Mutex
 	pending []string
 	ready   bool
+	// last is the frame on screen, drawn again below what goes above it.
+	last []string
 	// drawn is how many lines the last frame took; the cursor is on the
 	// line below them.
 	drawn int
@@ -310,19 +312,50 @@ func (s *ttyScreen) draw() {
 		return
 	}
 	s.ready = false
+	s.writeLocked(s.pending)
+}
+
+func (s *ttyScreen) writeLocked(lines []string) {
 	var b strings.Builder
 	b.WriteString("\x1b[?25l") // no cursor flickering over the view
 	if s.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", s.drawn)
 	}
 	b.WriteString("\r")
-	for _, l := range s.pending {
+	for _, l := range lines {
 		b.WriteString(l)
 		b.WriteString("\x1b[K\n")
 	}
 	b.WriteString("\x1b[J\x1b[?25h")
-	s.drawn = len(s.pending)
+	s.drawn, s.last = len(lines), lines
 	_, _ = io.WriteString(s.out, b.String())
+}
+
+// above writes p, whole lines for another stream on the same terminal
+// (stdout), where the view is, and draws the view again below them: written
+// under the view, they would be drawn over, and the view's next frame would
+// start below its old header.
+func (s *ttyScreen) above(out io.Writer, p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.drawn; n > 0 {
+		// Erased line by line: an erase from the top of the screen to its end
+		// is a clear screen, which some terminals (tmux) keep in their
+		// scrollback.
+		var b strings.Builder
+		fmt.Fprintf(&b, "\x1b[%dA", n)
+		for range n {
+			b.WriteString("\r\x1b[2K\x1b[B")
+		}
+		fmt.Fprintf(&b, "\x1b[%dA\r", n)
+		_, _ = io.WriteString(s.out, b.String())
+		s.drawn = 0
+	}
+	n, err := out.Write(p)
+	if s.last != nil {
+		s.writeLocked(s.last)
+	}
+	return n, err
 }
 
 // sizeOrDefault is the terminal's size, or 80×24 when it will not say.
