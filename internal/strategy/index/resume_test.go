@@ -63,6 +63,29 @@ func TestBlobReaderResumesEarlierRun(t *testing.T) {
 	}
 }
 
+// A registry that holds the whole blob from an earlier run (only the commit
+// was lost) gets nothing more; the blob is still read and checked.
+func TestBlobReaderResumeAtTheEnd(t *testing.T) {
+	data, d := blobOf(t, 2<<20+99)
+	store := uploadsession.Open(t.TempDir())
+	first := newTestReader(&flakySource{data: data, ranges: true}, d, int64(len(data)))
+	first.session = &keptSession{store: store, repository: "reg.test/app"}
+	if _, err := readAll(first); err != nil {
+		t.Fatal(err)
+	}
+	first.KeepSession("http://reg.test/u")
+	next := newTestReader(&flakySource{data: data, ranges: true}, d, int64(len(data)))
+	next.session = &keptSession{store: store, repository: "reg.test/app"}
+	next.session.found, next.session.ok = store.Find("reg.test/app", d)
+	if err := next.ResumeAt(context.Background(), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := readAll(next)
+	if err != nil || len(rest) != 0 || next.Verified() != nil {
+		t.Fatalf("at the end: %d bytes handed on (%v), verified %v", len(rest), err, next.Verified())
+	}
+}
+
 // A resumed upload whose kept hash states are wrong fails the digest check:
 // the states are a hint about the source, never trusted over it.
 func TestBlobReaderResumeWrongState(t *testing.T) {
