@@ -47,6 +47,14 @@ func TestProgressPlainCI(t *testing.T) {
 			t.Errorf("%d group lines, want 9 (8 platforms and the index)", n)
 		}
 	})
+	t.Run("up to date", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", "--progress", "quiet", src.Ref("e2e/small00:v1"), dst.Ref("plain/again:v1")).AssertSuccess(t)
+		res := cli.RunDocker(t, "migrate", "--progress", "plain", src.Ref("e2e/small00:v1"), dst.Ref("plain/again:v1")).AssertSuccess(t)
+		t.Logf("%s", res.Stderr)
+		if n := strings.Count(res.Stderr, "is up to date"); n != 1 {
+			t.Errorf("\"is up to date\" is said %d times, want once:\n%s", n, res.Stderr)
+		}
+	})
 	t.Run("a batch of 10", func(t *testing.T) {
 		res := cli.RunDocker(t, append(append([]string{"migrate", "--progress", "plain"}, batch...), dst.Ref("plainbatch"))...).AssertSuccess(t)
 		lines := stderrLines(res)
