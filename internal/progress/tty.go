@@ -137,7 +137,7 @@ func groupStatus(v *vertex) string {
 // among the running groups. The last frame lists every group and message in
 // full, however tall.
 func render(f frameOf, width, height int) []string {
-	width = max(width, 20)
+	width = max(width, 2)
 	// The header counts the transfers (blobs and manifests), which end one
 	// by one, rather than the groups, which often end all at once.
 	var done, count int

@@ -114,3 +114,15 @@ func TestRenderLastFrame(t *testing.T) {
 		t.Errorf("the last header after an interrupt is %q", lines[0])
 	}
 }
+
+// However narrow the terminal, no line wraps.
+func TestRenderNarrow(t *testing.T) {
+	now := time.Now()
+	for _, width := range []int{2, 8, 15, 19, 25} {
+		for _, l := range render(viewOf(3, 2, 1, 1, now), width, 24) {
+			if w := columns.StringWidth(l); w > width-1 {
+				t.Errorf("width %d: line %q is %d columns", width, l, w)
+			}
+		}
+	}
+}
