@@ -58,6 +58,7 @@ type migrateOptions struct {
 	check               checkFlags
 	metadataFile        string
 	noClobber           bool
+	mirrors             mirrorOptions
 	// changed are the flags the command line set.
 	changed map[string]bool
 }
@@ -89,7 +90,11 @@ Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
 
 On success, stdout carries one line per image, DST@sha256:DIGEST, or what
---format asks for; progress goes to stderr.`,
+--format asks for; progress goes to stderr.
+
+Exit status: 0 when every image named is at DST, whole and pullable (with
+--check: equal); 1 when any image did not arrive (or is not equal); 125 for
+bad input, before anything is read or written; 130 when interrupted.`,
 		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
   docker migrate golang:1.25-alpine registry.example.com/mirror/golang
 
@@ -149,6 +154,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
+	addMirrorFlags(flags, &opts.mirrors)
 	addBatchFlags(flags, &opts.batch)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
@@ -251,10 +257,12 @@ func parseReferences(src, dst string) (parsed, error) {
 type checked struct {
 	mode progress.Mode
 	// out prints the results as --format asks.
-	out    *printer
-	plats  []v1.Platform
-	debug  bool
-	debugf func(format string, args ...any)
+	out   *printer
+	plats []v1.Platform
+	// mirrors are the --registry-mirror endpoints, validated.
+	mirrors []registry.Endpoint
+	debug   bool
+	debugf  func(format string, args ...any)
 }
 
 // checkOptions validates the flags every run shares; an error is a usage error.
@@ -284,6 +292,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if err := checkFlagValues(opts); err != nil {
 		return c, err
 	}
+	if c.mirrors, err = checkMirrors(opts.mirrors); err != nil {
+		return c, err
+	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
 		if dockerCli.Err().IsTerminal() {
@@ -309,7 +320,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		registry.WithUserAgent("docker-migrate/" + plugin.Version),
 		registry.WithDebugf(c.debugf),
 		registry.WithNotify(notify),
-	}, more...)...)
+	}, append(registrySettings(dockerCli, opts.mirrors, c.mirrors, c.debugf), more...)...)...)
 	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: c.debugf, progress: c.mode}
 	var strategies []strategy.Strategy
 	for _, mk := range []func() (strategy.Strategy, error){
@@ -416,8 +427,12 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintln(w, progress.Wrap(fmt.Sprintf(format, args...), width, "  "))
 	}
-	if r.UpToDate {
-		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
+	switch {
+	case r.UpToDate && r.DigestChanged:
+		say("Done: %s is up to date; its digest differs from the source's (%s).", r.Destination, r.DigestNote)
+		return
+	case r.UpToDate:
+		say("Done: %s is up to date; the digest is unchanged.", r.Destination)
 		return
 	}
 	elapsed := time.Duration(r.DurationSeconds * float64(time.Second))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"text/template"
@@ -46,17 +47,35 @@ func newPrinter(format string, out io.Writer) (*printer, error) {
 	case formatJSON, "{{json .}}":
 		p.format = formatJSON
 	default:
+		if !strings.Contains(format, "{{") {
+			// A word such as "yaml" or a typo of "json" would otherwise be a
+			// template that prints itself once per image.
+			return nil, fmt.Errorf("invalid --format %q: give json, or a Go template such as '{{.DestinationDigest}}'", format)
+		}
 		t, err := templates.Parse(format)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --format %q: %v; use json or a Go template such as '{{.DestinationDigest}}'", format, err)
 		}
 		// A field that does not exist fails here rather than after the copy.
 		if err := t.Execute(io.Discard, &migrate.Result{}); err != nil && strings.Contains(err.Error(), "can't evaluate field") {
-			return nil, fmt.Errorf("invalid --format %q: %v", format, templateError(err))
+			return nil, fmt.Errorf("invalid --format %q: %v; the fields are %s", format, templateError(err), strings.Join(resultFields(), ", "))
 		}
 		p.tmpl = t
 	}
 	return p, nil
+}
+
+// resultFields lists what a --format template can name: the exported fields
+// of the result, as {{.Name}}.
+func resultFields() []string {
+	var fields []string
+	t := reflect.TypeOf(migrate.Result{})
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			fields = append(fields, "."+f.Name)
+		}
+	}
+	return fields
 }
 
 // templateError keeps the part of a template error a user can act on.
@@ -115,11 +134,12 @@ func (p *printer) printCheck(res *check.Result, dst string) error {
 		_, err = fmt.Fprintf(p.out, "%s\n", b)
 		return err
 	}
-	digest := res.DestinationDigest
-	if digest == "" {
-		digest = "(none)"
+	if res.DestinationDigest == "" {
+		// Nothing there to name by digest: the reference alone.
+		_, err := fmt.Fprintf(p.out, "%s %s\n", res.Status, dst)
+		return err
 	}
-	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, digest)
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, res.DestinationDigest)
 	return err
 }
 

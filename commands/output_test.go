@@ -161,9 +161,17 @@ func TestTemplateFormat(t *testing.T) {
 func hashString(hex string) string { return "sha256:" + strings.Repeat(hex, 64/len(hex)) }
 
 func TestBadFormat(t *testing.T) {
-	for _, f := range []string{"{{.Nope}}", "{{.DestinationDigest", "{{nosuchfunc .}}"} {
-		if _, err := newPrinter(f, &bytes.Buffer{}); err == nil {
-			t.Errorf("--format %q was accepted", f)
+	for f, want := range map[string]string{
+		"{{.Nope}}":            "the fields are .Source",
+		"{{.DestinationDigest": "use json or a Go template",
+		"{{nosuchfunc .}}":     "use json or a Go template",
+		"yaml":                 "give json, or a Go template",
+		"jsno":                 "give json, or a Go template",
+		"DestinationDigest":    "give json, or a Go template",
+	} {
+		_, err := newPrinter(f, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--format %q: %v, want an error with %q", f, err, want)
 		}
 	}
 }

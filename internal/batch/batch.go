@@ -253,6 +253,30 @@ func (r *runner) stopReason(ctx context.Context) string {
 	return "not started: the run was interrupted"
 }
 
+// underWayReason says how far an image got that the run stopped while it was
+// under way: planned (res is nil) or copying, with what had moved.
+func (r *runner) underWayReason(res *migrate.Result) string {
+	r.mu.Lock()
+	why := "interrupted"
+	if r.failFastStopped {
+		why = "stopped by --fail-fast"
+	}
+	r.mu.Unlock()
+	if res == nil {
+		return why + " while it was being planned; nothing was moved"
+	}
+	var planned int64
+	if res.Plan != nil {
+		for _, b := range res.Plan.Blobs {
+			if b.Action == plan.Copy {
+				planned += b.Size
+			}
+		}
+	}
+	moved := res.Bytes.Copied + res.Bytes.Mounted
+	return fmt.Sprintf("%s while copying: %s of %s moved; the tag was not written", why, units.HumanSize(float64(moved)), units.HumanSize(float64(planned)))
+}
+
 // one copies one image, unless a report says an earlier run did or its
 // registry has stopped this run with a rate limit.
 func (r *runner) one(ctx context.Context, i int, im Image) {
@@ -279,7 +303,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	res, describe, err := migrate.Run(ctx, o)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+		r.finish(im, i, res, NotDone, r.underWayReason(res))
 	case err != nil:
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
@@ -398,6 +422,12 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 	}
 	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
 	detail := ""
+	if res != nil && !outcome.Arrived() {
+		// Stopped under way: what moved counts, and the next run skips it.
+		r.sum.Bytes.Copied += res.Bytes.Copied
+		r.sum.Bytes.Mounted += res.Bytes.Mounted
+		rec.BytesMoved = res.Bytes.Copied + res.Bytes.Mounted
+	}
 	if res != nil && outcome.Arrived() {
 		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
 		r.sum.Bytes.Copied += res.Bytes.Copied

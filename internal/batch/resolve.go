@@ -224,7 +224,7 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 		}
 		src := im.SourceStore
 		if src == nil {
-			repo, err := reg.Repository(ctx, im.Source.Context(), registry.Pull)
+			repo, err := reg.Repository(ctx, im.Source.Context(), registry.PullSource)
 			if err != nil {
 				continue
 			}

@@ -50,6 +50,11 @@ type Repository struct {
 	ratef     func(host, remaining string)
 	access    Access
 	rateNoted atomic.Bool
+	// signin is the handle's transport: it knows whether credentials went
+	// with the requests, so that a refusal can say they were refused.
+	signin *signIn
+	// unreadable is why the user's credentials could not be read, if so.
+	unreadable string
 }
 
 // Host is the registry host the handle talks to.
@@ -64,6 +69,9 @@ func (r *Repository) op() string {
 
 func (r *Repository) check(resp *http.Response, codes ...int) error {
 	err := checkResponse(resp, r.Host(), r.op(), codes...)
+	if err != nil && errdefs.Is(err, errdefs.Unauthorized) && r.signin != nil {
+		err = credentialsRefused(err, r.Host(), r.op(), r.signin.sentCredentials(), r.unreadable)
+	}
 	if err != nil && r.access == Pull && errdefs.Is(err, errdefs.Unauthorized) {
 		// Docker Hub answers 401, not 404, for a repository that does not exist.
 		e, _ := errors.AsType[*errdefs.Error](err)
