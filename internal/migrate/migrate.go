@@ -252,7 +252,8 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
 	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
+		// The summary says "up to date"; progress says what was found, once.
+		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
 	}
 	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
