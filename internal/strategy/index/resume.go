@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker/go-units"
@@ -32,8 +33,8 @@ const maxKeptMarks = 64
 // them.
 func (e *executor) sessionFor(b *plan.Blob) *keptSession {
 	r, ok := e.dst.(*registry.Repository)
-	if !ok || e.opts.Uploads == nil {
-		return nil
+	if !ok || e.opts.Uploads == nil || b.Size <= store.SmallBlobSize {
+		return nil // a small blob goes in one request: no session to keep
 	}
 	k := &keptSession{store: e.opts.Uploads, repository: r.Name.Name()}
 	k.found, k.ok = k.store.Find(k.repository, b.Digest)
