@@ -199,7 +199,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		pw.Stop(context.Canceled)
 	}
 	pw.Close()
-	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
+	// With rawjson each image's outcome is in the stream already, failures
+	// with their sentence: the summary table is left out, as buildx does.
+	if c.mode != progress.RawJSON && (c.mode != progress.Quiet || len(sum.Failures) > 0) {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {

@@ -115,13 +115,13 @@ bad input, before anything is read or written; 130 when interrupted.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			opts.changed = changedFlags(cmd)
 			if err := checkArgs(opts, args); err != nil {
-				return usageError(cmd, err)
+				return finalStatus(dockerCli, opts, usageError(cmd, err))
 			}
 			switch {
 			case len(opts.batch.files) > 0 && len(args) != 1:
-				return usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath())))
 			case len(opts.batch.files) == 0 && len(args) < 2:
-				return usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath())))
 			}
 			return nil
 		},
@@ -131,9 +131,9 @@ bad input, before anything is read or written; 130 when interrupted.`,
 			opts.batch.jobsSet = opts.changed["jobs"]
 			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled {
 				opts.source, opts.destination = srcs[0], dst
-				return fitStatus(dockerCli, runMigrate(cmd.Context(), dockerCli, opts))
+				return finalStatus(dockerCli, opts, runMigrate(cmd.Context(), dockerCli, opts))
 			}
-			return fitStatus(dockerCli, runBatch(cmd.Context(), dockerCli, opts, srcs, dst))
+			return finalStatus(dockerCli, opts, runBatch(cmd.Context(), dockerCli, opts, srcs, dst))
 		},
 		DisableFlagsInUseLine: true,
 	}
@@ -186,6 +186,21 @@ func showUseLine(cmd *cobra.Command) {
 
 // fitStatus wraps the sentence an error ends with to the terminal's width,
 // as the rest of what the command prints on a terminal.
+// finalStatus is the sentence a run ends with, as the CLI is to print it:
+// fitted to the terminal, or, with --progress rawjson, as one more JSON event
+// of the stream (the CLI prints it on stderr as it is), so that a reader of
+// the stream gets JSON lines only.
+func finalStatus(dockerCli command.Cli, opts migrateOptions, err error) error {
+	var st cli.StatusError
+	if mode, perr := progress.ParseMode(opts.progress); perr == nil && mode == progress.RawJSON && errors.As(err, &st) && st.Status != "" {
+		if ev, jerr := progress.RawJSONEvent(st.Status, true); jerr == nil {
+			st.Status = string(ev)
+		}
+		return st
+	}
+	return fitStatus(dockerCli, err)
+}
+
 func fitStatus(dockerCli command.Cli, err error) error {
 	var st cli.StatusError
 	if !errors.As(err, &st) || st.Status == "" {
@@ -400,7 +415,9 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 			return err
 		}
 	}
-	if c.mode != progress.Quiet && !opts.dryRun && c.out.format == "" {
+	// With rawjson the stream is the whole of stderr: the summary is left
+	// out, as buildx leaves out its build details (stdout has the result).
+	if c.mode != progress.Quiet && c.mode != progress.RawJSON && !opts.dryRun && c.out.format == "" {
 		summary(dockerCli.Err(), res, terminalWidth(dockerCli))
 	}
 	if err := c.out.print(res, refs.displayDestination); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/templates"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
@@ -116,8 +117,20 @@ func (p *printer) print(res *migrate.Result, dst string) error {
 	case res.DryRun:
 		return nil
 	}
-	_, err := fmt.Fprintf(p.out, "%s@%s\n", dst, res.DestinationDigest)
+	_, err := fmt.Fprintf(p.out, "%s@%s\n", withoutDigest(dst), res.DestinationDigest)
 	return err
+}
+
+// withoutDigest drops the digest a destination named by digest only ends
+// with (REPO@sha256:…, from a digest-only SRC), so that DST@DIGEST names the
+// digest once: the one that arrived.
+func withoutDigest(dst string) string {
+	if i := strings.LastIndex(dst, "@"); i >= 0 {
+		if _, err := v1.NewHash(dst[i+1:]); err == nil {
+			return dst[:i]
+		}
+	}
+	return dst
 }
 
 // printCheck prints one image's --check verdict: "STATUS DST@DIGEST", or with
@@ -139,7 +152,7 @@ func (p *printer) printCheck(res *check.Result, dst string) error {
 		_, err := fmt.Fprintf(p.out, "%s %s\n", res.Status, dst)
 		return err
 	}
-	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, res.DestinationDigest)
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, withoutDigest(dst), res.DestinationDigest)
 	return err
 }
 

@@ -204,3 +204,19 @@ func TestMetadataFile(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A destination named by digest only (a digest-only SRC) loses its digest
+// before DST@DIGEST is printed; nothing else is cut.
+func TestWithoutDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	for in, want := range map[string]string{
+		"reg.lan/m/img@" + d:        "reg.lan/m/img",
+		"reg.lan/m/img:v1":          "reg.lan/m/img:v1",
+		"localhost:5000/img":        "localhost:5000/img",
+		"oci-archive:/tmp/a@b/x:v1": "oci-archive:/tmp/a@b/x:v1",
+	} {
+		if got := withoutDigest(in); got != want {
+			t.Errorf("withoutDigest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

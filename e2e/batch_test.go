@@ -168,6 +168,9 @@ func TestBatchSharedLayers(t *testing.T) {
 
 	// Several SRCs on the command line, the same grammar, JSON lines out.
 	js := cli.RunDocker(t, "migrate", "--format", "json", src.Ref(images[0].ref), src.Ref(images[1].ref), dst.Host+"/other").AssertSuccess(t)
+	if n := assertPullableOutput(t, js, dst); n != 2 {
+		t.Errorf("%d images pullable, want 2", n)
+	}
 	dec := json.NewDecoder(strings.NewReader(js.Stdout))
 	n := 0
 	for {
@@ -548,6 +551,7 @@ func TestBatchStdin(t *testing.T) {
 	res := NewCLI(t).RunDockerStdin(t, src.Ref(images[0].ref)+"\n"+src.Ref(images[1].ref)+" renamed/one\n", "migrate", "-f", "-", dst.Host).AssertSuccess(t)
 	assertDigest(t, dst, dst.Ref(images[0].ref), images[0].digest)
 	assertDigest(t, dst, dst.Ref("renamed/one:v1"), images[1].digest)
+	assertPullableOutput(t, res, dst)
 	if strings.Count(res.Stdout, "\n") != 2 {
 		t.Errorf("want 2 result lines:\n%s", res.Stdout)
 	}

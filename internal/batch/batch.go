@@ -41,7 +41,8 @@ type Image struct {
 	// SinglePlatform writes the platform's own manifest, not an index of one:
 	// the destination is a docker-save archive.
 	SinglePlatform bool
-	// Origin says where the image was named ("images.txt line 4", "argument 1").
+	// Origin says where the image was named ("images.txt line 4", an
+	// archive), or originArgument.
 	Origin string
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
@@ -55,6 +56,18 @@ func (im Image) Label() string {
 		return reference.FamiliarString(named)
 	}
 	return im.Source.Name()
+}
+
+// originArgument is the Origin of an image named as a SRC argument.
+const originArgument = "argument"
+
+// from is " (images.txt line 4)" for an image a list or an archive named,
+// and nothing for an argument: the user typed that one in front of them.
+func (im Image) from() string {
+	if im.Origin == "" || im.Origin == originArgument {
+		return ""
+	}
+	return " (" + im.Origin + ")"
 }
 
 func plural(n int, word string) string {
@@ -529,7 +542,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	}
 	for _, f := range s.Failures {
 		for _, line := range strings.Split(f.Reason, "\n") {
-			fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, line)
+			fmt.Fprintf(&b, "%s %s%s: %s\n", f.Outcome, f.Image.Label(), f.Image.from(), line)
 		}
 	}
 	fmt.Fprint(w, b.String())

@@ -438,8 +438,8 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 		// The store claims success but we never saw the whole blob: do not trust it.
 		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
 	}
-	if br.resumedAt > 0 {
-		e.resumed.add(b, br.resumedAt)
+	if br.resumedFrom > 0 {
+		e.resumed.add(b, br.resumedFrom)
 	}
 	return copied, nil
 }

@@ -81,7 +81,7 @@ func (b *blobReader) ResumeAt(ctx context.Context, off int64) error {
 	b.restore(start.off)
 	b.from = off
 	b.readAt = -1
-	b.resumedAt = off
+	b.resumedFrom = off
 	b.task.Reset()
 	b.task.Held(off)
 	at := resumedShare(off, b.size)
