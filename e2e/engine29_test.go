@@ -53,7 +53,7 @@ func (e *engine29) start(t testing.TB) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, script, "start", dir)
-		cmd.Env = append(os.Environ(), "DOCKERD=dockerd-29", "DOCKERD_FLAGS="+e.flags)
+		cmd.Env = append(os.Environ(), "DOCKERD=dockerd-29", "DOCKERD_ARGS="+e.flags)
 		out, err := cmd.Output()
 		if err != nil {
 			e.err = err

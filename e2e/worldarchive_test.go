@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
@@ -23,84 +19,23 @@ import (
 // The tests here read archives and layouts other tools wrote the way they
 // write them in the world (Docker 29's `docker save` with the containerd
 // image store, `ctr images export`, crane, skopeo), and the damaged ones a
-// user meets. Every run that exits 0 is followed by assertPullable.
+// user meets. Every run that exits 0 is followed by the pull check (pulledDigest).
 
-// assertPullable pulls what ref names at r the way a client would, through
-// go-containerregistry rather than the plugin: every manifest by digest, any
-// depth of index (bounded), and every blob whole, each checked against its
-// digest and the size its descriptor gives. It returns the root's digest.
-func assertPullable(t testing.TB, r *Registry, ref string) v1.Hash {
+// pulledDigest is the digest ref points to at r, once the pull check
+// (assertPullable) has pulled everything under it: every manifest by digest
+// and every blob whole, each against its descriptor's digest and size.
+func pulledDigest(t testing.TB, r *Registry, ref string) v1.Hash {
 	t.Helper()
-	ctx := checkContext(t)
+	d, ok := headDigest(t, r, ref)
+	if !ok {
+		t.Fatalf("%s is not at the destination", ref)
+	}
 	parsed, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := remote.Get(parsed, r.remoteOptions(ctx)...)
-	if err != nil {
-		t.Fatalf("%s is not pullable: GET manifest: %v", ref, err)
-	}
-	repo := parsed.Context()
-	blobs := map[v1.Hash]int64{}
-	var walk func(d v1.Descriptor, depth int)
-	walk = func(d v1.Descriptor, depth int) {
-		if depth > 4 {
-			t.Errorf("%s: indexes nested deeper than 4", ref)
-			return
-		}
-		got, err := remote.Get(repo.Digest(d.Digest.String()), r.remoteOptions(ctx)...)
-		if err != nil {
-			t.Errorf("%s: manifest %s is not pullable: %v", ref, d.Digest, err)
-			return
-		}
-		sum := sha256.Sum256(got.Manifest)
-		if hex.EncodeToString(sum[:]) != d.Digest.Hex || (d.Size > 0 && int64(len(got.Manifest)) != d.Size) {
-			t.Errorf("%s: manifest %s reads as %d bytes of another digest (descriptor: %d bytes)", ref, d.Digest, len(got.Manifest), d.Size)
-		}
-		if got.MediaType.IsIndex() {
-			idx, err := v1.ParseIndexManifest(bytes.NewReader(got.Manifest))
-			if err != nil {
-				t.Errorf("%s: index %s: %v", ref, d.Digest, err)
-				return
-			}
-			for _, c := range idx.Manifests {
-				walk(c, depth+1)
-			}
-			return
-		}
-		m, err := v1.ParseManifest(bytes.NewReader(got.Manifest))
-		if err != nil {
-			t.Errorf("%s: manifest %s: %v", ref, d.Digest, err)
-			return
-		}
-		for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-			blobs[b.Digest] = b.Size
-		}
-	}
-	walk(v1.Descriptor{Digest: root.Digest, Size: root.Size}, 0)
-	for d, size := range blobs {
-		l, err := remote.Layer(repo.Digest(d.String()), r.remoteOptions(ctx)...)
-		if err != nil {
-			t.Errorf("%s: blob %s: %v", ref, d, err)
-			continue
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Errorf("%s: blob %s is not pullable: %v", ref, d, err)
-			continue
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, rc)
-		rc.Close()
-		if err != nil {
-			t.Errorf("%s: blob %s: %v", ref, d, err)
-			continue
-		}
-		if hex.EncodeToString(h.Sum(nil)) != d.Hex || n != size {
-			t.Errorf("%s: blob %s reads as %d bytes of another digest (descriptor: %d bytes)", ref, d, n, size)
-		}
-	}
-	return root.Digest
+	assertPullable(t, r, parsed, d, true)
+	return d
 }
 
 // assertNoRetryAdvice fails when a failure about a local file tells the user
@@ -260,7 +195,7 @@ func TestWorldDocker29Save(t *testing.T) {
 	t.Run("one platform of three", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "--progress", "plain", "docker-archive:"+saves.hostOnly, dst.Host+"/one").AssertSuccess(t)
 		to := dst.Ref("one/world/app:v1")
-		one = assertPullable(t, dst, to)
+		one = pulledDigest(t, dst, to)
 		if one == upstream {
 			t.Errorf("%s has the upstream digest, though only one platform was in the archive", to)
 		}
@@ -281,13 +216,13 @@ func TestWorldDocker29Save(t *testing.T) {
 		b, _ := os.ReadFile(saves.hostOnly)
 		os.WriteFile(copied, b, 0o644)
 		cli.RunDocker(t, "migrate", "docker-archive:"+saves.hostOnly, "oci-archive:"+copied, dst.Host+"/two").AssertSuccess(t)
-		if got := assertPullable(t, dst, dst.Ref("two/world/app:v1")); got != one {
+		if got := pulledDigest(t, dst, dst.Ref("two/world/app:v1")); got != one {
 			t.Errorf("two copies of the archive gave %s, the archive alone %s", got, one)
 		}
 	})
 	t.Run("--platform", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "--platform", "linux/amd64", "docker-archive:"+saves.hostOnly, dst.Host+"/plat").AssertSuccess(t)
-		assertPullable(t, dst, dst.Ref("plat/world/app:v1"))
+		pulledDigest(t, dst, dst.Ref("plat/world/app:v1"))
 		assertStderr(t, res, "--platform picks from those")
 		res = cli.RunDocker(t, "migrate", "--platform", "linux/arm64", "docker-archive:"+saves.hostOnly, dst.Host+"/arm")
 		if res.ExitCode == 0 {
@@ -300,7 +235,7 @@ func TestWorldDocker29Save(t *testing.T) {
 	t.Run("two platforms of three", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "--progress", "plain", "oci-archive:"+saves.twoPlatforms, dst.Host+"/twoplat").AssertSuccess(t)
 		to := dst.Ref("twoplat/world/app:v1")
-		assertPullable(t, dst, to)
+		pulledDigest(t, dst, to)
 		if got := platformsOf(t, dst, to); !slices.Equal(got, []string{"linux/amd64", "linux/arm64/v8"}) {
 			t.Errorf("%s has platforms %v, want linux/amd64 and linux/arm64/v8", to, got)
 		}
@@ -308,7 +243,7 @@ func TestWorldDocker29Save(t *testing.T) {
 	})
 	t.Run("save --platform", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "docker-archive:"+saves.amd64, dst.Host+"/amd").AssertSuccess(t)
-		got := assertPullable(t, dst, dst.Ref("amd/world/app:v1"))
+		got := pulledDigest(t, dst, dst.Ref("amd/world/app:v1"))
 		idx, _ := fixture.NewIndex(worldIndex(1701))
 		im, _ := idx.IndexManifest()
 		if got != im.Manifests[0].Digest {
@@ -328,12 +263,12 @@ func TestWorldDocker29Save(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("a save by image ID:\n%s", res)
 		}
-		assertPullable(t, dst, dst.Ref("byid/app:v1"))
+		pulledDigest(t, dst, dst.Ref("byid/app:v1"))
 	})
 	t.Run("full reference", func(t *testing.T) {
 		to := dst.Ref("mirror/golang:1.25-alpine")
 		res := cli.RunDocker(t, "migrate", "docker-archive:"+saves.amd64, to).AssertSuccess(t)
-		d := assertPullable(t, dst, to)
+		d := pulledDigest(t, dst, to)
 		assertResultLine(t, res, to, d)
 	})
 }
@@ -362,7 +297,7 @@ func TestWorldCtrExportAttestations(t *testing.T) {
 			prefix := dst.Host + "/ctr" + strings.ReplaceAll(strings.Join(args, ""), "/", "-")
 			res := cli.RunDocker(t, append(append([]string{"migrate", "--progress", "plain"}, args...), "oci-archive:"+file, prefix)...).AssertSuccess(t)
 			to := prefix + "/world/ctr:v1"
-			assertPullable(t, dst, to)
+			pulledDigest(t, dst, to)
 			if got := platformsOf(t, dst, to); !slices.Equal(got, []string{"linux/amd64"}) {
 				t.Errorf("%s has platforms %v, want linux/amd64", to, got)
 			}
@@ -413,7 +348,7 @@ func TestWorldDiffIDs(t *testing.T) {
 		bad := packTar(t, unpacked, filepath.Join(dir, "bad.tar"))
 
 		cli.RunDocker(t, "migrate", "docker-archive:"+good, dst.Host+"/good").AssertSuccess(t)
-		assertPullable(t, dst, dst.Ref("good/world/layers:v1"))
+		pulledDigest(t, dst, dst.Ref("good/world/layers:v1"))
 		res := cli.RunDocker(t, "migrate", "docker-archive:"+bad, dst.Host+"/crane")
 		if res.ExitCode == 0 {
 			t.Fatalf("a layer that does not match its diff_id was copied:\n%s", res)
@@ -551,7 +486,7 @@ func TestWorldBadLayouts(t *testing.T) {
 		os.WriteFile(filepath.Join(layout, "index.json"), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}`), 0o644)
 		nulled := packTar(t, layout, filepath.Join(dir, "d29-null.tar"))
 		cli.RunDocker(t, "migrate", "docker-archive:"+nulled, dst.Host+"/d29null").AssertSuccess(t)
-		assertPullable(t, dst, dst.Ref("d29null/world/layout:v1"))
+		pulledDigest(t, dst, dst.Ref("d29null/world/layout:v1"))
 
 		// index.json naming a manifest that is not inside, beside the
 		// manifest.json docker load reads.
@@ -561,7 +496,7 @@ func TestWorldBadLayouts(t *testing.T) {
 		os.Remove(filepath.Join(layout, "blobs", "sha256", index.Manifests[0].Digest.Hex))
 		absent := packTar(t, layout, filepath.Join(dir, "d29-absent.tar"))
 		cli.RunDocker(t, "migrate", "docker-archive:"+absent, dst.Host+"/d29absent").AssertSuccess(t)
-		assertPullable(t, dst, dst.Ref("d29absent/world/layout:v1"))
+		pulledDigest(t, dst, dst.Ref("d29absent/world/layout:v1"))
 	})
 }
 
@@ -586,7 +521,7 @@ func TestWorldOneImageArchive(t *testing.T) {
 
 	to := dst.Ref("mirror/golang:1.25-alpine")
 	res := cli.RunDocker(t, "migrate", "oci-archive:"+one, to).AssertSuccess(t)
-	d := assertPullable(t, dst, to)
+	d := pulledDigest(t, dst, to)
 	assertResultLine(t, res, to, d)
 
 	res = cli.RunDocker(t, "migrate", "oci-archive:"+two, dst.Ref("mirror/golang:1.25-alpine")).AssertExit(t, 125)
@@ -608,7 +543,7 @@ func TestWorldOneImageArchive(t *testing.T) {
 	dockerSaveMu.Unlock()
 	to = dst.Ref("mirror/golang-classic:1.25-alpine")
 	res = cli.RunDocker(t, "migrate", "docker-archive:"+classic, to).AssertSuccess(t)
-	assertResultLine(t, res, to, assertPullable(t, dst, to))
+	assertResultLine(t, res, to, pulledDigest(t, dst, to))
 }
 
 // TestWorldDocker29ClassicSave copies what Docker 29 with the classic image
@@ -639,8 +574,8 @@ func TestWorldDocker29ClassicSave(t *testing.T) {
 
 	to := dst.Ref("classic/app:v1")
 	res := cli.RunDocker(t, "migrate", "docker-archive:"+byID, to).AssertSuccess(t)
-	assertResultLine(t, res, to, assertPullable(t, dst, to))
+	assertResultLine(t, res, to, pulledDigest(t, dst, to))
 
 	cli.RunDocker(t, "migrate", "--progress", "quiet", "docker-archive:"+byName, dst.Host+"/named").AssertSuccess(t)
-	assertPullable(t, dst, dst.Ref("named/world/classic:v1"))
+	pulledDigest(t, dst, dst.Ref("named/world/classic:v1"))
 }
