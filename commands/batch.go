@@ -145,7 +145,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
 		Warnf:        pw.Logf,
@@ -220,6 +220,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
 	case notDone > 0 && opts.check.enabled:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images are not equal at the destination (see above); to copy what is missing, run the same command without --check", notDone, len(images)), StatusCode: exitFailure}
+	case notDone > 0 && sum.AllFinal():
+		// What an archive holds fails the same way every run.
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above)", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	}

@@ -80,7 +80,15 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			res.Close()
 		}
 	}()
-	dst, err := parseDestination(req.Destination, req.Exact)
+	// One archive SRC and a DST with a tag: the archive's one image goes
+	// there, as a registry image would; told once the archive is open.
+	oneArchive := !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
+	if !req.Exact && !oneArchive && isTagged(req.Destination) {
+		if names := sourceNames(req.Entries); len(names) > 1 {
+			return res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
+		}
+	}
+	dst, err := parseDestination(req.Destination, req.Exact || oneArchive)
 	if err != nil {
 		return res, err
 	}
@@ -191,8 +199,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if err != nil {
 				return res, err
 			}
-			if len(names) == 0 && req.Warnf != nil {
-				req.Warnf("warning: %s holds no images", a)
+			if len(names) == 0 {
+				return res, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
+			}
+			if oneArchive && len(names) != 1 {
+				return res, severalImages(req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
 			}
 			e := archiveEntries[min(i, len(archiveEntries)-1)]
 			for _, n := range names {
@@ -250,6 +261,100 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 		}
 	}
 	return nil
+}
+
+// oneArchiveSource reports a run of one archive SRC argument.
+func oneArchiveSource(entries []imagelist.Entry) bool {
+	if len(entries) != 1 || entries[0].File != "" || entries[0].Target != "" {
+		return false
+	}
+	loc, err := location.Parse(entries[0].Source)
+	return err == nil && loc.IsArchive()
+}
+
+// isTagged reports a DST that names a registry image with a tag.
+func isTagged(s string) bool {
+	if loc, err := location.Parse(s); err != nil || loc.IsArchive() || location.IsRegistryHost(s) {
+		return false
+	}
+	named, err := location.ParseReference(s)
+	if err != nil {
+		return false
+	}
+	_, ok := named.(reference.Tagged)
+	return ok
+}
+
+// sourceNames are the images the registry entries name, as far as they are
+// known before anything is asked: none for a repository or an archive.
+func sourceNames(entries []imagelist.Entry) []name.Reference {
+	var out []name.Reference
+	for _, e := range entries {
+		if e.Repository || e.Target != "" {
+			continue
+		}
+		if loc, err := location.Parse(e.Source); err != nil || loc.IsArchive() {
+			continue
+		}
+		if ref, err := parseSource(e.Source); err == nil {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// severalImages refuses a DST with a tag for several images (why says where
+// they come from), with the prefix that leads where the user meant: DST
+// without the path of the image it names (harbor.lan/mirror for
+// harbor.lan/mirror/golang:1.25-alpine and docker.io/library/golang), not DST
+// itself, under which every image would land a level deeper
+// (harbor.lan/mirror/golang/library/golang).
+func severalImages(dst, why string, names []name.Reference) error {
+	named, _ := location.ParseReference(dst)
+	host, path := reference.Domain(named), reference.Path(named)
+	var list []string
+	for _, n := range names {
+		list = append(list, familiar(n))
+	}
+	example := names[0]
+	prefixPath := path
+	for _, n := range names {
+		repoPath := n.Context().RepositoryStr()
+		short := repoPath
+		if named, err := reference.ParseNormalizedNamed(n.Context().Name()); err == nil {
+			// golang for docker.io/library/golang, as a user writes it.
+			short = strings.TrimPrefix(reference.FamiliarName(named), reference.Domain(named)+"/")
+		}
+		last := repoPath[strings.LastIndexByte(repoPath, '/')+1:]
+		if p, ok := cutTail(path, repoPath, short, last); ok {
+			example, prefixPath = n, p
+			break
+		}
+	}
+	prefix := host
+	if prefixPath != "" {
+		prefix += "/" + prefixPath
+	}
+	to := prefix + "/" + example.Context().RepositoryStr() + ":" + example.Identifier()
+	shown := list
+	if len(shown) > 3 {
+		shown = append(shown[:3:3], "…")
+	}
+	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
+		dst, why, strings.Join(shown, ", "), prefix, familiar(example), to)
+}
+
+// cutTail returns path without one of tails at its end, on a '/' boundary.
+func cutTail(path string, tails ...string) (string, bool) {
+	for _, tail := range tails {
+		if path == tail {
+			return "", true
+		}
+		if p, ok := strings.CutSuffix(path, "/"+tail); ok {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // parseDestination reads DST as a place: an archive, or a registry prefix
