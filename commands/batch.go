@@ -62,9 +62,11 @@ func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
 	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// isArchive reports an archive or an engine: a location that is not a
+// registry, which a batch opens as a store.
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
-	return err == nil && loc.IsArchive()
+	return err == nil && (loc.IsArchive() || loc.IsEngine())
 }
 
 // parseShard reads --shard I/N.
@@ -141,6 +143,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
+		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
 	})
 	if err != nil {

@@ -20,6 +20,14 @@ func TestParse(t *testing.T) {
 		{"oci:", "", "", true},
 		{"docker-archive:", "", "", true},
 		{"ocix:foo", Registry, "", false},
+		{"docker-daemon:nginx:1.27", DockerDaemon, "", false},
+		{"docker-daemon:", DockerDaemon, "", false},
+		{"docker-daemon@edge:nginx", DockerDaemon, "", false},
+		{"docker-daemon@edge:", DockerDaemon, "", false},
+		{"docker-daemon@edge", "", "", true},
+		{"docker-daemon@:nginx", "", "", true},
+		{"docker-daemon@a/b:nginx", "", "", true},
+		{"docker-daemonx:foo", Registry, "", false},
 	} {
 		t.Run(c.in, func(t *testing.T) {
 			got, err := Parse(c.in)
@@ -54,6 +62,20 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Text %q, want %q", l.Text, s)
 		}
 	})
+}
+
+func TestParseEngine(t *testing.T) {
+	for _, c := range []struct{ in, context, image string }{
+		{"docker-daemon:nginx:1.27", "", "nginx:1.27"},
+		{"docker-daemon:", "", ""},
+		{"docker-daemon@edge:localhost:5000/app:v1", "edge", "localhost:5000/app:v1"},
+		{"docker-daemon@my-box.lan:", "my-box.lan", ""},
+	} {
+		l, err := Parse(c.in)
+		if err != nil || !l.IsEngine() || l.IsArchive() || l.Context != c.context || l.Image != c.image {
+			t.Errorf("Parse(%q) = %+v, %v; want context %q image %q", c.in, l, err, c.context, c.image)
+		}
+	}
 }
 
 func TestParseReference(t *testing.T) {

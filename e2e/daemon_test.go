@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
+)
+
+// The docker-daemon tests copy images into and out of real engines: the
+// run's Debian dockerd 20.10 (the classic image store), and, where it is
+// installed, Docker 29 with the containerd image store, reached over an ssh
+// context. What arrived is read back with the docker CLI itself.
+
+var daemonPlatforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"}}
+
+// engineImage is what `docker image inspect` says of an image.
+type engineImage struct {
+	ID           string
+	RepoTags     []string
+	Architecture string
+	Os           string
+	RootFS       struct{ Layers []string }
+}
+
+func inspectEngineImage(t testing.TB, c *CLI, ref string) (engineImage, bool) {
+	t.Helper()
+	res := c.RunDocker(t, "image", "inspect", ref)
+	if res.ExitCode != 0 {
+		return engineImage{}, false
+	}
+	var out []engineImage
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("docker image inspect %s: %v\n%s", ref, err, res.Stdout)
+	}
+	return out[0], true
+}
+
+// sourceDiffIDs reads the diff_ids of one platform of ref in r.
+func sourceDiffIDs(t testing.TB, r *Registry, ref string, p v1.Platform) []string {
+	t.Helper()
+	ctx := checkContext(t)
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(parsed, append(r.remoteOptions(ctx), remote.WithPlatform(p))...)
+	if err != nil {
+		t.Fatalf("read %s (%s): %v", ref, p, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range cf.RootFS.DiffIDs {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+// TestDaemonFromRegistry loads a two-platform index from a registry into the
+// classic-store engine: as a place (the image keeps its name), under a name,
+// and for another platform; each time the engine's layers are the source's.
+func TestDaemonFromRegistry(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registryOptions{})
+	ref := reg.Ref("daemon/app:v1")
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2101}, false)
+	cli := NewCLI(t).WithEngine(startEngine(t))
+
+	t.Run("place", func(t *testing.T) {
+		res := cli.RunDocker(t, "migrate", ref, "docker-daemon:").AssertSuccess(t)
+		if !strings.Contains(res.Stderr, "linux/amd64") {
+			t.Errorf("stderr does not say which platform was loaded:\n%s", res.Stderr)
+		}
+		got, ok := inspectEngineImage(t, cli, ref)
+		if !ok {
+			t.Fatalf("%s is not in the engine", ref)
+		}
+		if want := sourceDiffIDs(t, reg, ref, daemonPlatforms[0]); !slices.Equal(got.RootFS.Layers, want) || got.Architecture != "amd64" {
+			t.Errorf("engine holds %s %v, want amd64 %v", got.Architecture, got.RootFS.Layers, want)
+		}
+	})
+	t.Run("named", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", ref, "docker-daemon:daemon-named:v2").AssertSuccess(t)
+		if _, ok := inspectEngineImage(t, cli, "daemon-named:v2"); !ok {
+			t.Fatalf("daemon-named:v2 is not in the engine")
+		}
+	})
+	t.Run("platform", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", "--platform", "linux/arm64", ref, "docker-daemon:daemon-arm:v1").AssertSuccess(t)
+		got, ok := inspectEngineImage(t, cli, "daemon-arm:v1")
+		if !ok {
+			t.Fatalf("daemon-arm:v1 is not in the engine")
+		}
+		if want := sourceDiffIDs(t, reg, ref, daemonPlatforms[1]); !slices.Equal(got.RootFS.Layers, want) || got.Architecture != "arm64" {
+			t.Errorf("engine holds %s %v, want arm64 %v", got.Architecture, got.RootFS.Layers, want)
+		}
+	})
+	t.Run("two platforms refused", func(t *testing.T) {
+		res := cli.RunDocker(t, "migrate", "--platform", "linux/amd64,linux/arm64", ref, "docker-daemon:daemon-two:v1").AssertExit(t, 125)
+		if !strings.Contains(res.Stderr, "one platform") {
+			t.Errorf("stderr:\n%s", res.Stderr)
+		}
+		if _, ok := inspectEngineImage(t, cli, "daemon-two:v1"); ok {
+			t.Errorf("daemon-two:v1 is in the engine")
+		}
+	})
+}
