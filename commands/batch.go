@@ -136,7 +136,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       exactDestination(opts, srcs, dst),
+		Exact:       exactDestination(opts, srcs, dst) || oneEngineImage(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {

@@ -34,3 +34,14 @@ func openEngine(dockerCli command.Cli, plats []v1.Platform, notify func(string, 
 		return engine.OpenSource(ctx, eng, loc, engine.SourceOptions{Platforms: plats, Notify: notify})
 	}
 }
+
+// oneEngineImage reports a run that copies the one image an engine SRC names
+// (docker-daemon:NAME) to a registry reference, which is then the image's
+// whole destination, as for a registry SRC.
+func oneEngineImage(opts migrateOptions, srcs []string, dst string) bool {
+	if len(srcs) != 1 || len(opts.batch.files) > 0 || isArchive(dst) || location.IsRegistryHost(dst) {
+		return false
+	}
+	loc, err := location.Parse(srcs[0])
+	return err == nil && loc.IsEngine() && loc.Image != ""
+}

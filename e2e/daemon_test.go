@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -111,6 +113,96 @@ func TestDaemonFromRegistry(t *testing.T) {
 		}
 		if _, ok := inspectEngineImage(t, cli, "daemon-two:v1"); ok {
 			t.Errorf("daemon-two:v1 is in the engine")
+		}
+	})
+}
+
+// registryImage reads the manifest and config of ref in r (one platform).
+func registryImage(t testing.TB, r *Registry, ref string) (*v1.Manifest, *v1.ConfigFile) {
+	t.Helper()
+	ctx := checkContext(t)
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(parsed, r.remoteOptions(ctx)...)
+	if err != nil {
+		t.Fatalf("read %s: %v", ref, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, cf
+}
+
+func hashStrings(hs []v1.Hash) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.String())
+	}
+	return out
+}
+
+// TestDaemonToRegistry reads an image that `docker pull` put into the
+// classic-store engine and pushes it to a registry and into an archive: the
+// layers arrive compressed, and their diff_ids are the source's.
+func TestDaemonToRegistry(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registryOptions{})
+	ref := reg.Ref("daemon/out-src:v1")
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2102, LayersPerImage: 3, LayerSize: 1 << 20}, false)
+	cli := NewCLI(t).WithEngine(startEngine(t))
+	cli.RunDocker(t, "pull", ref).AssertSuccess(t)
+	want := sourceDiffIDs(t, reg, ref, daemonPlatforms[0])
+
+	t.Run("registry", func(t *testing.T) {
+		dst := reg.Ref("daemon/out:v1")
+		res := cli.RunDocker(t, "migrate", "docker-daemon:"+ref, dst).AssertSuccess(t)
+		if !strings.HasPrefix(res.Stdout, dst+"@sha256:") {
+			t.Errorf("stdout %q", res.Stdout)
+		}
+		m, cf := registryImage(t, reg, dst)
+		if got := hashStrings(cf.RootFS.DiffIDs); !slices.Equal(got, want) {
+			t.Errorf("diff_ids %v, want %v", got, want)
+		}
+		for _, l := range m.Layers {
+			if !strings.Contains(string(l.MediaType), "gzip") && !strings.HasSuffix(string(l.MediaType), "tar.gzip") {
+				t.Errorf("layer %s is %s, not compressed", l.Digest, l.MediaType)
+			}
+		}
+	})
+	t.Run("archive", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "out.tar")
+		cli.RunDocker(t, "migrate", "docker-daemon:"+ref, "oci-archive:"+file).AssertSuccess(t)
+		a := openArchiveT(t, "oci-archive:"+file)
+		entries := a.Entries()
+		if len(entries) != 1 || entries[0].Name.Name() != ref {
+			t.Fatalf("archive holds %v", entries)
+		}
+		s := a.Repository(entries[0].Name.Context())
+		m := checkImageBlobs(t, s, entries[0].Descriptor.Digest)
+		rc, err := s.GetBlob(context.Background(), m.Config.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		cf, err := v1.ParseConfigFile(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hashStrings(cf.RootFS.DiffIDs); !slices.Equal(got, want) {
+			t.Errorf("diff_ids %v, want %v", got, want)
+		}
+	})
+	t.Run("missing image", func(t *testing.T) {
+		res := cli.RunDocker(t, "migrate", "docker-daemon:daemon/none:v1", reg.Ref("daemon/none:v1")).AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, "has no image daemon/none:v1") {
+			t.Errorf("stderr:\n%s", res.Stderr)
 		}
 	})
 }
