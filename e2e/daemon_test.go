@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -205,4 +207,76 @@ func TestDaemonToRegistry(t *testing.T) {
 			t.Errorf("stderr:\n%s", res.Stderr)
 		}
 	})
+}
+
+// farEngineBinary is the engine behind the ssh context: Docker 29 with the
+// containerd image store when it is installed, else Debian's 20.10.
+func farEngineBinary() string {
+	if _, err := exec.LookPath("dockerd-29"); err == nil {
+		return "dockerd-29"
+	}
+	return "dockerd"
+}
+
+// TestDaemonContexts copies into an engine reached only through an ssh
+// docker context (docker-daemon@edge:), from a registry and from the local
+// engine, and checks the sentences of a context that does not exist, an ssh
+// login refused, and no engine at an address.
+func TestDaemonContexts(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registryOptions{})
+	ref := reg.Ref("daemon/ctx:v1")
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2103, LayerSize: 64 << 10}, false)
+	host := startSSHHost(t)
+	farSock := startPrivateEngine(t, farEngineBinary())
+	cli := NewCLI(t).WithEngine(startEngine(t))
+	cli.UseSSH(host)
+	cli.RunDocker(t, "context", "create", "edge", "--docker", fmt.Sprintf("host=ssh://root@127.0.0.1:%d%s", host.Port, farSock)).AssertSuccess(t)
+	cli.RunDocker(t, "context", "create", "refused", "--docker", fmt.Sprintf("host=ssh://nobody@127.0.0.1:%d%s", host.Port, farSock)).AssertSuccess(t)
+	cli.RunDocker(t, "context", "create", "gone", "--docker", "host=unix:///nonexistent/gone.sock").AssertSuccess(t)
+	far := func(args ...string) Result {
+		return cli.RunDocker(t, append([]string{"--context", "edge"}, args...)...)
+	}
+
+	t.Run("registry to far engine", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", ref, "docker-daemon@edge:").AssertSuccess(t)
+		res := far("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).AssertSuccess(t)
+		want := sourceDiffIDs(t, reg, ref, daemonPlatforms[0])
+		var got []string
+		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || !slices.Equal(got, want) {
+			t.Errorf("far engine holds layers %s, want %v", res.Stdout, want)
+		}
+	})
+	t.Run("engine to engine", func(t *testing.T) {
+		cli.RunDocker(t, "pull", ref).AssertSuccess(t)
+		cli.RunDocker(t, "migrate", "docker-daemon:"+ref, "docker-daemon@edge:daemon-copied:v1").AssertSuccess(t)
+		res := far("image", "inspect", "--format", "{{json .RootFS.Layers}}", "daemon-copied:v1").AssertSuccess(t)
+		want := sourceDiffIDs(t, reg, ref, daemonPlatforms[0])
+		var got []string
+		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || !slices.Equal(got, want) {
+			t.Errorf("far engine holds layers %s, want %v", res.Stdout, want)
+		}
+		// And back, from the far engine into the local one under a new name.
+		cli.RunDocker(t, "migrate", "docker-daemon@edge:daemon-copied:v1", "docker-daemon:daemon-back:v1").AssertSuccess(t)
+		if got, ok := inspectEngineImage(t, cli, "daemon-back:v1"); !ok || !slices.Equal(got.RootFS.Layers, want) {
+			t.Errorf("local engine holds %v, want %v", got.RootFS.Layers, want)
+		}
+	})
+	for _, c := range []struct {
+		name, dst string
+		code      int
+		want      string
+	}{
+		{"no such context", "docker-daemon@nosuch:", 125, `docker context "nosuch" does not exist`},
+		{"ssh refused", "docker-daemon@refused:", 1, "ssh refused the connection"},
+		{"no engine", "docker-daemon@gone:", 1, "no Docker engine answers at unix:///nonexistent/gone.sock"},
+		{"bad context name", "docker-daemon@a/b:", 125, "no valid docker context"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := cli.RunDocker(t, "migrate", ref, c.dst).AssertExit(t, c.code)
+			if !strings.Contains(res.Stderr, c.want) || strings.Count(strings.TrimSpace(res.Stderr), "\n") > 0 {
+				t.Errorf("stderr is not the one sentence %q:\n%s", c.want, res.Stderr)
+			}
+		})
+	}
 }

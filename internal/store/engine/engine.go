@@ -136,11 +136,15 @@ func (e *Engine) reachError(err error) error {
 func sshReason(msg string) string {
 	for _, key := range []string{"Permission denied", "Host key verification failed", "Connection refused"} {
 		if i := strings.Index(msg, key); i >= 0 {
-			end := strings.IndexAny(msg[i:], "\n)")
-			if end < 0 {
-				return msg[i:]
+			rest := msg[i:]
+			if end := strings.IndexByte(rest, '\n'); end >= 0 {
+				rest = rest[:end]
 			}
-			return msg[i : i+end]
+			// "Permission denied (publickey)." keeps its parenthesis.
+			if end := strings.IndexByte(rest, ')'); end >= 0 {
+				rest = rest[:end+1]
+			}
+			return rest
 		}
 	}
 	return msg
