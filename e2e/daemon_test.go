@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
 
 // The docker-daemon tests copy images into and out of real engines: the
@@ -278,5 +281,65 @@ func TestDaemonContexts(t *testing.T) {
 				t.Errorf("stderr is not the one sentence %q:\n%s", c.want, res.Stderr)
 			}
 		})
+	}
+}
+
+// TestDaemonInterrupted stops a load of several images with Ctrl-C part
+// way: exit 130, and the engine holds none of the names, not even those of
+// images whose blobs had all arrived (the names are the stream's last entry).
+func TestDaemonInterrupted(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedBatch(t, src, "daemon-int/app", 6, 16<<10)
+	slow := startQuirkProxy(t, src, quirk.Options{Delay: 25 * time.Millisecond})
+	var refs []string
+	for _, im := range images {
+		refs = append(refs, slow.Ref(im.ref))
+	}
+	cli := NewCLI(t).WithEngine(startEngine(t))
+	run := cli.StartDocker(t, append(append([]string{"migrate", "-j", "1", "--progress", "plain"}, refs...), "docker-daemon:")...)
+	if !waitFor(30*time.Second, func() bool { return strings.Count(run.Stderr(), " copied (") >= 4 }) {
+		t.Fatalf("no blob arrived:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	run.Wait(t, 30*time.Second).AssertExit(t, 130)
+	for _, r := range refs {
+		if _, ok := inspectEngineImage(t, cli, r); ok {
+			t.Errorf("%s is in the engine after an interrupted load", r)
+		}
+	}
+}
+
+// TestDaemonDryRunCheck: --dry-run says what would be loaded and loads
+// nothing; --check tells an image that is in the engine with the source's
+// layers from one that is not; --format json gives one object per image.
+func TestDaemonDryRunCheck(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registryOptions{})
+	ref := reg.Ref("daemon/check:v1")
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2104}, false)
+	cli := NewCLI(t).WithEngine(startEngine(t))
+
+	res := cli.RunDocker(t, "migrate", "--dry-run", ref, "docker-daemon:daemon-dry:v1").AssertSuccess(t)
+	if !strings.Contains(res.Stdout, "linux/amd64") {
+		t.Errorf("the dry run does not say which platform would be loaded:\n%s", res.Stdout)
+	}
+	if _, ok := inspectEngineImage(t, cli, "daemon-dry:v1"); ok {
+		t.Errorf("--dry-run loaded daemon-dry:v1")
+	}
+	res = cli.RunDocker(t, "migrate", "--check", ref, "docker-daemon:daemon-dry:v1").AssertExit(t, 1)
+	if !strings.Contains(res.Stdout, "missing") {
+		t.Errorf("--check of an absent image:\n%s", res.Stdout)
+	}
+	res = cli.RunDocker(t, "migrate", "--format", "json", ref, "docker-daemon:daemon-dry:v1").AssertSuccess(t)
+	var out struct{ Destination, DestinationDigest string }
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || !strings.HasSuffix(out.Destination, "daemon-dry:v1") {
+		t.Errorf("--format json: %v\n%s", err, res.Stdout)
+	}
+	res = cli.RunDocker(t, "migrate", "--check", ref, "docker-daemon:daemon-dry:v1").AssertSuccess(t)
+	if !strings.Contains(res.Stdout, "same-content") && !strings.Contains(res.Stdout, "equal") {
+		t.Errorf("--check of a loaded image:\n%s", res.Stdout)
 	}
 }
