@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -202,6 +203,16 @@ func TestDaemonToRegistry(t *testing.T) {
 		}
 		if got := hashStrings(cf.RootFS.DiffIDs); !slices.Equal(got, want) {
 			t.Errorf("diff_ids %v, want %v", got, want)
+		}
+	})
+	t.Run("list", func(t *testing.T) {
+		list := filepath.Join(t.TempDir(), "images.txt")
+		if err := os.WriteFile(list, []byte("docker-daemon:"+ref+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cli.RunDocker(t, "migrate", "-f", list, reg.Ref("listed")).AssertSuccess(t)
+		if _, cf := registryImage(t, reg, reg.Ref("listed/daemon/out-src:v1")); !slices.Equal(hashStrings(cf.RootFS.DiffIDs), want) {
+			t.Errorf("diff_ids %v, want %v", cf.RootFS.DiffIDs, want)
 		}
 	})
 	t.Run("missing image", func(t *testing.T) {
