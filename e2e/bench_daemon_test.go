@@ -21,7 +21,10 @@ import (
 //     (the two steps timed together);
 //   - local: into the run's own engine, with docker migrate SRC
 //     docker-daemon: against skopeo copy docker://SRC docker-daemon:NAME
-//     (Debian's skopeo) and docker pull.
+//     (Debian's skopeo) and docker pull;
+//   - out: from the run's engine into a loopback registry, with docker
+//     migrate docker-daemon:SRC DST against docker push and skopeo copy
+//     docker-daemon:SRC docker://DST.
 //
 // Both engines are Debian's dockerd 20.10 (the classic image store); before
 // every run the image is removed from both, so every run loads every layer.
@@ -85,7 +88,32 @@ func BenchmarkDaemon(b *testing.B) {
 		}
 	}
 	clean()
-	base := map[string]float64{"far": benchMedian(tools[1].times), "local": benchMedian(tools[3].times)}
+
+	// Out of the local engine into a registry, a fresh one each round.
+	cli.RunDocker(b, "pull", "-q", ref).AssertSuccess(b)
+	var out *Registry
+	outTools := []*tool{
+		{name: "docker migrate docker-daemon:SRC DST", group: "out", run: func() float64 {
+			return benchExec(b, env, dockerBinary, "migrate", "--progress", "quiet", "docker-daemon:"+ref, out.Ref("out/migrate:v1")).wall.Seconds()
+		}},
+		{name: "docker tag + docker push", group: "out", run: func() float64 {
+			cli.RunDocker(b, "tag", ref, out.Ref("out/push:v1")).AssertSuccess(b)
+			return benchExec(b, env, dockerBinary, "push", "-q", out.Ref("out/push:v1")).wall.Seconds()
+		}},
+		{name: "skopeo copy docker-daemon:SRC docker://DST", group: "out", run: func() float64 {
+			return benchExec(b, env, skopeo, "copy", "-q", "--dest-tls-verify=false", "--src-daemon-host", localHost,
+				"docker-daemon:"+ref, "docker://"+out.Ref("out/skopeo:v1")).wall.Seconds()
+		}},
+	}
+	for round := range rounds {
+		out = startRegistry(b, registryOptions{})
+		for _, t := range benchOrder(outTools, round) {
+			t.times = append(t.times, t.run())
+		}
+	}
+	tools = append(tools, outTools...)
+	_ = cli.RunDocker(b, "image", "rm", "-f", ref)
+	base := map[string]float64{"far": benchMedian(tools[1].times), "local": benchMedian(tools[3].times), "out": benchMedian(tools[6].times)}
 	w := tabwriter.NewWriter(os.Stderr, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "\nBenchmarkDaemon: a 120 MB image (4 layers) from a loopback registry, %d rounds, GOMAXPROCS=%s\n", rounds, benchGOMAXPROCS())
 	fmt.Fprintln(w, "engine\ttool\tmedian\tratio\truns")
