@@ -112,6 +112,15 @@ func TestDaemonFromRegistry(t *testing.T) {
 			t.Errorf("engine holds %s %v, want arm64 %v", got.Architecture, got.RootFS.Layers, want)
 		}
 	})
+	t.Run("single-platform image of another platform", func(t *testing.T) {
+		// As docker pull takes it: the engine's platform is only picked from an index.
+		armRef := reg.Ref("daemon/arm-only:v1")
+		pushFixture(t, reg, armRef, fixture.Options{Platforms: daemonPlatforms[1:], Seed: 2107}, true)
+		cli.RunDocker(t, "migrate", armRef, "docker-daemon:").AssertSuccess(t)
+		if got, ok := inspectEngineImage(t, cli, armRef); !ok || got.Architecture != "arm64" {
+			t.Errorf("engine holds %+v", got)
+		}
+	})
 	t.Run("two platforms refused", func(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "--platform", "linux/amd64,linux/arm64", ref, "docker-daemon:daemon-two:v1").AssertExit(t, 125)
 		if !strings.Contains(res.Stderr, "one platform") {
@@ -353,4 +362,46 @@ func TestDaemonDryRunCheck(t *testing.T) {
 	if !strings.Contains(res.Stdout, "same-content") && !strings.Contains(res.Stdout, "equal") {
 		t.Errorf("--check of a loaded image:\n%s", res.Stdout)
 	}
+}
+
+// TestDaemonContainerd copies into and out of Docker 29 with the containerd
+// image store: every platform in one load (the image keeps the source's
+// index digest), --platform for a subset, and back out to a registry, where
+// the index arrives byte for byte.
+func TestDaemonContainerd(t *testing.T) {
+	t.Parallel()
+	reg := startRegistry(t, registryOptions{})
+	ref := reg.Ref("daemon/c8d:v1")
+	digest := pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2106}, false)
+	sock := startPrivateEngine(t, "dockerd-29")
+	cli := NewCLI(t)
+	cli.RunDocker(t, "context", "create", "c8d", "--docker", "host=unix://"+sock).AssertSuccess(t)
+	c8d := func(args ...string) Result { return cli.RunDocker(t, append([]string{"--context", "c8d"}, args...)...) }
+	descriptor := func(ref string) string {
+		return strings.TrimSpace(c8d("image", "inspect", "--format", "{{.Descriptor.Digest}}", ref).AssertSuccess(t).Stdout)
+	}
+
+	t.Run("every platform", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", ref, "docker-daemon@c8d:").AssertSuccess(t)
+		if got := descriptor(ref); got != digest.String() {
+			t.Errorf("engine holds %s, want the source's index %s", got, digest)
+		}
+		for _, p := range []string{"linux/amd64", "linux/arm64"} {
+			c8d("save", "--platform", p, "-o", filepath.Join(t.TempDir(), "x.tar"), ref).AssertSuccess(t)
+		}
+	})
+	t.Run("platform", func(t *testing.T) {
+		cli.RunDocker(t, "migrate", "--platform", "linux/arm64", ref, "docker-daemon@c8d:daemon-c8d-arm:v1").AssertSuccess(t)
+		c8d("save", "--platform", "linux/arm64", "-o", filepath.Join(t.TempDir(), "x.tar"), "daemon-c8d-arm:v1").AssertSuccess(t)
+		if got := descriptor("daemon-c8d-arm:v1"); got == digest.String() {
+			t.Errorf("a one-platform load kept the two-platform index %s", got)
+		}
+	})
+	t.Run("out to a registry", func(t *testing.T) {
+		dst := reg.Ref("daemon/c8d-out:v1")
+		res := cli.RunDocker(t, "migrate", "docker-daemon@c8d:"+ref, dst).AssertSuccess(t)
+		if want := dst + "@" + digest.String(); strings.TrimSpace(res.Stdout) != want {
+			t.Errorf("stdout %q, want %q (the index byte for byte)", res.Stdout, want)
+		}
+	})
 }

@@ -234,6 +234,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		}
 	}
 	res.Images, err = dedupe(res.Images)
+	if err == nil && dst.archive != nil {
+		defaultPlatforms(ctx, res.Images, req.Registry)
+	}
 	return res, err
 }
 
@@ -382,7 +385,7 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 				return Image{}, usage(e, "%s holds one platform per image (the classic image store), and %s asks for %d: give one --platform", d.archive, src.Name(), len(im.Platforms))
 			}
 			if len(im.Platforms) == 0 {
-				im.Platforms = []v1.Platform{p}
+				im.Platforms, im.defaultPlatform = []v1.Platform{p}, true
 			}
 			im.SinglePlatform = true
 		}
@@ -529,12 +532,6 @@ func (a absentStore) GetBlob(context.Context, v1.Hash) (io.ReadCloser, error) {
 }
 func (a absentStore) PutBlob(context.Context, v1.Hash, int64, io.Reader) error {
 	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
-}
-
-// onePlatform is a DST that holds one platform per image (an engine with the
-// classic image store), and the platform it takes by default (its own).
-type onePlatform interface {
-	OnePlatform() (v1.Platform, bool)
 }
 
 // engineDestination reads a docker-daemon DST: the engine alone is a place
