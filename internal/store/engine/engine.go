@@ -30,6 +30,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -66,6 +67,12 @@ type Info struct {
 	Containerd bool
 	// APIVersion is the API version the client speaks with it.
 	APIVersion string
+}
+
+// platformParams reports an engine whose load and save endpoints take
+// platforms (API 1.48, Docker 28; earlier ones refuse the parameter).
+func (i Info) platformParams() bool {
+	return i.Containerd && versions.GreaterThanOrEqualTo(i.APIVersion, "1.48")
 }
 
 // New wraps a client. desc names the engine in messages; contextName is the

@@ -148,7 +148,7 @@ func (t *Target) start() error {
 	t.started = true
 	var opts []client.ImageLoadOption
 	opts = append(opts, client.ImageLoadWithQuiet(true))
-	if t.info.Containerd && len(t.plats) > 0 {
+	if t.info.platformParams() && len(t.plats) > 0 {
 		opts = append(opts, client.ImageLoadWithPlatforms(ociPlatforms(t.plats)...))
 	}
 	go func() {

@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 )
 
@@ -76,13 +77,46 @@ func OpenSource(ctx context.Context, eng *Engine, loc location.Location, opts So
 	if err != nil {
 		return nil, err
 	}
-	if _, err := eng.client.ImageInspect(ctx, tag.Name()); err != nil {
+	var inspectOpts []client.ImageInspectOption
+	if info.platformParams() {
+		inspectOpts = append(inspectOpts, client.ImageInspectWithManifests(true))
+	}
+	res, err := eng.client.ImageInspect(ctx, tag.Name(), inspectOpts...)
+	if err != nil {
 		if isNotFound(err) {
 			return nil, errdefs.Wrap(err, errdefs.NotFound, "the Docker engine %s has no image %s: 'docker image ls' lists what it holds", eng, reference.FamiliarString(named))
 		}
 		return nil, eng.reachError(err)
 	}
-	return &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify}, nil
+	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify}
+	if len(opts.Platforms) == 0 {
+		s.opts.Platforms = availablePlatforms(res.Manifests)
+	}
+	return s, nil
+}
+
+// availablePlatforms is, for an image of a containerd-store engine that
+// holds only some of its index's platforms (`docker pull` fetches one), the
+// platforms it holds: what a save can give. It is nil when every platform is
+// there, or none is known.
+func availablePlatforms(ms []imagetypes.ManifestSummary) []v1.Platform {
+	var have []v1.Platform
+	missing := false
+	for _, m := range ms {
+		if m.Kind != imagetypes.ManifestKindImage || m.ImageData == nil {
+			continue
+		}
+		if !m.Available {
+			missing = true
+			continue
+		}
+		p := m.ImageData.Platform
+		have = append(have, v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion})
+	}
+	if !missing || len(have) == 0 {
+		return nil
+	}
+	return have
 }
 
 func (s *Source) String() string { return fmt.Sprintf("%s (%s)", s.loc.Text, s.eng) }
@@ -133,7 +167,7 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.dir = dir
 	var opts []client.ImageSaveOption
-	if s.info.Containerd && len(s.opts.Platforms) > 0 {
+	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
 		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
 	}
 	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
