@@ -263,6 +263,13 @@ func TestDaemonContexts(t *testing.T) {
 
 	t.Run("registry to far engine", func(t *testing.T) {
 		cli.RunDocker(t, "migrate", ref, "docker-daemon@edge:").AssertSuccess(t)
+		if strings.Contains(far("info", "--format", "{{json .DriverStatus}}").AssertSuccess(t).Stdout, "io.containerd.snapshotter") {
+			// The containerd store takes every platform: the source's index, byte for byte.
+			got := strings.TrimSpace(far("image", "inspect", "--format", "{{.Descriptor.Digest}}", ref).AssertSuccess(t).Stdout)
+			if want := registryDigest(t, reg, ref); got != want {
+				t.Errorf("far engine holds %s, want the source's index %s", got, want)
+			}
+		}
 		res := far("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).AssertSuccess(t)
 		want := sourceDiffIDs(t, reg, ref, daemonPlatforms[0])
 		var got []string
@@ -397,6 +404,18 @@ func TestDaemonContainerd(t *testing.T) {
 			t.Errorf("a one-platform load kept the two-platform index %s", got)
 		}
 	})
+	t.Run("out with one platform pulled", func(t *testing.T) {
+		// docker pull fetches one platform of an index: the save gives that one.
+		part := reg.Ref("daemon/c8d-part:v1")
+		pushFixture(t, reg, part, fixture.Options{Platforms: daemonPlatforms, Seed: 2108}, false)
+		c8d("pull", "--platform", "linux/arm64", part).AssertSuccess(t)
+		dst := reg.Ref("daemon/c8d-part-out:v1")
+		cli.RunDocker(t, "migrate", "docker-daemon@c8d:"+part, dst).AssertSuccess(t)
+		_, cf := registryImage(t, reg, dst)
+		if cf.Architecture != "arm64" || !slices.Equal(hashStrings(cf.RootFS.DiffIDs), sourceDiffIDs(t, reg, part, daemonPlatforms[1])) {
+			t.Errorf("%s holds %s %v", dst, cf.Architecture, cf.RootFS.DiffIDs)
+		}
+	})
 	t.Run("out to a registry", func(t *testing.T) {
 		dst := reg.Ref("daemon/c8d-out:v1")
 		res := cli.RunDocker(t, "migrate", "docker-daemon@c8d:"+ref, dst).AssertSuccess(t)
@@ -404,4 +423,14 @@ func TestDaemonContainerd(t *testing.T) {
 			t.Errorf("stdout %q, want %q (the index byte for byte)", res.Stdout, want)
 		}
 	})
+}
+
+// registryDigest is the digest ref points to in r.
+func registryDigest(t testing.TB, r *Registry, ref string) string {
+	t.Helper()
+	d, ok := headDigest(t, r, ref)
+	if !ok {
+		t.Fatalf("%s is not in the registry", ref)
+	}
+	return d.String()
 }

@@ -174,7 +174,7 @@ func TestTargetStreamsNamesLast(t *testing.T) {
 	}
 	var index v1.IndexManifest
 	if err := json.Unmarshal(f.bodies[0]["index.json"], &index); err != nil || len(index.Manifests) != 2 ||
-		index.Manifests[0].Annotations[annotationImageName] != "index.docker.io/library/app:v2" {
+		index.Manifests[0].Annotations[annotationImageName] != "docker.io/library/app:v2" {
 		t.Errorf("index.json %s: %v", f.bodies[0]["index.json"], err)
 	}
 }

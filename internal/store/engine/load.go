@@ -45,8 +45,6 @@ type Target struct {
 	eng  *Engine
 	loc  location.Location
 	info Info
-	// plats is --platform: what a containerd-store engine is asked to load.
-	plats []v1.Platform
 
 	// The load, once the first blob or manifest is written.
 	mu        sync.Mutex
@@ -93,7 +91,7 @@ func OpenTarget(ctx context.Context, eng *Engine, loc location.Location, opts Ta
 		return nil, err
 	}
 	return &Target{
-		eng: eng, loc: loc, info: info, plats: opts.Platforms, readOnly: opts.ReadOnly,
+		eng: eng, loc: loc, info: info, readOnly: opts.ReadOnly,
 		written: map[v1.Hash]bool{}, manifests: map[v1.Hash][]byte{},
 	}, nil
 }
@@ -146,11 +144,10 @@ func (t *Target) start() error {
 	t.tw = tar.NewWriter(t.buf)
 	t.done = make(chan error, 1)
 	t.started = true
-	var opts []client.ImageLoadOption
-	opts = append(opts, client.ImageLoadWithQuiet(true))
-	if t.info.platformParams() && len(t.plats) > 0 {
-		opts = append(opts, client.ImageLoadWithPlatforms(ociPlatforms(t.plats)...))
-	}
+	// No platform parameter (API 1.48): the stream holds only the platforms
+	// asked for, since the plan filtered the index, so the engine loads all
+	// of it, and engines before 1.48 take the same request.
+	opts := []client.ImageLoadOption{client.ImageLoadWithQuiet(true)}
 	go func() {
 		err := t.load(ctx, pr, opts)
 		// Whatever ended the request, writers must not block on the pipe.
@@ -347,7 +344,7 @@ func (t *Target) finish() error {
 	var saved []saveImage
 	for _, e := range t.entries {
 		d := e.desc
-		d.Annotations = map[string]string{annotationImageName: e.tag.Name(), annotationRefName: e.tag.TagStr()}
+		d.Annotations = map[string]string{annotationImageName: normalized(e.tag), annotationRefName: e.tag.TagStr()}
 		index.Manifests = append(index.Manifests, d)
 		if img, ok := t.saveEntry(e); ok {
 			saved = append(saved, img)
@@ -439,6 +436,16 @@ func blobName(d v1.Hash) (string, bool) {
 		return "", false
 	}
 	return "blobs/sha256/" + d.Hex, true
+}
+
+// normalized is a tag as containerd names images: docker.io/library/nginx:1.27
+// (go-containerregistry says index.docker.io, which the engine would keep as
+// another registry's name).
+func normalized(t name.Tag) string {
+	if named, err := reference.ParseNormalizedNamed(t.Name()); err == nil {
+		return named.String()
+	}
+	return t.Name()
 }
 
 // familiar is a tag as docker prints it: nginx:1.27.
