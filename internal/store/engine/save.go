@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -91,6 +92,14 @@ func OpenSource(ctx context.Context, eng *Engine, loc location.Location, opts So
 	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify}
 	if len(opts.Platforms) == 0 {
 		s.opts.Platforms = availablePlatforms(res.Manifests)
+		if len(s.opts.Platforms) > 0 && opts.Notify != nil {
+			var have []string
+			for _, p := range s.opts.Platforms {
+				have = append(have, platforms.Format(p))
+			}
+			opts.Notify("note: the Docker engine %s holds only %s of %s (as `docker pull` fetches one platform): only that is copied",
+				eng, strings.Join(have, ", "), reference.FamiliarString(named))
+		}
 	}
 	return s, nil
 }
