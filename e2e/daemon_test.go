@@ -50,27 +50,10 @@ func inspectEngineImage(t testing.TB, c *CLI, ref string) (engineImage, bool) {
 	return out[0], true
 }
 
-// sourceDiffIDs reads the diff_ids of one platform of ref in r.
-func sourceDiffIDs(t testing.TB, r *Registry, ref string, p v1.Platform) []string {
+// sourceDiffIDs reads the diff_ids of one platform of the index ref in r.
+func sourceDiffIDs(t *testing.T, r *Registry, ref string, p v1.Platform) []string {
 	t.Helper()
-	ctx := checkContext(t)
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(parsed, append(r.remoteOptions(ctx), remote.WithPlatform(p))...)
-	if err != nil {
-		t.Fatalf("read %s (%s): %v", ref, p, err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range cf.RootFS.DiffIDs {
-		out = append(out, d.String())
-	}
-	return out
+	return hashStrings(diffIDs(t, r, ref)[p.String()])
 }
 
 // TestDaemonFromRegistry loads a two-platform index from a registry into the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -174,7 +175,7 @@ func TestTargetStreamsNamesLast(t *testing.T) {
 	}
 	var index v1.IndexManifest
 	if err := json.Unmarshal(f.bodies[0]["index.json"], &index); err != nil || len(index.Manifests) != 2 ||
-		index.Manifests[0].Annotations[annotationImageName] != "docker.io/library/app:v2" {
+		index.Manifests[0].Annotations[archive.AnnotationImageName] != "docker.io/library/app:v2" {
 		t.Errorf("index.json %s: %v", f.bodies[0]["index.json"], err)
 	}
 }

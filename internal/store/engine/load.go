@@ -21,18 +21,12 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
-)
-
-// The names the engine reads an image by, as docker 25+ and containerd write
-// them into index.json.
-const (
-	annotationImageName = "io.containerd.image.name"
-	annotationRefName   = "org.opencontainers.image.ref.name"
 )
 
 // tarTime is the modification time of every entry of the stream.
@@ -344,7 +338,7 @@ func (t *Target) finish() error {
 	var saved []saveImage
 	for _, e := range t.entries {
 		d := e.desc
-		d.Annotations = map[string]string{annotationImageName: normalized(e.tag), annotationRefName: e.tag.TagStr()}
+		d.Annotations = map[string]string{archive.AnnotationImageName: normalized(e.tag), archive.AnnotationRefName: e.tag.TagStr()}
 		index.Manifests = append(index.Manifests, d)
 		if img, ok := t.saveEntry(e); ok {
 			saved = append(saved, img)
