@@ -417,3 +417,34 @@ func registryDigest(t testing.TB, r *Registry, ref string) string {
 	}
 	return d.String()
 }
+
+// TestDaemonBadNames: a docker-daemon location that cannot be right is one
+// sentence and exit 125, before any engine or registry is asked.
+func TestDaemonBadNames(t *testing.T) {
+	t.Parallel()
+	cli := NewCLI(t) // DOCKER_HOST points nowhere: nothing may be reached
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"engine SRC without a name", []string{"docker-daemon:", "localhost:5000/x"}, "names no image"},
+		{"invalid DST name", []string{"localhost:5000/x:v1", "docker-daemon:Bad/Name"}, "invalid image name in DST"},
+		{"DST digest", []string{"localhost:5000/x:v1", "docker-daemon:x@sha256:" + strings.Repeat("a", 64)}, "give a tag, not a digest"},
+		{"context without a name part", []string{"localhost:5000/x:v1", "docker-daemon@edge"}, "names no image after the context"},
+		{"list line without a name", []string{"-f", "-", "docker-daemon:"}, "names no image"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var res Result
+			if c.args[0] == "-f" {
+				res = cli.RunDockerStdin(t, "docker-daemon:\n", append([]string{"migrate"}, c.args...)...)
+			} else {
+				res = cli.RunDocker(t, append([]string{"migrate"}, c.args...)...)
+			}
+			res.AssertExit(t, 125)
+			if !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("stderr does not say %q:\n%s", c.want, res.Stderr)
+			}
+		})
+	}
+}
