@@ -18,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -187,7 +188,7 @@ func (s *Source) save(ctx context.Context) error {
 		return errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
 	}
 	defer rc.Close()
-	if err := unpack(ctx, rc, dir); err != nil {
+	if err := unpack(ctx, rc, dir, s.layerRead); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -202,8 +203,18 @@ func (s *Source) save(ctx context.Context) error {
 	return nil
 }
 
-// unpack writes a save stream's regular files and symlinks under dir.
-func unpack(ctx context.Context, r io.Reader, dir string) error {
+// layerRead says, in plain progress, that a layer came out of the engine:
+// the save of a large image takes a while before the copy starts.
+func (s *Source) layerRead(name string, size int64) {
+	if s.notify != nil {
+		id := path.Base(path.Dir(name))
+		s.notify("%s: layer %s read from the engine (%s)", reference.FamiliarString(mustNamed(s.image)), id[:min(len(id), 12)], units.HumanSize(float64(size)))
+	}
+}
+
+// unpack writes a save stream's regular files and symlinks under dir;
+// layerDone is told of each classic layer (NAME/layer.tar) written.
+func unpack(ctx context.Context, r io.Reader, dir string, layerDone func(name string, size int64)) error {
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -242,8 +253,12 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
-			if err := writeFile(ctx, target, tr, path.Base(name) == "layer.tar"); err != nil {
+			layer := path.Base(name) == "layer.tar"
+			if err := writeFile(ctx, target, tr, layer); err != nil {
 				return err
+			}
+			if layer && layerDone != nil {
+				layerDone(name, h.Size)
 			}
 		}
 	}
