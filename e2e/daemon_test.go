@@ -448,3 +448,36 @@ func TestDaemonBadNames(t *testing.T) {
 		})
 	}
 }
+
+// TestDaemonBatch loads several images that share a base layer into the
+// engine in one run, from a list: each under its name, the shared layer sent
+// once.
+func TestDaemonBatch(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedBatch(t, src, "daemon-batch/app", 4, 16<<10)
+	var lines []string
+	for _, im := range images {
+		lines = append(lines, src.Ref(im.ref))
+	}
+	cli := NewCLI(t).WithEngine(startEngine(t))
+	res := cli.RunDocker(t, "migrate", "--progress", "plain", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
+	if n := strings.Count(res.Stdout, "\n"); n != len(images) {
+		t.Errorf("%d lines on stdout, want %d", n, len(images))
+	}
+	for _, r := range lines {
+		if _, ok := inspectEngineImage(t, cli, r); !ok {
+			t.Errorf("%s is not in the engine", r)
+		}
+	}
+	// Each image's config and own layer, and the base layer they share once.
+	got := 0
+	for _, l := range strings.Split(res.Stderr, "\n") {
+		if strings.Contains(l, ": blob ") && strings.Contains(l, " copied (") {
+			got++
+		}
+	}
+	if got != 1+2*len(images) {
+		t.Errorf("%d blobs copied for %d images sharing a base layer: the base went more than once\n%s", got, len(images), res.Stderr)
+	}
+}

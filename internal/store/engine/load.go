@@ -241,7 +241,11 @@ func (t *Target) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Rea
 		return err
 	}
 	if t.written[d] {
-		_, err := io.Copy(io.Discard, body)
+		// Another image's copy put it in first. The copy trusts a store only
+		// once it has read the whole body, so read it, beside the stream.
+		t.mu.Unlock()
+		_, err := io.Copy(io.Discard, ctxReader{ctx, body})
+		t.mu.Lock()
 		return err
 	}
 	if err := t.tw.WriteHeader(header(name, size)); err != nil {
