@@ -260,6 +260,10 @@ func TestDaemonContexts(t *testing.T) {
 			t.Errorf("far engine holds layers %s, want %v", res.Stdout, want)
 		}
 	})
+	t.Run("current context over ssh", func(t *testing.T) {
+		cli.RunDocker(t, "--context", "edge", "migrate", ref, "docker-daemon:daemon-current:v1").AssertSuccess(t)
+		far("image", "inspect", "daemon-current:v1").AssertSuccess(t)
+	})
 	t.Run("engine to engine", func(t *testing.T) {
 		cli.RunDocker(t, "pull", ref).AssertSuccess(t)
 		cli.RunDocker(t, "migrate", "docker-daemon:"+ref, "docker-daemon@edge:daemon-copied:v1").AssertSuccess(t)
