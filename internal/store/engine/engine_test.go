@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -269,5 +271,51 @@ func TestTargetClassicRefusesIndex(t *testing.T) {
 	defer tg2.Close()
 	if _, one := tg2.OnePlatform(); one {
 		t.Errorf("a containerd-store engine is taken for one platform per image")
+	}
+}
+
+// TestUnpack reads a save stream as dockerd writes one (a layer two images
+// share is a symlink) and one that tries to leave its directory.
+func TestUnpack(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	file := func(name, body string) {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(body)), Mode: 0o644})
+		tw.Write([]byte(body))
+	}
+	link := func(name, target string) {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777})
+	}
+	link("b/layer.tar", "../a/layer.tar") // before the file it names
+	file("a/layer.tar", "layer bytes")
+	file("manifest.json", "[]")
+	file("../evil", "x")
+	link("up", "../../etc/passwd")
+	link("c", "..")
+	link("c/escape", "x")
+	tw.Close()
+
+	root := t.TempDir()
+	dir := filepath.Join(root, "save")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unpack(context.Background(), &buf, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "a", "layer.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(a, []byte{0x1f, 0x8b}) {
+		t.Errorf("a classic layer was not compressed")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b", "layer.tar")); err != nil || !bytes.Equal(a, b) {
+		t.Errorf("the shared layer's link: %v", err)
+	}
+	for _, p := range []string{filepath.Join(root, "evil"), filepath.Join(dir, "up"), filepath.Join(dir, "c")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s was written", p)
+		}
 	}
 }

@@ -216,13 +216,14 @@ func (s *Source) layerRead(name string, size int64) {
 // layerDone is told of each classic layer (NAME/layer.tar) written.
 func unpack(ctx context.Context, r io.Reader, dir string, layerDone func(name string, size int64)) error {
 	tr := tar.NewReader(r)
+	var links [][2]string // link, file it names
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return linkFiles(links)
 		}
 		if err != nil {
 			return err
@@ -238,17 +239,14 @@ func unpack(ctx context.Context, r io.Reader, dir string, layerDone func(name st
 				return err
 			}
 		case tar.TypeSymlink:
-			// dockerd links a layer that two images share; keep it inside dir.
+			// dockerd links a layer that two images share. No symlink is
+			// made (a path through one could lead out of dir): the file it
+			// names is linked in once the stream is read.
 			link := path.Clean(path.Join(path.Dir(name), h.Linkname))
-			if strings.HasPrefix(link, "../") || path.IsAbs(h.Linkname) {
+			if link == ".." || strings.HasPrefix(link, "../") || path.IsAbs(h.Linkname) {
 				continue
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
+			links = append(links, [2]string{target, filepath.Join(dir, filepath.FromSlash(link))})
 		case tar.TypeReg:
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
@@ -262,6 +260,24 @@ func unpack(ctx context.Context, r io.Reader, dir string, layerDone func(name st
 			}
 		}
 	}
+}
+
+// linkFiles gives each symlink of the stream the file it names, as a hard
+// link; one whose file is not a regular file of the stream is left out.
+func linkFiles(links [][2]string) error {
+	for _, l := range links {
+		st, err := os.Lstat(l[1])
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(l[0]), 0o755); err != nil {
+			return err
+		}
+		if err := os.Link(l[1], l[0]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeFile writes one file of the stream; a classic layer is gzipped on the
