@@ -44,7 +44,8 @@ func TestParse(t *testing.T) {
 // FuzzParse: any text parses or gives one sentence, and an archive always has
 // its path; nothing panics.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"nginx", "oci:dir", "oci-archive:a.tar.gz", "docker-archive:", "oci::", "localhost:5000/a:b@sha256:00"} {
+	for _, s := range []string{"nginx", "oci:dir", "oci-archive:a.tar.gz", "docker-archive:", "oci::", "localhost:5000/a:b@sha256:00",
+		"docker-daemon:", "docker-daemon:nginx:1.27", "docker-daemon@edge:", "docker-daemon@edge", "docker-daemon@:x", "docker-daemon@a:b:c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -57,6 +58,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if l.IsArchive() && l.Path == "" {
 			t.Errorf("archive %q with no path", s)
+		}
+		if l.IsEngine() && l.IsArchive() {
+			t.Errorf("%q is both an engine and an archive", s)
 		}
 		if l.Text != s {
 			t.Errorf("Text %q, want %q", l.Text, s)
