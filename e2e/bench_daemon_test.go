@@ -44,7 +44,7 @@ func BenchmarkDaemon(b *testing.B) {
 		Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}}, LayersPerImage: 4, LayerSize: 30_000_000, Seed: 2105,
 	}, true)
 	host := startSSHHost(b)
-	farSock := startPrivateEngine(b, "dockerd")
+	farSock := startEngineBinary(b, "dockerd")
 	localHost := startEngine(b)
 	cli := NewCLI(b).WithEngine(localHost)
 	cli.UseSSH(host)

@@ -234,7 +234,7 @@ func TestDaemonContexts(t *testing.T) {
 	ref := reg.Ref("daemon/ctx:v1")
 	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2103, LayerSize: 64 << 10}, false)
 	host := startSSHHost(t)
-	farSock := startPrivateEngine(t, farEngineBinary())
+	farSock := startEngineBinary(t, farEngineBinary())
 	cli := NewCLI(t).WithEngine(startEngine(t))
 	cli.UseSSH(host)
 	cli.RunDocker(t, "context", "create", "edge", "--docker", fmt.Sprintf("host=ssh://root@127.0.0.1:%d%s", host.Port, farSock)).AssertSuccess(t)
@@ -367,7 +367,7 @@ func TestDaemonContainerd(t *testing.T) {
 	reg := startRegistry(t, registryOptions{})
 	ref := reg.Ref("daemon/c8d:v1")
 	digest := pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2106}, false)
-	sock := startPrivateEngine(t, "dockerd-29")
+	sock := startEngineBinary(t, "dockerd-29")
 	cli := NewCLI(t)
 	cli.RunDocker(t, "context", "create", "c8d", "--docker", "host=unix://"+sock).AssertSuccess(t)
 	c8d := func(args ...string) Result { return cli.RunDocker(t, append([]string{"--context", "c8d"}, args...)...) }

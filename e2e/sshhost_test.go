@@ -123,32 +123,9 @@ func (c *CLI) UseSSH(h *sshHost) {
 	c.SetEnv("PATH", h.Bin+":"+path)
 }
 
-// startPrivateEngine starts a dockerd of its own for one test (DOCKERD picks
+// startEngineBinary starts a dockerd of its own for one test (dockerd is
 // the binary: "dockerd" or "dockerd-29") and returns its socket path.
-func startPrivateEngine(t testing.TB, dockerd string) string {
+func startEngineBinary(t testing.TB, dockerd string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "dm-dockerd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(repoRoot, "scripts", "dockerd.sh")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, script, "start", dir)
-	cmd.Env = append(os.Environ(), "DOCKERD="+dockerd)
-	out, err := cmd.Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			t.Logf("dockerd.sh: %s", ee.Stderr)
-		}
-		os.RemoveAll(dir)
-		t.Fatalf("start %s: %v", dockerd, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = exec.CommandContext(ctx, script, "stop", dir).Run()
-		os.RemoveAll(dir)
-	})
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "unix://")
+	return strings.TrimPrefix(startPrivateEngine(t, "", "DOCKERD="+dockerd), "unix://")
 }
