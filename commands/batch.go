@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -126,6 +127,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 
 	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	defer pw.Close()
+	stdout := io.Writer(dockerCli.Out())
+	if dockerCli.Out().IsTerminal() {
+		// Results arrive while the view is on the same terminal.
+		stdout = pw.Above(stdout)
+		c.out.out = stdout
+	}
 	quota := &batch.Quota{}
 	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
 	if err != nil {
@@ -175,7 +182,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Jobs:     jobs,
 		FailFast: opts.batch.failFast,
 		Format:   c.out.format,
-		Out:      dockerCli.Out(),
+		Out:      stdout,
 		Print: func(im batch.Image, res *migrate.Result) {
 			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
 				pw.Logf("warning: %v", err)

@@ -30,6 +30,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -373,6 +374,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Strategies: strategies,
 		Registry:   client,
 		Manifests:  manifestcache.Open(""),
+		Uploads:    uploadsession.Open(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,

@@ -465,9 +465,14 @@ func TestDaemonBatch(t *testing.T) {
 		lines = append(lines, src.Ref(im.ref))
 	}
 	cli := NewCLI(t).WithEngine(startEngine(t))
-	res := cli.RunDocker(t, "migrate", "--progress", "plain", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
-	if n := strings.Count(res.Stdout, "\n"); n != len(images) {
-		t.Errorf("%d lines on stdout, want %d", n, len(images))
+	res := cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
+	copied := 0
+	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var r struct{ Blobs struct{ Copied int } }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("stdout line %q: %v", l, err)
+		}
+		copied += r.Blobs.Copied
 	}
 	for _, r := range lines {
 		if _, ok := inspectEngineImage(t, cli, r); !ok {
@@ -475,13 +480,7 @@ func TestDaemonBatch(t *testing.T) {
 		}
 	}
 	// Each image's config and own layer, and the base layer they share once.
-	got := 0
-	for _, l := range strings.Split(res.Stderr, "\n") {
-		if strings.Contains(l, ": blob ") && strings.Contains(l, " copied (") {
-			got++
-		}
-	}
-	if got != 1+2*len(images) {
-		t.Errorf("%d blobs copied for %d images sharing a base layer: the base went more than once\n%s", got, len(images), res.Stderr)
+	if copied != 1+2*len(images) {
+		t.Errorf("%d blobs copied for %d images sharing a base layer, want %d", copied, len(images), 1+2*len(images))
 	}
 }

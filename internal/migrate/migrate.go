@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	ReferrerTypes []string
 	// Manifests are the manifests read before, by digest (plan.Request).
 	Manifests *manifestcache.Cache
+	// Uploads keeps the upload sessions of large blobs that were cut off
+	// (strategy.Input).
+	Uploads *uploadsession.Store
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
@@ -112,6 +116,9 @@ type Result struct {
 	Steps *Steps `json:"plan,omitempty"`
 	// Referrers counts the artifacts copied with --referrers.
 	Referrers *ReferrerCounts `json:"referrers,omitempty"`
+	// Resumed lists the blobs whose upload went on from what an earlier,
+	// cut-off run had sent; bytes.copied counts only what this run sent.
+	Resumed []strategy.Resumed `json:"resumed,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
 	Plan *plan.Plan `json:"-"`
 }
@@ -209,7 +216,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 	res := newResult(o, p)
 	res.PreviousDigest = previous
 	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
@@ -245,7 +252,8 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
 	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
+		// The summary says "up to date"; progress says what was found, once.
+		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
 	}
 	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
@@ -332,7 +340,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 // indexOptions are the executor's options for the copies this run makes
 // besides the image (its referrers).
 func (o Options) indexOptions() index.Options {
-	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:
@@ -421,6 +429,7 @@ func (r *Result) fill(name string, out strategy.Output) {
 	r.DigestNote = out.DigestNote
 	r.ContentVerified = out.ContentVerified
 	r.Manifests, r.Blobs, r.Bytes = out.Manifests, out.Blobs, out.Bytes
+	r.Resumed = out.Resumed
 }
 
 // newResult fills what the plan knows; counts are the plan's intent, which a

@@ -79,6 +79,11 @@ type blobReader struct {
 	resumedAt time.Time
 	verified  bool
 	err       error
+
+	// session carries the blob's upload session across runs (resume.go);
+	// resumedFrom is what the registry held of it from an earlier run.
+	session     *keptSession
+	resumedFrom int64
 }
 
 type mark struct {
@@ -167,6 +172,9 @@ func (b *blobReader) hashed(p []byte) {
 // Rewind makes the next Read hand on the blob from off on: the destination
 // holds the bytes before it.
 func (b *blobReader) Rewind(ctx context.Context, off int64) error {
+	if off > b.n && b.resumedFrom > 0 && off <= b.size {
+		return b.ResumeAt(ctx, off) // more of an earlier run's upload landed
+	}
 	if off > b.n || off > b.size || off < 0 {
 		return errdefs.New(errdefs.Rejected, "the destination says it holds %d bytes of blob %s, more than were sent to it", off, b.want)
 	}
