@@ -63,9 +63,11 @@ func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
 	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// isArchive reports an archive or an engine: a location that is not a
+// registry, which a batch opens as a store.
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
-	return err == nil && loc.IsArchive()
+	return err == nil && (loc.IsArchive() || loc.IsEngine())
 }
 
 // parseShard reads --shard I/N.
@@ -141,13 +143,14 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       exactDestination(opts, srcs, dst),
+		Exact:       exactDestination(opts, srcs, dst) || oneEngineImage(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
 			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
+		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
 	})
 	if err != nil {

@@ -47,6 +47,9 @@ type Image struct {
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
 	ListLine string
+	// defaultPlatform says that Platforms is a one-platform engine's own,
+	// not --platform's: a single-platform source keeps its platform.
+	defaultPlatform bool
 }
 
 // Label is how progress and the summary name the image: its source, as docker

@@ -41,7 +41,10 @@ type Request struct {
 	// OpenArchives opens several archive SRCs as one, grouping their images by
 	// name (k3s's per-architecture airgap archives). Nil opens each alone.
 	OpenArchives func(ctx context.Context, locs []location.Location) (store.Archive, error)
-	Warnf        func(format string, args ...any)
+	// OpenEngine opens a docker-daemon location: as a SRC (target false), or
+	// as the DST (target true; readOnly as ReadOnly says).
+	OpenEngine func(ctx context.Context, loc location.Location, target, readOnly bool) (store.Archive, error)
+	Warnf      func(format string, args ...any)
 }
 
 // Resolved is the batch: its images, and the archives opened for it, which the
@@ -104,6 +107,13 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		res.Target = dst.archive
 		res.Opened = append(res.Opened, dst.archive)
 	}
+	if dst.loc.IsEngine() {
+		if dst.archive, err = req.OpenEngine(ctx, dst.loc, true, req.ReadOnly); err != nil {
+			return res, err
+		}
+		res.Target = dst.archive
+		res.Opened = append(res.Opened, dst.archive)
+	}
 
 	var archiveLocs []location.Location
 	var archiveEntries []imagelist.Entry
@@ -122,6 +132,24 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		case loc.IsArchive():
 			archiveLocs = append(archiveLocs, loc)
 			archiveEntries = append(archiveEntries, e)
+		case loc.IsEngine():
+			a, err := req.OpenEngine(ctx, loc, false, true)
+			if err != nil {
+				return res, err
+			}
+			res.Opened = append(res.Opened, a)
+			names, err := a.Images(ctx)
+			if err != nil {
+				return res, err
+			}
+			for _, n := range names {
+				im, err := dst.image(e, n, a.Repository(n.Context()), req.Platforms)
+				if err != nil {
+					return res, err
+				}
+				im.Origin = a.String()
+				res.Images = append(res.Images, im)
+			}
 		case e.Repository:
 			repo, err := name.NewRepository(normalizeName(e.Source))
 			if err != nil {
@@ -217,6 +245,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		}
 	}
 	res.Images, err = dedupe(res.Images)
+	if err == nil && dst.archive != nil {
+		defaultPlatforms(ctx, res.Images, req.Registry)
+	}
 	return res, err
 }
 
@@ -370,6 +401,9 @@ func parseDestination(s string, exact bool) (destination, error) {
 	if loc.IsArchive() {
 		return destination{loc: loc}, nil
 	}
+	if loc.IsEngine() {
+		return engineDestination(loc)
+	}
 	if exact {
 		named, err := location.ParseReference(s)
 		if err != nil {
@@ -426,8 +460,8 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		case name.Tag:
 			ref += ":" + s.TagStr()
 		case name.Digest:
-			if d.loc.IsArchive() {
-				return Image{}, usage(e, "%s is pinned by digest only, and an archive names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name())
+			if d.loc.IsArchive() || d.loc.IsEngine() {
+				return Image{}, usage(e, "%s is pinned by digest only, and %s names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name(), d.loc)
 			}
 			if len(plats) > 0 {
 				return Image{}, usage(e, "%s is pinned by digest only, and with --platform its digest changes: give a destination tag (SRC DST:TAG)", src.Name())
@@ -450,6 +484,17 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		im.DestinationStore = d.archive.Repository(dstRef.Context())
 		im.SinglePlatform = d.loc.Transport == location.DockerArchive
 	}
+	if one, ok := d.archive.(onePlatform); ok {
+		if p, single := one.OnePlatform(); single {
+			if len(im.Platforms) > 1 {
+				return Image{}, usage(e, "%s holds one platform per image (the classic image store), and %s asks for %d: give one --platform", d.archive, src.Name(), len(im.Platforms))
+			}
+			if len(im.Platforms) == 0 {
+				im.Platforms, im.defaultPlatform = []v1.Platform{p}, true
+			}
+			im.SinglePlatform = true
+		}
+	}
 	return im, nil
 }
 
@@ -461,11 +506,11 @@ func (d destination) target(e imagelist.Entry, src name.Reference) string {
 	switch {
 	case d.exact != "":
 		return d.exact
-	case e.Target == "" && d.loc.IsArchive():
+	case e.Target == "" && (d.loc.IsArchive() || d.loc.IsEngine()):
 		return src.Context().Name()
 	case e.Target == "":
 		return d.under(src.Context().RepositoryStr())
-	case d.loc.IsArchive() || hasHost(e.Target):
+	case d.loc.IsArchive() || d.loc.IsEngine() || hasHost(e.Target):
 		return e.Target
 	}
 	return d.under(e.Target)
@@ -592,4 +637,22 @@ func (a absentStore) GetBlob(context.Context, v1.Hash) (io.ReadCloser, error) {
 }
 func (a absentStore) PutBlob(context.Context, v1.Hash, int64, io.Reader) error {
 	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
+}
+
+// engineDestination reads a docker-daemon DST: the engine alone is a place
+// (each image keeps its name); with a name, it is the one image's.
+func engineDestination(loc location.Location) (destination, error) {
+	d := destination{loc: loc}
+	if loc.Image == "" {
+		return d, nil
+	}
+	named, err := location.ParseReference(loc.Image)
+	if err != nil {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid image name in DST %q: %v", loc.Text, err)
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: give a tag, not a digest; an engine names images by tag", loc.Text)
+	}
+	d.exact = named.String()
+	return d, nil
 }

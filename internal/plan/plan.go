@@ -422,7 +422,12 @@ func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
 	root.Label, root.Action = pd.Platform, Copy
 	p.Root, p.Manifests = &root, nil
 	p.DigestChanged = true
-	p.ChangeReason = fmt.Sprintf("the %s image's own manifest is written, not an index", pd.Platform)
+	reason := fmt.Sprintf("the %s image's own manifest is written, not an index", pd.Platform)
+	if p.ChangeReason != "" {
+		// Say that a multi-platform source became one platform.
+		reason = p.ChangeReason + "; " + reason
+	}
+	p.ChangeReason = reason
 	keep := map[v1.Hash]bool{}
 	for _, d := range m.Blobs {
 		keep[d] = true
