@@ -57,6 +57,9 @@ type Manifest struct {
 	Label  string
 	Action Action
 	Blobs  []v1.Hash
+	// Children are the manifests an index among the children names (a
+	// nested index): they are pushed before it.
+	Children []v1.Hash
 	// Attestation marks a buildx attestation manifest (platform unknown/unknown).
 	Attestation bool
 
