@@ -172,6 +172,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
+	// Asked for by the user, not set below for an archive: a hint to run
+	// "without --strategy" is for a run that gave one.
+	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -181,7 +184,6 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err

@@ -3,9 +3,11 @@ package index_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // largeLayer is past store.SmallBlobSize, so that its blob waits for a
@@ -179,4 +182,76 @@ func TestPlanCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Build after a cancel = %v, want context.Canceled", err)
 	}
+}
+
+// TestExecuteNestedIndex copies an index of indexes: every manifest is
+// pushed after the manifests and blobs it names, the tag last, and the copy
+// holds the source's digests.
+func TestExecuteNestedIndex(t *testing.T) {
+	src := memstore.New("src.test/app")
+	arm := src.Image("linux/arm64", 10)
+	art := src.Manifest2("application/vnd.cncf.helm.config.v1+json", []byte("not json"))
+	inner := src.Index("", arm, art)
+	middle := src.Index("", inner)
+	root := src.Index("v1", src.Image("linux/amd64", 10), middle)
+
+	dst := memstore.New("dst.test/app")
+	var mu sync.Mutex
+	var order []string
+	dst.Hook = func(_ context.Context, op memstore.Op, ref string) error {
+		if op == memstore.PutManifest {
+			mu.Lock()
+			defer mu.Unlock()
+			// Everything this manifest names must be there already.
+			if body, ok := src.Manifest(ref); ok {
+				var m struct {
+					Manifests []v1.Descriptor `json:"manifests"`
+					Config    *v1.Descriptor  `json:"config"`
+					Layers    []v1.Descriptor `json:"layers"`
+				}
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Error(err)
+				}
+				for _, c := range m.Manifests {
+					if _, ok := dst.Manifest(c.Digest.String()); !ok {
+						t.Errorf("%s pushed before its child %s", ref, c.Digest)
+					}
+				}
+				for _, b := range m.Layers {
+					if _, ok := dst.Blob(b.Digest); !ok {
+						t.Errorf("%s pushed before its blob %s", ref, b.Digest)
+					}
+				}
+			}
+			order = append(order, ref)
+		}
+		return nil
+	}
+	p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()}); err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 6 || order[len(order)-1] != "v1" {
+		t.Errorf("pushed %v, want 5 manifests by digest and then the tag", order)
+	}
+	if got, _ := dst.Manifest("v1"); !bytes.Equal(got, mustGet(t, src, root.Digest.String())) {
+		t.Error("the tag holds another index than the source's")
+	}
+	for _, d := range src.Blobs() {
+		if _, ok := dst.Blob(d); !ok {
+			t.Errorf("blob %s was not copied", d)
+		}
+	}
+}
+
+func mustGet(t *testing.T, s *memstore.Store, ref string) []byte {
+	t.Helper()
+	b, ok := s.Manifest(ref)
+	if !ok {
+		t.Fatalf("%s has no manifest %s", s, ref)
+	}
+	return b
 }

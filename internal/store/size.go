@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// BlobSizer is a store that can tell a blob's size without reading it (a
+// registry's HEAD, an archive's file size).
+type BlobSizer interface {
+	// BlobSize is the size of blob d, or ok false when it is not there.
+	BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bool, err error)
+}
+
+// BlobPresent reports whether s holds blob d of the size a manifest says.
+// A blob there under that digest but of another size is no network trouble
+// and no reason to retry: the manifest that names it is damaged (its bytes
+// are what the digest says, so the descriptor's size is wrong), and a copy
+// that referenced it would not pull. Stores that cannot tell a size answer
+// as BlobExists does.
+func BlobPresent(ctx context.Context, s Store, d v1.Hash, size int64, source Store) (bool, error) {
+	bs, ok := s.(BlobSizer)
+	if !ok {
+		return s.BlobExists(ctx, d)
+	}
+	got, ok, err := bs.BlobSize(ctx, d)
+	if err != nil || !ok {
+		return false, err
+	}
+	if got >= 0 && size >= 0 && got != size {
+		return false, SizeMismatch(d, got, size, source)
+	}
+	return true, nil
+}
+
+// SizeMismatch is the sentence for blob d, got bytes long, that a manifest of
+// source describes as want bytes long.
+func SizeMismatch(d v1.Hash, got, want int64, source Store) error {
+	return errdefs.New(errdefs.Rejected, "blob %s is %d bytes, but %s describes it as %d bytes: the source's manifest is damaged; fix or rebuild the image there, or copy from another mirror", d, got, source, want)
+}
