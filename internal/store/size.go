@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,12 +15,15 @@ type BlobSizer interface {
 	BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bool, err error)
 }
 
-// BlobPresent reports whether s holds blob d of the size a manifest says.
-// A blob there under that digest but of another size is no network trouble
-// and no reason to retry: the manifest that names it is damaged (its bytes
-// are what the digest says, so the descriptor's size is wrong), and a copy
-// that referenced it would not pull. Stores that cannot tell a size answer
-// as BlobExists does.
+// ErrSizeMismatch is in the chain of every error that says a blob is not
+// the size a manifest gives it.
+var ErrSizeMismatch = errors.New("a blob is not the size its descriptor says")
+
+// BlobPresent reports whether s holds blob d, of the size a manifest of
+// source says. A blob there under that digest but of another size is no
+// network trouble and no reason to retry: its bytes are what the digest
+// says, so the manifest that names it is damaged, and a copy that referenced
+// it would not pull. Stores that cannot tell a size answer as BlobExists.
 func BlobPresent(ctx context.Context, s Store, d v1.Hash, size int64, source Store) (bool, error) {
 	bs, ok := s.(BlobSizer)
 	if !ok {
@@ -29,14 +33,15 @@ func BlobPresent(ctx context.Context, s Store, d v1.Hash, size int64, source Sto
 	if err != nil || !ok {
 		return false, err
 	}
-	if got >= 0 && size >= 0 && got != size {
+	if got >= 0 && got != size {
 		return false, SizeMismatch(d, got, size, source)
 	}
 	return true, nil
 }
 
-// SizeMismatch is the sentence for blob d, got bytes long, that a manifest of
-// source describes as want bytes long.
+// SizeMismatch is the sentence for blob d, got bytes long, that a manifest
+// of source describes as want bytes long.
 func SizeMismatch(d v1.Hash, got, want int64, source Store) error {
-	return errdefs.New(errdefs.Rejected, "blob %s is %d bytes, but %s describes it as %d bytes: the source's manifest is damaged; fix or rebuild the image there, or copy from another mirror", d, got, source, want)
+	return errdefs.Wrap(ErrSizeMismatch, errdefs.Rejected,
+		"blob %s is %d bytes, but %s describes it as %d bytes: the source's manifest is damaged; fix or rebuild the image there, or copy from another mirror", d, got, source, want)
 }

@@ -331,10 +331,12 @@ func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *pr
 	if holder != nil {
 		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(holder) {
 			if ok, err := m.Mount(ctx, b.Digest, holder); err == nil && ok {
-				return mounted, nil
+				return mounted, e.mountedSize(ctx, b)
 			}
-		} else if ok, err := e.dst.BlobExists(ctx, b.Digest); err == nil && ok {
+		} else if ok, err := store.BlobPresent(ctx, e.dst, b.Digest, b.Size, e.src); err == nil && ok {
 			return present, nil
+		} else if errors.Is(err, store.ErrSizeMismatch) {
+			return present, err
 		}
 	}
 	release, err := slots.Acquire(ctx, b.Size)
@@ -403,7 +405,7 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 			if ok, err := m.Mount(ctx, b.Digest, e.src); err != nil {
 				return copied, err
 			} else if ok {
-				return mounted, nil
+				return mounted, e.mountedSize(ctx, b)
 			}
 		}
 	}
@@ -433,6 +435,18 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
 	}
 	return copied, nil
+}
+
+// mountedSize checks that blob b, just mounted, has the size the manifest
+// gives it: a mount moves no bytes, so nothing else would notice a
+// descriptor with the wrong size before the manifest is refused or, worse,
+// accepted and unpullable. A failed check of a mount that worked is no
+// reason to fail the copy; only a wrong size is.
+func (e *executor) mountedSize(ctx context.Context, b *plan.Blob) error {
+	if _, err := store.BlobPresent(ctx, e.dst, b.Digest, b.Size, e.src); errors.Is(err, store.ErrSizeMismatch) {
+		return err
+	}
+	return nil
 }
 
 // Strategy is the index strategy as a strategy.Strategy. With Format set it
