@@ -70,6 +70,9 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Optio
 	if err := ctx.Err(); err != nil {
 		return e.stats(), err
 	}
+	if err := e.listReferrers(ctx, p.Manifests); err != nil {
+		return e.stats(), err
+	}
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
@@ -79,6 +82,11 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Optio
 		e.manifestsCopied.Add(1)
 	} else {
 		e.manifestsSkipped.Add(1)
+	}
+	// The root, when it has a subject (an artifact copied by its tag), is
+	// listed once it is there.
+	if err := e.listReferrers(ctx, []*plan.Manifest{p.Root}); err != nil {
+		return e.stats(), err
 	}
 	return e.stats(), nil
 }
@@ -124,6 +132,10 @@ type executor struct {
 	manifestsCopied, manifestsSkipped    atomic.Int64
 	blobsCopied, blobsMounted, blobsSkip atomic.Int64
 	bytesCopied, bytesMounted, bytesSkip atomic.Int64
+
+	// referrersAPI is whether the destination has the referrers API, once
+	// a manifest with a subject made it worth asking.
+	referrersAPI *bool
 }
 
 func (e *executor) stats() Stats {

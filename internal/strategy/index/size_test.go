@@ -118,3 +118,5 @@ func TestSizeMismatchCopied(t *testing.T) {
 		})
 	}
 }
+
+func bytesReader(b []byte) *strings.Reader { return strings.NewReader(string(b)) }
