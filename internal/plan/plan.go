@@ -546,6 +546,18 @@ func filterPlatforms(entries []indexEntry, want []v1.Platform, src string) ([]in
 					have = append(have, platforms.Format(*e.desc.Platform))
 				}
 			}
+			nested := 0
+			for _, e := range entries {
+				if e.desc.MediaType.IsIndex() && (e.desc.Platform == nil || platforms.IsUnknown(e.desc.Platform)) {
+					nested++
+				}
+			}
+			if nested > 0 {
+				// --platform picks among the top-level entries by the platform
+				// their descriptors name; it does not rewrite nested indexes.
+				return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found among the entries of %s (it has %s): %d of them are indexes that name no platform, which --platform does not look into; copy it without --platform",
+					platforms.Format(w), src, cmp.Or(strings.Join(have, ", "), "none with a platform"), nested)
+			}
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s; it has %s", platforms.Format(w), src, strings.Join(have, ", "))
 		}
 	}

@@ -159,3 +159,14 @@ func TestBuildChildOwnMediaType(t *testing.T) {
 		t.Errorf("child media type %s, want its own %s", got, types.OCIManifestSchema1)
 	}
 }
+
+// TestBuildNestedPlatformNotNamed: --platform for a platform that is only
+// inside a nested index whose descriptor names none says so.
+func TestBuildNestedPlatformNotNamed(t *testing.T) {
+	src := memstore.New("src.test/app")
+	src.Index("v1", src.Index("", src.Image("linux/amd64", 10)), src.Image("linux/arm64", 10))
+	_, err := build(t, src, "linux/amd64")
+	if err == nil || !strings.Contains(err.Error(), "indexes that name no platform") {
+		t.Errorf("--platform linux/amd64 inside an unnamed nested index: %v", err)
+	}
+}
