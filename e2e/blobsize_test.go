@@ -83,17 +83,23 @@ func (im sizedImage) push(t testing.TB, r *Registry, repo, tag string) {
 		}
 		resp.Body.Close()
 	}
-	u := fmt.Sprintf("http://%s/v2/%s/manifests/%s", r.Host, repo, tag)
-	req, _ := http.NewRequest(http.MethodPut, u, bytes.NewReader(im.manifest))
-	req.Header.Set("Content-Type", string(types.OCIManifestSchema1))
+	if status := putManifestHTTP(t, r, repo, tag, types.OCIManifestSchema1, im.manifest); status != http.StatusCreated {
+		t.Skipf("the registry refuses a manifest with a wrong blob size (%d): nothing to --check", status)
+	}
+}
+
+// putManifestHTTP PUTs body as manifest repo:ref in r, as it is, and
+// returns the status.
+func putManifestHTTP(t testing.TB, r *Registry, repo, ref string, mt types.MediaType, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/%s/manifests/%s", r.Host, repo, ref), bytes.NewReader(body))
+	req.Header.Set("Content-Type", string(mt))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Skipf("the registry refuses a manifest with a wrong blob size (%s): nothing to --check", resp.Status)
-	}
+	return resp.StatusCode
 }
 
 // assertSizeSentence: one sentence that names the blob, both sizes and the

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -30,15 +28,8 @@ func TestChildOwnMediaType(t *testing.T) {
 	}
 	idx.Manifests[0].MediaType = types.DockerManifestSchema2 // the child says OCI
 	body, _ := json.Marshal(idx)
-	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/mt/app/manifests/v1", src.Host), bytes.NewReader(body))
-	req.Header.Set("Content-Type", string(types.OCIImageIndex))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT the index: %s", resp.Status)
+	if status := putManifestHTTP(t, src, "mt/app", "v1", types.OCIImageIndex, body); status != http.StatusCreated {
+		t.Fatalf("PUT the index: %d", status)
 	}
 	want := sha256Digest(body)
 

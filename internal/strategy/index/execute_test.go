@@ -53,14 +53,7 @@ var destinations = []destination{
 	}},
 	{"oci layout", func(t *testing.T) (store.Store, func() bool, func()) {
 		dir := filepath.Join(t.TempDir(), "layout")
-		loc, err := location.Parse("oci:" + dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := archive.Open(context.Background(), loc, true, archive.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := openLayout(t, dir)
 		dst := a.Repository(dstRef.Context())
 		tagged := func() bool { _, _, err := dst.GetManifest(context.Background(), "v1"); return err == nil }
 		// As the command does on a failed or interrupted run: close without
@@ -75,6 +68,32 @@ var destinations = []destination{
 		}
 		return dst, tagged, done
 	}},
+}
+
+// openLayout opens an OCI layout in dir for writing.
+func openLayout(t *testing.T, dir string) store.Archive {
+	t.Helper()
+	loc, err := location.Parse("oci:" + dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.Open(context.Background(), loc, true, archive.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// destinationStore is a store in memory ("registry") or in a new OCI layout
+// closed when the test ends.
+func destinationStore(t *testing.T, kind string) store.Store {
+	t.Helper()
+	if kind == "registry" {
+		return memstore.New("dst.test/app")
+	}
+	a := openLayout(t, filepath.Join(t.TempDir(), "l"))
+	t.Cleanup(func() { _ = a.Close() })
+	return a.Repository(dstRef.Context())
 }
 
 // TestExecuteCancelled cancels a copy at each stage and checks that Execute

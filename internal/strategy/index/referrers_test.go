@@ -3,15 +3,12 @@ package index_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
-	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -53,16 +50,7 @@ func TestExecuteReferrersRule(t *testing.T) {
 			sbom := artifactFor(t, src, "application/spdx+json", amd)
 			src.Index("v1", amd, sbom)
 
-			var dst store.Store = memstore.New("dst.test/app")
-			if kind == "oci layout" {
-				loc, _ := location.Parse("oci:" + filepath.Join(t.TempDir(), "l"))
-				a, err := archive.Open(context.Background(), loc, true, archive.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer a.Close()
-				dst = a.Repository(dstRef.Context())
-			}
+			dst := destinationStore(t, kind)
 			// Another tool listed a signature there already.
 			other := memstore.New("other")
 			sig := artifactFor(t, other, "application/vnd.dev.cosign.artifact.sig.v1+json", amd)

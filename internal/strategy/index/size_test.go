@@ -3,18 +3,14 @@ package index_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
-	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
-	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -69,16 +65,7 @@ func TestSizeMismatchPresent(t *testing.T) {
 	for _, d := range []string{"registry", "oci layout"} {
 		t.Run(d, func(t *testing.T) {
 			src, layer := wrongSize(t, 584, 1)
-			var dst store.Store = memstore.New("dst.test/app")
-			if d == "oci layout" {
-				loc, _ := location.Parse("oci:" + filepath.Join(t.TempDir(), "l"))
-				a, err := archive.Open(context.Background(), loc, true, archive.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer a.Close()
-				dst = a.Repository(dstRef.Context())
-			}
+			dst := destinationStore(t, d)
 			data, _ := src.Blob(layer.Digest)
 			if err := dst.PutBlob(context.Background(), layer.Digest, layer.Size, strings.NewReader(string(data))); err != nil {
 				t.Fatal(err)
