@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -187,19 +188,66 @@ func TestExecuteCancelled(t *testing.T) {
 
 // TestPlanCancelled cancels while the plan reads the source.
 func TestPlanCancelled(t *testing.T) {
-	src := twoPlatforms()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src.Hook = func(ctx context.Context, op memstore.Op, ref string) error {
-		if op == memstore.GetManifest && ref != "v1" {
-			cancel()
-			return ctx.Err()
-		}
-		return nil
+	for _, kind := range []string{"registry", "oci layout"} {
+		t.Run(kind, func(t *testing.T) {
+			src := twoPlatforms()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			src.Hook = func(ctx context.Context, op memstore.Op, ref string) error {
+				if op == memstore.GetManifest && ref != "v1" {
+					cancel()
+					return ctx.Err()
+				}
+				return nil
+			}
+			_, err := plan.Build(ctx, src, destinationStore(t, kind), plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Build after a cancel = %v, want context.Canceled", err)
+			}
+		})
 	}
-	_, err := plan.Build(ctx, src, memstore.New("dst.test/app"), plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Build after a cancel = %v, want context.Canceled", err)
+}
+
+// TestExecuteStoreFails makes each call of the copy fail, at the source or
+// the destination: Execute returns that failure, and the tag is not
+// written. (A read that fails once is a broken download, resumed: it fails
+// every time here.)
+func TestExecuteStoreFails(t *testing.T) {
+	refused := errdefs.New(errdefs.Rejected, "refused by the test")
+	cases := []struct {
+		side string
+		op   memstore.Op
+	}{
+		{"source", memstore.GetBlob}, {"source", memstore.ReadBlob},
+		{"destination", memstore.PutBlob}, {"destination", memstore.PutManifest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.side+" "+string(tc.op), func(t *testing.T) {
+			src, dst := twoPlatforms(), memstore.New("dst.test/app")
+			p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once atomic.Bool
+			fail := func(_ context.Context, op memstore.Op, _ string) error {
+				if op == tc.op && (op == memstore.ReadBlob || once.CompareAndSwap(false, true)) {
+					return refused
+				}
+				return nil
+			}
+			if tc.side == "source" {
+				src.Hook = fail
+			} else {
+				dst.Hook = fail
+			}
+			_, err = index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()})
+			if !errors.Is(err, refused) {
+				t.Errorf("Execute = %v, want the store's failure", err)
+			}
+			if _, ok := dst.Manifest("v1"); ok {
+				t.Error("the tag was written after a failure")
+			}
+		})
 	}
 }
 
