@@ -65,5 +65,10 @@ func TestReferrersRuleForEveryManifest(t *testing.T) {
 		if got := artifactsListed(t, env, "ocidir://"+layout+"@"+arm64.String()); !slices.Contains(got, bundle) {
 			t.Errorf("regctl lists %v referring to the arm64 image in the layout, want the bundle %s", got, bundle)
 		}
+		// The layout, fallback tags and all, goes back to a registry whole.
+		back := cli.RunDocker(t, "migrate", "oci:"+layout, dst.Host+"/back").AssertSuccess(t)
+		for _, ref := range stdoutRefs(back) {
+			assertPullsWhole(t, dst, ref)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sync"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -46,6 +47,7 @@ func HasAPI(ctx context.Context, dst store.Store, d v1.Hash) bool {
 // when every one is listed already.
 func UpdateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []v1.Descriptor) error {
 	tag := FallbackTag(d)
+	defer lock(dst.String() + ":" + tag)()
 	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	body, _, err := dst.GetManifest(ctx, tag)
 	switch {
@@ -75,6 +77,18 @@ func UpdateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []
 		return nil
 	}
 	return dst.PutManifest(ctx, tag, types.OCIImageIndex, out)
+}
+
+// tagLocks serialise the read, merge and write of one fallback tag within
+// this process: the copies of a batch may list referrers of one subject at
+// the same time, and the last write would drop the other's entries.
+var tagLocks sync.Map // string → *sync.Mutex
+
+func lock(key string) (unlock func()) {
+	m, _ := tagLocks.LoadOrStore(key, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // manifestFields are the fields of a manifest that its referrers entry
