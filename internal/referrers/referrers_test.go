@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
@@ -19,6 +20,22 @@ func TestUpdateFallbackTagConcurrent(t *testing.T) {
 	dst := memstore.New("dst.test/app")
 	subject := dst.Image("linux/amd64", 10).Digest
 	const n = 20
+	// Every copy reads the tag before any writes it, as they would on a
+	// network: without the lock, each write drops the others' entries.
+	var read sync.WaitGroup
+	read.Add(n)
+	dst.Hook = func(_ context.Context, op memstore.Op, ref string) error {
+		if op == memstore.GetManifest && ref == referrers.FallbackTag(subject) {
+			read.Done()
+			done := make(chan struct{})
+			go func() { read.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(50 * time.Millisecond): // serialised: the others wait for this one
+			}
+		}
+		return nil
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		d := dst.Put("", types.OCIManifestSchema1, fmt.Appendf(nil, `{"n":%d}`, i))
