@@ -185,7 +185,7 @@ func missingFrom(ctx context.Context, dst store.Store, d v1.Hash, ref name.Refer
 			switch n, ok, err := bs.BlobSize(ctx, b.Digest); {
 			case err != nil || !ok:
 				out = append(out, fmt.Sprintf("blob %s of manifest %s is not in %s", b.Digest, d, ref.Name()))
-			case n >= 0 && n != b.Size:
+			case store.SizeDisagrees(b.Digest, n, b.Size):
 				out = append(out, fmt.Sprintf("blob %s of manifest %s is %d bytes in %s, but the manifest says %d: the image does not pull; the source's manifest is damaged", b.Digest, d, n, ref.Name(), b.Size))
 			}
 			continue

@@ -33,10 +33,25 @@ func BlobPresent(ctx context.Context, s Store, d v1.Hash, size int64, source Sto
 	if err != nil || !ok {
 		return false, err
 	}
-	if got >= 0 && got != size {
+	if SizeDisagrees(d, got, size) {
 		return false, SizeMismatch(d, got, size, source)
 	}
 	return true, nil
+}
+
+// emptyDigest is the digest of no bytes.
+const emptyDigest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// SizeDisagrees reports whether a store that says blob d is got bytes long
+// contradicts a descriptor that says want. A length not given (-1) says
+// nothing; nor does 0 for a blob that is not the empty one: some registries
+// answer a HEAD with 0 bytes for a blob they hold (see
+// registry.BlobCommitError), which is their fault, not the manifest's.
+func SizeDisagrees(d v1.Hash, got, want int64) bool {
+	if got < 0 || got == want {
+		return false
+	}
+	return got != 0 || d.String() == emptyDigest
 }
 
 // SizeMismatch is the sentence for blob d, got bytes long, that a manifest
