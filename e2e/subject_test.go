@@ -72,3 +72,38 @@ func TestReferrersRuleForEveryManifest(t *testing.T) {
 		}
 	})
 }
+
+// TestBuildxAttestationsCopied copies what buildx pushes (an index with a
+// provenance attestation manifest per platform) to Debian's registry 2.8
+// and through an OCI layout: each arrives whole, with the source's digest.
+func TestBuildxAttestationsCopied(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{kind: distribution28})
+	cli := newBuildxCLI(t)
+	srcRef := src.Ref("attested/app:v1")
+	base := src.Ref("attested/base:v1")
+	pushFixture(t, src, base, fixture.Options{Platforms: fixture.EightPlatforms()[:2], LayerSize: tinyLayer, Seed: 177}, false)
+	var plats []string
+	for _, p := range fixture.EightPlatforms()[:2] {
+		plats = append(plats, p.OS+"/"+p.Architecture)
+	}
+	cli.RunDockerStdin(t, "FROM "+base+"\nLABEL org.example.built=by-buildx\n", "buildx", "build", "--platform", strings.Join(plats, ","),
+		"--provenance=mode=max", "-t", srcRef, "--push", "-").AssertSuccess(t)
+	idx := readIndex(t, src, srcRef)
+	if len(idx.Attestations) != 2 {
+		t.Fatalf("buildx pushed %d attestation manifests, want 2:\n%s", len(idx.Attestations), fetchRaw(t, src, srcRef))
+	}
+	cli.RunDocker(t, "migrate", srcRef, dst.Ref("mirror/app:v1")).AssertSuccess(t)
+	if got := assertPullsWhole(t, dst, dst.Ref("mirror/app:v1")); got != idx.Digest {
+		t.Errorf("%s at the destination, want the source's %s", got, idx.Digest)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	cli.RunDocker(t, "migrate", srcRef, "oci:"+layout).AssertSuccess(t)
+	back := cli.RunDocker(t, "migrate", "oci:"+layout, dst.Host+"/back").AssertSuccess(t)
+	for _, ref := range stdoutRefs(back) {
+		if got := assertPullsWhole(t, dst, ref); got != idx.Digest {
+			t.Errorf("%s: %s, want the source's %s", ref, got, idx.Digest)
+		}
+	}
+}
