@@ -83,14 +83,23 @@ func Classify(err error) (Class, error) {
 	return Fatal, err
 }
 
-// Hint is what an explicit --strategy run that failed with c should try next.
-func Hint(c Class) string {
+// Hint is what a run that failed with c, and had no other strategy to fall
+// back to, should try next. strategyGiven is whether the user chose the
+// strategy: only then is running "without --strategy" advice (a copy to or
+// from an archive has the index strategy alone, and gave none).
+func Hint(c Class, strategyGiven bool) string {
 	switch c {
 	case OCIRejected:
+		if !strategyGiven {
+			return "run again with --media-types docker (the digest then changes)"
+		}
 		return "run again with --media-types docker (the digest then changes), or without --strategy to let auto fall back"
 	case IndexRejected:
 		return "copy one platform at a time with --platform os/arch"
 	case SparseIndex, BlobCommit:
+		if !strategyGiven {
+			return ""
+		}
 		return "try --strategy manifest (through the Docker engine), or run without --strategy to let auto fall back"
 	}
 	return ""

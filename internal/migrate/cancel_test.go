@@ -3,14 +3,21 @@ package migrate_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // TestRunCancelled: however a copy is cancelled, Run returns the
@@ -59,5 +66,30 @@ func TestRunCancelled(t *testing.T) {
 				t.Error("a cancelled run wrote the tag")
 			}
 		})
+	}
+}
+
+// TestRunStoresNoStrategyHint: a copy between stores (an archive's, say)
+// that gave no --strategy and is refused is not told to run "without
+// --strategy".
+func TestRunStoresNoStrategyHint(t *testing.T) {
+	src := memstore.New("src.test/app")
+	src.Index("v1", src.Image("linux/amd64", 10))
+	dst := memstore.New("dst.test/app")
+	u, _ := url.Parse("http://dst.test/v2/app/manifests/v1")
+	dst.Hook = func(_ context.Context, op memstore.Op, ref string) error {
+		if op == memstore.PutManifest {
+			return &registry.ManifestPutError{MediaType: types.OCIManifestSchema1, Ref: ref, Err: &transport.Error{
+				StatusCode: http.StatusBadRequest, Request: &http.Request{URL: u},
+				Errors: []transport.Diagnostic{{Code: transport.ManifestInvalidErrorCode, Message: "manifest invalid"}}}}
+		}
+		return nil
+	}
+	_, _, err := migrate.Run(context.Background(), migrate.Options{
+		Source: name.MustParseReference("src.test/app:v1"), Destination: name.MustParseReference("dst.test/app:v1"),
+		Jobs: 1, Progress: progress.Discard(), SourceStore: src, DestinationStore: dst,
+	})
+	if err == nil || strings.Contains(errdefs.Message(err), "--strategy") {
+		t.Errorf("Run = %v; want a failure that does not mention --strategy", err)
 	}
 }

@@ -279,7 +279,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
 		if explicit {
-			if hint := fallback.Hint(class); hint != "" {
+			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
 			return res, nil, cerr
@@ -312,7 +312,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {
