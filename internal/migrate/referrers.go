@@ -62,6 +62,8 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 		}
 		dstAPI = supported
 	}
+	// Each referrer's copy knows the answer: no need to ask again.
+	pw.ReferrersAPI = &dstAPI
 
 	seen := map[v1.Hash]bool{}
 	for _, s := range subjects {

@@ -18,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -145,7 +146,11 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	}
 	dstTagRead := make(chan dstTag, 1)
 	go func() {
+		// Not while a copy of this batch writes the tag, when it is a
+		// referrers fallback tag (see referrers.Lock).
+		unlock := referrers.Lock(dst, req.Destination.Identifier())
 		body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
+		unlock()
 		dstTagRead <- dstTag{body, d, err}
 	}()
 	desc, err := src.HeadManifest(ctx, req.Source.Identifier())

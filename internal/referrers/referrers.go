@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -47,7 +48,7 @@ func HasAPI(ctx context.Context, dst store.Store, d v1.Hash) bool {
 // when every one is listed already.
 func UpdateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []v1.Descriptor) error {
 	tag := FallbackTag(d)
-	defer lock(dst.String() + ":" + tag)()
+	defer Lock(dst, tag)()
 	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	body, _, err := dst.GetManifest(ctx, tag)
 	switch {
@@ -79,16 +80,33 @@ func UpdateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []
 	return dst.PutManifest(ctx, tag, types.OCIImageIndex, out)
 }
 
-// tagLocks serialise the read, merge and write of one fallback tag within
-// this process: the copies of a batch may list referrers of one subject at
-// the same time, and the last write would drop the other's entries.
+// tagLocks serialise the writes of one fallback tag within this process:
+// the copies of a batch may list referrers of one subject at the same time
+// (the last write would drop the other's entries), or copy the tag itself
+// from an archive that holds it while another lists a referrer there (and
+// distribution 2.8 answers 500 to a GET of a tag being written).
 var tagLocks sync.Map // string → *sync.Mutex
 
-func lock(key string) (unlock func()) {
-	m, _ := tagLocks.LoadOrStore(key, &sync.Mutex{})
+// Lock takes the lock of tag in dst when it is a fallback tag (sha256-HEX),
+// and returns its release; for any other tag it does nothing.
+func Lock(dst store.Store, tag string) (unlock func()) {
+	if !isFallbackTag(tag) {
+		return func() {}
+	}
+	m, _ := tagLocks.LoadOrStore(dst.String()+":"+tag, &sync.Mutex{})
 	mu := m.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
+}
+
+// isFallbackTag reports a tag of the form sha256-HEX.
+func isFallbackTag(tag string) bool {
+	alg, hex, ok := strings.Cut(tag, "-")
+	if !ok || alg != "sha256" {
+		return false
+	}
+	_, err := v1.NewHash(alg + ":" + hex)
+	return err == nil
 }
 
 // manifestFields are the fields of a manifest that its referrers entry

@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
@@ -45,13 +46,17 @@ type Options struct {
 	// Ledger, when set, is shared with the other copies of a batch, so that a
 	// blob several images need crosses the wire once.
 	Ledger *ledger.Ledger
+	// ReferrersAPI, when set, says whether the destination has the referrers
+	// API, as the caller found out already; else a run that pushes a manifest
+	// with a subject asks.
+	ReferrersAPI *bool
 }
 
 // Execute carries out p: blobs first, then child manifests by digest, then the
 // root under the destination tag. If anything fails before the last step, the
 // tag is untouched.
 func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Options) (Stats, error) {
-	e := &executor{src: src, dst: dst, opts: opts}
+	e := &executor{src: src, dst: dst, opts: opts, referrersAPI: opts.ReferrersAPI}
 	if debugf := e.opts.Debugf; debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
 	} else {
@@ -75,7 +80,12 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Optio
 	}
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
-		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
+		// A fallback tag copied as it is (from an archive that holds one)
+		// is not written while a copy of this batch lists a referrer in it.
+		unlock := referrers.Lock(dst, p.Destination.Identifier())
+		err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body)
+		unlock()
+		if err != nil {
 			return e.stats(), fmt.Errorf("write %s: %w", p.Destination.Name(), err)
 		}
 		t.Done("pushed")
@@ -198,7 +208,7 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 				t.Done("pushed")
 				return nil
 			}
-			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
+			if err := e.putChild(gctx, m); err != nil {
 				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
 			}
 			e.manifestsCopied.Add(1)
@@ -218,6 +228,29 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	err := e.dispatch(gctx, g, p, copying, slots, arrived)
 	// The group's own failure, when there is one, is why dispatching stopped.
 	return cmp.Or(g.Wait(), err)
+}
+
+// putChild pushes child manifest m by digest. The copies of a batch that
+// push one manifest (two tags of one image, an index and the referrers tag
+// that lists its SBOM) take turns through the ledger, as for blobs: Debian's
+// registry 2.8 writes a manifest's files one by one, and refuses an index
+// that names a manifest another request is still writing. A copy that finds
+// it pushed to this very repository already pushes nothing.
+func (e *executor) putChild(ctx context.Context, m *plan.Manifest) error {
+	claim := e.opts.Ledger.Claim(e.dst, m.Digest)
+	if claim.Follower() {
+		holder, err := claim.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if holder != nil && holder.String() == e.dst.String() {
+			return nil
+		}
+		return e.dst.PutManifest(ctx, m.Digest.String(), m.MediaType, m.Body)
+	}
+	err := e.dst.PutManifest(ctx, m.Digest.String(), m.MediaType, m.Body)
+	claim.Finish(err == nil)
+	return err
 }
 
 // dispatch starts the copy of every blob in copying, small ones first and
