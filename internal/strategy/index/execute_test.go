@@ -7,11 +7,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -22,6 +25,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // largeLayer is past store.SmallBlobSize, so that its blob waits for a
@@ -321,4 +325,55 @@ func mustGet(t *testing.T, s *memstore.Store, ref string) []byte {
 		t.Fatalf("%s has no manifest %s", s, ref)
 	}
 	return b
+}
+
+// TestExecuteSharedManifestsOnce runs two copies of one index to one
+// repository at once, as a batch does for two tags of one image: each child
+// manifest is pushed once, never by both at the same time.
+func TestExecuteSharedManifestsOnce(t *testing.T) {
+	src := twoPlatforms()
+	body, _ := src.Manifest("v1")
+	src.Put("v2", types.OCIImageIndex, body)
+	dst := memstore.New("dst.test/app")
+	var mu sync.Mutex
+	inflight, puts := map[string]int{}, map[string]int{}
+	dst.Hook = func(_ context.Context, op memstore.Op, ref string) error {
+		if op != memstore.PutManifest || strings.HasPrefix(ref, "v") {
+			return nil
+		}
+		mu.Lock()
+		inflight[ref]++
+		puts[ref]++
+		if inflight[ref] > 1 {
+			t.Errorf("manifest %s pushed by two copies at once", ref)
+		}
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // room for the other copy to overlap, were it allowed to
+		mu.Lock()
+		inflight[ref]--
+		mu.Unlock()
+		return nil
+	}
+	opts := index.Options{Jobs: 2, Progress: progress.Discard(), Ledger: ledger.New(), Slots: strategy.NewSlots(2)}
+	var wg sync.WaitGroup
+	for _, tag := range []string{"v1", "v2"} {
+		p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef.Context().Tag(tag), Destination: dstRef.Context().Tag(tag), Jobs: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if _, err := index.Execute(context.Background(), p, src, dst, opts); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for ref, n := range puts {
+		if n != 1 {
+			t.Errorf("manifest %s pushed %d times, want once", ref, n)
+		}
+	}
+	if len(puts) != 2 {
+		t.Errorf("%d child manifests pushed, want 2", len(puts))
+	}
 }
