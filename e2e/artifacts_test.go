@@ -6,11 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
-// writeFile writes content to a new file in a temp directory of t.
-func writeFile(t testing.TB, name, content string) string {
+// tempFile writes content to a new file in a temp directory of t.
+func tempFile(t testing.TB, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -24,9 +27,9 @@ func writeFile(t testing.TB, name, content string) string {
 // and returns its digest.
 func putArtifactTag(t testing.TB, env []string, ref, configType, config, artifactType string) string {
 	t.Helper()
-	args := []string{"artifact", "put", "--file-media-type", "application/vnd.example.content", "--file", writeFile(t, "content", "content of "+ref)}
+	args := []string{"artifact", "put", "--file-media-type", "application/vnd.example.content", "--file", tempFile(t, "content", "content of "+ref)}
 	if configType != "" {
-		args = append(args, "--config-type", configType, "--config-file", writeFile(t, "config", config))
+		args = append(args, "--config-type", configType, "--config-file", tempFile(t, "config", config))
 	} else {
 		args = append(args, "--artifact-type", artifactType)
 	}
@@ -112,4 +115,26 @@ func TestNestedIndexCopied(t *testing.T) {
 			t.Errorf("the nested index %s is not at the destination: %s", inner, got)
 		}
 	}
+}
+
+// assertPullsWhole runs the pull check (assertPullable) on ref, a tag or a
+// line a run printed (DST@DIGEST), and returns the digest it points to.
+func assertPullsWhole(t testing.TB, r *Registry, ref string) v1.Hash {
+	t.Helper()
+	text, digest, byDigest := strings.Cut(ref, "@")
+	parsed, err := name.ParseReference(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d v1.Hash
+	if byDigest {
+		d = hashOf(t, digest)
+	} else {
+		var ok bool
+		if d, ok = headDigest(t, r, ref); !ok {
+			t.Fatalf("%s is not there", ref)
+		}
+	}
+	assertPullable(t, r, parsed, d, true)
+	return d
 }

@@ -21,7 +21,8 @@ import (
 )
 
 // TestRunCancelled: however a copy is cancelled, Run returns the
-// cancellation and no result, so that no caller can report it as done.
+// cancellation and claims nothing at the destination, so that no caller can
+// report it as done.
 func TestRunCancelled(t *testing.T) {
 	const large = 400 << 10
 	for _, stage := range []string{"waiting for a slot", "mid-blob"} {
@@ -59,8 +60,9 @@ func TestRunCancelled(t *testing.T) {
 				}
 			}
 			res, _, err := migrate.Run(ctx, o)
-			if !errors.Is(err, context.Canceled) || res != nil {
-				t.Errorf("Run after a cancel = %v, %v; want no result and context.Canceled", res, err)
+			// What moved may be said; that the image is at DST may not.
+			if !errors.Is(err, context.Canceled) || (res != nil && res.DestinationDigest != "") {
+				t.Errorf("Run after a cancel = %+v, %v; want context.Canceled and no destination digest", res, err)
 			}
 			if _, ok := dst.Manifest("v1"); ok {
 				t.Error("a cancelled run wrote the tag")

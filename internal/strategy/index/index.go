@@ -24,6 +24,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -33,6 +34,9 @@ type Stats struct {
 	ManifestsCopied, ManifestsSkipped       int
 	BlobsCopied, BlobsMounted, BlobsSkipped int
 	BytesCopied, BytesMounted, BytesSkipped int64
+	// Resumed are the blobs whose upload went on from what an earlier run
+	// sent; BytesCopied counts only what this run sent of them.
+	Resumed []strategy.Resumed
 }
 
 // Options tune a run.
@@ -50,6 +54,9 @@ type Options struct {
 	// API, as the caller found out already; else a run that pushes a manifest
 	// with a subject asks.
 	ReferrersAPI *bool
+	// Uploads, when set, keeps the upload sessions of large blobs that were
+	// cut off, and finds those of earlier runs (resume.go).
+	Uploads *uploadsession.Store
 }
 
 // Execute carries out p: blobs first, then child manifests by digest, then the
@@ -142,6 +149,7 @@ type executor struct {
 	manifestsCopied, manifestsSkipped    atomic.Int64
 	blobsCopied, blobsMounted, blobsSkip atomic.Int64
 	bytesCopied, bytesMounted, bytesSkip atomic.Int64
+	resumed                              resumedBlobs
 
 	// referrersAPI is whether the destination has the referrers API, once
 	// a manifest with a subject made it worth asking.
@@ -152,7 +160,8 @@ func (e *executor) stats() Stats {
 	return Stats{
 		ManifestsCopied: int(e.manifestsCopied.Load()), ManifestsSkipped: int(e.manifestsSkipped.Load()),
 		BlobsCopied: int(e.blobsCopied.Load()), BlobsMounted: int(e.blobsMounted.Load()), BlobsSkipped: int(e.blobsSkip.Load()),
-		BytesCopied: e.bytesCopied.Load(), BytesMounted: e.bytesMounted.Load(), BytesSkipped: e.bytesSkip.Load(),
+		BytesCopied: e.bytesCopied.Load() - e.resumed.bytes(), BytesMounted: e.bytesMounted.Load(), BytesSkipped: e.bytesSkip.Load(),
+		Resumed: e.resumed.list(),
 	}
 }
 
@@ -456,6 +465,7 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 	}
 	br := newBlobReader(ctx, e.src, b.Digest, b.Size, t, e.opts.Progress.Logf, e.opts.Debugf)
 	defer br.Close()
+	br.session = e.sessionFor(b)
 	// Open the source before the destination: a blob the source lacks
 	// should not open an upload session first.
 	if err := br.open(); err != nil {
@@ -478,6 +488,9 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 	if !br.verified {
 		// The store claims success but we never saw the whole blob: do not trust it.
 		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
+	}
+	if br.resumedFrom > 0 {
+		e.resumed.add(b, br.resumedFrom)
 	}
 	return copied, nil
 }
@@ -536,10 +549,10 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 	if err != nil {
 		return strategy.Output{}, err
 	}
-	if p.DigestChanged {
+	if p.DigestChanged && !p.UpToDate {
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
-	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger})
+	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger, Uploads: in.Uploads})
 	out := strategy.Output{
 		DestinationDigest: p.Root.Digest,
 		MediaType:         p.Root.MediaType,
@@ -549,6 +562,7 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 		Manifests:         strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped},
 		Blobs:             strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)},
 		Bytes:             strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped},
+		Resumed:           stats.Resumed,
 	}
 	return out, err
 }
