@@ -183,6 +183,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
+	// Asked for by the user, not set below for an archive: a hint to run
+	// "without --strategy" is for a run that gave one.
+	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -192,7 +195,6 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
@@ -295,7 +297,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
 		if explicit {
-			if hint := fallback.Hint(class); hint != "" {
+			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
 			return res, nil, cerr
@@ -328,7 +330,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {

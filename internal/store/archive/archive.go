@@ -434,6 +434,20 @@ func (r *repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
 	return r.a.hasBlob(d), nil
 }
 
+// BlobSize is the size of blob d's file (store.BlobSizer), so that a blob
+// a manifest describes with another size is not taken as present.
+func (r *repository) BlobSize(ctx context.Context, d v1.Hash) (int64, bool, error) {
+	if b, ok := r.a.synth[d]; ok {
+		return int64(len(b)), true, nil
+	}
+	f, ok := r.a.fileOf(d)
+	if !ok {
+		return 0, false, nil
+	}
+	n, ok := r.a.files.size(f)
+	return n, ok, nil
+}
+
 func (r *repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	return r.a.openBlob(d)
 }

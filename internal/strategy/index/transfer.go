@@ -237,12 +237,22 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		b.task.Add(int64(out))
 		if b.n > b.size {
+			if err := b.ranPast(); err != nil {
+				b.err = err
+				return 0, err
+			}
 			b.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s is longer than the %d bytes its manifest says; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, b.size)
 			return 0, b.err
 		}
 		if b.n == b.size {
 			got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", b.h.Sum(nil))}
 			if got != b.want {
+				if rerr == nil {
+					if err := b.ranPast(); err != nil {
+						b.err = err
+						return 0, err
+					}
+				}
 				// Not marked retried: once may be the wire (copyBlob reads
 				// the blob again); twice is what the source holds.
 				b.err = errdefs.New(errdefs.DigestMismatch, "%s", b.corruptSentence("has digest "+got.String()))
@@ -254,6 +264,10 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		if rerr != nil {
 			b.closeSource()
+			if err := b.endedShort(); err != nil {
+				b.err = err
+				return 0, err
+			}
 			if err := b.broke(rerr); err != nil {
 				b.err = err
 				if out > 0 {
