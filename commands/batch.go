@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -62,9 +63,11 @@ func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
 	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// isArchive reports an archive or an engine: a location that is not a
+// registry, which a batch opens as a store.
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
-	return err == nil && loc.IsArchive()
+	return err == nil && (loc.IsArchive() || loc.IsEngine())
 }
 
 // parseShard reads --shard I/N.
@@ -149,6 +152,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 
 	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	defer pw.Close()
+	stdout := io.Writer(dockerCli.Out())
+	if dockerCli.Out().IsTerminal() {
+		// Results arrive while the view is on the same terminal.
+		stdout = pw.Above(stdout)
+		c.out.out = stdout
+	}
 	quota := &batch.Quota{}
 	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
 	if err != nil {
@@ -159,13 +168,14 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       exactDestination(opts, srcs, dst),
+		Exact:       exactDestination(opts, srcs, dst) || oneEngineImage(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
+		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
 		LoadKey:      keys.load,
 	})
@@ -202,7 +212,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Jobs:     jobs,
 		FailFast: opts.batch.failFast,
 		Format:   c.out.format,
-		Out:      dockerCli.Out(),
+		Out:      stdout,
 		Print: func(im batch.Image, res *migrate.Result) {
 			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
 				pw.Logf("warning: %v", err)
@@ -222,7 +232,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		pw.Stop(context.Canceled)
 	}
 	pw.Close()
-	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
+	// With rawjson each image's outcome is in the stream already, failures
+	// with their sentence: the summary table is left out, as buildx does.
+	if c.mode != progress.RawJSON && (c.mode != progress.Quiet || len(sum.Failures) > 0) {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
@@ -239,6 +251,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: fmt.Sprintf("interrupted: %d of %d images did not arrive; run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitInterrupted}
 	case sum.AllUsage():
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
+	case notDone > 0 && opts.check.enabled:
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images are not equal at the destination (see above); to copy what is missing, run the same command without --check", notDone, len(images)), StatusCode: exitFailure}
+	case notDone > 0 && sum.AllFinal():
+		// What an archive holds fails the same way every run.
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above)", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	}
@@ -270,7 +287,13 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", dst, dir)
 		}
 	}
-	if _, err := os.Stat(loc.Path); err == nil && !force {
+	st, err := os.Stat(loc.Path)
+	switch {
+	case err != nil:
+	case st.IsDir():
+		// --force replaces a file, never a directory: say so at once.
+		return fmt.Errorf("%s is a directory: name a file for %s:, or write an OCI layout directory with oci:%s", loc.Path, loc.Transport, loc.Path)
+	case !force:
 		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
 	}
 	return nil

@@ -117,6 +117,8 @@ type registryOptions struct {
 	host *testHost
 	// kind picks the registry program; the zero value is distribution v3.
 	kind registryKind
+	// extra is more configuration for distribution, such as a proxy: section.
+	extra string
 }
 
 // The registry reads the htpasswd file with bcrypt only; a low cost keeps
@@ -168,7 +170,7 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 			r.netns = opts.host.netns
 		}
 		config := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth), 0o644); err != nil {
+		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth+opts.extra), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = r.start(t, config); lastErr == nil {

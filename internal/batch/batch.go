@@ -42,11 +42,15 @@ type Image struct {
 	// SinglePlatform writes the platform's own manifest, not an index of one:
 	// the destination is a docker-save archive.
 	SinglePlatform bool
-	// Origin says where the image was named ("images.txt line 4", "argument 1").
+	// Origin says where the image was named ("images.txt line 4", an
+	// archive), or originArgument.
 	Origin string
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
 	ListLine string
+	// defaultPlatform says that Platforms is a one-platform engine's own,
+	// not --platform's: a single-platform source keeps its platform.
+	defaultPlatform bool
 	// VerifyKeys are the keys one of which must have signed this image (a
 	// sync entry's verify: keys); nil means the run's (--verify-key).
 	VerifyKeys verify.Keys
@@ -59,6 +63,18 @@ func (im Image) Label() string {
 		return reference.FamiliarString(named)
 	}
 	return im.Source.Name()
+}
+
+// originArgument is the Origin of an image named as a SRC argument.
+const originArgument = "argument"
+
+// from is " (images.txt line 4)" for an image a list or an archive named,
+// and nothing for an argument: the user typed that one in front of them.
+func (im Image) from() string {
+	if im.Origin == "" || im.Origin == originArgument {
+		return ""
+	}
+	return " (" + im.Origin + ")"
 }
 
 func plural(n int, word string) string {
@@ -181,6 +197,33 @@ type Failure struct {
 	// Usage marks bad input found only once the image was planned (a
 	// multi-platform image for a docker-archive without --platform).
 	Usage bool
+	// Final marks a failure a second run would meet again: what an archive
+	// SRC holds (damage, a platform it lacks), which no retry changes.
+	Final bool
+}
+
+// AllFinal reports a run whose every failure is Final: advice to run it
+// again would send the user round in a circle.
+func (s Summary) AllFinal() bool {
+	for _, f := range s.Failures {
+		if !f.Final {
+			return false
+		}
+	}
+	return len(s.Failures) > 0
+}
+
+// finalFailure reports a failure of an image read from an archive that is
+// the archive's own: its content, not a registry or the network.
+func finalFailure(im Image, err error) bool {
+	if im.SourceStore == nil {
+		return false
+	}
+	switch errdefs.KindOf(err) {
+	case errdefs.InvalidArgument, errdefs.DigestMismatch, errdefs.NotFound, errdefs.PlatformMissing:
+		return true
+	}
+	return false
 }
 
 // AllUsage reports a run in which nothing arrived and every failure was bad
@@ -262,6 +305,30 @@ func (r *runner) stopReason(ctx context.Context) string {
 	return "not started: the run was interrupted"
 }
 
+// underWayReason says how far an image got that the run stopped while it was
+// under way: planned (res is nil) or copying, with what had moved.
+func (r *runner) underWayReason(res *migrate.Result) string {
+	r.mu.Lock()
+	why := "interrupted"
+	if r.failFastStopped {
+		why = "stopped by --fail-fast"
+	}
+	r.mu.Unlock()
+	if res == nil {
+		return why + " while it was being planned; nothing was moved"
+	}
+	var planned int64
+	if res.Plan != nil {
+		for _, b := range res.Plan.Blobs {
+			if b.Action == plan.Copy {
+				planned += b.Size
+			}
+		}
+	}
+	moved := res.Bytes.Copied + res.Bytes.Mounted
+	return fmt.Sprintf("%s while copying: %s of %s moved; the tag was not written", why, units.HumanSize(float64(moved)), units.HumanSize(float64(planned)))
+}
+
 // one copies one image, unless a report says an earlier run did or its
 // registry has stopped this run with a rate limit.
 func (r *runner) one(ctx context.Context, i int, im Image) {
@@ -289,9 +356,9 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	res, describe, err := migrate.Run(ctx, o)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+		r.finish(im, i, res, NotDone, r.underWayReason(res))
 	case migrate.IsNotSigned(err):
-		r.end(im, i, res, NotSigned, errdefs.Message(err), false)
+		r.end(im, i, res, NotSigned, errdefs.Message(err), false, false)
 	case err != nil:
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
@@ -300,7 +367,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 			return
 		}
 		// res, when the image got as far as a plan, has the attempts.
-		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
+		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument), finalFailure(im, err))
 		if r.o.FailFast {
 			r.mu.Lock()
 			r.failFastStopped = true
@@ -419,25 +486,33 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 
 // fail records an image that did not arrive; usage marks bad input.
 func (r *runner) fail(im Image, i int, outcome Outcome, reason string, usage bool) {
-	r.end(im, i, nil, outcome, reason, usage)
+	r.end(im, i, nil, outcome, reason, usage, false)
 }
 
 // finish records an image's end: the report line, stdout, the [n/N] line.
 func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
-	r.end(im, i, res, outcome, reason, false)
+	r.end(im, i, res, outcome, reason, false, false)
 }
 
-func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage bool) {
+// end records an image's end; usage and final describe a failure (see
+// Failure).
+func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage, final bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished++
 	r.sum.Counts[outcome]++
 	if !outcome.Arrived() {
-		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage})
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage, Final: final})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
 	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
 	detail := ""
+	if res != nil && !outcome.Arrived() {
+		// Stopped under way: what moved counts, and the next run skips it.
+		r.sum.Bytes.Copied += res.Bytes.Copied
+		r.sum.Bytes.Mounted += res.Bytes.Mounted
+		rec.BytesMoved = res.Bytes.Copied + res.Bytes.Mounted
+	}
 	if res != nil && outcome.Arrived() {
 		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
 		r.sum.Bytes.Copied += res.Bytes.Copied
@@ -542,7 +617,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	}
 	for _, f := range s.Failures {
 		for _, line := range strings.Split(f.Reason, "\n") {
-			fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, line)
+			fmt.Fprintf(&b, "%s %s%s: %s\n", f.Outcome, f.Image.Label(), f.Image.from(), line)
 		}
 	}
 	fmt.Fprint(w, b.String())
