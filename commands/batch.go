@@ -114,6 +114,31 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		if defaults.Jobs > 0 && !opts.batch.jobsSet {
 			jobs = defaults.Jobs
 		}
+		if len(c.keys) == 0 && len(defaults.VerifyKeys) > 0 {
+			for i := range es {
+				if es[i].VerifyKeys == nil {
+					entries[len(entries)-len(es)+i].VerifyKeys = defaults.VerifyKeys
+				}
+			}
+		}
+	}
+	if len(c.keys) > 0 {
+		// The keys named on the command line are the operator's policy: a
+		// list may not swap them for its own.
+		ignored := 0
+		for i := range entries {
+			if entries[i].VerifyKeys != nil {
+				entries[i].VerifyKeys = nil
+				ignored++
+			}
+		}
+		if ignored > 0 {
+			fmt.Fprintf(dockerCli.Err(), "note: --verify-key applies to every image: the verify: keys of %d sync entries are not used\n", ignored)
+		}
+	}
+	keys := keyCache{}
+	if err := keys.loadEntryKeys(entries); err != nil {
+		return usage(err)
 	}
 	for _, s := range srcs {
 		entries = append(entries, imagelist.Entry{Source: s})
@@ -152,6 +177,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		OpenArchives: openArchives(pw.Logf, c.plats),
 		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
+		LoadKey:      keys.load,
 	})
 	if err != nil {
 		pw.Stop(stopReason(ctx, err))
@@ -163,6 +189,10 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	}
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
+	if kept, dropped := batch.WithoutReferrerTags(images, c.keys); dropped > 0 {
+		images = kept
+		pw.Logf("note: %s (sha256-HEX.sig and the like) not copied as images: with --verify-key, signatures and attestations cross with --referrers, beside the image they sign", plural(dropped, "signature or referrers tag"))
+	}
 	if resolved.Target != nil && !opts.dryRun {
 		if err := batch.CheckSinglePlatform(ctx, images, resolved.Target, o.Registry); err != nil {
 			pw.Stop(stopReason(ctx, err))

@@ -31,6 +31,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -56,6 +57,7 @@ type migrateOptions struct {
 	batch               batchOptions
 	referrers           referrerOptions
 	check               checkFlags
+	verify              verifyFlags
 	metadataFile        string
 	noClobber           bool
 	mirrors             mirrorOptions
@@ -172,6 +174,7 @@ bad input, before anything is read or written; 130 when interrupted.`,
 	addBatchFlags(flags, &opts.batch)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
+	addVerifyFlags(flags, &opts.verify)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	registerCompletions(cmd, dockerCli)
@@ -290,8 +293,10 @@ type checked struct {
 	plats []v1.Platform
 	// mirrors are the --registry-mirror endpoints, validated.
 	mirrors []registry.Endpoint
-	debug   bool
-	debugf  func(format string, args ...any)
+	// keys are --verify-key's, loaded.
+	keys   verify.Keys
+	debug  bool
+	debugf func(format string, args ...any)
 }
 
 // checkOptions validates the flags every run shares; an error is a usage error.
@@ -323,6 +328,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	}
 	if c.mirrors, err = checkMirrors(opts.mirrors); err != nil {
 		return c, err
+	}
+	if c.keys, err = verify.LoadKeys(opts.verify.keys); err != nil {
+		return c, fmt.Errorf("--verify-key: %s", errdefs.Message(err))
 	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
@@ -379,6 +387,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
 		ReferrerTypes: opts.referrers.types,
+		VerifyKeys:    c.keys,
 	}, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -50,6 +51,9 @@ type Image struct {
 	// defaultPlatform says that Platforms is a one-platform engine's own,
 	// not --platform's: a single-platform source keeps its platform.
 	defaultPlatform bool
+	// VerifyKeys are the keys one of which must have signed this image (a
+	// sync entry's verify: keys); nil means the run's (--verify-key).
+	VerifyKeys verify.Keys
 }
 
 // Label is how progress and the summary name the image: its source, as docker
@@ -124,6 +128,9 @@ const (
 	// NotDone is an image not started (a rate limit that would take too long to
 	// sit out, --fail-fast, an interrupt): a re-run picks it up.
 	NotDone Outcome = "not-done"
+	// NotSigned is an image --verify-key kept out: no signature by any of the
+	// keys over its digest (at the source; at the destination with --check).
+	NotSigned Outcome = "not-signed"
 )
 
 // Arrived reports an outcome after which the destination has the image.
@@ -178,6 +185,8 @@ type Summary struct {
 	// cross the wire, counted once per destination place.
 	UniqueBlobs int
 	UniqueBytes int64
+	// Check is a --check run, which moved nothing.
+	Check bool
 }
 
 // Failure is one image that did not arrive, in one sentence.
@@ -242,7 +251,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 		slots:   strategy.NewSlots(jobs),
 		ledger:  ledger.New(),
 		stopped: map[string]string{},
-		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}},
+		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}, Check: o.Check},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -343,10 +352,13 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	o.SinglePlatform = im.SinglePlatform
 	o.Slots, o.Ledger = r.slots, r.ledger
 	o.Progress = r.o.Progress.Group(im.Label())
+	o.VerifyKeys = r.keys(im)
 	res, describe, err := migrate.Run(ctx, o)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		r.finish(im, i, res, NotDone, r.underWayReason(res))
+	case migrate.IsNotSigned(err):
+		r.end(im, i, res, NotSigned, errdefs.Message(err), false, false)
 	case err != nil:
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
@@ -372,6 +384,34 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 		}
 		r.finish(im, i, res, outcome, "")
 	}
+}
+
+// WithoutReferrerTags drops, where signatures are verified, the images whose
+// tag is cosign's or the referrers fallback's (sha256-HEX.sig, sha256-HEX):
+// an archive or a tag listing names them like images, but they hold the
+// signatures and attestations of another image, which no publisher signs in
+// turn; --referrers carries them along with the verified image they refer to.
+func WithoutReferrerTags(images []Image, runKeys verify.Keys) (kept []Image, dropped int) {
+	for _, im := range images {
+		keys := im.VerifyKeys
+		if keys == nil {
+			keys = runKeys
+		}
+		if t, ok := im.Source.(name.Tag); ok && len(keys) > 0 && verify.IsReferrerTag(t.TagStr()) {
+			dropped++
+			continue
+		}
+		kept = append(kept, im)
+	}
+	return kept, dropped
+}
+
+// keys are the keys one of which must have signed im.
+func (r *runner) keys(im Image) verify.Keys {
+	if im.VerifyKeys != nil {
+		return im.VerifyKeys
+	}
+	return r.o.Copy.VerifyKeys
 }
 
 func (r *runner) hostStopped(im Image) string {
@@ -493,6 +533,8 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		word, detail = "done in an earlier run", ""
 	case Failed, NotDone:
 		word, detail = word+": "+reason, ""
+	case NotSigned:
+		word, detail = "not signed: "+reason, ""
 	case Missing, Different:
 		// --check: one problem a line in the summary; here the first.
 		first, rest, _ := strings.Cut(reason, "\n")
@@ -557,7 +599,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	row("same content", s.Counts[SameContent])
 	row("missing", s.Counts[Missing])
 	row("different", s.Counts[Different])
-	if s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
+	if s.Check || s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
 		// --check: nothing moved.
 	} else if dryRun {
 		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
@@ -567,6 +609,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 		row("up to date", s.Counts[UpToDate])
 		row("done in an earlier run", s.Counts[Done])
 	}
+	row("not signed", s.Counts[NotSigned])
 	row("failed", s.Counts[Failed])
 	row("not done (run again)", s.Counts[NotDone])
 	if !dryRun {

@@ -17,6 +17,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -45,6 +46,8 @@ type Request struct {
 	// as the DST (target true; readOnly as ReadOnly says).
 	OpenEngine func(ctx context.Context, loc location.Location, target, readOnly bool) (store.Archive, error)
 	Warnf      func(format string, args ...any)
+	// LoadKey reads an entry's verify: key; nil refuses entries that name keys.
+	LoadKey func(path string) (*verify.Key, error)
 }
 
 // Resolved is the batch: its images, and the archives opened for it, which the
@@ -72,6 +75,8 @@ type destination struct {
 	host, path string
 	// exact is the whole destination of a one-image copy.
 	exact string
+	// loadKey reads an entry's verify: keys (Request.LoadKey).
+	loadKey func(path string) (*verify.Key, error)
 }
 
 // Resolve turns the request into images: lists tags of repository entries,
@@ -95,6 +100,7 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 	if err != nil {
 		return res, err
 	}
+	dst.loadKey = req.LoadKey
 	if dst.loc.IsArchive() {
 		switch _, statErr := os.Stat(dst.loc.Path); {
 		case req.ReadOnly && os.IsNotExist(statErr):
@@ -494,6 +500,16 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 			}
 			im.SinglePlatform = true
 		}
+	}
+	for _, path := range e.VerifyKeys {
+		if d.loadKey == nil {
+			return Image{}, usage(e, "verify: keys are not read here")
+		}
+		k, err := d.loadKey(path)
+		if err != nil {
+			return Image{}, usage(e, "%s", errdefs.Message(err))
+		}
+		im.VerifyKeys = append(im.VerifyKeys, k)
 	}
 	return im, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -34,6 +35,9 @@ const (
 	SameContent Status = "same-content"
 	Missing     Status = "missing"   // the tag, a platform, a manifest or a blob is not there
 	Different   Status = "different" // a platform's layers differ
+	// NotSigned is a destination that holds the image but no signature by
+	// the --verify-key keys over its digest.
+	NotSigned Status = "not-signed"
 )
 
 // OK reports a verdict after which the mirror can be used.
@@ -48,6 +52,8 @@ type Result struct {
 	Status            Status `json:"status"`
 	// Problems says what is missing or different, one sentence each.
 	Problems []string `json:"problems"`
+	// Signature is what --verify-key found at the destination.
+	Signature *verify.Verdict `json:"signature,omitempty"`
 }
 
 // Request is one image to check.

@@ -33,6 +33,10 @@ type Entry struct {
 	Tags       TagFilter
 
 	Platforms []string // this entry's platforms as written, nil for the run's
+
+	// VerifyKeys are the cosign public keys of the entry's verify: (paths,
+	// relative ones made relative to the sync file); nil for the run's.
+	VerifyKeys []string
 }
 
 // Defaults are the run-wide settings a sync file's `defaults:` gives; a plain
@@ -40,6 +44,8 @@ type Entry struct {
 type Defaults struct {
 	Platforms []string
 	Jobs      int
+	// VerifyKeys are defaults' verify: keys, for entries that give none.
+	VerifyKeys []string
 }
 
 // Read parses the list at path ("-" reads stdin) and returns its entries and defaults.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -25,17 +26,25 @@ type syncFileSpec struct {
 }
 
 type defaultsSpec struct {
-	Platforms yaml.Node `yaml:"platforms"`
-	Parallel  yaml.Node `yaml:"parallel"` // regsync's name
-	Jobs      yaml.Node `yaml:"jobs"`     // docker migrate's flag name
+	Platforms yaml.Node   `yaml:"platforms"`
+	Parallel  yaml.Node   `yaml:"parallel"` // regsync's name
+	Jobs      yaml.Node   `yaml:"jobs"`     // docker migrate's flag name
+	Verify    *verifySpec `yaml:"verify"`
 }
 
 type entrySpec struct {
-	Source    yaml.Node `yaml:"source"`
-	Target    yaml.Node `yaml:"target"`
-	Type      yaml.Node `yaml:"type"`
-	Platforms yaml.Node `yaml:"platforms"`
-	Tags      *tagsSpec `yaml:"tags"`
+	Source    yaml.Node   `yaml:"source"`
+	Target    yaml.Node   `yaml:"target"`
+	Type      yaml.Node   `yaml:"type"`
+	Platforms yaml.Node   `yaml:"platforms"`
+	Tags      *tagsSpec   `yaml:"tags"`
+	Verify    *verifySpec `yaml:"verify"`
+}
+
+// verifySpec is `verify: {keys: [FILE…]}`: the cosign public keys one of
+// which must have signed the image (--verify-key).
+type verifySpec struct {
+	Keys yaml.Node `yaml:"keys"`
 }
 
 type tagsSpec struct {
@@ -167,7 +176,37 @@ func (p *syncFile) defaults(spec defaultsSpec) (Defaults, error) {
 		}
 		d.Jobs = n
 	}
+	if d.VerifyKeys, err = p.verifyKeys(spec.Verify); err != nil {
+		return Defaults{}, err
+	}
 	return d, nil
+}
+
+// verifyKeys reads verify: {keys: [FILE…]}. A relative path is relative to
+// the sync file's directory, so that the file and its keys move together.
+func (p *syncFile) verifyKeys(spec *verifySpec) ([]string, error) {
+	if spec == nil {
+		return nil, nil
+	}
+	items, err := p.stringList(&spec.Keys, "keys", "verify: {keys: [cosign.pub]}")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, p.errorf(spec.Keys.Line, "verify has no keys; write e.g. verify: {keys: [cosign.pub]}, or leave verify out")
+	}
+	out := []string{}
+	for _, item := range items {
+		if strings.TrimSpace(item.text) == "" {
+			return nil, p.errorf(item.line, "keys has an empty entry; write the path of a cosign public key, e.g. keys: [cosign.pub]")
+		}
+		path := item.text
+		if !filepath.IsAbs(path) && p.file != "-" {
+			path = filepath.Join(filepath.Dir(p.file), path)
+		}
+		out = append(out, path)
+	}
+	return out, nil
 }
 
 func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
@@ -212,6 +251,9 @@ func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
 		if entry.Tags, err = p.tagFilter(spec.Tags); err != nil {
 			return Entry{}, err
 		}
+	}
+	if entry.VerifyKeys, err = p.verifyKeys(spec.Verify); err != nil {
+		return Entry{}, err
 	}
 	return entry, nil
 }
@@ -414,9 +456,11 @@ type specShape struct {
 
 var specShapes = map[string]specShape{
 	typeName[syncFileSpec](): {"at the top level", "version, defaults, sync", "the file", "a mapping with version, defaults and sync keys"},
-	typeName[defaultsSpec](): {"in defaults", "platforms, parallel, jobs", "defaults", "a mapping such as `parallel: 4`"},
-	typeName[entrySpec]():    {"in a sync entry", "source, target, type, platforms, tags", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
-	typeName[*entrySpec]():   {"in a sync entry", "source, target, type, platforms, tags", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
+	typeName[defaultsSpec](): {"in defaults", "platforms, parallel, jobs, verify", "defaults", "a mapping such as `parallel: 4`"},
+	typeName[entrySpec]():    {"in a sync entry", "source, target, type, platforms, tags, verify", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
+	typeName[*entrySpec]():   {"in a sync entry", "source, target, type, platforms, tags, verify", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
+	typeName[verifySpec]():   {"in verify", "keys", "verify", "a mapping such as `keys: [cosign.pub]`"},
+	typeName[*verifySpec]():  {"in verify", "keys", "verify", "a mapping such as `keys: [cosign.pub]`"},
 	typeName[tagsSpec]():     {"in tags", "allow, deny, semverRange", "tags", "a mapping of allow, deny and semverRange"},
 	typeName[*tagsSpec]():    {"in tags", "allow, deny, semverRange", "tags", "a mapping of allow, deny and semverRange"},
 	typeName[[]*entrySpec](): {"in sync", "", "sync", "a list of entries such as `- source: " + referenceExample + "`"},

@@ -21,6 +21,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -73,6 +74,10 @@ type Options struct {
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
+	// VerifyKeys, when set (--verify-key), are the keys one of which must have
+	// signed the source's digest; an image without such a signature is not
+	// copied (a NotSignedError).
+	VerifyKeys verify.Keys
 }
 
 // Counts and ManifestCounts are the strategies' counters.
@@ -119,6 +124,8 @@ type Result struct {
 	// Resumed lists the blobs whose upload went on from what an earlier,
 	// cut-off run had sent; bytes.copied counts only what this run sent.
 	Resumed []strategy.Resumed `json:"resumed,omitempty"`
+	// Signature is what --verify-key found at the source.
+	Signature *verify.Verdict `json:"signature,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
 	Plan *plan.Plan `json:"-"`
 }
@@ -224,6 +231,12 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
 		res.Mirror = m.ServedBy(o.Source.Identifier())
 	}
+	if len(o.VerifyKeys) > 0 {
+		if err := o.verifySource(ctx, src, p, res); err != nil {
+			res.DurationSeconds = time.Since(start).Seconds()
+			return res, nil, err
+		}
+	}
 	if o.DryRun {
 		s := steps[0]
 		res.Strategy = s.Name()
@@ -244,12 +257,14 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 				}
 				res.Referrers = &counts
 			}
+			o.noteUnsigned(res)
 			res.DurationSeconds = time.Since(start).Seconds()
 			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
 		}
 		res.DestinationDigest = ""
 		res.DigestChanged = true
 		res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", s.Name())
+		o.noteUnsigned(res)
 		res.DurationSeconds = time.Since(start).Seconds()
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
@@ -270,6 +285,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if err == nil {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
+			o.noteUnsigned(res)
 			if o.Referrers {
 				q := p
 				if is, ok := s.(index.Strategy); ok {

@@ -128,6 +128,20 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 // s has it, and through the fallback tag, which tools write where it has not
 // (and some write anyway). --referrer-type narrows them by artifactType.
 func (o Options) findReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descriptor, error) {
+	out, err := FindReferrers(ctx, s, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.ReferrerTypes) > 0 {
+		out = slices.DeleteFunc(out, func(x v1.Descriptor) bool { return !slices.Contains(o.ReferrerTypes, x.ArtifactType) })
+	}
+	return out, nil
+}
+
+// FindReferrers lists every manifest that refers to d in s, through the
+// referrers API and the fallback tag (see findReferrers); --verify-key reads
+// the signatures among them.
+func FindReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descriptor, error) {
 	var out []v1.Descriptor
 	if l, ok := s.(referrers.Lister); ok {
 		descs, _, err := l.Referrers(ctx, d)
@@ -151,9 +165,6 @@ func (o Options) findReferrers(ctx context.Context, s store.Store, d v1.Hash) ([
 				out = append(out, m)
 			}
 		}
-	}
-	if len(o.ReferrerTypes) > 0 {
-		out = slices.DeleteFunc(out, func(x v1.Descriptor) bool { return !slices.Contains(o.ReferrerTypes, x.ArtifactType) })
 	}
 	return out, nil
 }
