@@ -107,6 +107,33 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	}
 	c.mu.Unlock()
 
+	scopes := []string{repo.Scope(transport.PullScope)}
+	if access == Push {
+		scopes = []string{repo.Scope(transport.PushScope)}
+	}
+	for _, m := range mountFrom {
+		scopes = append(scopes, m.Scope(transport.PullScope))
+	}
+	op := "read " + repo.Name()
+	if access == Push {
+		op = "push to " + repo.Name()
+	}
+	r, err := c.open(repo, access, scopes, op)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.repos == nil {
+		c.repos = map[string]*Repository{}
+	}
+	c.repos[key] = r
+	c.mu.Unlock()
+	return r, nil
+}
+
+// open makes a handle on repo that signs in for scopes; op names what it is
+// for in failures ("read old.lan/app", "list the repositories of old.lan").
+func (c *Client) open(repo name.Repository, access Access, scopes []string, op string) (*Repository, error) {
 	host := repo.RegistryStr()
 	reg := repo.Registry
 	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) {
@@ -124,17 +151,6 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	auth, err := c.keychain.Resolve(reg)
 	if err != nil {
 		return nil, fmt.Errorf("read credentials for %s: %w", host, err)
-	}
-	scopes := []string{repo.Scope(transport.PullScope)}
-	if access == Push {
-		scopes = []string{repo.Scope(transport.PushScope)}
-	}
-	for _, m := range mountFrom {
-		scopes = append(scopes, m.Scope(transport.PullScope))
-	}
-	op := "read " + repo.Name()
-	if access == Push {
-		op = "push to " + repo.Name()
 	}
 	signin := &signIn{
 		bare: transport.NewUserAgent(base, c.userAgent),
@@ -162,12 +178,6 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		ratef:   c.ratef,
 		access:  access,
 	}
-	c.mu.Lock()
-	if c.repos == nil {
-		c.repos = map[string]*Repository{}
-	}
-	c.repos[key] = r
-	c.mu.Unlock()
 	return r, nil
 }
 
