@@ -59,7 +59,7 @@ func (o batchOptions) batchOnly() bool {
 // "harbor.lan") is a place, as for several images: the image keeps its
 // repository path there, where docker would read it as a Docker Hub image.
 func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
-	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
+	return len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.sync.any() && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
 func isArchive(s string) bool {
@@ -112,8 +112,13 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 			jobs = defaults.Jobs
 		}
 	}
-	for _, s := range srcs {
-		entries = append(entries, imagelist.Entry{Source: s})
+	srcEntries, err := syncEntries(opts, srcs)
+	if err != nil {
+		return usage(err)
+	}
+	entries = append(entries, srcEntries...)
+	if err := checkPrune(opts, entries, dst); err != nil {
+		return usage(err)
 	}
 	if err := checkArchiveTarget(dst, srcs, opts.batch.force || opts.check.enabled); err != nil {
 		return usage(err)

@@ -53,6 +53,7 @@ type migrateOptions struct {
 	manifest            manifestOptions
 	buildx              buildxOptions
 	batch               batchOptions
+	sync                syncOptions
 	referrers           referrerOptions
 	check               checkFlags
 	metadataFile        string
@@ -123,7 +124,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 			srcs, dst := args[:len(args)-1], args[len(args)-1]
 			opts.changed = changedFlags(cmd)
 			opts.batch.jobsSet = opts.changed["jobs"]
-			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled {
+			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled && !opts.sync.any() {
 				opts.source, opts.destination = srcs[0], dst
 				return fitStatus(dockerCli, runMigrate(cmd.Context(), dockerCli, opts))
 			}
@@ -149,6 +150,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
 	addBatchFlags(flags, &opts.batch)
+	addSyncFlags(flags, &opts.sync)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
 	addManifestFlags(flags, &opts.manifest)
