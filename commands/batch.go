@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -200,6 +201,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
+	pruneFailed := false
+	if opts.sync.prune && !opts.check.enabled && ctx.Err() == nil {
+		pruned := prune(ctx, dockerCli, opts, c, o, resolved.Selections, sum.NotDone)
+		pruneFailed = len(pruned.Failures) > 0
+	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
 		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
 	}
@@ -216,6 +222,8 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
+	case pruneFailed:
+		return cli.StatusError{Status: "every image arrived, but some tags could not be pruned (see above); run the same command again", StatusCode: exitFailure}
 	}
 	if resolved.Target != nil && !opts.dryRun && !opts.check.enabled {
 		if err := resolved.Target.Commit(ctx); err != nil {
@@ -292,4 +300,30 @@ func writeSummary(dockerCli command.Cli, sum batch.Summary, dryRun bool) {
 	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 		fmt.Fprintln(dockerCli.Err(), progress.Wrap(line, width, "    "))
 	}
+}
+
+// prune deletes at DST the tags the selections no longer hold (--prune), and
+// says what it did on stderr; with --format json, each deletion is a line.
+func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c checked, o migrate.Options, sels []batch.Selection, notDone []batch.Image) batch.PruneSummary {
+	po := batch.PruneOptions{Registry: o.Registry, DryRun: opts.dryRun}
+	if c.mode != progress.Quiet {
+		po.Logf = func(format string, args ...any) { fmt.Fprintf(dockerCli.Err(), format+"\n", args...) }
+	}
+	switch {
+	case c.out.format == formatJSON:
+		po.Print = func(p batch.Pruned) {
+			if b, err := json.Marshal(p); err == nil {
+				fmt.Fprintf(dockerCli.Out(), "%s\n", b)
+			}
+		}
+	case opts.dryRun && c.out.tmpl == nil:
+		po.Print = func(p batch.Pruned) { fmt.Fprintf(dockerCli.Out(), "# prune %s (%s)\n", p.Destination, p.Digest) }
+	}
+	sum := batch.Prune(ctx, sels, notDone, po)
+	if c.mode != progress.Quiet || len(sum.Failures)+len(sum.Refused)+len(sum.Left) > 0 {
+		var b strings.Builder
+		sum.Write(&b, opts.dryRun)
+		fmt.Fprint(dockerCli.Err(), b.String())
+	}
+	return sum
 }

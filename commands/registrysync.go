@@ -50,6 +50,8 @@ func checkSyncFlags(opts migrateOptions) error {
 		return errors.New("-a and -r cannot go together: -a copies every tag of one repository, -r every repository under a registry or namespace; give one")
 	case s.any() && len(opts.batch.files) > 0:
 		return errors.New("-a and -r take their sources as arguments, not from -f: in a sync file write type: repository or type: registry entries instead")
+	case s.prune && !s.any() && len(opts.batch.files) == 0:
+		return errPruneNeedsSelection
 	}
 	if !s.any() {
 		for _, f := range tagFlags {
@@ -143,5 +145,7 @@ func checkPrune(opts migrateOptions, entries []imagelist.Entry, dst string) erro
 			return nil
 		}
 	}
-	return errors.New("--prune needs a selection of tags to keep: use it with -a, -r, or a sync file's type: repository or type: registry entries (images named one by one are never pruned)")
+	return errPruneNeedsSelection
 }
+
+var errPruneNeedsSelection = errors.New("--prune needs a selection of tags to keep: use it with -a, -r, or a sync file's type: repository or type: registry entries (images named one by one are never pruned)")

@@ -1,0 +1,206 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// --prune keeps a mirror's repositories to what the source selects: after the
+// images of an -a, -r or repository entry arrived, the destination tags its
+// selection (allow, deny, semver range) would take but that it no longer holds
+// (gone at the source, or past the latest N) are deleted. Nothing else is:
+// tags the selection does not take, repositories the entry did not write.
+//
+// A registry deletes a manifest by digest, with every tag on it. So a digest
+// that any tag not being deleted points to is never deleted: that tag is left
+// and the summary says so. (Untagging alone, DELETE by tag, is optional in
+// the OCI spec and deletes the manifest on some registries: not used.)
+
+// PruneOptions is one prune after a batch.
+type PruneOptions struct {
+	Registry *registry.Client
+	DryRun   bool
+	Logf     func(format string, args ...any)
+	// Print, when set, is told each tag deleted (or, in a dry run, to delete).
+	Print func(Pruned)
+}
+
+// Pruned is one destination tag deleted, or to delete in a dry run.
+type Pruned struct {
+	Action      string `json:"action"` // "pruned", or "would-prune" in a dry run
+	Destination string `json:"destination"`
+	Digest      string `json:"digest"`
+}
+
+// PruneSummary is what a prune did.
+type PruneSummary struct {
+	// Deleted counts the tags deleted (in a dry run, to delete).
+	Deleted int
+	// Left are tags that go but stay: a kept tag shares their manifest.
+	Left []string
+	// Skipped are repositories not pruned, one sentence each.
+	Skipped []string
+	// Refused is one sentence per registry that does not delete.
+	Refused []string
+	// Failures are deletions that failed, one sentence each.
+	Failures []string
+}
+
+// Prune deletes, in each selection's destination repository, the tags its
+// entry no longer selects. A repository with an image that did not arrive
+// is left as it is: the run is not over there.
+func Prune(ctx context.Context, sels []Selection, notDone []Image, o PruneOptions) PruneSummary {
+	var sum PruneSummary
+	refused := map[string]bool{}
+	for _, sel := range sels {
+		if ctx.Err() != nil {
+			break
+		}
+		if sel.Archive || refused[sel.Destination.RegistryStr()] {
+			continue
+		}
+		dst := familiarRepo(sel.Destination)
+		if n := countIn(notDone, sel.Destination); n > 0 {
+			sum.Skipped = append(sum.Skipped, fmt.Sprintf("%s not pruned: %s bound there did not arrive; run again", dst, plural(n, "image")))
+			continue
+		}
+		err := pruneOne(ctx, sel, o, &sum)
+		switch {
+		case errors.Is(err, registry.ErrDeleteUnsupported):
+			refused[sel.Destination.RegistryStr()] = true
+			sum.Refused = append(sum.Refused, fmt.Sprintf("%s does not delete manifests, so nothing was pruned there (distribution needs storage.delete.enabled: true); the copies are done", sel.Destination.RegistryStr()))
+		case err != nil:
+			sum.Failures = append(sum.Failures, fmt.Sprintf("prune %s: %s", dst, errdefs.Message(err)))
+		}
+	}
+	return sum
+}
+
+func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSummary) error {
+	repo, err := o.Registry.Repository(ctx, sel.Destination, registry.Pull)
+	if err != nil {
+		return err
+	}
+	have, err := repo.ListTags(ctx)
+	if errdefs.Is(err, errdefs.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, tag := range have {
+		if !slices.Contains(sel.Tags, tag) && len(sel.Entry.Tags.Select([]string{tag})) == 1 {
+			gone = append(gone, tag)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	// Every tag's digest: one that stays protects its manifest.
+	digests := map[string]v1.Hash{}
+	for _, tag := range have {
+		desc, err := repo.HeadManifest(ctx, tag)
+		if errdefs.Is(err, errdefs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		digests[tag] = desc.Digest
+	}
+	kept := map[v1.Hash]string{}
+	for _, tag := range have {
+		if d, ok := digests[tag]; ok && !slices.Contains(gone, tag) {
+			kept[d] = tag
+		}
+	}
+	byDigest := map[v1.Hash][]string{}
+	var order []v1.Hash
+	for _, tag := range gone {
+		d, ok := digests[tag]
+		if !ok {
+			continue
+		}
+		if keep, ok := kept[d]; ok {
+			sum.Left = append(sum.Left, fmt.Sprintf("%s:%s stays: %s:%s points at the same manifest (%s), and the registry deletes a manifest with every tag on it", familiarRepo(sel.Destination), tag, familiarRepo(sel.Destination), keep, shortDigest(d)))
+			continue
+		}
+		if _, ok := byDigest[d]; !ok {
+			order = append(order, d)
+		}
+		byDigest[d] = append(byDigest[d], tag)
+	}
+	var deleter *registry.Repository
+	for _, d := range order {
+		if !o.DryRun {
+			if deleter == nil {
+				if deleter, err = o.Registry.Deleter(sel.Destination); err != nil {
+					return err
+				}
+			}
+			if err := deleter.DeleteManifest(ctx, d); err != nil {
+				return err
+			}
+		}
+		for _, tag := range byDigest[d] {
+			sum.Deleted++
+			p := Pruned{Action: "pruned", Destination: familiarRepo(sel.Destination) + ":" + tag, Digest: d.String()}
+			verb := "deleted"
+			if o.DryRun {
+				p.Action, verb = "would-prune", "would delete"
+			}
+			if o.Logf != nil {
+				o.Logf("prune: %s %s (%s): the source selection no longer holds it", verb, p.Destination, shortDigest(d))
+			}
+			if o.Print != nil {
+				o.Print(p)
+			}
+		}
+	}
+	return nil
+}
+
+// countIn counts the images bound for repo.
+func countIn(images []Image, repo name.Repository) int {
+	n := 0
+	for _, im := range images {
+		if im.Destination.Context().Name() == repo.Name() {
+			n++
+		}
+	}
+	return n
+}
+
+func familiarRepo(r name.Repository) string {
+	return strings.TrimSuffix(familiar(r.Tag("x")), ":x")
+}
+
+func shortDigest(d v1.Hash) string {
+	if len(d.Hex) < 12 {
+		return d.String()
+	}
+	return d.Algorithm + ":" + d.Hex[:12]
+}
+
+// Write prints what the prune did, after the batch's table.
+func (s PruneSummary) Write(b *strings.Builder, dryRun bool) {
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(b, "  %-22s %s\n", "pruned", fmt.Sprintf("%s %s", verb, plural(s.Deleted, "tag")))
+	for _, lines := range [][]string{s.Left, s.Skipped, s.Refused, s.Failures} {
+		for _, l := range lines {
+			fmt.Fprintf(b, "prune: %s\n", l)
+		}
+	}
+}
