@@ -322,7 +322,7 @@ func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c ch
 	sum := batch.Prune(ctx, sels, notDone, po)
 	if c.mode != progress.Quiet || len(sum.Failures)+len(sum.Refused)+len(sum.Left) > 0 {
 		var b strings.Builder
-		sum.Write(&b, opts.dryRun)
+		sum.Write(&b, opts.dryRun, c.mode == progress.Quiet)
 		fmt.Fprint(dockerCli.Err(), b.String())
 	}
 	return sum

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
@@ -277,5 +279,85 @@ func TestRegistrySyncBadInput(t *testing.T) {
 	}
 	if repos := catalogOf(t, dst); len(repos) != 0 {
 		t.Errorf("bad input wrote %v", repos)
+	}
+}
+
+// TestPruneRefused: a registry that does not delete (distribution without
+// delete enabled) gets one sentence, and the copy still counts as done.
+func TestPruneRefused(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{noDelete: true})
+	pushFixture(t, src, src.Ref("team/app:1.0"), fixture.Options{LayerSize: 512, Seed: 1}, true)
+	pushFixture(t, src, src.Ref("team/app:1.1"), fixture.Options{LayerSize: 512, Seed: 2}, true)
+	cli := NewCLI(t)
+	cli.RunDocker(t, "migrate", "-a", src.Ref("team/app"), dst.Host, "--progress", "quiet").AssertSuccess(t)
+	untagAtSource(t, src, "team/app", "1.0")
+	res := cli.RunDocker(t, "migrate", "-a", src.Ref("team/app"), dst.Host, "--prune", "--progress", "quiet").AssertSuccess(t)
+	if want := dst.Host + " does not delete manifests, so nothing was pruned there"; !strings.Contains(res.Stderr, want) || strings.Count(res.Stderr, "\n") != 1 {
+		t.Errorf("stderr should be the one sentence %q:\n%s", want, res.Stderr)
+	}
+	if got := tagsOf(t, dst, "team/app"); !slices.Equal(got, []string{"1.0", "1.1"}) {
+		t.Errorf("the mirror has %v", got)
+	}
+}
+
+// TestRecursiveResume: a -r run interrupted part way, then run again with the
+// same --report, finishes without copying again what arrived; shards of -r
+// split its images; --check of -r compares every image.
+func TestRecursiveResume(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	repos := seedRegistry(t, src)
+	total := len(syncNamespaces)*syncReposPer*len(syncTags) + 1
+	slow := startQuirkProxy(t, src, quirk.Options{Delay: 20 * time.Millisecond, CatalogPageSize: 5})
+	report := filepath.Join(t.TempDir(), "report.jsonl")
+	cli := NewCLI(t)
+	run := cli.StartDocker(t, "migrate", "-r", slow.Host, dst.Host+"/m", "-j", "1", "--report", report)
+	if !waitFor(60*time.Second, func() bool {
+		data, _ := os.ReadFile(report)
+		return strings.Count(string(data), "\n") >= 5
+	}) {
+		t.Fatalf("the report never reached 5 lines:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	run.Wait(t, 30*time.Second).AssertExit(t, 130)
+	done := 0
+	for _, rec := range reportRecords(t, report) {
+		if rec["outcome"] == "copied" {
+			done++
+		}
+	}
+	if done == 0 || done == total {
+		t.Fatalf("the interrupt should come part way: %d of %d done", done, total)
+	}
+	slow.Set(quirk.Options{CatalogPageSize: 5})
+	res := cli.RunDocker(t, "migrate", "-r", slow.Host, dst.Host+"/m", "--report", report, "--progress", "plain").AssertSuccess(t)
+	if got := strings.Count(res.Stderr, "… done in an earlier run"); got != done {
+		t.Errorf("%d images reported done earlier, want %d", got, done)
+	}
+	for _, repo := range repos[:3] {
+		if got := tagsOf(t, dst, "m/"+repo); !slices.Equal(got, syncTags) {
+			t.Errorf("m/%s has %v", repo, got)
+		}
+	}
+
+	// Two shards of -r into another prefix: together every image, once.
+	shardOut := map[string]int{}
+	for _, shard := range []string{"1/2", "2/2"} {
+		res := cli.RunDocker(t, "migrate", "-r", src.Host, dst.Host+"/s", "--shard", shard, "--progress", "quiet").AssertSuccess(t)
+		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			shardOut[line]++
+		}
+	}
+	if len(shardOut) != total {
+		t.Errorf("the shards copied %d images, want %d", len(shardOut), total)
+	}
+
+	// --check of -r: every image equal.
+	res = cli.RunDocker(t, "migrate", "-r", src.Host+"/gamma", dst.Host+"/m", "--check", "--progress", "plain").AssertSuccess(t)
+	if !strings.Contains(res.Stderr, fmt.Sprintf("equal                  %d", syncReposPer*len(syncTags))) {
+		t.Errorf("--check of -r should find every gamma image equal:\n%s", res.Stderr)
 	}
 }

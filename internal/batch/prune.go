@@ -191,13 +191,16 @@ func shortDigest(d v1.Hash) string {
 	return d.Algorithm + ":" + d.Hex[:12]
 }
 
-// Write prints what the prune did, after the batch's table.
-func (s PruneSummary) Write(b *strings.Builder, dryRun bool) {
+// Write prints what the prune did, after the batch's table; quiet leaves
+// out the count, keeping the sentences about what did not go as asked.
+func (s PruneSummary) Write(b *strings.Builder, dryRun, quiet bool) {
 	verb := "deleted"
 	if dryRun {
 		verb = "would delete"
 	}
-	fmt.Fprintf(b, "  %-22s %s\n", "pruned", fmt.Sprintf("%s %s", verb, plural(s.Deleted, "tag")))
+	if !quiet {
+		fmt.Fprintf(b, "  %-22s %s\n", "pruned", fmt.Sprintf("%s %s", verb, plural(s.Deleted, "tag")))
+	}
 	for _, lines := range [][]string{s.Left, s.Skipped, s.Refused, s.Failures} {
 		for _, l := range lines {
 			fmt.Fprintf(b, "prune: %s\n", l)
