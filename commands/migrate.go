@@ -335,6 +335,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Strategies: strategies,
 		Registry:   client,
 		Manifests:  manifestcache.Open(""),
+		Blobs:      manifestcache.OpenBlobRecord(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,

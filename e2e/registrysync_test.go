@@ -361,3 +361,53 @@ func TestRecursiveResume(t *testing.T) {
 		t.Errorf("--check of -r should find every gamma image equal:\n%s", res.Stderr)
 	}
 }
+
+// TestCrossRunMount measures the persistent record of where blobs were seen:
+// image A goes into DST/x in one run, then image B, which shares A's base
+// layer, into DST/y in a second run: the second run uploads only B's own
+// layer and config, and mounts the base from x. A stale record (the blob gone
+// from the repositories it names) costs one refused mount each, and the
+// copy uploads as it would have.
+func TestCrossRunMount(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	const layer = 256 << 10
+	a := pushFixture(t, src, src.Ref("lib/a:1"), fixture.Options{LayerSize: layer, Seed: 1, Base: "cross-run-base"}, true)
+	b := pushFixture(t, src, src.Ref("lib/b:1"), fixture.Options{LayerSize: layer, Seed: 2, Base: "cross-run-base"}, true)
+	c := pushFixture(t, src, src.Ref("lib/c:1"), fixture.Options{LayerSize: layer, Seed: 3, Base: "cross-run-base"}, true)
+	counting := startQuirkProxy(t, dst, quirk.Options{})
+	cli := NewCLI(t)
+
+	cli.RunDocker(t, "migrate", src.Ref("lib/a:1"), counting.Ref("x/a:1"), "--progress", "quiet").AssertSuccess(t)
+	first := counting.Stats().UploadedBytes
+
+	res := cli.RunDocker(t, "migrate", "--dry-run", src.Ref("lib/b:1"), counting.Ref("y/b:1")).AssertSuccess(t)
+	if !strings.Contains(res.Stdout, "mount from x/a (seen there before)") {
+		t.Errorf("the dry run does not show the base as a mount from x/a:\n%s", res.Stdout)
+	}
+	counting.Set(quirk.Options{})
+	cli.RunDocker(t, "migrate", src.Ref("lib/b:1"), counting.Ref("y/b:1"), "--progress", "quiet").AssertSuccess(t)
+	st := counting.Stats()
+	second := st.UploadedBytes
+	t.Logf("run 1 (A into x) uploaded %d bytes; run 2 (B into y, same base) uploaded %d bytes, %d mount(s)", first, second, st.MountsDone)
+	if st.MountsDone != 1 || second > first/2+4096 {
+		t.Errorf("run 2 uploaded %d bytes (run 1: %d) with %d mounts: want only B's own layer and config, the base mounted", second, first, st.MountsDone)
+	}
+	assertDigest(t, dst, dst.Ref("y/b:1"), b)
+	assertDigest(t, dst, dst.Ref("x/a:1"), a)
+
+	// Stale: the base's links gone from x and y, as after a garbage collection.
+	for _, repo := range []string{"x/a", "y/b"} {
+		link := filepath.Join(filepath.Dir(dst.logFile), "storage", "docker", "registry", "v2", "repositories", repo, "_layers")
+		if err := os.RemoveAll(link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counting.Set(quirk.Options{})
+	cli.RunDocker(t, "migrate", src.Ref("lib/c:1"), counting.Ref("z/c:1"), "--progress", "quiet").AssertSuccess(t)
+	st = counting.Stats()
+	if st.Mounts != 2 || st.MountsDone != 0 {
+		t.Errorf("with a stale record: %d mounts asked, %d done; want 2 refused (y, x), then the upload", st.Mounts, st.MountsDone)
+	}
+	assertDigest(t, dst, dst.Ref("z/c:1"), c)
+}
