@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func expandRegistries(ctx context.Context, req Request, entries []imagelist.Entr
 			return nil, usage(e, "%v", err)
 		}
 		before := len(out)
-		err = req.Registry.Catalog(ctx, src.Host, func(repos []string) error {
+		take := func(repos []string) error {
 			for _, path := range repos {
 				if !src.Holds(path) || !e.Repos.Selects(path) {
 					continue
@@ -52,11 +53,11 @@ func expandRegistries(ctx context.Context, req Request, entries []imagelist.Entr
 				out = append(out, repo)
 			}
 			return nil
-		})
-		if ce, ok := errors.AsType[*registry.CatalogError](err); ok {
-			return nil, errdefs.Wrap(ce, errdefs.Denied, "%s (%s): %v: name its repositories in a list (-f LIST, one per line with -a's tags as SRC:TAG) or in a sync file as type: repository entries, or copy each with -a REPOSITORY", src, origin(e), ce)
 		}
-		if err != nil {
+		if err := listRepositories(ctx, req.Registry, src, take); err != nil {
+			if ce, ok := errors.AsType[*registry.CatalogError](err); ok {
+				return nil, errdefs.Wrap(ce, errdefs.Denied, "%s (%s): %v: name its repositories in a list (-f LIST, one per line with -a's tags as SRC:TAG) or in a sync file as type: repository entries, or copy each with -a REPOSITORY", src, origin(e), ce)
+			}
 			return nil, err
 		}
 		if len(out) == before && req.Warnf != nil {
@@ -71,6 +72,31 @@ func expandRegistries(ctx context.Context, req Request, entries []imagelist.Entr
 		}
 	}
 	return out, nil
+}
+
+// listRepositories lists the repositories under src, a page at a time:
+// Docker Hub's namespaces through the Hub API (the Hub has no catalog), any
+// other registry through its catalog, and a Harbor project through Harbor's
+// API when the catalog is refused (Harbor answers it only to system
+// administrators).
+func listRepositories(ctx context.Context, reg *registry.Client, src imagelist.RegistrySource, fn func([]string) error) error {
+	if registry.IsDockerHub(src.Host) {
+		if src.Namespace == "" {
+			return errdefs.New(errdefs.InvalidArgument, "Docker Hub does not list all its repositories: name a namespace, e.g. -r docker.io/bitnami")
+		}
+		ns, _, _ := strings.Cut(src.Namespace, "/")
+		return reg.HubRepositories(ctx, ns, fn)
+	}
+	err := reg.Catalog(ctx, src.Host, fn)
+	ce, refused := errors.AsType[*registry.CatalogError](err)
+	if !refused || src.Namespace == "" || (ce.Status != http.StatusUnauthorized && ce.Status != http.StatusForbidden) {
+		return err
+	}
+	project, _, _ := strings.Cut(src.Namespace, "/")
+	if ok, herr := reg.HarborRepositories(ctx, src.Host, project, fn); ok {
+		return herr
+	}
+	return err
 }
 
 // selectTags applies an entry's tag selection to a repository's tags: the
