@@ -268,6 +268,7 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if c.out, err = newPrinter(opts.format, dockerCli.Out()); err != nil {
 		return c, err
 	}
+	c.out.keep = opts.metadataFile != ""
 	if opts.jobs < 1 || opts.jobs > 64 {
 		return c, fmt.Errorf("invalid --jobs %d: give a whole number from 1 to 64, e.g. --jobs 8", opts.jobs)
 	}

@@ -54,6 +54,11 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 		return nil, err
 	}
 	small := newHTTPTransport(tlsConfig, true)
+	// Small requests need no large buffers, and planning holds many of their
+	// connections open at once (each idle one keeps its buffers): 4 KiB, the
+	// default, not the 256 KiB blobs stream through. At 512 KiB a connection
+	// these buffers were most of a batch's memory.
+	small.WriteBufferSize, small.ReadBufferSize = 0, 0
 	// Blob bodies go over HTTP/1.1, a connection each: over HTTP/2 every
 	// transfer would share one connection, and a far link caps each connection
 	// (TCP window, a per-flow limit on the path), so parallel copies would gain
