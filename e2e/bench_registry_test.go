@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
-	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
 
 // The registry of BenchmarkRecursiveVsRegsync: 3 namespaces of 10
@@ -87,53 +86,14 @@ func BenchmarkRecursiveVsRegsync(b *testing.B) {
 		},
 	}
 
-	b.ResetTimer()
-	for round := range rounds {
-		for _, tool := range benchOrder(tools, round) {
-			b.StopTimer()
-			dst := startRegistry(b, registryOptions{})
-			counting := startQuirkProxy(b, dst, quirk.Options{})
-			// A fresh cache each run: the record of where blobs were seen
-			// would otherwise find the previous round's registry's repositories.
-			cli.env = append(cli.env, "XDG_CACHE_HOME="+b.TempDir())
-			b.StartTimer()
-			r := tool.run(counting.Host, round)
-			b.StopTimer()
-			for _, im := range images {
-				benchCheckCopy(b, dst, dst.Ref(tool.target(im.ref)), im.digest)
-			}
-			st := counting.Stats()
-			tool.runs = append(tool.runs, batchRun{benchRun: r, uploaded: st.UploadedBytes, mounts: st.MountsDone})
-			b.StartTimer()
-		}
-	}
-	b.StopTimer()
-
-	migrateS := tools[0].medianWall()
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "tool\tmedian wall\t÷ docker migrate\tuploaded ÷ unique\tmounts\tpeak RSS\trounds\t")
-	for _, tool := range tools {
-		wall, upload := tool.medianWall(), tool.medianUpload(unique)
-		var roundWalls []string
-		for _, r := range tool.runs {
-			roundWalls = append(roundWalls, fmt.Sprintf("%.2fs", r.wall.Seconds()))
-		}
-		fmt.Fprintf(tw, "%s\t%.2fs\t%.2f\t%s\t%.0f\t%.1f MB\t%s\t\n", tool.name, wall, wall/migrateS,
-			tool.uploadRange(unique), benchMedian(benchBatchField(tool.runs, func(r batchRun) float64 { return float64(r.mounts) })),
-			benchMedian(benchBatchField(tool.runs, func(r batchRun) float64 { return r.peakMB(tool.process) })),
-			strings.Join(roundWalls, " "))
-		if tool != tools[0] {
-			b.ReportMetric(wall/migrateS, tool.metric+"/migrate")
-		}
-		b.ReportMetric(upload, tool.metric+"-up/unique")
-	}
-	tw.Flush()
+	// A fresh cache each run: the record of where blobs were seen would
+	// otherwise find the previous round's repositories.
+	table, migrateS := benchBatchRounds(b, tools, rounds, images, unique, func() { cli.env = append(cli.env, "XDG_CACHE_HOME="+b.TempDir()) })
 	b.ReportMetric(migrateS, "migrate-s")
 	b.Logf("%d images (%d namespaces × %d repositories × %d tags) × 2 platforms sharing a base layer: %.1f MB in %d distinct blobs, seeded in %s;\n"+
 		"docker migrate -r (default flags), %s, each into a fresh registry behind a counting proxy:\n%s",
 		len(images), benchRegistryNamespaces, benchRegistryRepos, benchRegistryTags, float64(unique)/1e6, len(blobs), seedTime.Round(time.Millisecond),
-		benchToolVersion(regsync, "version", "--format", "{{.VCSTag}}"), table.String())
+		benchToolVersion(regsync, "version", "--format", "{{.VCSTag}}"), table)
 }
 
 // BenchmarkRecursiveMemory is the curve of the plugin's peak RSS against the

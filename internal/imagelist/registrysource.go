@@ -88,21 +88,19 @@ type RepoFilter struct {
 // NewRepoFilter compiles allow and deny patterns; the error names the bad one.
 func NewRepoFilter(allow, deny []string) (RepoFilter, error) {
 	var f RepoFilter
-	for _, a := range allow {
-		re, msg := compileRepoPattern("allow", a)
-		if msg != "" {
-			return RepoFilter{}, fmt.Errorf("%s", msg)
+	for _, list := range []struct {
+		name  string
+		texts []string
+		into  *[]*regexp.Regexp
+	}{{"allow", allow, &f.allow}, {"deny", deny, &f.deny}} {
+		for _, text := range list.texts {
+			re, msg := compileRepoPattern(list.name, text)
+			if msg != "" {
+				return RepoFilter{}, fmt.Errorf("%s", msg)
+			}
+			*list.into = append(*list.into, re)
+			f.text = append(f.text, list.name+" `"+text+"`")
 		}
-		f.allow = append(f.allow, re)
-		f.text = append(f.text, "allow `"+a+"`")
-	}
-	for _, d := range deny {
-		re, msg := compileRepoPattern("deny", d)
-		if msg != "" {
-			return RepoFilter{}, fmt.Errorf("%s", msg)
-		}
-		f.deny = append(f.deny, re)
-		f.text = append(f.text, "deny `"+d+"`")
 	}
 	return f, nil
 }
