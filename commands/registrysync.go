@@ -127,7 +127,11 @@ func syncEntries(opts migrateOptions, srcs []string) ([]imagelist.Entry, error) 
 
 // flagNames turns a sync file key in a filter's message into the flag.
 func flagNames(err error) string {
-	return strings.NewReplacer("allow pattern", "--include pattern", "deny pattern", "--exclude pattern", "semverRange", "--semver range").Replace(err.Error())
+	return strings.NewReplacer(
+		"repos allow pattern", "--include-repo pattern", "repos deny pattern", "--exclude-repo pattern",
+		"allow pattern", "--include-tag pattern", "deny pattern", "--exclude-tag pattern",
+		"semverRange", "--semver range",
+	).Replace(err.Error())
 }
 
 // checkPrune refuses --prune where it cannot do what it says: into an archive
