@@ -198,7 +198,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		pw.Stop(context.Canceled)
 	}
 	pw.Close()
-	if c.mode != progress.Quiet || len(sum.Failures) > 0 {
+	// With rawjson each image's outcome is in the stream already, failures
+	// with their sentence: the summary table is left out, as buildx does.
+	if c.mode != progress.RawJSON && (c.mode != progress.Quiet || len(sum.Failures) > 0) {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
 	pruneFailed := false
@@ -220,6 +222,8 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: fmt.Sprintf("interrupted: %d of %d images did not arrive; run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitInterrupted}
 	case sum.AllUsage():
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
+	case notDone > 0 && opts.check.enabled:
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images are not equal at the destination (see above); to copy what is missing, run the same command without --check", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	case pruneFailed:
@@ -253,7 +257,13 @@ func checkArchiveTarget(dst string, srcs []string, force bool) error {
 			return fmt.Errorf("cannot write %s: directory %s does not exist", dst, dir)
 		}
 	}
-	if _, err := os.Stat(loc.Path); err == nil && !force {
+	st, err := os.Stat(loc.Path)
+	switch {
+	case err != nil:
+	case st.IsDir():
+		// --force replaces a file, never a directory: say so at once.
+		return fmt.Errorf("%s is a directory: name a file for %s:, or write an OCI layout directory with oci:%s", loc.Path, loc.Transport, loc.Path)
+	case !force:
 		return fmt.Errorf("%s exists: pass --force to replace it", loc.Path)
 	}
 	return nil

@@ -58,6 +58,7 @@ type migrateOptions struct {
 	check               checkFlags
 	metadataFile        string
 	noClobber           bool
+	mirrors             mirrorOptions
 	// changed are the flags the command line set.
 	changed map[string]bool
 }
@@ -89,7 +90,11 @@ Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
 
 On success, stdout carries one line per image, DST@sha256:DIGEST, or what
---format asks for; progress goes to stderr.`,
+--format asks for; progress goes to stderr.
+
+Exit status: 0 when every image named is at DST, whole and pullable (with
+--check: equal); 1 when any image did not arrive (or is not equal); 125 for
+bad input, before anything is read or written; 130 when interrupted.`,
 		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
   docker migrate golang:1.25-alpine registry.example.com/mirror/golang
 
@@ -110,13 +115,13 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 		Args: func(cmd *cobra.Command, args []string) error {
 			opts.changed = changedFlags(cmd)
 			if err := checkArgs(opts, args); err != nil {
-				return usageError(cmd, err)
+				return finalStatus(dockerCli, opts, usageError(cmd, err))
 			}
 			switch {
 			case len(opts.batch.files) > 0 && len(args) != 1:
-				return usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("with -f, %q takes one argument, DST (the images come from the list)", cmd.CommandPath())))
 			case len(opts.batch.files) == 0 && len(args) < 2:
-				return usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath()))
+				return finalStatus(dockerCli, opts, usageError(cmd, fmt.Errorf("%q requires at least 2 arguments, SRC and DST (or -f LIST DST)", cmd.CommandPath())))
 			}
 			return nil
 		},
@@ -126,9 +131,9 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 			opts.batch.jobsSet = opts.changed["jobs"]
 			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled && !opts.sync.any() {
 				opts.source, opts.destination = srcs[0], dst
-				return fitStatus(dockerCli, runMigrate(cmd.Context(), dockerCli, opts))
+				return finalStatus(dockerCli, opts, runMigrate(cmd.Context(), dockerCli, opts))
 			}
-			return fitStatus(dockerCli, runBatch(cmd.Context(), dockerCli, opts, srcs, dst))
+			return finalStatus(dockerCli, opts, runBatch(cmd.Context(), dockerCli, opts, srcs, dst))
 		},
 		DisableFlagsInUseLine: true,
 	}
@@ -149,6 +154,7 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 	flags.Lookup("insecure").NoOptDefVal = insecureAll
 	flags.StringVar(&opts.strategy, "strategy", migrate.StrategyAuto, `How to copy: "auto", "index" (registry to registry, byte for byte), "manifest" (per platform through the Docker engine) or "buildx" (a FROM rebuild through BuildKit)`)
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
+	addMirrorFlags(flags, &opts.mirrors)
 	addBatchFlags(flags, &opts.batch)
 	addSyncFlags(flags, &opts.sync)
 	addReferrerFlags(flags, &opts.referrers)
@@ -181,6 +187,21 @@ func showUseLine(cmd *cobra.Command) {
 
 // fitStatus wraps the sentence an error ends with to the terminal's width,
 // as the rest of what the command prints on a terminal.
+// finalStatus is the sentence a run ends with, as the CLI is to print it:
+// fitted to the terminal, or, with --progress rawjson, as one more JSON event
+// of the stream (the CLI prints it on stderr as it is), so that a reader of
+// the stream gets JSON lines only.
+func finalStatus(dockerCli command.Cli, opts migrateOptions, err error) error {
+	var st cli.StatusError
+	if mode, perr := progress.ParseMode(opts.progress); perr == nil && mode == progress.RawJSON && errors.As(err, &st) && st.Status != "" {
+		if ev, jerr := progress.RawJSONEvent(st.Status, true); jerr == nil {
+			st.Status = string(ev)
+		}
+		return st
+	}
+	return fitStatus(dockerCli, err)
+}
+
 func fitStatus(dockerCli command.Cli, err error) error {
 	var st cli.StatusError
 	if !errors.As(err, &st) || st.Status == "" {
@@ -252,10 +273,12 @@ func parseReferences(src, dst string) (parsed, error) {
 type checked struct {
 	mode progress.Mode
 	// out prints the results as --format asks.
-	out    *printer
-	plats  []v1.Platform
-	debug  bool
-	debugf func(format string, args ...any)
+	out   *printer
+	plats []v1.Platform
+	// mirrors are the --registry-mirror endpoints, validated.
+	mirrors []registry.Endpoint
+	debug   bool
+	debugf  func(format string, args ...any)
 }
 
 // checkOptions validates the flags every run shares; an error is a usage error.
@@ -286,6 +309,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if err := checkFlagValues(opts); err != nil {
 		return c, err
 	}
+	if c.mirrors, err = checkMirrors(opts.mirrors); err != nil {
+		return c, err
+	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
 		if dockerCli.Err().IsTerminal() {
@@ -311,7 +337,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		registry.WithUserAgent("docker-migrate/" + plugin.Version),
 		registry.WithDebugf(c.debugf),
 		registry.WithNotify(notify),
-	}, more...)...)
+	}, append(registrySettings(dockerCli, opts.mirrors, c.mirrors, c.debugf), more...)...)...)
 	env := strategyEnv{dockerCli: dockerCli, registry: client, debugf: c.debugf, progress: c.mode}
 	var strategies []strategy.Strategy
 	for _, mk := range []func() (strategy.Strategy, error){
@@ -391,7 +417,9 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 			return err
 		}
 	}
-	if c.mode != progress.Quiet && !opts.dryRun && c.out.format == "" {
+	// With rawjson the stream is the whole of stderr: the summary is left
+	// out, as buildx leaves out its build details (stdout has the result).
+	if c.mode != progress.Quiet && c.mode != progress.RawJSON && !opts.dryRun && c.out.format == "" {
 		summary(dockerCli.Err(), res, terminalWidth(dockerCli))
 	}
 	if err := c.out.print(res, refs.displayDestination); err != nil {
@@ -418,8 +446,12 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintln(w, progress.Wrap(fmt.Sprintf(format, args...), width, "  "))
 	}
-	if r.UpToDate {
-		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
+	switch {
+	case r.UpToDate && r.DigestChanged:
+		say("Done: %s is up to date; its digest differs from the source's (%s).", r.Destination, r.DigestNote)
+		return
+	case r.UpToDate:
+		say("Done: %s is up to date; the digest is unchanged.", r.Destination)
 		return
 	}
 	elapsed := time.Duration(r.DurationSeconds * float64(time.Second))

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"text/template"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/templates"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
@@ -49,17 +51,35 @@ func newPrinter(format string, out io.Writer) (*printer, error) {
 	case formatJSON, "{{json .}}":
 		p.format = formatJSON
 	default:
+		if !strings.Contains(format, "{{") {
+			// A word such as "yaml" or a typo of "json" would otherwise be a
+			// template that prints itself once per image.
+			return nil, fmt.Errorf("invalid --format %q: give json, or a Go template such as '{{.DestinationDigest}}'", format)
+		}
 		t, err := templates.Parse(format)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --format %q: %v; use json or a Go template such as '{{.DestinationDigest}}'", format, err)
 		}
 		// A field that does not exist fails here rather than after the copy.
 		if err := t.Execute(io.Discard, &migrate.Result{}); err != nil && strings.Contains(err.Error(), "can't evaluate field") {
-			return nil, fmt.Errorf("invalid --format %q: %v", format, templateError(err))
+			return nil, fmt.Errorf("invalid --format %q: %v; the fields are %s", format, templateError(err), strings.Join(resultFields(), ", "))
 		}
 		p.tmpl = t
 	}
 	return p, nil
+}
+
+// resultFields lists what a --format template can name: the exported fields
+// of the result, as {{.Name}}.
+func resultFields() []string {
+	var fields []string
+	t := reflect.TypeOf(migrate.Result{})
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			fields = append(fields, "."+f.Name)
+		}
+	}
+	return fields
 }
 
 // templateError keeps the part of a template error a user can act on.
@@ -104,8 +124,20 @@ func (p *printer) print(res *migrate.Result, dst string) error {
 	case res.DryRun:
 		return nil
 	}
-	_, err := fmt.Fprintf(p.out, "%s@%s\n", dst, res.DestinationDigest)
+	_, err := fmt.Fprintf(p.out, "%s@%s\n", withoutDigest(dst), res.DestinationDigest)
 	return err
+}
+
+// withoutDigest drops the digest a destination named by digest only ends
+// with (REPO@sha256:…, from a digest-only SRC), so that DST@DIGEST names the
+// digest once: the one that arrived.
+func withoutDigest(dst string) string {
+	if i := strings.LastIndex(dst, "@"); i >= 0 {
+		if _, err := v1.NewHash(dst[i+1:]); err == nil {
+			return dst[:i]
+		}
+	}
+	return dst
 }
 
 // printCheck prints one image's --check verdict: "STATUS DST@DIGEST", or with
@@ -124,11 +156,12 @@ func (p *printer) printCheck(res *check.Result, dst string) error {
 		_, err = fmt.Fprintf(p.out, "%s\n", b)
 		return err
 	}
-	digest := res.DestinationDigest
-	if digest == "" {
-		digest = "(none)"
+	if res.DestinationDigest == "" {
+		// Nothing there to name by digest: the reference alone.
+		_, err := fmt.Fprintf(p.out, "%s %s\n", res.Status, dst)
+		return err
 	}
-	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, dst, digest)
+	_, err := fmt.Fprintf(p.out, "%s %s@%s\n", res.Status, withoutDigest(dst), res.DestinationDigest)
 	return err
 }
 

@@ -161,9 +161,17 @@ func TestTemplateFormat(t *testing.T) {
 func hashString(hex string) string { return "sha256:" + strings.Repeat(hex, 64/len(hex)) }
 
 func TestBadFormat(t *testing.T) {
-	for _, f := range []string{"{{.Nope}}", "{{.DestinationDigest", "{{nosuchfunc .}}"} {
-		if _, err := newPrinter(f, &bytes.Buffer{}); err == nil {
-			t.Errorf("--format %q was accepted", f)
+	for f, want := range map[string]string{
+		"{{.Nope}}":            "the fields are .Source",
+		"{{.DestinationDigest": "use json or a Go template",
+		"{{nosuchfunc .}}":     "use json or a Go template",
+		"yaml":                 "give json, or a Go template",
+		"jsno":                 "give json, or a Go template",
+		"DestinationDigest":    "give json, or a Go template",
+	} {
+		_, err := newPrinter(f, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--format %q: %v, want an error with %q", f, err, want)
 		}
 	}
 }
@@ -194,5 +202,21 @@ func TestMetadataFile(t *testing.T) {
 	}
 	if err := p.writeMetadata("", false); err != nil {
 		t.Error(err)
+	}
+}
+
+// A destination named by digest only (a digest-only SRC) loses its digest
+// before DST@DIGEST is printed; nothing else is cut.
+func TestWithoutDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	for in, want := range map[string]string{
+		"reg.lan/m/img@" + d:        "reg.lan/m/img",
+		"reg.lan/m/img:v1":          "reg.lan/m/img:v1",
+		"localhost:5000/img":        "localhost:5000/img",
+		"oci-archive:/tmp/a@b/x:v1": "oci-archive:/tmp/a@b/x:v1",
+	} {
+		if got := withoutDigest(in); got != want {
+			t.Errorf("withoutDigest(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -40,6 +40,13 @@ func checkArgs(opts migrateOptions, args []string) error {
 	bareInsecure := slices.Contains(opts.insecure, insecureAll)
 	for i, a := range args {
 		last := i == len(args)-1
+		if !last && opts.changed["platform"] && looksLikePlatform(a) {
+			// pflag reads "--platform linux/amd64 linux/arm64" as one platform
+			// and an image linux/arm64:latest, which would switch to several
+			// images and write under a prefix nobody asked for.
+			return fmt.Errorf("%q after --platform is read as an image to copy: list platforms with commas, e.g. --platform %s (an image of that name is written docker.io/%s)",
+				a, strings.Join(append(slices.Clone(opts.platforms), a), ","), a)
+		}
 		for _, f := range []struct {
 			name, value string
 		}{{"provenance", opts.buildx.provenance}, {"sbom", opts.buildx.sbom}} {
@@ -56,6 +63,28 @@ func checkArgs(opts migrateOptions, args []string) error {
 		return fmt.Errorf("SRC %q names a registry, not an image: give a repository and tag, e.g. %s/library/nginx:1.27", a, a)
 	}
 	return nil
+}
+
+// platformOS and platformArch are the GOOS and GOARCH values an image index
+// names; an argument made of them is a platform, not a repository.
+var (
+	platformOS   = []string{"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix", "plan9", "wasip1", "js"}
+	platformArch = []string{"amd64", "arm64", "arm", "386", "ppc64le", "ppc64", "s390x", "riscv64", "mips64le", "mips64", "mipsle", "mips", "loong64", "wasm", "x86_64", "aarch64", "armhf", "armel", "i386"}
+)
+
+// looksLikePlatform reports an argument of the form os/arch[/variant], or
+// os/arch,os/arch..., which is what the user meant as another --platform.
+func looksLikePlatform(s string) bool {
+	for _, one := range strings.Split(s, ",") {
+		parts := strings.Split(one, "/")
+		if len(parts) < 2 || len(parts) > 3 || !slices.Contains(platformOS, parts[0]) || !slices.Contains(platformArch, parts[1]) {
+			return false
+		}
+		if len(parts) == 3 && (strings.Contains(parts[2], ":") || strings.Contains(parts[2], "@")) {
+			return false
+		}
+	}
+	return true
 }
 
 // looksLikeAttestValue reports a value of --provenance or --sbom, which no

@@ -22,6 +22,11 @@ func TestCheckArgs(t *testing.T) {
 		{"bare --insecure, a Docker Hub SRC with a numeric tag", bare, []string{"redis:7", "localhost:5000/redis"}, ""},
 		{"a registry as SRC", migrateOptions{}, []string{"localhost:5000", "localhost:5000/x"}, "names a registry"},
 		{"bare --provenance, its value", migrateOptions{buildx: buildxOptions{provenance: "true"}, changed: map[string]bool{"provenance": true}}, []string{"mode=max", "a", "b"}, "--provenance=mode=max"},
+		{"--platform with a space, not a comma", migrateOptions{platforms: []string{"linux/amd64"}, changed: map[string]bool{"platform": true}}, []string{"linux/arm64", "alpine", "localhost:5000/alpine"}, "--platform linux/amd64,linux/arm64"},
+		{"--platform with a space, a variant", migrateOptions{platforms: []string{"linux/amd64"}, changed: map[string]bool{"platform": true}}, []string{"linux/arm/v7", "alpine", "localhost:5000/alpine"}, "--platform linux/amd64,linux/arm/v7"},
+		{"--platform, an image with a tag under linux/", migrateOptions{platforms: []string{"linux/amd64"}, changed: map[string]bool{"platform": true}}, []string{"linux/arm64:1", "localhost:5000/x"}, ""},
+		{"--platform, a repository named like a platform is the DST", migrateOptions{platforms: []string{"linux/amd64"}, changed: map[string]bool{"platform": true}}, []string{"alpine", "linux/arm64"}, ""},
+		{"no --platform, linux/arm64 is an image", migrateOptions{}, []string{"linux/arm64", "localhost:5000/x"}, ""},
 		{"--provenance=true, images", migrateOptions{buildx: buildxOptions{provenance: "true"}, changed: map[string]bool{"provenance": true}}, []string{"a", "b"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

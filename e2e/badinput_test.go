@@ -152,6 +152,7 @@ func TestBadInput(t *testing.T) {
 		{"--platform same but case", one("--platform", "linux/amd64,LINUX/AMD64"), "", []string{"the same platform"}},
 		{"--platform OS alone", one("--platform", "linux"), "", []string{`invalid platform "linux"`, "os/arch[/variant]"}},
 		{"--platform four parts", one("--platform", "linux/arm/v7/x"), "", []string{"os/arch[/variant]"}},
+		{"--platform with a space, not a comma", []string{"--platform", "linux/amd64", "linux/arm64", srcRef, prefix}, "", []string{`"linux/arm64" after --platform`, "--platform linux/amd64,linux/arm64"}},
 		{"--platform no OS", one("--platform", "/amd64"), "", []string{"os/arch[/variant]"}},
 		{"--platform space", one("--platform", "linux/amd 64"), "", []string{`"amd 64" holds a character`}},
 		{"--platform OS version", one("--platform", "windows(10.0.20348)/amd64"), "", []string{"holds a character"}},
@@ -169,6 +170,8 @@ func TestBadInput(t *testing.T) {
 
 		// Words.
 		{"--progress empty", one("--progress", ""), "", []string{"invalid --progress", "plain"}},
+		{"--format yaml", one("--format", "yaml"), "", []string{`invalid --format "yaml"`, "give json, or a Go template"}},
+		{"--format unknown field", one("--format", "{{.Digest}}"), "", []string{"invalid --format", "the fields are", ".DestinationDigest"}},
 		{"--format unclosed", one("--format", "{{.DestinationDigest"), "", []string{"invalid --format", "json or a Go template"}},
 		{"--strategy bogus", one("--strategy", "fast"), "", []string{`invalid --strategy "fast"`, "auto, index, manifest or buildx"}},
 		{"--strategy empty", one("--strategy", ""), "", []string{"invalid --strategy"}},
@@ -221,6 +224,10 @@ func TestBadInput(t *testing.T) {
 		{"sync platforms with a comma too many", []string{"-f", file("plat4.yaml", "defaults:\n  platforms: linux/amd64,\nsync:\n  - source: "+srcRef+"\n"), prefix}, "", []string{"plat4.yaml line 2", "empty entry"}},
 		{"sync platform uppercase", []string{"-f", file("plat5.yaml", "sync:\n  - source: "+srcRef+"\n    platforms: [LINUX/AMD64]\n"), prefix}, "", []string{"plat5.yaml line 3", "lowercase"}},
 		{"list and platform flag", []string{"-f", list, "--platform", "linux/amd64,,", prefix}, "", []string{"empty entry"}},
+
+		// An archive DST that is a directory: said at once, --force or not.
+		{"oci-archive DST a directory", []string{srcRef, "oci-archive:" + adir}, "", []string{adir + " is a directory", "oci:" + adir}},
+		{"oci-archive DST a directory, --force", []string{"--force", srcRef, "oci-archive:" + adir}, "", []string{adir + " is a directory"}},
 
 		// An archive DST that cannot hold what is asked.
 		{"docker-archive of several platforms", []string{srcRef, "docker-archive:" + filepath.Join(dir, "out.tar")}, "", []string{"one platform per image", "has 8", "--platform linux/amd64"}},

@@ -60,9 +60,13 @@ func reportRecords(t testing.TB, path string) []map[string]string {
 	var out []map[string]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var rec map[string]string
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+		var fields map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &fields); err != nil {
 			t.Fatalf("report line %q is not JSON: %v", sc.Text(), err)
+		}
+		rec := map[string]string{}
+		for k, v := range fields {
+			rec[k] = fmt.Sprint(v)
 		}
 		out = append(out, rec)
 	}
@@ -164,6 +168,9 @@ func TestBatchSharedLayers(t *testing.T) {
 
 	// Several SRCs on the command line, the same grammar, JSON lines out.
 	js := cli.RunDocker(t, "migrate", "--format", "json", src.Ref(images[0].ref), src.Ref(images[1].ref), dst.Host+"/other").AssertSuccess(t)
+	if n := assertPullableOutput(t, js, dst); n != 2 {
+		t.Errorf("%d images pullable, want 2", n)
+	}
 	dec := json.NewDecoder(strings.NewReader(js.Stdout))
 	n := 0
 	for {
@@ -544,6 +551,7 @@ func TestBatchStdin(t *testing.T) {
 	res := NewCLI(t).RunDockerStdin(t, src.Ref(images[0].ref)+"\n"+src.Ref(images[1].ref)+" renamed/one\n", "migrate", "-f", "-", dst.Host).AssertSuccess(t)
 	assertDigest(t, dst, dst.Ref(images[0].ref), images[0].digest)
 	assertDigest(t, dst, dst.Ref("renamed/one:v1"), images[1].digest)
+	assertPullableOutput(t, res, dst)
 	if strings.Count(res.Stdout, "\n") != 2 {
 		t.Errorf("want 2 result lines:\n%s", res.Stdout)
 	}
@@ -565,10 +573,26 @@ func TestBatchInterrupt(t *testing.T) {
 		t.Errorf("no interrupted sentence:\n%s", res.Stderr)
 	}
 	finished := map[string]bool{}
+	// The images under way when the interrupt came are said to be so,
+	// with what it had moved; the ones after it did not start.
+	underWay, notStarted := 0, 0
 	for _, rec := range reportRecords(t, report) {
-		if rec["outcome"] == "copied" {
+		switch {
+		case rec["outcome"] == "copied":
 			finished[rec["source"]] = true
+		case strings.HasPrefix(rec["error"], "interrupted while"):
+			underWay++
+		case rec["error"] == "not started: the run was interrupted":
+			notStarted++
+		default:
+			t.Errorf("report line says neither under way nor not started: %v", rec)
 		}
+	}
+	if underWay == 0 || notStarted == 0 {
+		t.Errorf("report: %d under way, %d not started (want some of each)", underWay, notStarted)
+	}
+	if !strings.Contains(res.Stderr, "interrupted while") || !strings.Contains(res.Stderr, "moved; the tag was not written") && !strings.Contains(res.Stderr, "being planned") {
+		t.Errorf("the summary does not say which image was under way:\n%s", res.Stderr)
 	}
 	for _, im := range images {
 		if !finished[slow.Ref(im.ref)] {

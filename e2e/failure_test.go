@@ -70,9 +70,19 @@ func TestFailures(t *testing.T) {
 			want:     []string{"--progress"},
 		},
 		{
-			name: "source not found",
+			name: "source repository not found",
 			args: []string{src.Ref("e2e/missing:v1")},
-			want: []string{"not found", src.Ref("e2e/missing:v1")},
+			want: []string{"source " + src.Ref("e2e/missing:v1") + " not found: the repository " + src.Ref("e2e/missing") + " does not exist"},
+		},
+		{
+			name: "source tag not found near tags",
+			args: []string{src.Ref("e2e/multi:v2")},
+			want: []string{"not found", `has no tag "v2"; near ones: v1`},
+		},
+		{
+			name: "source tag not found nothing near",
+			args: []string{src.Ref("e2e/multi:something-else")},
+			want: []string{`has no tag "something-else" (it has 1 tags, none close to it)`},
 		},
 		{
 			name: "source unreachable",

@@ -136,6 +136,7 @@ func TestStallOnce(t *testing.T) {
 		res.AssertSuccess(t)
 		assertDigest(t, dst, dstRef, digest)
 		assertComplete(t, dst, dstRef)
+		assertPullableOutput(t, res, dst)
 		if !strings.Contains(res.Stderr, "resuming blob") {
 			t.Errorf("the stall was not shown:\n%s", res)
 		}

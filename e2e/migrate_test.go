@@ -86,6 +86,7 @@ func TestCopy(t *testing.T) {
 			res := cli.RunDocker(t, "migrate", srcRef, dstRef).AssertSuccess(t)
 			assertResultLine(t, res, dstRef, digest)
 			assertDigest(t, dst, dstRef, digest)
+			assertPullableOutput(t, res, dst)
 			dstBlobs := assertComplete(t, dst, dstRef)
 			if len(dstBlobs) != len(srcBlobs) {
 				t.Errorf("destination has %d blobs, source %d", len(dstBlobs), len(srcBlobs))
@@ -99,6 +100,7 @@ func TestCopy(t *testing.T) {
 
 			t.Run("again", func(t *testing.T) {
 				res := cli.RunDocker(t, "migrate", "--format", "json", srcRef, dstRef).AssertSuccess(t)
+				assertPullableOutput(t, res, dst)
 				r := parseReport(t, res)
 				if r.DestinationDigest != digest.String() {
 					t.Errorf("destinationDigest %s, want %s", r.DestinationDigest, digest)
@@ -145,6 +147,7 @@ func TestPlatformFilter(t *testing.T) {
 
 	res := cli.RunDocker(t, "migrate", "--platform", "linux/amd64,linux/arm64", srcRef, dstRef).AssertSuccess(t)
 	dstDigest := resultDigest(t, res, dstRef)
+	assertPullableOutput(t, res, dst)
 	if dstDigest == srcDigest {
 		t.Errorf("a filtered index kept the source digest %s", srcDigest)
 	}

@@ -48,6 +48,13 @@ func TestCheck(t *testing.T) {
 		if !strings.HasPrefix(res.Stdout, "missing ") || !strings.Contains(res.Stderr, "does not exist") {
 			t.Errorf("want missing, and why:\n%s", res)
 		}
+		// No digest to name: the reference alone, and the copy to run.
+		if want := "missing " + dst.Ref("chk/none:v1") + "\n"; res.Stdout != want {
+			t.Errorf("stdout %q, want %q", res.Stdout, want)
+		}
+		if !strings.Contains(res.Stderr, "without --check") || strings.Contains(res.Stderr, "run the same command again") {
+			t.Errorf("a failed check does not say which command copies what is missing:\n%s", res.Stderr)
+		}
 		if repos := catalogOf(t, dst); len(repos) != 0 {
 			t.Errorf("--check wrote %v", repos)
 		}
@@ -128,6 +135,9 @@ func TestCheck(t *testing.T) {
 		res := cli.RunDocker(t, "migrate", "--check", "-f", list, dst.Host+"/mirror").AssertExit(t, 1)
 		if !strings.Contains(res.Stderr, "missing                2") {
 			t.Errorf("summary does not count 2 missing:\n%s", res.Stderr)
+		}
+		if !strings.Contains(res.Stderr, "run the same command without --check") || strings.Contains(res.Stdout, "(none)") {
+			t.Errorf("a failed check does not say which command copies what is missing, or prints (none):\n%s", res)
 		}
 		archive := filepath.Join(t.TempDir(), "a.tar")
 		cli.RunDocker(t, "migrate", srcRef, "oci-archive:"+archive).AssertSuccess(t)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +147,41 @@ func (p *wavesProxy) counts() (waves, requests int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.waves, p.requests
+}
+
+// TestNoopWithPlatform: an image already at DST is up to date whatever flags
+// selected it. A single-platform source re-run with --platform pushes
+// nothing; a platform subset of an index, re-run, says once that it is up to
+// date and why its digest is not the source's, with no contradicting note.
+func TestNoopWithPlatform(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	single := src.Ref("noopp/single:v1")
+	pushFixture(t, src, single, fixture.Options{Platforms: fixture.EightPlatforms()[:1], LayerSize: tinyLayer, Seed: 83}, true)
+	multi := src.Ref("noopp/multi:v1")
+	pushFixture(t, src, multi, fixture.Options{Platforms: fixture.EightPlatforms()[:3], LayerSize: tinyLayer, Seed: 84}, false)
+	cli := NewCLI(t)
+	type result struct {
+		UpToDate  bool                 `json:"upToDate"`
+		Manifests struct{ Copied int } `json:"manifests"`
+	}
+	for _, tc := range []struct{ name, src, dst, platform string }{
+		{"single-platform source", single, dst.Ref("noopp/single:v1"), "linux/amd64"},
+		{"platform subset of an index", multi, dst.Ref("noopp/multi:v1"), "linux/amd64,linux/arm64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cli.RunDocker(t, "migrate", "--platform", tc.platform, tc.src, tc.dst).AssertSuccess(t)
+			res := cli.RunDocker(t, "migrate", "--format", "json", "--platform", tc.platform, tc.src, tc.dst).AssertSuccess(t)
+			var r result
+			if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil || !r.UpToDate || r.Manifests.Copied != 0 {
+				t.Errorf("re-run with --platform is not up to date, or pushed a manifest: %s\n%s", res.Stdout, res.Stderr)
+			}
+			plain := cli.RunDocker(t, "migrate", "--platform", tc.platform, tc.src, tc.dst).AssertSuccess(t)
+			assertNoLine(t, plain, "note: the destination digest differs")
+			if n := strings.Count(plain.Stderr, "is up to date"); n > 2 {
+				t.Errorf("'is up to date' said %d times:\n%s", n, plain.Stderr)
+			}
+		})
+	}
 }

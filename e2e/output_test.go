@@ -155,6 +155,12 @@ func TestScriptOutput(t *testing.T) {
 			t.Errorf("-n does not say what it refused:\n%s", res)
 		}
 		assertDigest(t, dst, dstRef, other)
+		// A dry run says what it would do, in the conditional.
+		res = cli.RunDocker(t, "migrate", "--dry-run", srcRef, dstRef).AssertSuccess(t)
+		if want := "would replace " + dstRef + " (now " + other.String() + ")"; !strings.Contains(res.Stderr, want) || strings.Contains(res.Stderr, "replacing") {
+			t.Errorf("--dry-run: stderr lacks %q, or says it is replacing:\n%s", want, res)
+		}
+		assertDigest(t, dst, dstRef, other)
 		res = cli.RunDocker(t, "migrate", "--format", "json", srcRef, dstRef).AssertSuccess(t)
 		if want := "replacing " + dstRef + " (was " + other.String() + ")"; !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res)

@@ -120,6 +120,8 @@ type registryOptions struct {
 	// noDelete leaves out storage.delete.enabled: the registry answers
 	// DELETE with 405 UNSUPPORTED, as distribution does by default.
 	noDelete bool
+	// extra is more configuration for distribution, such as a proxy: section.
+	extra string
 }
 
 // The registry reads the htpasswd file with bcrypt only; a low cost keeps
@@ -175,7 +177,7 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 		if opts.noDelete {
 			text = strings.Replace(text, "  delete:\n    enabled: true\n", "", 1)
 		}
-		if err := os.WriteFile(config, []byte(text+tlsConfig+auth), 0o644); err != nil {
+		if err := os.WriteFile(config, []byte(text+tlsConfig+auth+opts.extra), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = r.start(t, config); lastErr == nil {

@@ -4,9 +4,11 @@
 package plugin
 
 import (
+	"fmt"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"strings"
 )
 
 // Vendor names who ships the plugin, as `docker info` shows it.
@@ -18,7 +20,7 @@ func Metadata() metadata.Metadata {
 		SchemaVersion:    "0.1.0",
 		Vendor:           Vendor,
 		Version:          Version,
-		ShortDescription: "Copy images, multi-arch included, from one registry to another",
+		ShortDescription: "Copy images, multi-arch included, between registries and archives",
 		URL:              "https://github.com/docker-migrate/docker-migrate",
 	}
 }
@@ -33,6 +35,40 @@ func Keychain(cfg *configfile.ConfigFile) authn.Keychain { return &keychain{cfg:
 
 type keychain struct{ cfg *configfile.ConfigFile }
 
+// unreadableCredentials stands in for credentials that could not be read:
+// no credentials are sent, and the registry client names the reason
+// (registry.UnreadableCredentials).
+type unreadableCredentials struct{ reason string }
+
+func (unreadableCredentials) Authorization() (*authn.AuthConfig, error) {
+	return &authn.AuthConfig{}, nil
+}
+
+func (u unreadableCredentials) UnreadableReason() string { return u.reason }
+
+// helperProblem says which helper could not give the credentials for key,
+// where it is configured, and what to change.
+func (k *keychain) helperProblem(key string, err error) string {
+	helper, field := k.cfg.CredentialHelpers[key], "credHelpers"
+	if helper == "" {
+		helper, field = k.cfg.CredentialsStore, "credsStore"
+	}
+	file := k.cfg.Filename
+	if helper == "" {
+		return fmt.Sprintf("reading them from %s failed (%v)", file, err)
+	}
+	return fmt.Sprintf("the credential helper docker-credential-%s (%q in %s) did not answer (%v): install it, or remove %q from that file and run 'docker login' again",
+		helper, field, file, oneLine(err.Error()), field)
+}
+
+// oneLine keeps the first line of a helper's error, without its empty
+// "out: “" tail.
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	s = strings.TrimSuffix(strings.TrimSpace(s), ", out: ``")
+	return s
+}
+
 func (k *keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	key := r.RegistryStr()
 	switch key {
@@ -41,7 +77,10 @@ func (k *keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	}
 	ac, err := k.cfg.GetAuthConfig(key)
 	if err != nil {
-		return nil, err
+		// A credential helper that is not installed (a config copied from
+		// Docker Desktop names "desktop") must not stop a copy from a
+		// registry that needs no sign-in: go on without, and say why.
+		return unreadableCredentials{reason: k.helperProblem(key, err)}, nil
 	}
 	if ac.Username == "" && ac.Password == "" && ac.IdentityToken == "" && ac.RegistryToken == "" && ac.Auth == "" {
 		return authn.Anonymous, nil

@@ -8,6 +8,8 @@
 #
 # DOCKERD=dockerd-29 starts the current engine (Docker 29, the containerd image
 # store) that install-tools.sh builds, instead of Debian's 20.10.
+# DOCKERD_ARGS adds daemon flags, split on whitespace, e.g.
+#   DOCKERD_ARGS="--registry-mirror http://127.0.0.1:5001 --insecure-registry 10.0.0.2:5000"
 set -euo pipefail
 
 cmd=${1:-}
@@ -33,6 +35,8 @@ start)
 		exit 2
 		;;
 	esac
+	# shellcheck disable=SC2206 # split on whitespace, as documented above
+	extra+=(${DOCKERD_ARGS:-})
 	if ! command -v "$engine" >/dev/null; then
 		"$(dirname "$0")/install-tools.sh" "$tool"
 	fi

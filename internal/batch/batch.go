@@ -41,7 +41,8 @@ type Image struct {
 	// SinglePlatform writes the platform's own manifest, not an index of one:
 	// the destination is a docker-save archive.
 	SinglePlatform bool
-	// Origin says where the image was named ("images.txt line 4", "argument 1").
+	// Origin says where the image was named ("images.txt line 4", an
+	// archive), or originArgument.
 	Origin string
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
@@ -55,6 +56,18 @@ func (im Image) Label() string {
 		return reference.FamiliarString(named)
 	}
 	return im.Source.Name()
+}
+
+// originArgument is the Origin of an image named as a SRC argument.
+const originArgument = "argument"
+
+// from is " (images.txt line 4)" for an image a list or an archive named,
+// and nothing for an argument: the user typed that one in front of them.
+func (im Image) from() string {
+	if im.Origin == "" || im.Origin == originArgument {
+		return ""
+	}
+	return " (" + im.Origin + ")"
 }
 
 func plural(n int, word string) string {
@@ -253,6 +266,30 @@ func (r *runner) stopReason(ctx context.Context) string {
 	return "not started: the run was interrupted"
 }
 
+// underWayReason says how far an image got that the run stopped while it was
+// under way: planned (res is nil) or copying, with what had moved.
+func (r *runner) underWayReason(res *migrate.Result) string {
+	r.mu.Lock()
+	why := "interrupted"
+	if r.failFastStopped {
+		why = "stopped by --fail-fast"
+	}
+	r.mu.Unlock()
+	if res == nil {
+		return why + " while it was being planned; nothing was moved"
+	}
+	var planned int64
+	if res.Plan != nil {
+		for _, b := range res.Plan.Blobs {
+			if b.Action == plan.Copy {
+				planned += b.Size
+			}
+		}
+	}
+	moved := res.Bytes.Copied + res.Bytes.Mounted
+	return fmt.Sprintf("%s while copying: %s of %s moved; the tag was not written", why, units.HumanSize(float64(moved)), units.HumanSize(float64(planned)))
+}
+
 // one copies one image, unless a report says an earlier run did or its
 // registry has stopped this run with a rate limit.
 func (r *runner) one(ctx context.Context, i int, im Image) {
@@ -279,7 +316,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	res, describe, err := migrate.Run(ctx, o)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+		r.finish(im, i, res, NotDone, r.underWayReason(res))
 	case err != nil:
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
@@ -398,6 +435,12 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 	}
 	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
 	detail := ""
+	if res != nil && !outcome.Arrived() {
+		// Stopped under way: what moved counts, and the next run skips it.
+		r.sum.Bytes.Copied += res.Bytes.Copied
+		r.sum.Bytes.Mounted += res.Bytes.Mounted
+		rec.BytesMoved = res.Bytes.Copied + res.Bytes.Mounted
+	}
 	if res != nil && outcome.Arrived() {
 		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
 		r.sum.Bytes.Copied += res.Bytes.Copied
@@ -499,7 +542,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	}
 	for _, f := range s.Failures {
 		for _, line := range strings.Split(f.Reason, "\n") {
-			fmt.Fprintf(&b, "%s %s (%s): %s\n", f.Outcome, f.Image.Label(), f.Image.Origin, line)
+			fmt.Fprintf(&b, "%s %s%s: %s\n", f.Outcome, f.Image.Label(), f.Image.from(), line)
 		}
 	}
 	fmt.Fprint(w, b.String())

@@ -48,25 +48,22 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 				fmt.Fprintf(r.o.Out, "%s\n", b)
 			}
 		} else {
-			fmt.Fprintf(r.o.Out, "%s %s@%s\n", outcome, familiar(im.Destination), orNone(res.DestinationDigest))
+			ref := familiar(im.Destination)
+			if res.DestinationDigest != "" {
+				ref += "@" + res.DestinationDigest
+			}
+			fmt.Fprintf(r.o.Out, "%s %s\n", outcome, ref)
 		}
 		r.mu.Unlock()
 	}
 	r.end(im, i, nil, outcome, reason, false)
 }
 
-func orNone(d string) string {
-	if d == "" {
-		return "(none)"
-	}
-	return d
-}
-
 // readStores opens the image's two places for reading.
 func (r *runner) readStores(ctx context.Context, im Image) (src, dst store.Store, err error) {
 	src, dst = im.SourceStore, im.DestinationStore
 	if src == nil {
-		if src, err = r.o.Copy.Registry.Repository(ctx, im.Source.Context(), registry.Pull); err != nil {
+		if src, err = r.o.Copy.Registry.Repository(ctx, im.Source.Context(), registry.PullSource); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -19,6 +19,9 @@ type Record struct {
 	DestinationDigest string  `json:"destinationDigest,omitempty"`
 	Outcome           Outcome `json:"outcome"`
 	Error             string  `json:"error,omitempty"`
+	// BytesMoved is what an image that did not arrive had moved when it
+	// stopped (those blobs are at the destination; a re-run skips them).
+	BytesMoved int64 `json:"bytesMoved,omitempty"`
 }
 
 // Report is a --report file: JSON lines appended as images end, and read back

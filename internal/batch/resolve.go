@@ -234,7 +234,7 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 		}
 		src := im.SourceStore
 		if src == nil {
-			repo, err := reg.Repository(ctx, im.Source.Context(), registry.Pull)
+			repo, err := reg.Repository(ctx, im.Source.Context(), registry.PullSource)
 			if err != nil {
 				continue
 			}
@@ -255,8 +255,8 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 			}
 		}
 		if len(have) > 1 {
-			return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s (%s) has %d (%s): pick one with --platform, e.g. --platform %s",
-				target, im.Label(), im.Origin, len(have), strings.Join(have, ", "), have[0])
+			return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s%s has %d (%s): pick one with --platform, e.g. --platform %s",
+				target, im.Label(), im.from(), len(have), strings.Join(have, ", "), have[0])
 		}
 	}
 	return nil
@@ -401,8 +401,8 @@ func dedupe(images []Image) ([]Image, error) {
 			if prev.Source.Name() == im.Source.Name() {
 				continue
 			}
-			return nil, errdefs.New(errdefs.InvalidArgument, "%s (%s) and %s (%s) would both write %s: rename one with a target (SRC DST on a list line)",
-				prev.Source.Name(), prev.Origin, im.Source.Name(), im.Origin, familiar(im.Destination))
+			return nil, errdefs.New(errdefs.InvalidArgument, "%s%s and %s%s would both write %s: rename one with a target (SRC DST on a list line)",
+				prev.Source.Name(), prev.from(), im.Source.Name(), im.from(), familiar(im.Destination))
 		}
 		seen[key] = im
 		out = append(out, im)
@@ -457,7 +457,7 @@ func normalizeName(s string) string {
 
 func origin(e imagelist.Entry) string {
 	if e.File == "" {
-		return "argument"
+		return originArgument
 	}
 	return fmt.Sprintf("%s line %d", e.File, e.Line)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
+	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
@@ -61,7 +62,7 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 	srcDesc, err := head(ctx, req.Src, req.Source.Identifier())
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", req.Source.Name())
+			return nil, plan.SourceNotFound(ctx, req.Src, req.Source, err)
 		}
 		return nil, err
 	}

@@ -105,6 +105,10 @@ type Result struct {
 	// PreviousDigest is what the destination tag pointed at before the run
 	// replaced it.
 	PreviousDigest string `json:"previousDigest,omitempty"`
+	// Mirror is the registry mirror that served the source's manifest
+	// (https://mirror.example.com), when one did rather than the registry
+	// itself: a tag read from a mirror may be older than the registry's.
+	Mirror string `json:"mirror,omitempty"`
 	// Error is why the image did not arrive, in one sentence.
 	Error string `json:"error,omitempty"`
 	// Steps is a dry run's plan: every manifest and blob and what it needs.
@@ -215,6 +219,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
 	res := newResult(o, p)
 	res.PreviousDigest = previous
+	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
+		res.Mirror = m.ServedBy(o.Source.Identifier())
+	}
 	if o.DryRun {
 		s := steps[0]
 		res.Strategy = s.Name()
@@ -279,7 +286,10 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			return res, nil, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			// What moved before the interrupt is said (a batch reports it
+			// per image); nothing at the destination is claimed.
+			res.Blobs, res.Bytes, res.DestinationDigest = out.Blobs, out.Bytes, ""
+			return res, nil, ctx.Err()
 		}
 		class, cerr := fallback.Classify(err)
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
@@ -370,7 +380,7 @@ func (o Options) stores(ctx context.Context) (src, dst store.Store, err error) {
 	var srcErr, dstErr error
 	var wg sync.WaitGroup
 	if src == nil {
-		wg.Go(func() { src, srcErr = o.Registry.Repository(ctx, o.Source.Context(), registry.Pull) })
+		wg.Go(func() { src, srcErr = o.Registry.Repository(ctx, o.Source.Context(), registry.PullSource) })
 	}
 	if dst == nil {
 		var mountFrom []name.Repository

@@ -93,7 +93,11 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 	if o.NoClobber {
 		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", Familiar(o.Destination), have)
 	}
-	o.Progress.Logf("replacing %s (was %s)", Familiar(o.Destination), have)
+	if o.DryRun {
+		o.Progress.Logf("would replace %s (now %s)", Familiar(o.Destination), have)
+	} else {
+		o.Progress.Logf("replacing %s (was %s)", Familiar(o.Destination), have)
+	}
 	return have.String(), nil
 }
 

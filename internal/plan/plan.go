@@ -153,8 +153,20 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
 	}
 	if err != nil {
+		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
+			// Read through mirrors: the sentence names each endpoint and why.
+			hint := ""
+			if errdefs.Is(err, errdefs.NotFound) {
+				hint = "; check the repository name and tag"
+			}
+			name := srcName
+			if r, ok := strings.CutPrefix(name, "index.docker.io/"); ok {
+				name = "docker.io/" + r // as docker names it
+			}
+			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", name, ee, hint)
+		}
 		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", srcName)
+			return nil, SourceNotFound(ctx, src, req.Source, err)
 		}
 		return nil, err
 	}
@@ -179,7 +191,10 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	// manifest GETs, not HEADs). A platform subset is a new index, compared
 	// once it is made.
 	var body []byte
-	if len(req.Platforms) == 0 && h.err == nil && h.desc.Digest == desc.Digest {
+	// A single-platform image is what it is whatever --platform names (a
+	// platform it lacks is refused below), so its digest decides too.
+	samePlatforms := len(req.Platforms) == 0 || !h.desc.MediaType.IsIndex()
+	if samePlatforms && h.err == nil && h.desc.Digest == desc.Digest {
 		p.UpToDate = true
 		body, desc = h.body, h.desc
 	}

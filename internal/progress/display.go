@@ -2,6 +2,7 @@ package progress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -343,6 +344,30 @@ func (d *display) finish(groups []*group, t *total, err error) *client.SolveStat
 		}
 	}
 	return d.flush(&total{}, now)
+}
+
+// WriteRawJSON writes text to out as one event of a rawjson stream (see
+// RawJSONEvent). It is for what comes after the display has ended, so that
+// a reader of --progress rawjson gets JSON lines only.
+func WriteRawJSON(out io.Writer, text string, failed bool) error {
+	b, err := RawJSONEvent(text, failed)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(append(b, '\n'))
+	return err
+}
+
+// RawJSONEvent is text as one event of a rawjson stream, encoded as BuildKit
+// encodes them but without the newline: a step done as it starts, named
+// text, and failed with text as its error when failed is set.
+func RawJSONEvent(text string, failed bool) ([]byte, error) {
+	now := time.Now()
+	v := &client.Vertex{Digest: digest.FromString("after " + now.String() + " " + text), Name: text, Started: &now, Completed: &now}
+	if failed {
+		v.Error = text
+	}
+	return json.Marshal(&client.SolveStatus{Vertexes: []*client.Vertex{v}})
 }
 
 // send hands BuildKit's display a change; called without the view's lock.

@@ -275,6 +275,11 @@ func (w *Writer) Logf(format string, args ...any) {
 		return
 	}
 	w.mu.Unlock()
+	if w.mode == RawJSON {
+		// The stream has ended, but a reader of it still gets only JSON.
+		_ = WriteRawJSON(w.out, msg, false)
+		return
+	}
 	w.out.printf("%s\n", msg)
 }
 

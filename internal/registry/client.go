@@ -38,6 +38,22 @@ func WithCertDirs(dirs ...string) Option {
 	return func(c *Client) { c.transports.certDirs = dirs }
 }
 
+// WithEndpoints sets where a source's registry is read from besides
+// itself: for host, its mirrors in order, then its server (the registry
+// itself, Endpoint.Mirror false, unless a hosts.toml names another). It is
+// asked once per registry, when a PullSource handle there is first opened;
+// nil or an empty list means the registry alone.
+func WithEndpoints(f func(host string) ([]Endpoint, error)) Option {
+	return func(c *Client) { c.endpoints = f }
+}
+
+// WithEngineInsecure sets how to ask whether the engine lists a registry as
+// insecure (its insecure-registries). It is asked only when a registry
+// fails for want of it (plain HTTP, a certificate that does not verify).
+func WithEngineInsecure(f func(host string) bool) Option {
+	return func(c *Client) { c.engineInsecure = f }
+}
+
 // WithUserAgent sets the User-Agent sent to registries.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
@@ -53,15 +69,25 @@ func WithDebugf(f func(format string, args ...any)) Option { return func(c *Clie
 
 // Client opens authorised handles to repositories.
 type Client struct {
-	keychain   authn.Keychain
-	transports transports
-	userAgent  string
-	debugf     func(format string, args ...any)
-	notifyf    func(format string, args ...any)
-	ratef      func(host, remaining string)
+	keychain authn.Keychain
+	// unreadableNoted holds the hosts whose unreadable credentials were
+	// already reported.
+	unreadableNoted map[string]bool
+	transports      transports
+	userAgent       string
+	debugf          func(format string, args ...any)
+	notifyf         func(format string, args ...any)
+	ratef           func(host, remaining string)
+	// endpoints and engineInsecure: see WithEndpoints, WithEngineInsecure.
+	endpoints      func(host string) ([]Endpoint, error)
+	engineInsecure func(host string) bool
 
 	mu    sync.Mutex
 	repos map[string]*Repository
+	// hostEndpoints caches endpoints' answer per registry.
+	hostEndpoints map[string][]Endpoint
+	// insecureNoted holds the hosts the engine's setting made insecure, told once.
+	insecureNoted map[string]bool
 }
 
 // New returns a Client. Without WithKeychain it is anonymous.
@@ -88,6 +114,10 @@ type Access int
 const (
 	Pull Access = iota
 	Push
+	// PullSource is Pull for the source of a copy: its reads go through the
+	// registry's mirrors (WithEndpoints) where it has any. A destination is
+	// always read from the registry itself.
+	PullSource
 )
 
 // Repository returns a handle for repo. A Push handle may also mount blobs from the
@@ -136,7 +166,7 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 func (c *Client) open(repo name.Repository, access Access, scopes []string, op string) (*Repository, error) {
 	host := repo.RegistryStr()
 	reg := repo.Registry
-	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) {
+	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) || c.transports.hostsSayHTTP(host) {
 		// name.Insecure lets the ping fall back to plain HTTP; schemePolicy still
 		// refuses HTTP to any host that is neither loopback nor --insecure.
 		var err error
@@ -148,37 +178,196 @@ func (c *Client) open(repo name.Repository, access Access, scopes []string, op s
 	if err != nil {
 		return nil, err
 	}
+	signin, err := c.signIn(reg, base, scopes, op)
+	if err != nil {
+		return nil, err
+	}
+	var rt http.RoundTripper = signin
+	if access == PullSource {
+		endpoints, err := c.endpointsFor(host)
+		if err != nil {
+			return nil, err
+		}
+		if len(endpoints) > 0 {
+			ert, err := c.endpointTransports(endpoints, signin, scopes, op)
+			if err != nil {
+				return nil, err
+			}
+			rt = newMirrorTransport(host, op, ert, c.notifyf, c.logf)
+		}
+	}
+	r := &Repository{
+		Name:       repo,
+		signin:     signin,
+		unreadable: signin.unreadable,
+		client:     &http.Client{Transport: rt},
+		base:       fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
+		logf:       c.logf,
+		notifyf:    c.notifyf,
+		ratef:      c.ratef,
+		access:     access,
+	}
+	return r, nil
+}
+
+// signIn is the sign-in transport for one host: its ping, credentials (from
+// the keychain, for that host) and token for scopes. A host that fails for
+// want of plain HTTP or an unverified certificate is asked about once more
+// when the engine lists it as insecure.
+func (c *Client) signIn(reg name.Registry, base http.RoundTripper, scopes []string, op string) (*signIn, error) {
+	host := reg.RegistryStr()
 	auth, err := c.keychain.Resolve(reg)
 	if err != nil {
 		return nil, fmt.Errorf("read credentials for %s: %w", host, err)
 	}
-	signin := &signIn{
-		bare: transport.NewUserAgent(base, c.userAgent),
+	unreadable := ""
+	if u, ok := auth.(UnreadableCredentials); ok {
+		unreadable = u.UnreadableReason()
+		c.noteUnreadable(host, unreadable)
+	}
+	return &signIn{
+		unreadable: unreadable,
+		bare:       transport.NewUserAgent(base, c.userAgent),
 		connect: func(ctx context.Context, ping http.RoundTripper) (http.RoundTripper, bool, error) {
 			// Whether there are credentials may take a credential helper's
 			// run to know: beside the ping, not before it.
 			anonymous := make(chan bool, 1)
 			go func() { anonymous <- isAnonymous(ctx, auth) }()
 			rt, err := c.connect(ctx, reg, auth, ping, scopes)
+			if err != nil && wantsInsecure(err) && c.engineSaysInsecure(host) {
+				// Now with the plain-HTTP fallback the ping allows for
+				// insecure registries.
+				if ireg, ierr := name.NewRegistry(host, name.Insecure); ierr == nil {
+					rt, err = c.connect(ctx, ireg, auth, ping, scopes)
+				}
+			}
 			if err == nil {
 				return rt, <-anonymous, nil
 			}
 			if te, ok := errors.AsType[*transport.Error](err); ok && te.StatusCode == http.StatusNotFound {
 				return nil, false, errdefs.Wrap(err, errdefs.Unreachable, "cannot reach registry %s: it answered 404 to the registry API (/v2/); check the address", host)
 			}
-			return nil, false, classify(err, host, op)
+			err = classify(err, host, op)
+			if errdefs.Is(err, errdefs.Unauthorized) {
+				err = credentialsRefused(err, host, op, !<-anonymous, unreadable)
+			}
+			return nil, false, err
 		},
+	}, nil
+}
+
+// engineSaysInsecure asks the engine's settings about host, once; when they
+// list it as insecure, the host's transport allows plain HTTP and unverified
+// TLS from now on, and the user is told.
+func (c *Client) engineSaysInsecure(host string) bool {
+	if c.engineInsecure == nil || (c.transports.insecure != nil && c.transports.insecure(host)) || !c.engineInsecure(host) {
+		return false
 	}
-	r := &Repository{
-		Name:    repo,
-		client:  &http.Client{Transport: signin},
-		base:    fmt.Sprintf("https://%s/v2/%s", host, repo.RepositoryStr()),
-		logf:    c.logf,
-		notifyf: c.notifyf,
-		ratef:   c.ratef,
-		access:  access,
+	c.transports.allowInsecure(host)
+	c.mu.Lock()
+	noted := c.insecureNoted[host]
+	if c.insecureNoted == nil {
+		c.insecureNoted = map[string]bool{}
 	}
-	return r, nil
+	c.insecureNoted[host] = true
+	c.mu.Unlock()
+	if !noted && c.notifyf != nil {
+		c.notifyf("%s is an insecure registry in the engine's settings (insecure-registries): reaching it over plain HTTP or without verifying its certificate, as docker pull does", host)
+	}
+	return true
+}
+
+// wantsInsecure reports a failure that allowing plain HTTP or unverified
+// TLS would get past.
+func wantsInsecure(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	_, plain := errors.AsType[*ErrPlainHTTP](err)
+	return plain || isHTTPToHTTPS(err) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid)
+}
+
+// isHTTPToHTTPS reports Go's error for a server that answered an HTTPS
+// request in plain HTTP (it has no type of its own).
+func isHTTPToHTTPS(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// endpointsFor is the endpoints of host's registry (WithEndpoints), asked once.
+func (c *Client) endpointsFor(host string) ([]Endpoint, error) {
+	if c.endpoints == nil {
+		return nil, nil
+	}
+	c.mu.Lock()
+	e, ok := c.hostEndpoints[host]
+	c.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	e, err := c.endpoints(host)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.hostEndpoints == nil {
+		c.hostEndpoints = map[string][]Endpoint{}
+	}
+	c.hostEndpoints[host] = e
+	c.mu.Unlock()
+	return e, nil
+}
+
+// endpointTransports signs in to each mirror endpoint as to a registry of
+// its own (its credentials from 'docker login MIRROR'); the registry itself
+// keeps the handle's own sign-in.
+func (c *Client) endpointTransports(endpoints []Endpoint, self *signIn, scopes []string, op string) ([]endpointRT, error) {
+	out := make([]endpointRT, 0, len(endpoints)+1)
+	for _, e := range endpoints {
+		if !e.Mirror {
+			out = append(out, endpointRT{Endpoint: e, rt: self})
+			continue
+		}
+		opts := []name.Option{}
+		if e.URL.Scheme == "http" {
+			opts = append(opts, name.Insecure)
+		}
+		reg, err := name.NewRegistry(e.Host(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", e, err)
+		}
+		base, err := c.transports.forEndpoint(e)
+		if err != nil {
+			return nil, err
+		}
+		si, err := c.signIn(reg, base, scopes, op)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, endpointRT{Endpoint: e, rt: si})
+	}
+	return out, nil
+}
+
+// UnreadableCredentials is what a keychain gives for credentials it could not
+// read (a credential helper that is not installed): the registry is tried
+// without any, and a refusal says why there were none.
+type UnreadableCredentials interface {
+	authn.Authenticator
+	UnreadableReason() string
+}
+
+// noteUnreadable says once per host that its credentials could not be read.
+func (c *Client) noteUnreadable(host, reason string) {
+	c.mu.Lock()
+	seen := c.unreadableNoted[host]
+	if c.unreadableNoted == nil {
+		c.unreadableNoted = map[string]bool{}
+	}
+	c.unreadableNoted[host] = true
+	c.mu.Unlock()
+	if !seen && c.notifyf != nil {
+		c.notifyf("warning: cannot read the credentials for %s, going on without them: %s", host, reason)
+	}
 }
 
 // isAnonymous reports whether auth has no credentials to send.
@@ -252,6 +441,11 @@ func classify(err error, host, op string) error {
 	}
 	if te, ok := errors.AsType[*transport.Error](err); ok {
 		return statusError(te, 0, host, op)
+	}
+	if isHTTPToHTTPS(err) {
+		// A registry on an address that is neither loopback nor private
+		// gets only an HTTPS ping: its plain-HTTP answer says the same.
+		return errdefs.Wrap(err, errdefs.Unreachable, "%s", (&ErrPlainHTTP{Host: host}).Error())
 	}
 	return unreachable(err, host)
 }

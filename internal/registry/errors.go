@@ -55,6 +55,19 @@ func statusError(te *transport.Error, retryAfter time.Duration, host, op string)
 	return errdefs.Wrap(te, errdefs.Rejected, "%s: %s refused the request (%s)", op, host, codes)
 }
 
+// credentialsRefused makes a 401's sentence say what was sent: stored
+// credentials that the registry refused want a new `docker login`, not the
+// first one; credentials that could not be read say why.
+func credentialsRefused(err error, host, op string, sent bool, unreadable string) error {
+	switch {
+	case sent:
+		return errdefs.Wrap(err, errdefs.Unauthorized, "%s: unauthorized: %s refused the credentials stored for it; run '%s' again (or 'docker logout %s' to go on without them)", op, host, loginHint(host), host)
+	case unreadable != "":
+		return errdefs.Wrap(err, errdefs.Unauthorized, "%s: unauthorized: %s needs credentials, and they could not be read: %s", op, host, unreadable)
+	}
+	return err
+}
+
 // RateLimitError is a 429 with the wait the registry asked for.
 type RateLimitError struct {
 	Err        *transport.Error

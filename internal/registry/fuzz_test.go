@@ -204,3 +204,32 @@ func FuzzChallenge(f *testing.F) {
 		_ = resp.Body.Close()
 	})
 }
+
+// FuzzHostsFile feeds hosts.toml files to the reader: it returns endpoints or
+// an error naming the file, and never panics.
+func FuzzHostsFile(f *testing.F) {
+	for _, s := range []string{
+		"server = \"https://registry-1.docker.io\"\n[host.\"https://m.lan\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = [\"a.crt\", \"/b.crt\"]\n",
+		"[host.\"http://10.0.0.1:5000\"]\nskip_verify = true\noverride_path = true\nclient = [[\"c\", \"k\"], \"p.pem\"]\n[host.\"http://10.0.0.1:5000\".header]\nx = [\"a\"]\n",
+		"server = \"\"\n", "[host]\n", "[[host.\"a\"]]\n", "server = 1", "ca = {}\n", "[host.\"\"]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hf, err := ParseHostsFile("/etc/docker/certs.d/r.lan", "r.lan", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "/etc/docker/certs.d/r.lan/hosts.toml") {
+				t.Fatalf("error without the file's path: %v", err)
+			}
+			return
+		}
+		if len(hf.Endpoints) == 0 {
+			t.Fatal("no endpoints and no error: the server is always last")
+		}
+		for _, e := range hf.Endpoints {
+			if e.URL.Host == "" || (e.URL.Scheme != "http" && e.URL.Scheme != "https") {
+				t.Fatalf("endpoint without a host or with scheme %q: %+v", e.URL.Scheme, e)
+			}
+		}
+	})
+}

@@ -50,6 +50,11 @@ type Repository struct {
 	ratef     func(host, remaining string)
 	access    Access
 	rateNoted atomic.Bool
+	// signin is the handle's transport: it knows whether credentials went
+	// with the requests, so that a refusal can say they were refused.
+	signin *signIn
+	// unreadable is why the user's credentials could not be read, if so.
+	unreadable string
 }
 
 // Host is the registry host the handle talks to.
@@ -64,6 +69,9 @@ func (r *Repository) op() string {
 
 func (r *Repository) check(resp *http.Response, codes ...int) error {
 	err := checkResponse(resp, r.Host(), r.op(), codes...)
+	if err != nil && errdefs.Is(err, errdefs.Unauthorized) && r.signin != nil {
+		err = credentialsRefused(err, r.Host(), r.op(), r.signin.sentCredentials(), r.unreadable)
+	}
 	if err != nil && r.access == Pull && errdefs.Is(err, errdefs.Unauthorized) {
 		// Docker Hub answers 401, not 404, for a repository that does not exist.
 		e, _ := errors.AsType[*errdefs.Error](err)
@@ -448,10 +456,40 @@ func (r *Repository) BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bo
 	return resp.ContentLength, true, nil
 }
 
-// GetBlob opens blob d for reading. The caller verifies what it reads.
+// GetBlob opens blob d for reading. A small blob (a config, which the caller
+// reads whole to parse it) is read here and checked against d: bytes that do
+// not match once are read again, as a bit flipped on the wire or by a proxy
+// heals on a second read; a second mismatch is what the source holds. A
+// larger blob is streamed, and the caller verifies what it reads.
 func (r *Repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-	rc, _, err := r.GetBlobAt(ctx, d, 0, -1)
-	return rc, err
+	for attempt := 1; ; attempt++ {
+		rc, _, err := r.GetBlobAt(ctx, d, 0, -1)
+		if err != nil || d.Algorithm != "sha256" {
+			return rc, err
+		}
+		head, err := io.ReadAll(io.LimitReader(rc, store.SmallBlobSize+1))
+		if err != nil || len(head) > store.SmallBlobSize {
+			// The caller reads on (or meets the error) where this stopped.
+			rest := io.Reader(rc)
+			if err != nil {
+				rest = failingReader{err}
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(head), rest), rc}, nil
+		}
+		_ = rc.Close()
+		got := sha256Of(head)
+		if got == d {
+			return io.NopCloser(bytes.NewReader(head)), nil
+		}
+		if attempt > 1 {
+			return nil, errdefs.Wrap(ErrRetried, errdefs.DigestMismatch,
+				"digest mismatch: blob %s from %s has digest %s, twice; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", d, r, got)
+		}
+		r.logf("GET blob %s from %s: its bytes have digest %s; reading it again", d, r, got)
+	}
 }
 
 // GetBlobAt opens blob d, of size bytes (-1: not known), for reading from
@@ -517,6 +555,11 @@ func (r *Repository) GetBlobAt(ctx context.Context, d v1.Hash, off, size int64) 
 		}
 	}
 }
+
+// failingReader fails every read with err.
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 
 // ShortBlobError is a range the registry cannot serve: the blob it holds
 // ends before Size bytes.

@@ -34,6 +34,19 @@ type signIn struct {
 	// open is set when the ping was answered 200 over HTTPS and the user has
 	// no credentials for it: the unsigned tries' answers stand.
 	open bool
+	// unreadable is why the user's credentials could not be read, if so.
+	unreadable string
+	// credentialed is set once a sign-in with the user's credentials
+	// succeeded: requests carry them from then on.
+	credentialed bool
+}
+
+// sentCredentials reports whether the user's credentials go with the
+// handle's requests.
+func (s *signIn) sentCredentials() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err == nil && s.credentialed
 }
 
 // signInError is a failure to connect: one sentence that r.do passes on
@@ -155,12 +168,13 @@ func (s *signIn) start() chan struct{} {
 		}
 	}
 	done := make(chan struct{})
-	s.done, s.rt, s.err, s.open = done, nil, nil, false
+	s.done, s.rt, s.err, s.open, s.credentialed = done, nil, nil, false, false
 	watch := &pingWatch{inner: s.bare}
 	go func() {
 		rt, anonymous, err := s.connect(context.Background(), watch)
 		s.mu.Lock()
 		s.rt, s.open = rt, anonymous && watch.open()
+		s.credentialed = err == nil && !anonymous
 		if err != nil {
 			s.err = &signInError{err: err}
 		}

@@ -12,7 +12,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 )
 
 // IsLoopback reports whether host (with or without a port) names this machine:
@@ -39,19 +42,116 @@ type transports struct {
 	stall time.Duration
 
 	mu    sync.Mutex
-	hosts map[string]http.RoundTripper
+	hosts map[string]*hostTransport
+	// endpoints are the mirrors' transports, by host and TLS settings.
+	endpoints map[string]http.RoundTripper
+}
+
+// hostTransport is a registry host's transport, which the engine's
+// insecure-registries can turn insecure once it is known to need it.
+type hostTransport struct {
+	rt atomic.Pointer[http.RoundTripper]
+}
+
+func (h *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return (*h.rt.Load()).RoundTrip(req)
 }
 
 func (t *transports) forHost(host string) (http.RoundTripper, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if rt, ok := t.hosts[host]; ok {
-		return rt, nil
+	if h, ok := t.hosts[host]; ok {
+		return h, nil
+	}
+	own, err := t.ownHostsEntry(host)
+	if err != nil {
+		return nil, err
 	}
 	insecure := t.insecure != nil && t.insecure(host)
+	rt, err := t.build(host, insecure, own)
+	if err != nil {
+		return nil, err
+	}
+	h := &hostTransport{}
+	h.rt.Store(&rt)
+	if t.hosts == nil {
+		t.hosts = map[string]*hostTransport{}
+	}
+	t.hosts[host] = h
+	return h, nil
+}
+
+// allowInsecure turns host's transport into one that allows plain HTTP and
+// does not verify certificates.
+func (t *transports) allowInsecure(host string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h, ok := t.hosts[host]
+	if !ok {
+		return
+	}
+	own, _ := t.ownHostsEntry(host)
+	if rt, err := t.build(host, true, own); err == nil {
+		h.rt.Store(&rt)
+	}
+}
+
+// ownHostsEntry is what a hosts.toml for host says of host itself (its
+// server entry), or nil.
+func (t *transports) ownHostsEntry(host string) (*Endpoint, error) {
+	f, err := LoadHostsFile(t.certDirs, host)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	for _, e := range f.Endpoints {
+		if !e.Mirror && sameRegistry(e.Host(), host) {
+			return &e, nil
+		}
+	}
+	return nil, nil
+}
+
+// hostsSayHTTP reports whether host's own hosts.toml entry names it with
+// http://: plain HTTP is then what the user asked for.
+func (t *transports) hostsSayHTTP(host string) bool {
+	e, err := t.ownHostsEntry(host)
+	return err == nil && e != nil && e.URL.Scheme == "http"
+}
+
+// forEndpoint is the transport of a mirror endpoint: its host's, with the
+// TLS settings its hosts.toml entry gives, plain HTTP when its URL says so.
+func (t *transports) forEndpoint(e Endpoint) (http.RoundTripper, error) {
+	key := fmt.Sprintf("%s|%s|%v|%v|%v", e.Host(), e.URL.Scheme, e.SkipVerify, e.CAFiles, e.ClientPairs)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rt, ok := t.endpoints[key]; ok {
+		return rt, nil
+	}
+	insecure := t.insecure != nil && t.insecure(e.Host())
+	rt, err := t.build(e.Host(), insecure, &e)
+	if err != nil {
+		return nil, err
+	}
+	if t.endpoints == nil {
+		t.endpoints = map[string]http.RoundTripper{}
+	}
+	t.endpoints[key] = rt
+	return rt, nil
+}
+
+// build makes host's transport chain; entry, when set, adds a hosts.toml's
+// TLS settings and scheme.
+func (t *transports) build(host string, insecure bool, entry *Endpoint) (http.RoundTripper, error) {
 	tlsConfig, err := t.tlsConfig(host, insecure)
 	if err != nil {
 		return nil, err
+	}
+	allowHTTP := insecure || IsLoopback(host)
+	if entry != nil {
+		if err := entryTLS(tlsConfig, *entry); err != nil {
+			return nil, err
+		}
+		allowHTTP = allowHTTP || entry.URL.Scheme == "http"
 	}
 	small := newHTTPTransport(tlsConfig, true)
 	// Small requests need no large buffers, and planning holds many of their
@@ -74,12 +174,41 @@ func (t *transports) forHost(host string) (http.RoundTripper, error) {
 		stall = DefaultStallTimeout
 	}
 	guard := &stallGuard{registry: host, stall: stall, inner: base}
-	rt := &schemePolicy{host: host, allowHTTP: insecure || IsLoopback(host), inner: guard}
-	if t.hosts == nil {
-		t.hosts = map[string]http.RoundTripper{}
+	return &schemePolicy{host: host, allowHTTP: allowHTTP, inner: guard}, nil
+}
+
+// entryTLS adds a hosts.toml entry's TLS settings to cfg, as containerd
+// does: skip_verify, ca files (to the system pool), client certificates.
+func entryTLS(cfg *tls.Config, e Endpoint) error {
+	if e.SkipVerify {
+		cfg.InsecureSkipVerify = true //nolint:gosec // the user's hosts.toml asks for it
 	}
-	t.hosts[host] = rt
-	return rt, nil
+	for _, f := range e.CAFiles {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return errdefs.Wrap(err, errdefs.InvalidArgument, "read the CA file %s that a hosts.toml names for %s: %v", f, e.Host(), err)
+		}
+		if cfg.RootCAs == nil {
+			if cfg.RootCAs, err = x509.SystemCertPool(); err != nil || cfg.RootCAs == nil {
+				cfg.RootCAs = x509.NewCertPool()
+			}
+		}
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return errdefs.New(errdefs.InvalidArgument, "CA file %s, which a hosts.toml names for %s, holds no PEM certificate", f, e.Host())
+		}
+	}
+	for _, pair := range e.ClientPairs {
+		key := pair[1]
+		if key == "" {
+			key = pair[0] // the key in the same PEM file
+		}
+		cert, err := tls.LoadX509KeyPair(pair[0], key)
+		if err != nil {
+			return errdefs.Wrap(err, errdefs.InvalidArgument, "load the client certificate %s that a hosts.toml names for %s: %v", pair[0], e.Host(), err)
+		}
+		cfg.Certificates = append(cfg.Certificates, cert)
+	}
+	return nil
 }
 
 // bulkKey marks a request's context as carrying a blob's body.
@@ -193,7 +322,7 @@ type schemePolicy struct {
 type ErrPlainHTTP struct{ Host string }
 
 func (e *ErrPlainHTTP) Error() string {
-	return fmt.Sprintf("registry %s is not served over HTTPS; pass --insecure=%s to allow plain HTTP", e.Host, e.Host)
+	return fmt.Sprintf("registry %s is not served over HTTPS; pass --insecure=%s to allow plain HTTP, or list it in the engine's insecure-registries", e.Host, e.Host)
 }
 
 func (s *schemePolicy) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -491,7 +491,7 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 	if err != nil {
 		return strategy.Output{}, err
 	}
-	if p.DigestChanged {
+	if p.DigestChanged && !p.UpToDate {
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
 	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger})

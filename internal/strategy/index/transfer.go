@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -33,6 +34,18 @@ const (
 	maxReadBreaks     = 8
 	maxIdleReadBreaks = 3
 )
+
+// stallResumeBytes is how much of a blob earns one more resume after a stall
+// beyond the first two: a long download over a link that pauses now and then
+// goes on, while a source that stalls on every answer, each time after a
+// while, cannot hold a small blob for more than three stall timeouts (and
+// one that stalls soon after each resume ends at the second stall).
+const stallResumeBytes = 256 << 20
+
+// stallResumes is how many stalls of a blob of size bytes are resumed.
+func stallResumes(size int64) int {
+	return min(maxReadBreaks, 2+int(max(size, 0)/stallResumeBytes))
+}
 
 // blobReader streams one blob from the source, hashing what it reads, and
 // fails the read that reaches the end if the digest or size is wrong, so that
@@ -61,8 +74,11 @@ type blobReader struct {
 	// nothing; readAt is n when the source was last opened.
 	breaks, idle int
 	readAt       int64
-	verified     bool
-	err          error
+	// stalls counts the stalls resumed; resumedAt is when the last was.
+	stalls    int
+	resumedAt time.Time
+	verified  bool
+	err       error
 }
 
 type mark struct {
@@ -219,7 +235,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		if b.n == b.size {
 			got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", b.h.Sum(nil))}
 			if got != b.want {
-				b.err = b.corrupt("has digest " + got.String())
+				// Not marked retried: once may be the wire (copyBlob reads
+				// the blob again); twice is what the source holds.
+				b.err = errdefs.New(errdefs.DigestMismatch, "%s", b.corruptSentence("has digest "+got.String()))
 				return 0, b.err
 			}
 			b.verified = true
@@ -242,10 +260,15 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
-// corrupt is the sentence for a blob the source holds wrong.
+// corrupt is the error for a blob the source holds wrong, not to be read
+// again.
 func (b *blobReader) corrupt(what string) error {
-	return errdefs.Wrap(registry.ErrRetried, errdefs.DigestMismatch,
-		"digest mismatch: blob %s from %s %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, what)
+	return errdefs.Wrap(registry.ErrRetried, errdefs.DigestMismatch, "%s", b.corruptSentence(what))
+}
+
+// corruptSentence says that blob b from the source is what, and what to do.
+func (b *blobReader) corruptSentence(what string) string {
+	return fmt.Sprintf("digest mismatch: blob %s from %s %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, what)
 }
 
 // broke decides whether a download that broke with cause is resumed (nil) or
@@ -266,7 +289,21 @@ func (b *blobReader) broke(cause error) error {
 	}
 	b.breaks++
 	se, stalled := errors.AsType[*registry.StallError](cause)
-	if b.breaks > maxReadBreaks || b.idle > maxIdleReadBreaks || (stalled && b.idle > 0) {
+	// A stall soon after the last resume (it moved for less than a stall
+	// timeout) is the source stalling on every answer, though each brings a
+	// little: a broken proxy. Resuming it again would hold the run for a
+	// stall timeout per resume, far past the bound a stall has.
+	stalledAgain := stalled && b.stalls > 0 && time.Since(b.resumedAt) < 2*se.Idle
+	tooManyStalls := stalled && b.stalls >= stallResumes(b.size)
+	if b.breaks > maxReadBreaks || b.idle > maxIdleReadBreaks || (stalled && b.idle > 0) || stalledAgain || tooManyStalls {
+		switch {
+		case stalled && b.idle == 0 && stalledAgain:
+			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, every time it was asked (%d times): run again later, or ask the operator of the registry (or of a proxy in front of it)",
+				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+		case stalled && b.idle == 0 && tooManyStalls:
+			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, %d times: run again later",
+				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+		}
 		if stalled {
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s",
 				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
@@ -275,6 +312,8 @@ func (b *blobReader) broke(cause error) error {
 			short(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
 	}
 	if stalled {
+		b.stalls++
+		b.resumedAt = time.Now()
 		b.notify("%s; resuming blob %s at %s of %s", se.Error(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)))
 	} else {
 		b.debugf("blob %s: download broke after %d of %d bytes (%v); resuming", b.want, b.n, b.size, cause)

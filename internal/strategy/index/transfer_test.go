@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -177,5 +179,51 @@ func TestBlobReaderGivesUp(t *testing.T) {
 	_, err = readAll(newTestReader(&flakySource{data: bad}, d, int64(len(data))))
 	if !errdefs.Is(err, errdefs.DigestMismatch) || !strings.Contains(err.Error(), "the source registry holds a corrupt blob") {
 		t.Errorf("a corrupt blob: %v", err)
+	}
+}
+
+// stallingSource sends every download's first every bytes and then stalls
+// (a *registry.StallError of idle): a broken proxy.
+type stallingSource struct {
+	flakySource
+	every int64
+	idle  time.Duration
+}
+
+func (s *stallingSource) GetBlobAt(_ context.Context, _ v1.Hash, off, _ int64) (io.ReadCloser, int64, error) {
+	s.opens = append(s.opens, off)
+	end := min(off+s.every, int64(len(s.data)))
+	stall := &registry.StallError{Registry: "proxy.lan", Phase: registry.PhaseDownload, Idle: s.idle, Bytes: end - off}
+	return io.NopCloser(io.MultiReader(bytes.NewReader(s.data[off:end]), errReader{stall})), off, nil
+}
+
+// A source that stalls on every answer, each bringing a little, is resumed
+// once: a stall soon after a resume ends the blob. Stalls far apart are
+// resumed while the blob's size allows (twice for a small blob).
+func TestBlobReaderStallsEveryTime(t *testing.T) {
+	data, d := blobOf(t, 1<<20)
+	for _, tc := range []struct {
+		name string
+		idle time.Duration
+		want string
+	}{
+		{"in a row", time.Hour, "every time it was asked (2 times)"},
+		{"far apart", time.Nanosecond, "3 times: run again later"},
+	} {
+		src := &stallingSource{flakySource: flakySource{data: data}, every: 64 << 10, idle: tc.idle}
+		_, err := readAll(newTestReader(src, d, int64(len(data))))
+		if !errdefs.Is(err, errdefs.Unreachable) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		want := []int64{0, 64 << 10}
+		if tc.idle < time.Second {
+			want = append(want, 128<<10)
+		}
+		if !slices.Equal(src.opens, want) {
+			t.Errorf("%s: downloads started at %v, want %v", tc.name, src.opens, want)
+		}
+	}
+	if got := stallResumes(2 << 30); got != maxReadBreaks {
+		t.Errorf("a 2 GiB blob gets %d stall resumes, want %d", got, maxReadBreaks)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,10 @@ import (
 // faultState is the proxy's memory for the faults; p.mu guards it.
 type faultState struct {
 	blobStalls, uploadStalls, storageRefused int
+	// flipPos is the place in the current block of blob downloads, flipAt
+	// the place that is flipped; flippedInARow counts a blob's flips in a row.
+	flipPos, flipAt int
+	flippedInARow   map[string]int
 	// sessions are the upload sessions open on the registry, by UUID.
 	sessions map[string]bool
 }
@@ -242,9 +247,17 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	p.mu.Lock()
-	at := p.opts.StallBlobAt
+	at, every := p.opts.StallBlobAt, p.opts.StallBlobEvery
+	flip := p.flipChoice(req.URL.Path)
 	p.mu.Unlock()
-	if at <= 0 {
+	if flip {
+		half := int64(0)
+		if resp.ContentLength > 0 {
+			half = resp.ContentLength / 2
+		}
+		resp.Body = &flippingBody{ReadCloser: resp.Body, flipAt: half}
+	}
+	if at <= 0 && every <= 0 {
 		return nil
 	}
 	var start int64
@@ -253,11 +266,53 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		first, _, _ := strings.Cut(cr, "-")
 		start, _ = strconv.ParseInt(first, 10, 64)
 	}
+	if every > 0 {
+		at = start + every // each answer moves the blob on a little
+	}
 	if resp.ContentLength >= 0 && start+resp.ContentLength <= at {
 		return nil // it ends before the place where blobs stall
 	}
 	resp.Body = &stallingBody{ReadCloser: resp.Body, left: max(0, at-start), p: p, gone: req.Context().Done()}
 	return nil
+}
+
+// flipChoice says whether the blob download of path gets a bit flipped
+// (FlipBlobs); p.mu is held.
+func (p *Proxy) flipChoice(path string) bool {
+	if p.opts.FlipBlobs <= 0 {
+		return false
+	}
+	if p.faults.flippedInARow == nil {
+		p.faults.flippedInARow = map[string]int{}
+	}
+	block := max(1, int(math.Round(1/p.opts.FlipBlobs)))
+	if p.faults.flipPos == 0 {
+		p.faults.flipAt = p.rng.IntN(block)
+	}
+	flip := p.faults.flipPos == p.faults.flipAt
+	p.faults.flipPos = (p.faults.flipPos + 1) % block
+	if !flip || p.faults.flippedInARow[path] >= p.opts.FlakyMaxInARow {
+		delete(p.faults.flippedInARow, path)
+		return false
+	}
+	p.faults.flippedInARow[path]++
+	p.stats.Flipped++
+	return true
+}
+
+// flippingBody inverts the bits of the byte at flipAt.
+type flippingBody struct {
+	io.ReadCloser
+	flipAt, off int64
+}
+
+func (b *flippingBody) Read(buf []byte) (int, error) {
+	n, err := b.ReadCloser.Read(buf)
+	if b.flipAt >= b.off && b.flipAt < b.off+int64(n) {
+		buf[b.flipAt-b.off] ^= 0xff
+	}
+	b.off += int64(n)
+	return n, err
 }
 
 // stallingBody passes left bytes on, then, if StallBlobCount allows one more

@@ -133,6 +133,17 @@ type Options struct {
 	StallBlobAt int64
 	// StallBlobCount bounds how many downloads stall; 0 means all of them.
 	StallBlobCount int
+	// StallBlobEvery, when set, makes every blob download (a ranged one
+	// too) send this many bytes from where it starts and then stall as
+	// StallBlobAt does: a broken proxy that lets each resume make a little
+	// progress and never finish.
+	StallBlobEvery int64
+	// FlipBlobs flips one bit in the middle of this share of blob downloads
+	// (the length stays, only a digest check can notice): one download in
+	// each block of 1/FlipBlobs, at a seeded place, and never more than
+	// FlakyMaxInARow times in a row for one blob. A bad wire or a broken
+	// proxy, not a corrupt registry: a second read heals.
+	FlipBlobs float64
 	// StallUploadAt, when set, makes uploads stop at this byte of the blob
 	// (a resumed PATCH's Content-Range says where it starts): the registry
 	// keeps what came before, and the client hears nothing until it goes
@@ -169,7 +180,8 @@ func (o Options) Modes() []string {
 		{o.NoOCI, "no-oci"}, {o.NoIndex, "no-index"}, {o.NoMount, "no-mount"}, {o.RacyBlob, "racy-blob"},
 		{o.ZeroCommit, "zero-commit"}, {o.ZeroCommitSticky, "zero-commit-sticky"},
 		{o.RateLimit > 0, "rate-limit"}, {o.Flaky, "flaky"},
-		{o.StallBlobAt > 0, "stall-blob"}, {o.StallUploadAt > 0, "stall-upload"},
+		{o.StallBlobAt > 0, "stall-blob"}, {o.StallBlobEvery > 0, "stall-blob-every"}, {o.FlipBlobs > 0, "flip-blobs"},
+		{o.StallUploadAt > 0, "stall-upload"},
 		{o.TruncateManifests > 0, "truncate-manifests"}, {o.LoseAnswers > 0, "lose-answers"},
 		{o.RedirectBlobs, "redirect-blobs"}, {o.StorageForbidden != 0, "storage-forbidden"},
 	} {
@@ -237,6 +249,8 @@ type Stats struct {
 	// StallUploadAt set off; Truncated the manifests cut short; LostAnswers
 	// the answers dropped.
 	BlobStalls, UploadStalls, Truncated, LostAnswers int
+	// Flipped counts the blob downloads FlipBlobs flipped a bit in.
+	Flipped int
 	// StorageGets counts GETs at the storage host, StorageRefused those it
 	// answered 403.
 	StorageGets, StorageRefused int
