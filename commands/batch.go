@@ -205,7 +205,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	}
 	pruneFailed := false
 	if opts.sync.prune && !opts.check.enabled && ctx.Err() == nil {
-		pruned := prune(ctx, dockerCli, opts, c, o, resolved.Selections, sum.NotDone)
+		pruned := prune(ctx, dockerCli, opts, c, o, resolved, sum.NotDone)
 		pruneFailed = len(pruned.Failures) > 0
 	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
@@ -314,7 +314,7 @@ func writeSummary(dockerCli command.Cli, sum batch.Summary, dryRun bool) {
 
 // prune deletes at DST the tags the selections no longer hold (--prune), and
 // says what it did on stderr; with --format json, each deletion is a line.
-func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c checked, o migrate.Options, sels []batch.Selection, notDone []batch.Image) batch.PruneSummary {
+func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c checked, o migrate.Options, resolved batch.Resolved, notDone []batch.Image) batch.PruneSummary {
 	po := batch.PruneOptions{Registry: o.Registry, DryRun: opts.dryRun}
 	if c.mode != progress.Quiet {
 		po.Logf = func(format string, args ...any) { fmt.Fprintf(dockerCli.Err(), format+"\n", args...) }
@@ -329,7 +329,7 @@ func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c ch
 	case opts.dryRun && c.out.tmpl == nil:
 		po.Print = func(p batch.Pruned) { fmt.Fprintf(dockerCli.Out(), "# prune %s (%s)\n", p.Destination, p.Digest) }
 	}
-	sum := batch.Prune(ctx, sels, notDone, po)
+	sum := batch.Prune(ctx, resolved.Selections, resolved.Images, notDone, po)
 	if c.mode != progress.Quiet || len(sum.Failures)+len(sum.Refused)+len(sum.Left) > 0 {
 		var b strings.Builder
 		sum.Write(&b, opts.dryRun, c.mode == progress.Quiet)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -55,28 +56,31 @@ type PruneSummary struct {
 }
 
 // Prune deletes, in each selection's destination repository, the tags its
-// entry no longer selects. A repository with an image that did not arrive
-// is left as it is: the run is not over there.
-func Prune(ctx context.Context, sels []Selection, notDone []Image, o PruneOptions) PruneSummary {
+// entry no longer selects. Selections that write one repository (two -r
+// sources, or an -a beside a list) are pruned together: a tag stays when any
+// of them, or any image of the run (images, every one the run named), puts it
+// there. A repository with an image that did not arrive is left as it is:
+// the run is not over there.
+func Prune(ctx context.Context, sels []Selection, images, notDone []Image, o PruneOptions) PruneSummary {
 	var sum PruneSummary
 	refused := map[string]bool{}
-	for _, sel := range sels {
+	for _, t := range pruneTargets(sels, images) {
 		if ctx.Err() != nil {
 			break
 		}
-		if sel.Archive || refused[sel.Destination.RegistryStr()] {
+		if refused[t.destination.RegistryStr()] {
 			continue
 		}
-		dst := familiarRepo(sel.Destination)
-		if n := countIn(notDone, sel.Destination); n > 0 {
+		dst := familiarRepo(t.destination)
+		if n := countIn(notDone, t.destination); n > 0 {
 			sum.Skipped = append(sum.Skipped, fmt.Sprintf("%s not pruned: %s bound there did not arrive; run again", dst, plural(n, "image")))
 			continue
 		}
-		err := pruneOne(ctx, sel, o, &sum)
+		err := pruneOne(ctx, t, o, &sum)
 		switch {
 		case errors.Is(err, registry.ErrDeleteUnsupported):
-			refused[sel.Destination.RegistryStr()] = true
-			sum.Refused = append(sum.Refused, fmt.Sprintf("%s does not delete manifests, so nothing was pruned there (distribution needs storage.delete.enabled: true); the copies are done", sel.Destination.RegistryStr()))
+			refused[t.destination.RegistryStr()] = true
+			sum.Refused = append(sum.Refused, fmt.Sprintf("%s does not delete manifests, so nothing was pruned there (distribution needs storage.delete.enabled: true); the copies are done", t.destination.RegistryStr()))
 		case err != nil:
 			sum.Failures = append(sum.Failures, fmt.Sprintf("prune %s: %s", dst, errdefs.Message(err)))
 		}
@@ -84,8 +88,54 @@ func Prune(ctx context.Context, sels []Selection, notDone []Image, o PruneOption
 	return sum
 }
 
-func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSummary) error {
-	repo, err := o.Registry.Repository(ctx, sel.Destination, registry.Pull)
+// pruneTarget is one destination repository to prune: the tags to keep there,
+// and the selections whose tags may go.
+type pruneTarget struct {
+	destination name.Repository
+	keep        map[string]bool
+	filters     []imagelist.TagFilter
+}
+
+// takes reports a tag one of the selections would take.
+func (t *pruneTarget) takes(tag string) bool {
+	for _, f := range t.filters {
+		if len(f.Select([]string{tag})) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func pruneTargets(sels []Selection, images []Image) []*pruneTarget {
+	byName := map[string]*pruneTarget{}
+	var out []*pruneTarget
+	for _, sel := range sels {
+		if sel.Archive {
+			continue
+		}
+		t, ok := byName[sel.Destination.Name()]
+		if !ok {
+			t = &pruneTarget{destination: sel.Destination, keep: map[string]bool{}}
+			byName[sel.Destination.Name()] = t
+			out = append(out, t)
+		}
+		t.filters = append(t.filters, sel.Entry.Tags)
+		for _, tag := range sel.Tags {
+			t.keep[tag] = true
+		}
+	}
+	for _, im := range images {
+		if t, ok := byName[im.Destination.Context().Name()]; ok {
+			if tag, ok := im.Destination.(name.Tag); ok {
+				t.keep[tag.TagStr()] = true
+			}
+		}
+	}
+	return out
+}
+
+func pruneOne(ctx context.Context, t *pruneTarget, o PruneOptions, sum *PruneSummary) error {
+	repo, err := o.Registry.Repository(ctx, t.destination, registry.Pull)
 	if err != nil {
 		return err
 	}
@@ -98,7 +148,7 @@ func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSumm
 	}
 	var gone []string
 	for _, tag := range have {
-		if !slices.Contains(sel.Tags, tag) && len(sel.Entry.Tags.Select([]string{tag})) == 1 {
+		if !t.keep[tag] && t.takes(tag) {
 			gone = append(gone, tag)
 		}
 	}
@@ -131,7 +181,7 @@ func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSumm
 			continue
 		}
 		if keep, ok := kept[d]; ok {
-			sum.Left = append(sum.Left, fmt.Sprintf("%s:%s stays: %s:%s points at the same manifest (%s), and the registry deletes a manifest with every tag on it", familiarRepo(sel.Destination), tag, familiarRepo(sel.Destination), keep, shortDigest(d)))
+			sum.Left = append(sum.Left, fmt.Sprintf("%s:%s stays: %s:%s points at the same manifest (%s), and the registry deletes a manifest with every tag on it", familiarRepo(t.destination), tag, familiarRepo(t.destination), keep, shortDigest(d)))
 			continue
 		}
 		if _, ok := byDigest[d]; !ok {
@@ -143,7 +193,7 @@ func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSumm
 	for _, d := range order {
 		if !o.DryRun {
 			if deleter == nil {
-				if deleter, err = o.Registry.Deleter(sel.Destination); err != nil {
+				if deleter, err = o.Registry.Deleter(t.destination); err != nil {
 					return err
 				}
 			}
@@ -153,7 +203,7 @@ func pruneOne(ctx context.Context, sel Selection, o PruneOptions, sum *PruneSumm
 		}
 		for _, tag := range byDigest[d] {
 			sum.Deleted++
-			p := Pruned{Action: "pruned", Destination: familiarRepo(sel.Destination) + ":" + tag, Digest: d.String()}
+			p := Pruned{Action: "pruned", Destination: familiarRepo(t.destination) + ":" + tag, Digest: d.String()}
 			verb := "deleted"
 			if o.DryRun {
 				p.Action, verb = "would-prune", "would delete"
