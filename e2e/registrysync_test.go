@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
@@ -410,4 +412,43 @@ func TestCrossRunMount(t *testing.T) {
 		t.Errorf("with a stale record: %d mounts asked, %d done; want 2 refused (y, x), then the upload", st.Mounts, st.MountsDone)
 	}
 	assertDigest(t, dst, dst.Ref("z/c:1"), c)
+}
+
+// TestRecursiveFailures: an image of a -r run that cannot be read is one
+// failure that names it; --failed writes it as a list -f takes back, the
+// others arrive; with --fail-fast the images after it are not started.
+func TestRecursiveFailures(t *testing.T) {
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	pushFixture(t, src, src.Ref("aaa/broken:v1"), fixture.Options{LayerSize: 4096, Seed: 1}, true)
+	good := pushFixture(t, src, src.Ref("team/app:v1"), fixture.Options{LayerSize: 4096, Seed: 2}, true)
+	// The broken image's largest blob (its layer) loses its data.
+	var layer v1.Hash
+	var size int64
+	for d, n := range assertComplete(t, src, src.Ref("aaa/broken:v1")) {
+		if n > size {
+			layer, size = d, n
+		}
+	}
+	data := filepath.Join(filepath.Dir(src.logFile), "storage", "docker", "registry", "v2", "blobs", "sha256", layer.Hex[:2], layer.Hex, "data")
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	cli := NewCLI(t)
+	failed := filepath.Join(t.TempDir(), "failed.txt")
+	res := cli.RunDocker(t, "migrate", "-r", src.Host, dst.Host+"/all", "-j", "1", "--failed", failed).AssertExit(t, 1)
+	if !strings.Contains(res.Stderr, "aaa/broken:v1") {
+		t.Errorf("the failure does not name the image:\n%s", res.Stderr)
+	}
+	assertDigest(t, dst, dst.Ref("all/team/app:v1"), good)
+	list, err := os.ReadFile(failed)
+	if err != nil || !strings.Contains(string(list), src.Ref("aaa/broken:v1")) || strings.Contains(string(list), "team/app") {
+		t.Errorf("--failed wrote %q (%v), want the broken image alone", list, err)
+	}
+
+	ff := cli.RunDocker(t, "migrate", "-r", src.Host, dst.Host+"/stop", "-j", "1", "--fail-fast").AssertExit(t, 1)
+	assertAbsent(t, dst, dst.Ref("stop/team/app:v1"))
+	if !strings.Contains(ff.Stderr, "--fail-fast") {
+		t.Errorf("the images not started do not say why:\n%s", ff.Stderr)
+	}
 }
