@@ -206,6 +206,7 @@ func (c *Client) open(repo name.Repository, access Access, scopes []string, op s
 		notifyf:    c.notifyf,
 		ratef:      c.ratef,
 		access:     access,
+		owner:      c,
 	}
 	return r, nil
 }
