@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -63,9 +64,11 @@ func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
 	return len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.sync.any() && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// isArchive reports an archive or an engine: a location that is not a
+// registry, which a batch opens as a store.
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
-	return err == nil && loc.IsArchive()
+	return err == nil && (loc.IsArchive() || loc.IsEngine())
 }
 
 // parseShard reads --shard I/N.
@@ -130,6 +133,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 
 	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	defer pw.Close()
+	stdout := io.Writer(dockerCli.Out())
+	if dockerCli.Out().IsTerminal() {
+		// Results arrive while the view is on the same terminal.
+		stdout = pw.Above(stdout)
+		c.out.out = stdout
+	}
 	quota := &batch.Quota{}
 	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
 	if err != nil {
@@ -140,13 +149,14 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       exactDestination(opts, srcs, dst),
+		Exact:       exactDestination(opts, srcs, dst) || oneEngineImage(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
+		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
 	})
 	if err != nil {
@@ -178,7 +188,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Jobs:     jobs,
 		FailFast: opts.batch.failFast,
 		Format:   c.out.format,
-		Out:      dockerCli.Out(),
+		Out:      stdout,
 		Print: func(im batch.Image, res *migrate.Result) {
 			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
 				pw.Logf("warning: %v", err)
@@ -224,6 +234,9 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
 	case notDone > 0 && opts.check.enabled:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images are not equal at the destination (see above); to copy what is missing, run the same command without --check", notDone, len(images)), StatusCode: exitFailure}
+	case notDone > 0 && sum.AllFinal():
+		// What an archive holds fails the same way every run.
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above)", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
 	case pruneFailed:

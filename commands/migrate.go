@@ -30,6 +30,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -70,8 +71,8 @@ func newMigrateCommand(dockerCli command.Cli) *cobra.Command {
 	var opts migrateOptions
 	cmd := &cobra.Command{
 		Use:   "migrate [OPTIONS] SRC [SRC...] DST | -f LIST DST",
-		Short: "Copy images, multi-arch included, between registries and archives",
-		Long: `Copy images, multi-arch included, between registries and archives.
+		Short: "Copy images, multi-arch included, between registries, archives and engines",
+		Long: `Copy images, multi-arch included, between registries, archives and engines.
 
 SRC and DST are image references as docker uses them: "golang:1.25-alpine"
 means docker.io/library/golang:1.25-alpine. SRC may be pinned by digest
@@ -83,8 +84,16 @@ Several SRCs, or -f LIST (a list of images, one per line, or a YAML sync
 file; -f - reads stdin), copy many images in one run. DST is then a place:
 a registry prefix, under which each image keeps its repository path
 (nginx:1.27 → PREFIX/library/nginx:1.27), or an archive. A location is a
-registry reference, oci:DIR, oci-archive:FILE(.tar, .tar.gz, .tar.zst) or
-docker-archive:FILE.
+registry reference, oci:DIR, oci-archive:FILE(.tar, .tar.gz, .tar.zst),
+docker-archive:FILE, or a Docker engine.
+
+docker-daemon:NAME[:TAG] is an image in the engine of the current docker
+context (docker --context, DOCKER_HOST, DOCKER_CONTEXT); as DST,
+docker-daemon: alone is a place where each image keeps its name.
+docker-daemon@CONTEXT:NAME[:TAG] and docker-daemon@CONTEXT: name the engine
+of another docker context, ssh:// ones included, so that one command copies
+from one engine to another. An engine with the classic image store takes
+one platform per image: its own, or the one --platform names.
 
 Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
@@ -111,7 +120,13 @@ bad input, before anything is read or written; 130 when interrupted.`,
   digest=$(docker migrate --format '{{.DestinationDigest}}' --metadata-file result.json nginx:1.27 harbor.lan/mirror/nginx)
 
   # Many images from a list into a registry prefix
-  docker migrate -f images.txt harbor.lan/mirror`,
+  docker migrate -f images.txt harbor.lan/mirror
+
+  # An image from a registry into the engine of the "edge" context (over ssh)
+  docker migrate nginx:1.27 docker-daemon@edge:
+
+  # An image built locally into a registry
+  docker migrate docker-daemon:myapp:1.0 registry.example.com/team/myapp:1.0`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			opts.changed = changedFlags(cmd)
 			if err := checkArgs(opts, args); err != nil {
@@ -363,6 +378,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Registry:   client,
 		Manifests:  manifestcache.Open(""),
 		Blobs:      manifestcache.OpenBlobRecord(""),
+		Uploads:    uploadsession.Open(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,

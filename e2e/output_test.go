@@ -206,7 +206,8 @@ func TestScriptOutput(t *testing.T) {
 
 	t.Run("plain progress says what started", func(t *testing.T) {
 		t.Parallel()
-		slow := startQuirkProxy(t, src, quirk.Options{Delay: 400 * time.Millisecond})
+		// Longer than plain mode waits before it says a transfer started.
+		slow := startQuirkProxy(t, src, quirk.Options{Delay: 1500 * time.Millisecond})
 		cli := NewCLI(t) // as above: blobs copied, not mounted from where the others put them
 		res := cli.RunDocker(t, "migrate", "--progress", "plain", slow.Ref("e2e/out:v1"), dst.Ref("out/plain:v1")).AssertSuccess(t)
 		lines := stderrLines(res)

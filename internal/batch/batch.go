@@ -47,6 +47,9 @@ type Image struct {
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
 	ListLine string
+	// defaultPlatform says that Platforms is a one-platform engine's own,
+	// not --platform's: a single-platform source keeps its platform.
+	defaultPlatform bool
 }
 
 // Label is how progress and the summary name the image: its source, as docker
@@ -185,6 +188,33 @@ type Failure struct {
 	// Usage marks bad input found only once the image was planned (a
 	// multi-platform image for a docker-archive without --platform).
 	Usage bool
+	// Final marks a failure a second run would meet again: what an archive
+	// SRC holds (damage, a platform it lacks), which no retry changes.
+	Final bool
+}
+
+// AllFinal reports a run whose every failure is Final: advice to run it
+// again would send the user round in a circle.
+func (s Summary) AllFinal() bool {
+	for _, f := range s.Failures {
+		if !f.Final {
+			return false
+		}
+	}
+	return len(s.Failures) > 0
+}
+
+// finalFailure reports a failure of an image read from an archive that is
+// the archive's own: its content, not a registry or the network.
+func finalFailure(im Image, err error) bool {
+	if im.SourceStore == nil {
+		return false
+	}
+	switch errdefs.KindOf(err) {
+	case errdefs.InvalidArgument, errdefs.DigestMismatch, errdefs.NotFound, errdefs.PlatformMissing:
+		return true
+	}
+	return false
 }
 
 // AllUsage reports a run in which nothing arrived and every failure was bad
@@ -325,7 +355,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 			return
 		}
 		// res, when the image got as far as a plan, has the attempts.
-		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
+		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument), finalFailure(im, err))
 		if r.o.FailFast {
 			r.mu.Lock()
 			r.failFastStopped = true
@@ -416,21 +446,23 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 
 // fail records an image that did not arrive; usage marks bad input.
 func (r *runner) fail(im Image, i int, outcome Outcome, reason string, usage bool) {
-	r.end(im, i, nil, outcome, reason, usage)
+	r.end(im, i, nil, outcome, reason, usage, false)
 }
 
 // finish records an image's end: the report line, stdout, the [n/N] line.
 func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
-	r.end(im, i, res, outcome, reason, false)
+	r.end(im, i, res, outcome, reason, false, false)
 }
 
-func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage bool) {
+// end records an image's end; usage and final describe a failure (see
+// Failure).
+func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage, final bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished++
 	r.sum.Counts[outcome]++
 	if !outcome.Arrived() {
-		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage})
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage, Final: final})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
 	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}

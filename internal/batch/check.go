@@ -56,7 +56,7 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		}
 		r.mu.Unlock()
 	}
-	r.end(im, i, nil, outcome, reason, false)
+	r.end(im, i, nil, outcome, reason, false, false)
 }
 
 // readStores opens the image's two places for reading.

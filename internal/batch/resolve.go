@@ -41,7 +41,10 @@ type Request struct {
 	// OpenArchives opens several archive SRCs as one, grouping their images by
 	// name (k3s's per-architecture airgap archives). Nil opens each alone.
 	OpenArchives func(ctx context.Context, locs []location.Location) (store.Archive, error)
-	Warnf        func(format string, args ...any)
+	// OpenEngine opens a docker-daemon location: as a SRC (target false), or
+	// as the DST (target true; readOnly as ReadOnly says).
+	OpenEngine func(ctx context.Context, loc location.Location, target, readOnly bool) (store.Archive, error)
+	Warnf      func(format string, args ...any)
 }
 
 // Resolved is the batch: its images, and the archives opened for it, which the
@@ -83,7 +86,15 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			res.Close()
 		}
 	}()
-	dst, err := parseDestination(req.Destination, req.Exact)
+	// One archive SRC and a DST with a tag: the archive's one image goes
+	// there, as a registry image would; told once the archive is open.
+	oneArchive := !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
+	if !req.Exact && !oneArchive && isTagged(req.Destination) {
+		if names := sourceNames(req.Entries); len(names) > 1 {
+			return res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
+		}
+	}
+	dst, err := parseDestination(req.Destination, req.Exact || oneArchive)
 	if err != nil {
 		return res, err
 	}
@@ -95,6 +106,13 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if dst.archive, err = req.OpenArchive(ctx, dst.loc, !req.ReadOnly); err != nil {
 				return res, err
 			}
+		}
+		res.Target = dst.archive
+		res.Opened = append(res.Opened, dst.archive)
+	}
+	if dst.loc.IsEngine() {
+		if dst.archive, err = req.OpenEngine(ctx, dst.loc, true, req.ReadOnly); err != nil {
+			return res, err
 		}
 		res.Target = dst.archive
 		res.Opened = append(res.Opened, dst.archive)
@@ -121,6 +139,24 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		case loc.IsArchive():
 			archiveLocs = append(archiveLocs, loc)
 			archiveEntries = append(archiveEntries, e)
+		case loc.IsEngine():
+			a, err := req.OpenEngine(ctx, loc, false, true)
+			if err != nil {
+				return res, err
+			}
+			res.Opened = append(res.Opened, a)
+			names, err := a.Images(ctx)
+			if err != nil {
+				return res, err
+			}
+			for _, n := range names {
+				im, err := dst.image(e, n, a.Repository(n.Context()), req.Platforms)
+				if err != nil {
+					return res, err
+				}
+				im.Origin = a.String()
+				res.Images = append(res.Images, im)
+			}
 		case e.Repository:
 			repo, err := name.NewRepository(normalizeName(e.Source))
 			if err != nil {
@@ -201,8 +237,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if err != nil {
 				return res, err
 			}
-			if len(names) == 0 && req.Warnf != nil {
-				req.Warnf("warning: %s holds no images", a)
+			if len(names) == 0 {
+				return res, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
+			}
+			if oneArchive && len(names) != 1 {
+				return res, severalImages(req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
 			}
 			e := archiveEntries[min(i, len(archiveEntries)-1)]
 			for _, n := range names {
@@ -216,6 +255,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		}
 	}
 	res.Images, err = dedupe(res.Images)
+	if err == nil && dst.archive != nil {
+		defaultPlatforms(ctx, res.Images, req.Registry)
+	}
 	return res, err
 }
 
@@ -262,6 +304,100 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 	return nil
 }
 
+// oneArchiveSource reports a run of one archive SRC argument.
+func oneArchiveSource(entries []imagelist.Entry) bool {
+	if len(entries) != 1 || entries[0].File != "" || entries[0].Target != "" {
+		return false
+	}
+	loc, err := location.Parse(entries[0].Source)
+	return err == nil && loc.IsArchive()
+}
+
+// isTagged reports a DST that names a registry image with a tag.
+func isTagged(s string) bool {
+	if loc, err := location.Parse(s); err != nil || loc.IsArchive() || location.IsRegistryHost(s) {
+		return false
+	}
+	named, err := location.ParseReference(s)
+	if err != nil {
+		return false
+	}
+	_, ok := named.(reference.Tagged)
+	return ok
+}
+
+// sourceNames are the images the registry entries name, as far as they are
+// known before anything is asked: none for a repository or an archive.
+func sourceNames(entries []imagelist.Entry) []name.Reference {
+	var out []name.Reference
+	for _, e := range entries {
+		if e.Repository || e.Target != "" {
+			continue
+		}
+		if loc, err := location.Parse(e.Source); err != nil || loc.IsArchive() {
+			continue
+		}
+		if ref, err := parseSource(e.Source); err == nil {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// severalImages refuses a DST with a tag for several images (why says where
+// they come from), with the prefix that leads where the user meant: DST
+// without the path of the image it names (harbor.lan/mirror for
+// harbor.lan/mirror/golang:1.25-alpine and docker.io/library/golang), not DST
+// itself, under which every image would land a level deeper
+// (harbor.lan/mirror/golang/library/golang).
+func severalImages(dst, why string, names []name.Reference) error {
+	named, _ := location.ParseReference(dst)
+	host, path := reference.Domain(named), reference.Path(named)
+	var list []string
+	for _, n := range names {
+		list = append(list, familiar(n))
+	}
+	example := names[0]
+	prefixPath := path
+	for _, n := range names {
+		repoPath := n.Context().RepositoryStr()
+		short := repoPath
+		if named, err := reference.ParseNormalizedNamed(n.Context().Name()); err == nil {
+			// golang for docker.io/library/golang, as a user writes it.
+			short = strings.TrimPrefix(reference.FamiliarName(named), reference.Domain(named)+"/")
+		}
+		last := repoPath[strings.LastIndexByte(repoPath, '/')+1:]
+		if p, ok := cutTail(path, repoPath, short, last); ok {
+			example, prefixPath = n, p
+			break
+		}
+	}
+	prefix := host
+	if prefixPath != "" {
+		prefix += "/" + prefixPath
+	}
+	to := prefix + "/" + example.Context().RepositoryStr() + ":" + example.Identifier()
+	shown := list
+	if len(shown) > 3 {
+		shown = append(shown[:3:3], "…")
+	}
+	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
+		dst, why, strings.Join(shown, ", "), prefix, familiar(example), to)
+}
+
+// cutTail returns path without one of tails at its end, on a '/' boundary.
+func cutTail(path string, tails ...string) (string, bool) {
+	for _, tail := range tails {
+		if path == tail {
+			return "", true
+		}
+		if p, ok := strings.CutSuffix(path, "/"+tail); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // parseDestination reads DST as a place: an archive, or a registry prefix
 // ("harbor.lan/mirror", or a registry's root: "localhost:5000").
 func parseDestination(s string, exact bool) (destination, error) {
@@ -274,6 +410,9 @@ func parseDestination(s string, exact bool) (destination, error) {
 	}
 	if loc.IsArchive() {
 		return destination{loc: loc}, nil
+	}
+	if loc.IsEngine() {
+		return engineDestination(loc)
 	}
 	if exact {
 		named, err := location.ParseReference(s)
@@ -331,8 +470,8 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		case name.Tag:
 			ref += ":" + s.TagStr()
 		case name.Digest:
-			if d.loc.IsArchive() {
-				return Image{}, usage(e, "%s is pinned by digest only, and an archive names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name())
+			if d.loc.IsArchive() || d.loc.IsEngine() {
+				return Image{}, usage(e, "%s is pinned by digest only, and %s names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name(), d.loc)
 			}
 			if len(plats) > 0 {
 				return Image{}, usage(e, "%s is pinned by digest only, and with --platform its digest changes: give a destination tag (SRC DST:TAG)", src.Name())
@@ -355,6 +494,17 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		im.DestinationStore = d.archive.Repository(dstRef.Context())
 		im.SinglePlatform = d.loc.Transport == location.DockerArchive
 	}
+	if one, ok := d.archive.(onePlatform); ok {
+		if p, single := one.OnePlatform(); single {
+			if len(im.Platforms) > 1 {
+				return Image{}, usage(e, "%s holds one platform per image (the classic image store), and %s asks for %d: give one --platform", d.archive, src.Name(), len(im.Platforms))
+			}
+			if len(im.Platforms) == 0 {
+				im.Platforms, im.defaultPlatform = []v1.Platform{p}, true
+			}
+			im.SinglePlatform = true
+		}
+	}
 	return im, nil
 }
 
@@ -366,11 +516,11 @@ func (d destination) target(e imagelist.Entry, src name.Reference) string {
 	switch {
 	case d.exact != "":
 		return d.exact
-	case e.Target == "" && d.loc.IsArchive():
+	case e.Target == "" && (d.loc.IsArchive() || d.loc.IsEngine()):
 		return src.Context().Name()
 	case e.Target == "":
 		return d.under(src.Context().RepositoryStr())
-	case d.loc.IsArchive() || hasHost(e.Target):
+	case d.loc.IsArchive() || d.loc.IsEngine() || hasHost(e.Target):
 		return e.Target
 	}
 	return d.under(e.Target)
@@ -497,4 +647,22 @@ func (a absentStore) GetBlob(context.Context, v1.Hash) (io.ReadCloser, error) {
 }
 func (a absentStore) PutBlob(context.Context, v1.Hash, int64, io.Reader) error {
 	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
+}
+
+// engineDestination reads a docker-daemon DST: the engine alone is a place
+// (each image keeps its name); with a name, it is the one image's.
+func engineDestination(loc location.Location) (destination, error) {
+	d := destination{loc: loc}
+	if loc.Image == "" {
+		return d, nil
+	}
+	named, err := location.ParseReference(loc.Image)
+	if err != nil {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid image name in DST %q: %v", loc.Text, err)
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: give a tag, not a digest; an engine names images by tag", loc.Text)
+	}
+	d.exact = named.String()
+	return d, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	// Blobs records across runs where blobs were seen at each registry, to
 	// mount them from there (plan.Request.Seen).
 	Blobs *manifestcache.BlobRecord
+	// Uploads keeps the upload sessions of large blobs that were cut off
+	// (strategy.Input).
+	Uploads *uploadsession.Store
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
@@ -115,6 +119,9 @@ type Result struct {
 	Steps *Steps `json:"plan,omitempty"`
 	// Referrers counts the artifacts copied with --referrers.
 	Referrers *ReferrerCounts `json:"referrers,omitempty"`
+	// Resumed lists the blobs whose upload went on from what an earlier,
+	// cut-off run had sent; bytes.copied counts only what this run sent.
+	Resumed []strategy.Resumed `json:"resumed,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
 	Plan *plan.Plan `json:"-"`
 }
@@ -179,6 +186,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
+	// Asked for by the user, not set below for an archive: a hint to run
+	// "without --strategy" is for a run that gave one.
+	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -188,7 +198,6 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
@@ -216,7 +225,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 	res := newResult(o, p)
 	res.PreviousDigest = previous
 	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
@@ -252,7 +261,8 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
 	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
+		// The summary says "up to date"; progress says what was found, once.
+		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
 	}
 	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
@@ -295,7 +305,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
 		if explicit {
-			if hint := fallback.Hint(class); hint != "" {
+			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
 			return res, nil, cerr
@@ -328,7 +338,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {
@@ -355,7 +365,7 @@ func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
 // indexOptions are the executor's options for the copies this run makes
 // besides the image (its referrers).
 func (o Options) indexOptions() index.Options {
-	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:
@@ -444,6 +454,7 @@ func (r *Result) fill(name string, out strategy.Output) {
 	r.DigestNote = out.DigestNote
 	r.ContentVerified = out.ContentVerified
 	r.Manifests, r.Blobs, r.Bytes = out.Manifests, out.Blobs, out.Bytes
+	r.Resumed = out.Resumed
 }
 
 // newResult fills what the plan knows; counts are the plan's intent, which a
