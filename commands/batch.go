@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,7 @@ func (o batchOptions) batchOnly() bool {
 // "harbor.lan") is a place, as for several images: the image keeps its
 // repository path there, where docker would read it as a Docker Hub image.
 func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
-	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
+	return len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.sync.any() && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
 // isArchive reports an archive or an engine: a location that is not a
@@ -140,8 +141,13 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	if err := keys.loadEntryKeys(entries); err != nil {
 		return usage(err)
 	}
-	for _, s := range srcs {
-		entries = append(entries, imagelist.Entry{Source: s})
+	srcEntries, err := syncEntries(opts, srcs)
+	if err != nil {
+		return usage(err)
+	}
+	entries = append(entries, srcEntries...)
+	if err := checkPrune(opts, entries, dst); err != nil {
+		return usage(err)
 	}
 	if err := checkArchiveTarget(dst, srcs, opts.batch.force || opts.check.enabled); err != nil {
 		return usage(err)
@@ -237,6 +243,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	if c.mode != progress.RawJSON && (c.mode != progress.Quiet || len(sum.Failures) > 0) {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
+	pruneFailed := false
+	if opts.sync.prune && !opts.check.enabled && ctx.Err() == nil {
+		pruned := prune(ctx, dockerCli, opts, c, o, resolved, sum.NotDone)
+		pruneFailed = len(pruned.Failures) > 0
+	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
 		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
 	}
@@ -258,6 +269,8 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above)", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
+	case pruneFailed:
+		return cli.StatusError{Status: "every image arrived, but some tags could not be pruned (see above); run the same command again", StatusCode: exitFailure}
 	}
 	if resolved.Target != nil && !opts.dryRun && !opts.check.enabled {
 		if err := resolved.Target.Commit(ctx); err != nil {
@@ -340,4 +353,30 @@ func writeSummary(dockerCli command.Cli, sum batch.Summary, dryRun bool) {
 	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 		fmt.Fprintln(dockerCli.Err(), progress.Wrap(line, width, "    "))
 	}
+}
+
+// prune deletes at DST the tags the selections no longer hold (--prune), and
+// says what it did on stderr; with --format json, each deletion is a line.
+func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c checked, o migrate.Options, resolved batch.Resolved, notDone []batch.Image) batch.PruneSummary {
+	po := batch.PruneOptions{Registry: o.Registry, DryRun: opts.dryRun}
+	if c.mode != progress.Quiet {
+		po.Logf = func(format string, args ...any) { fmt.Fprintf(dockerCli.Err(), format+"\n", args...) }
+	}
+	switch {
+	case c.out.format == formatJSON:
+		po.Print = func(p batch.Pruned) {
+			if b, err := json.Marshal(p); err == nil {
+				fmt.Fprintf(dockerCli.Out(), "%s\n", b)
+			}
+		}
+	case opts.dryRun && c.out.tmpl == nil:
+		po.Print = func(p batch.Pruned) { fmt.Fprintf(dockerCli.Out(), "# prune %s (%s)\n", p.Destination, p.Digest) }
+	}
+	sum := batch.Prune(ctx, resolved.Selections, resolved.Images, notDone, po)
+	if c.mode != progress.Quiet || len(sum.Failures)+len(sum.Refused)+len(sum.Left) > 0 {
+		var b strings.Builder
+		sum.Write(&b, opts.dryRun, c.mode == progress.Quiet)
+		fmt.Fprint(dockerCli.Err(), b.String())
+	}
+	return sum
 }

@@ -55,6 +55,7 @@ type migrateOptions struct {
 	manifest            manifestOptions
 	buildx              buildxOptions
 	batch               batchOptions
+	sync                syncOptions
 	referrers           referrerOptions
 	check               checkFlags
 	verify              verifyFlags
@@ -145,7 +146,7 @@ bad input, before anything is read or written; 130 when interrupted.`,
 			srcs, dst := args[:len(args)-1], args[len(args)-1]
 			opts.changed = changedFlags(cmd)
 			opts.batch.jobsSet = opts.changed["jobs"]
-			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled {
+			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled && !opts.sync.any() {
 				opts.source, opts.destination = srcs[0], dst
 				return finalStatus(dockerCli, opts, runMigrate(cmd.Context(), dockerCli, opts))
 			}
@@ -172,6 +173,7 @@ bad input, before anything is read or written; 130 when interrupted.`,
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
 	addMirrorFlags(flags, &opts.mirrors)
 	addBatchFlags(flags, &opts.batch)
+	addSyncFlags(flags, &opts.sync)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
 	addVerifyFlags(flags, &opts.verify)
@@ -309,6 +311,7 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if c.out, err = newPrinter(opts.format, dockerCli.Out()); err != nil {
 		return c, err
 	}
+	c.out.keep = opts.metadataFile != ""
 	if opts.jobs < 1 || opts.jobs > 64 {
 		return c, fmt.Errorf("invalid --jobs %d: give a whole number from 1 to 64, e.g. --jobs 8", opts.jobs)
 	}
@@ -382,6 +385,7 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Strategies: strategies,
 		Registry:   client,
 		Manifests:  manifestcache.Open(""),
+		Blobs:      manifestcache.OpenBlobRecord(""),
 		Uploads:    uploadsession.Open(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).

@@ -58,6 +58,9 @@ type Resolved struct {
 	Target store.Archive
 	// Opened are every archive opened, Target included.
 	Opened []store.Archive
+	// Selections are the repositories whose tags were listed and selected
+	// (-a, -r, repository and registry entries), for --prune.
+	Selections []Selection
 }
 
 // Close closes every archive opened; a target not committed is removed.
@@ -129,7 +132,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		tags  []string
 	}
 	var repos []*repoEntry
-	for _, e := range req.Entries {
+	entries, err := expandRegistries(ctx, req, req.Entries)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range entries {
 		loc, err := location.Parse(e.Source)
 		if err != nil {
 			return res, usage(e, "%v", err)
@@ -188,8 +195,8 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if err != nil {
 				return fmt.Errorf("list the tags of %s (%s): %w", r.repo.Name(), origin(r.entry), err)
 			}
-			r.tags = r.entry.Tags.Select(all)
-			return nil
+			r.tags, err = selectTags(gctx, repo, r.entry, all)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -205,6 +212,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 				return res, err
 			}
 			res.Images = append(res.Images, im)
+		}
+		if sel, err := dst.image(r.entry, r.repo.Tag("latest"), nil, req.Platforms); err == nil {
+			res.Selections = append(res.Selections, Selection{Entry: r.entry, Source: r.repo, Destination: sel.Destination.Context(), Tags: r.tags, Archive: dst.archive != nil})
 		}
 	}
 

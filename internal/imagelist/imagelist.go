@@ -32,6 +32,12 @@ type Entry struct {
 	Repository bool
 	Tags       TagFilter
 
+	// Registry is set by `type: registry` and -r: Source is HOST[/NAMESPACE],
+	// whose repositories are listed and selected by Repos, then each one's
+	// tags by Tags. Target, when set, is the prefix they keep their paths under.
+	Registry bool
+	Repos    RepoFilter
+
 	Platforms []string // this entry's platforms as written, nil for the run's
 
 	// VerifyKeys are the cosign public keys of the entry's verify: (paths,

@@ -68,6 +68,9 @@ type Options struct {
 	ReferrerTypes []string
 	// Manifests are the manifests read before, by digest (plan.Request).
 	Manifests *manifestcache.Cache
+	// Blobs records across runs where blobs were seen at each registry, to
+	// mount them from there (plan.Request.Seen).
+	Blobs *manifestcache.BlobRecord
 	// Uploads keeps the upload sessions of large blobs that were cut off
 	// (strategy.Input).
 	Uploads *uploadsession.Store
@@ -217,7 +220,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.DryRun {
 		manifests = manifests.ReadOnly()
 	}
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests})
+	seen := o.Blobs
+	if o.DryRun {
+		seen = seen.ReadOnly()
+	}
+	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests, Seen: seen})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,6 +293,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
 			o.noteUnsigned(res)
+			o.recordBlobs(p, s.Name())
 			if o.Referrers {
 				q := p
 				if is, ok := s.(index.Strategy); ok {
@@ -353,6 +361,21 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
 	}
 	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+}
+
+// recordBlobs notes where the plan's blobs now are, for later runs to mount
+// them from: after the index strategy, which copies them as they are, into a
+// registry repository.
+func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
+	if o.Blobs == nil || o.DestinationStore != nil || !strings.HasPrefix(strategyName, StrategyIndex) {
+		return
+	}
+	host, repo := o.Destination.Context().RegistryStr(), o.Destination.Context().RepositoryStr()
+	for _, b := range p.Blobs {
+		if b.Action != plan.Foreign {
+			o.Blobs.Saw(host, b.Digest, repo)
+		}
+	}
 }
 
 // indexOptions are the executor's options for the copies this run makes

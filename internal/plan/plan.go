@@ -47,6 +47,10 @@ type Blob struct {
 	Action    Action
 	// Owner is the first platform that uses the blob, for progress display.
 	Owner string
+	// MountFrom are repositories of the destination's registry that held the
+	// blob in an earlier run (Request.Seen): a Mount tries them, in order,
+	// before it uploads.
+	MountFrom []string
 }
 
 // Manifest is one manifest of the graph.
@@ -125,6 +129,10 @@ type Request struct {
 	// has is not read from the source again, and an index's children are
 	// asked of the destination before its tag has answered.
 	Manifests *manifestcache.Cache
+	// Seen, when set, says where earlier runs saw blobs at the destination's
+	// registry: a blob the destination lacks but another repository there
+	// held is planned as a mount from there.
+	Seen *manifestcache.BlobRecord
 }
 
 // Build makes the plan for copying req.Source to req.Destination.
@@ -243,6 +251,9 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		p.Root.Label = platforms.Format(plat)
 		w.register(p.Root)
 	}
+	if _, ok := dst.(store.Mounter); ok && req.Seen != nil && req.Destination != nil {
+		w.seen, w.dstHost, w.dstRepo = req.Seen, req.Destination.Context().RegistryStr(), req.Destination.Context().RepositoryStr()
+	}
 	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
 		return nil, err
 	}
@@ -295,6 +306,11 @@ type walker struct {
 
 	blobs map[v1.Hash]*Blob
 	order []*Blob
+
+	// seen is the record of earlier runs, for a registry destination:
+	// dstHost and dstRepo say where the destination is.
+	seen             *manifestcache.BlobRecord
+	dstHost, dstRepo string
 }
 
 // attestation annotations written by buildx/BuildKit.
@@ -858,6 +874,10 @@ func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 				b.Action = Skip
 			case mount:
 				b.Action = Mount
+			default:
+				if from := w.seen.Where(w.dstHost, b.Digest, w.dstRepo); len(from) > 0 {
+					b.Action, b.MountFrom = Mount, from
+				}
 			}
 			return nil
 		})

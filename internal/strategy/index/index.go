@@ -353,6 +353,12 @@ func (e *executor) count(b *plan.Blob, how arrival) {
 	}
 }
 
+// recordedMounter is a destination that can mount a blob from another of
+// its repositories named by path (a registry repository).
+type recordedMounter interface {
+	MountFrom(ctx context.Context, d v1.Hash, repoPath string) (bool, error)
+}
+
 // arrival is how a blob got to the destination.
 type arrival int
 
@@ -455,7 +461,19 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 
 func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (arrival, error) {
 	if b.Action == plan.Mount {
-		if m, ok := e.dst.(store.Mounter); ok {
+		// Where an earlier run saw the blob at this registry (bounded by the
+		// record), then the source when it is a repository of this registry.
+		if m, ok := e.dst.(recordedMounter); ok {
+			for _, from := range b.MountFrom {
+				if ok, err := m.MountFrom(ctx, b.Digest, from); err != nil {
+					return copied, err
+				} else if ok {
+					return mounted, e.mountedSize(ctx, b)
+				}
+				e.opts.Debugf("blob %s: not mounted from %s, where an earlier run saw it", short(b.Digest), from)
+			}
+		}
+		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(e.src) {
 			if ok, err := m.Mount(ctx, b.Digest, e.src); err != nil {
 				return copied, err
 			} else if ok {
