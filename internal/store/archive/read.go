@@ -274,8 +274,8 @@ func (a *Archive) checkSize(d v1.Hash, f string) error {
 	if !ok || !found || have == want.size {
 		return nil
 	}
-	return errdefs.New(errdefs.DigestMismatch, "%s is damaged or incomplete: its file %s has %d bytes, but manifest %s says %d",
-		a.loc.Path, f, have, want.manifest, want.size)
+	return errdefs.New(errdefs.DigestMismatch, "%s is damaged or incomplete: blob %s (file %s) is %d bytes, but manifest %s says %d bytes",
+		a.loc.Path, d, f, have, want.manifest, want.size)
 }
 
 // layerWant is what a layer must uncompress to, and the manifest that says so.
