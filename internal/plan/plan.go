@@ -261,7 +261,31 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	if p.UpToDate {
 		p.Root.Action = Skip
 	}
+	if err := checkUnreadLayers(ctx, src, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkUnreadLayers asks a source that checks layers as they are read (an
+// archive) to check the ones this copy will not read, because the
+// destination has them already or takes them by a mount: the manifests it
+// pushes name them, and a layer that is not what its config says makes an
+// image nobody can pull. An up-to-date image pushes nothing.
+func checkUnreadLayers(ctx context.Context, src store.Store, p *Plan) error {
+	lc, ok := src.(store.LayerChecker)
+	if !ok || p.UpToDate {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2) // decompression is CPU: two at once, whatever --jobs says
+	for _, b := range p.Blobs {
+		if b.Action == Copy {
+			continue
+		}
+		g.Go(func() error { return lc.CheckLayer(gctx, b.Digest) })
+	}
+	return g.Wait()
 }
 
 // canMount reports whether dst can take src's blobs by a mount (two

@@ -60,3 +60,12 @@ func SizeMismatch(d v1.Hash, got, want int64, source Store) error {
 	return errdefs.Wrap(ErrSizeMismatch, errdefs.Rejected,
 		"blob %s is %d bytes, but %s describes it as %d bytes: the source's manifest is damaged; fix or rebuild the image there, or copy from another mirror", d, got, source, want)
 }
+
+// LayerChecker is a source that can prove a layer uncompresses to the
+// diff_id its image's config gives (an archive: docker load refuses a layer
+// that does not). The check runs when the layer is read; a layer the
+// destination already holds, or takes by a mount, is never read from the
+// source, so the planner asks for the check of those.
+type LayerChecker interface {
+	CheckLayer(ctx context.Context, d v1.Hash) error
+}

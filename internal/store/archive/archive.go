@@ -434,6 +434,12 @@ func (r *repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
 	return r.a.hasBlob(d), nil
 }
 
+// CheckLayer proves layer d uncompresses to the diff_id its config gives
+// (store.LayerChecker), for a layer the copy will not read.
+func (r *repository) CheckLayer(ctx context.Context, d v1.Hash) error {
+	return r.a.checkLayer(d)
+}
+
 // BlobSize is the size of blob d's file (store.BlobSizer), so that a blob
 // a manifest describes with another size is not taken as present.
 func (r *repository) BlobSize(ctx context.Context, d v1.Hash) (int64, bool, error) {
