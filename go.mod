@@ -11,7 +11,8 @@ require (
 	github.com/docker/cli-docs-tool v0.10.0
 	github.com/docker/go-units v0.5.0
 	github.com/google/go-containerregistry v0.22.1
-	github.com/klauspost/compress v1.19.2
+	github.com/klauspost/compress v1.20.3
+	github.com/klauspost/pgzip v1.3.0
 	github.com/moby/buildkit v0.23.2
 	github.com/moby/moby/api v1.56.1
 	github.com/moby/moby/client v0.6.1
