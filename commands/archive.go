@@ -13,9 +13,10 @@ import (
 
 // openArchive opens an archive SRC (write false) or DST (write true).
 // --platform also says which platform manifest.json (what `docker load`
-// reads) names for a multi-platform image.
-func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform) (store.Archive, error) {
-	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats})
+// reads) names for a multi-platform image; notef says what a writer cleaned
+// up (a killed run's temporary file).
+func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform, notef func(string, ...any)) (store.Archive, error) {
+	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats, Notef: notef})
 }
 
 // openArchives opens several archive SRCs as one, grouping their images by
@@ -29,7 +30,7 @@ func openArchives(notef func(string, ...any), plats []v1.Platform) func(ctx cont
 			}
 		}
 		for _, loc := range locs {
-			a, err := openArchive(ctx, loc, false, false, plats)
+			a, err := openArchive(ctx, loc, false, false, plats, notef)
 			if err != nil {
 				closeAll()
 				return nil, err

@@ -138,7 +138,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
 		Warnf:        pw.Logf,

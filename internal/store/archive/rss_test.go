@@ -60,6 +60,7 @@ func TestPeakRSS(t *testing.T) {
 	}
 	a.Close()
 	written := time.Since(start)
+	writePeak := peakRSS(t)
 	st, _ := os.Stat(l.Path)
 
 	start = time.Now()
@@ -78,7 +79,7 @@ func TestPeakRSS(t *testing.T) {
 		t.Fatalf("read back %s", got)
 	}
 	peak := peakRSS(t)
-	t.Logf("%s: archive %d MiB; write+commit %s, open+read %s; peak RSS %d MiB", ext, st.Size()>>20, written.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), peak>>20)
+	t.Logf("%s: archive %d MiB; write+commit %s (peak RSS %d MiB), open+read %s; peak RSS %d MiB", ext, st.Size()>>20, written.Round(time.Millisecond), writePeak>>20, time.Since(start).Round(time.Millisecond), peak>>20)
 	if peak > 64<<20 {
 		t.Errorf("peak RSS %d MiB, over 64 MiB", peak>>20)
 	}

@@ -99,7 +99,7 @@ func openStream(target string, comp compression) (*tarStream, error) {
 		// Sections of 4 MiB compressed at once by up to 4 goroutines into
 		// one frame: parallel, and small in memory whatever the blob.
 		s.zst, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithWindowSize(1<<20), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
+			zstd.WithWindowSize(256<<10), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
 			zstd.WithConcurrentBlocks(true), zstd.WithLowerEncoderMem(true))
 	case gzipped:
 		// Layers are gzip already: the fastest level that still compresses
