@@ -23,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+	"golang.org/x/sys/unix"
 )
 
 // tarStream is an archive file written as one stream: the temporary file
@@ -93,7 +94,7 @@ func openStream(target string, comp compression) (*tarStream, error) {
 		offsets: map[string]int64{},
 		inline:  map[string][]byte{},
 	}
-	s.cw = &countWriter{w: f}
+	s.cw = &countWriter{f: f}
 	s.bw = bufio.NewWriterSize(s.cw, 256<<10)
 	switch comp {
 	case zstandard:
@@ -124,15 +125,26 @@ func openStream(target string, comp compression) (*tarStream, error) {
 	return s, nil
 }
 
-// countWriter counts what reached the file: the end of what is kept.
+// countWriter counts what reached the file: the end of what is kept. Every
+// writebackStep it asks the kernel to start writing that to the disk, without
+// waiting: the fsync at Commit, which makes the archive durable before it
+// gets its name, then waits for the last part only rather than for the whole
+// archive after the last blob. (crane and skopeo do not fsync; the disk's
+// rate with fdatasync, as dd measures it, is the floor either way.)
 type countWriter struct {
-	w io.Writer
+	f *os.File
 	n int64
+	// writeback is where writing back was last started.
+	writeback int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
+	n, err := c.f.Write(p)
 	c.n += int64(n)
+	if c.n-c.writeback >= writebackStep {
+		_ = unix.SyncFileRange(int(c.f.Fd()), c.writeback, c.n-c.writeback, unix.SYNC_FILE_RANGE_WRITE)
+		c.writeback = c.n
+	}
 	return n, err
 }
 
@@ -201,6 +213,9 @@ func (s *tarStream) putLocked(ctx context.Context, name string, size int64, fill
 	return nil
 }
 
+// writebackStep is how much is written between two starts of writeback.
+const writebackStep = 16 << 20
+
 // endFrame ends the compression frame and writes it to the file.
 func (s *tarStream) endFrame() error {
 	var err error
@@ -232,6 +247,7 @@ func (s *tarStream) rollback(start int64) error {
 		return err
 	}
 	s.cw.n = start
+	s.cw.writeback = min(s.cw.writeback, start)
 	return nil
 }
 
