@@ -4,11 +4,8 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -172,15 +169,7 @@ func (s *tarStream) putLocked(ctx context.Context, name string, size int64, fill
 		return nil
 	}
 	start := s.cw.n
-	var out io.Writer = s.bw
-	switch s.comp {
-	case zstandard:
-		s.zst.Reset(s.bw)
-		out = s.zst
-	case gzipped:
-		s.gz.Reset(s.bw)
-		out = s.gz
-	}
+	out := s.beginFrame()
 	tw := tar.NewWriter(out)
 	err := tw.WriteHeader(fileHeader(name, size))
 	dataAt := s.cw.n + int64(s.bw.Buffered())
@@ -215,6 +204,19 @@ func (s *tarStream) putLocked(ctx context.Context, name string, size int64, fill
 
 // writebackStep is how much is written between two starts of writeback.
 const writebackStep = 16 << 20
+
+// beginFrame starts a compression frame and returns what writes into it.
+func (s *tarStream) beginFrame() io.Writer {
+	switch s.comp {
+	case zstandard:
+		s.zst.Reset(s.bw)
+		return s.zst
+	case gzipped:
+		s.gz.Reset(s.bw)
+		return s.gz
+	}
+	return s.bw
+}
 
 // endFrame ends the compression frame and writes it to the file.
 func (s *tarStream) endFrame() error {
@@ -258,24 +260,12 @@ func (s *tarStream) putBlob(ctx context.Context, name string, d v1.Hash, size in
 	if s.has(name) {
 		return nil
 	}
-	verifier, selfChecked := body.(interface{ Verified() error })
-	var h hash.Hash
-	r := io.Reader(ctxReader{ctx: ctx, r: body})
-	if !selfChecked {
-		h = sha256.New()
-		r = io.TeeReader(r, h)
-	}
+	r, verified := checkedBody(ctx, body)
 	check := func(n int64) error {
 		if n != size {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s: %d bytes arrived, not the %d its manifest gives", d, n, size)
 		}
-		if selfChecked {
-			return verifier.Verified()
-		}
-		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}); d.Algorithm == "sha256" && got != d {
-			return errdefs.New(errdefs.DigestMismatch, "blob %s arrived with digest %s", d, got)
-		}
-		return nil
+		return verified(d)
 	}
 
 	var held [][]byte
@@ -423,15 +413,7 @@ func (s *tarStream) finish(ctx context.Context, manifests []string, meta []metaF
 			return err
 		}
 	}
-	var out io.Writer = s.bw
-	switch s.comp {
-	case zstandard:
-		s.zst.Reset(s.bw)
-		out = s.zst
-	case gzipped:
-		s.gz.Reset(s.bw)
-		out = s.gz
-	}
+	out := s.beginFrame()
 	if err := tar.NewWriter(out).Close(); err != nil {
 		return writeError(err, s.target, dir)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -33,8 +32,8 @@ const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
 // writer is the state of an archive opened for writing.
 type writer struct {
-	// root is where blobs and metadata go: DIR itself, or a work directory
-	// beside FILE.
+	// root is the directory written (oci:DIR); "" for an archive file, which
+	// stream writes.
 	root string
 	// target is FILE for an archive file, "" for a directory.
 	target string
@@ -195,13 +194,7 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 		}
 		return a.w.stream.putBlob(ctx, final, d, size, body)
 	}
-	verifier, selfChecked := body.(interface{ Verified() error })
-	var h hash.Hash
-	r := io.Reader(ctxReader{ctx: ctx, r: body})
-	if !selfChecked {
-		h = sha256.New()
-		r = io.TeeReader(r, h)
-	}
+	r, verified := checkedBody(ctx, body)
 	return a.writeBlobFile(final, d, func(f *os.File) error {
 		n, err := io.Copy(f, r)
 		if err != nil {
@@ -220,14 +213,26 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 		if size >= 0 && n != size {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s: %d bytes arrived, not the %d its manifest gives", d, n, size)
 		}
-		if selfChecked {
-			return verifier.Verified()
-		}
+		return verified(d)
+	})
+}
+
+// checkedBody reads body, stopping when ctx is cancelled; verified, once it
+// was read to its end, says whether it had digest d: by the reader itself
+// when it can say so (the copy engine's digest verifier), else by the hash
+// taken here.
+func checkedBody(ctx context.Context, body io.Reader) (r io.Reader, verified func(d v1.Hash) error) {
+	r = ctxReader{ctx: ctx, r: body}
+	if v, ok := body.(interface{ Verified() error }); ok {
+		return r, func(v1.Hash) error { return v.Verified() }
+	}
+	h := sha256.New()
+	return io.TeeReader(r, h), func(d v1.Hash) error {
 		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}); d.Algorithm == "sha256" && got != d {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s arrived with digest %s", d, got)
 		}
 		return nil
-	})
+	}
 }
 
 // writeBlobFile writes a blob through fill into a temporary file, then gives
