@@ -127,6 +127,9 @@ type registryOptions struct {
 	host *testHost
 	// kind picks the registry program; the zero value is distribution v3.
 	kind registryKind
+	// noDelete leaves out storage.delete.enabled: the registry answers
+	// DELETE with 405 UNSUPPORTED, as distribution does by default.
+	noDelete bool
 	// extra is more configuration for distribution, such as a proxy: section.
 	extra string
 }
@@ -180,7 +183,11 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 			r.netns = opts.host.netns
 		}
 		config := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth+opts.extra), 0o644); err != nil {
+		text := registryConfig(filepath.Join(dir, "storage"), r.Host)
+		if opts.noDelete {
+			text = strings.Replace(text, "  delete:\n    enabled: true\n", "", 1)
+		}
+		if err := os.WriteFile(config, []byte(text+tlsConfig+auth+opts.extra), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = r.start(t, config); lastErr == nil {

@@ -167,6 +167,12 @@ install_tmux() {
 	command -v tmux >/dev/null || apt_install tmux
 }
 
+install_sshd() {
+	# The docker-daemon tests reach a second engine through an ssh:// docker
+	# context: Debian's sshd on a loopback port, with a key the test makes.
+	[[ -x /usr/sbin/sshd ]] || apt_install openssh-server
+}
+
 install_zstd() {
 	# The archive tests compress k3s-style airgap tarballs with the zstd CLI.
 	command -v zstd >/dev/null || apt_install zstd
@@ -187,6 +193,7 @@ for tool in "$@"; do
 	dockerd29) install_dockerd29 ;;
 	cosign) install_cosign ;;
 	zstd) install_zstd ;;
+	sshd) install_sshd ;;
 	tmux) install_tmux ;;
 	all)
 		install_registry
@@ -195,6 +202,7 @@ for tool in "$@"; do
 		install_iproute
 		install_skopeo
 		install_zstd
+		install_sshd
 		install_tmux
 		install_regclient
 		install_docker_registry

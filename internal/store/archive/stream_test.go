@@ -87,7 +87,12 @@ func TestStreamRetry(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			cfg := []byte(`{"architecture":"amd64","os":"linux"}`)
+			// Random bytes are not compressed: each layer's diff_id is its digest.
+			var diffIDs []string
+			for _, l := range layers {
+				diffIDs = append(diffIDs, `"`+l.Digest.String()+`"`)
+			}
+			cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[` + strings.Join(diffIDs, ",") + `]}}`)
 			cd, cs, _ := v1.SHA256(bytes.NewReader(cfg))
 			if err := s.PutBlob(ctx, cd, cs, bytes.NewReader(cfg)); err != nil {
 				t.Fatal(err)
