@@ -257,15 +257,24 @@ func (s *tarStream) rollback(start int64) error {
 // putBlob of a directory does. Until it has the turn, it reads ahead into
 // memory as far as the pool allows, so that several downloads go on at once.
 func (s *tarStream) putBlob(ctx context.Context, name string, d v1.Hash, size int64, body io.Reader) error {
-	if s.has(name) {
-		return nil
-	}
 	r, verified := checkedBody(ctx, body)
 	check := func(n int64) error {
 		if n != size {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s: %d bytes arrived, not the %d its manifest gives", d, n, size)
 		}
 		return verified(d)
+	}
+	// A blob another image wrote meanwhile: read to the end all the same,
+	// as the copy engine trusts a store only with a body read whole.
+	drain := func(ahead int64) error {
+		n, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return s.copyError(ctx, err)
+		}
+		return check(ahead + n)
+	}
+	if s.has(name) {
+		return drain(0)
 	}
 
 	var held [][]byte
@@ -300,6 +309,13 @@ func (s *tarStream) putBlob(ctx context.Context, name string, d v1.Hash, size in
 			}
 			s.turn.Lock()
 		}
+	}
+	if s.has(name) {
+		s.turn.Unlock()
+		if done {
+			return nil
+		}
+		return drain(ahead)
 	}
 	defer s.turn.Unlock()
 	return s.putLocked(ctx, name, size, func(w io.Writer) error {

@@ -160,3 +160,45 @@ func TestSweep(t *testing.T) {
 	}
 	assertOnly(t, dir, ".other.tar.tmp-1", filepath.Base(live.f.Name()))
 }
+
+// eofReader records that it was read to its end.
+type eofReader struct {
+	r    io.Reader
+	seen bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.seen = true
+	}
+	return n, err
+}
+
+// TestStreamSameBlobTwice puts a blob already in the archive: its body is
+// still read to the end (the copy engine trusts a store only then) and
+// checked, and the tar holds it once.
+func TestStreamSameBlobTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := loc(t, location.OCIArchive, filepath.Join(t.TempDir(), "images.tar"))
+	a := openArchive(t, l, true, Options{})
+	defer a.Close()
+	s := a.Repository(mustRepo(t, "stream/twice"))
+	b, d := randomBlob(9, 2<<20)
+	if err := s.PutBlob(ctx, d, int64(len(b)), bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	again := &eofReader{r: bytes.NewReader(b)}
+	if err := s.PutBlob(ctx, d, int64(len(b)), again); err != nil || !again.seen {
+		t.Errorf("second put: %v, read to the end %v", err, again.seen)
+	}
+	bad := bytes.Clone(b)
+	bad[0] ^= 1
+	if err := s.PutBlob(ctx, d, int64(len(b)), bytes.NewReader(bad)); !errdefs.Is(err, errdefs.DigestMismatch) {
+		t.Errorf("a corrupt copy of a blob present: %v", err)
+	}
+	if st, _ := os.Stat(a.w.stream.f.Name()); st.Size() > 3<<20 {
+		t.Errorf("the tar is %d bytes: the blob went in twice", st.Size())
+	}
+}
