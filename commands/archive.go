@@ -14,7 +14,8 @@ import (
 // openArchive opens an archive SRC (write false) or DST (write true).
 // --platform also says which platform manifest.json (what `docker load`
 // reads) names for a multi-platform image. notef is told what a reader should
-// know (an index served with the platforms the archive holds).
+// know (an index served with the platforms the archive holds), and what
+// a writer cleaned up (a killed run's temporary file).
 func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform, notef func(string, ...any)) (store.Archive, error) {
 	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats, Notef: notef})
 }

@@ -220,12 +220,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Format:   c.out.format,
 		Out:      stdout,
 		Print: func(im batch.Image, res *migrate.Result) {
-			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
+			if err := c.out.print(res, im.DestinationLabel()); err != nil {
 				pw.Logf("warning: %v", err)
 			}
 		},
 		PrintCheck: func(im batch.Image, res *check.Result) {
-			if err := c.out.printCheck(res, migrate.Familiar(im.Destination)); err != nil {
+			if err := c.out.printCheck(res, im.DestinationLabel()); err != nil {
 				pw.Logf("warning: %v", err)
 			}
 		},

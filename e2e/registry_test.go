@@ -43,6 +43,16 @@ type Registry struct {
 	kind  registryKind
 	// pid is the registry's process, for the CPU it has used (cpuSeconds).
 	pid int
+	// stop stops it; the test's cleanup does too.
+	stop func()
+}
+
+// Stop stops the registry before the test ends (a benchmark that starts one
+// per round); its storage stays until the test's cleanup.
+func (r *Registry) Stop() {
+	if r.stop != nil {
+		r.stop()
+	}
 }
 
 // cpuSeconds is the CPU time (user and system) the registry's process has
@@ -236,15 +246,19 @@ func (r *Registry) start(t testing.TB, config string) error {
 		logf.Close()
 		close(exited)
 	}()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
+	r.stop = stop
 
 	if err := waitForRegistry(r.Host, r.CAPEM != nil, exited); err != nil {
 		stop()

@@ -37,6 +37,10 @@ type Image struct {
 	// SourceStore and DestinationStore are set for archives; nil means the
 	// registry repository the reference names.
 	SourceStore, DestinationStore store.Store
+	// DestinationName is how results name the destination when it is not
+	// Destination's full name: the name an archive stores as the user gave
+	// it ("tools/bb:1.36").
+	DestinationName string
 	// Platforms is this image's platform subset, nil for every platform.
 	Platforms []v1.Platform
 	// SinglePlatform writes the platform's own manifest, not an index of one:
@@ -63,6 +67,15 @@ func (im Image) Label() string {
 		return reference.FamiliarString(named)
 	}
 	return im.Source.Name()
+}
+
+// DestinationLabel is how results name the destination: DestinationName,
+// else the full name (docker.io/…, 127.0.0.1:5000/x:v1).
+func (im Image) DestinationLabel() string {
+	if im.DestinationName != "" {
+		return im.DestinationName
+	}
+	return familiar(im.Destination)
 }
 
 // originArgument is the Origin of an image named as a SRC argument.
@@ -565,6 +578,9 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		if !outcome.Arrived() {
 			res = migrate.Failed(res, im.Source, im.Destination, reason)
 		}
+		if res != nil && im.DestinationName != "" {
+			res.Destination = im.DestinationName
+		}
 		if res != nil {
 			r.o.Print(im, res)
 		}
@@ -576,6 +592,8 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 }
 
 func (r *runner) printResult(im Image, res *migrate.Result) {
+	dst := im.DestinationLabel()
+	res.Destination = dst
 	if r.o.Format == "json" {
 		b, err := json.Marshal(res)
 		if err == nil {
@@ -583,7 +601,7 @@ func (r *runner) printResult(im Image, res *migrate.Result) {
 		}
 		return
 	}
-	fmt.Fprintf(r.o.Out, "%s@%s\n", familiar(im.Destination), res.DestinationDigest)
+	fmt.Fprintf(r.o.Out, "%s@%s\n", dst, res.DestinationDigest)
 }
 
 // Write prints the table a run ends with.

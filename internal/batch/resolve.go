@@ -498,6 +498,17 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 	}
 	if d.archive != nil {
 		im.DestinationStore = d.archive.Repository(dstRef.Context())
+		if t, ok := dstRef.(name.Tag); ok && e.Target != "" && d.exact == "" && !hasHost(e.Target) {
+			// A name given without a registry is stored as given, and is
+			// what ctr and k3s import; stdout says it too.
+			if a, ok := d.archive.(interface {
+				RepositoryAs(name.Repository, string) store.Store
+			}); ok {
+				given := reference.FamiliarName(dstNamed)
+				im.DestinationStore = a.RepositoryAs(dstRef.Context(), given)
+				im.DestinationName = given + ":" + t.TagStr()
+			}
+		}
 		im.SinglePlatform = d.loc.Transport == location.DockerArchive
 	}
 	if one, ok := d.archive.(onePlatform); ok {

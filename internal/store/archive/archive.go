@@ -11,13 +11,14 @@
 // uncompressed tar is read in place; a compressed one is decompressed once into
 // a temporary file.
 //
-// Writing builds an OCI layout: blobs are streamed into a temporary file and
-// renamed into blobs/sha256/ only once their whole body arrived and was
-// verified; index.json (one entry per image, named the way containerd and
-// skopeo look for it) and a Docker-style manifest.json are written once, at
-// Commit. An archive file is built in a directory beside it and tarred (and
-// compressed, by its extension) into a temporary name that is renamed over the
-// target only when complete.
+// Writing builds an OCI layout: index.json (one entry per image, named the way
+// containerd and skopeo look for it) and a Docker-style manifest.json are
+// written once, at Commit. Into a directory, blobs are streamed into a
+// temporary file and renamed into blobs/sha256/ only once their whole body
+// arrived and was verified. An archive file is written as one stream (see
+// tarStream): every blob goes into the tar (compressed by the file's
+// extension) once, as it arrives, and the temporary file beside the target
+// is renamed over it only when complete.
 //
 // go-containerregistry's pkg/v1/layout does not fit the write side, which is
 // why it is not used: Path.WriteBlob writes straight to the blob's final name
@@ -67,8 +68,10 @@ type Options struct {
 	// such indexes from other archives. Without it, such an index is served
 	// as an index of the children the archive holds whole (see settle).
 	WholeIndexes bool
-	// Notef is told what a reader should know about an archive read: an
-	// index served with only the platforms present, and its new digest.
+	// Notef is told what a reader should know about an archive read (an
+	// index served with only the platforms present, and its new digest), and
+	// what a writer did beside the user's request (it removed the temporary
+	// file a killed run left). Nil says nothing.
 	Notef func(format string, args ...any)
 }
 
@@ -351,11 +354,21 @@ func (a *Archive) Repository(repo name.Repository) store.Store {
 	return &repository{a: a, repo: repo}
 }
 
+// RepositoryAs is Repository for a repository the user named without a
+// registry ("tools/bb" on a list line): its images are stored under that name
+// as given (io.containerd.image.name "tools/bb:1.36"), which is what ctr and
+// k3s import them as, rather than under docker.io. given "" is Repository.
+func (a *Archive) RepositoryAs(repo name.Repository, given string) store.Store {
+	return &repository{a: a, repo: repo, given: given}
+}
+
 // repository is one repository's view of an archive: its tags, and the blobs
 // all of the archive's images share.
 type repository struct {
 	a    *Archive
 	repo name.Repository
+	// given is the repository as the user wrote it, "" to store the full name.
+	given string
 }
 
 func (r *repository) String() string {
@@ -427,7 +440,7 @@ func familiarRepo(repo name.Repository) string {
 }
 
 func (r *repository) PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error {
-	return r.a.putManifest(ctx, r.repo, ref, mt, body)
+	return r.a.putManifest(ctx, r.repo, r.given, ref, mt, body)
 }
 
 func (r *repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
