@@ -66,7 +66,7 @@ test-e2e: tools
 	$(GO) test -count=1 -timeout 20m ./e2e/...
 
 bench:
-	scripts/install-tools.sh registry crane regclient skopeo
+	scripts/install-tools.sh registry crane regclient skopeo dockerd sshd
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./e2e/
 
 # Every fuzz target of every package but e2e/ (whose TestMain starts servers),

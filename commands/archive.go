@@ -13,9 +13,11 @@ import (
 
 // openArchive opens an archive SRC (write false) or DST (write true).
 // --platform also says which platform manifest.json (what `docker load`
-// reads) names for a multi-platform image.
-func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform) (store.Archive, error) {
-	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats})
+// reads) names for a multi-platform image. notef is told what a reader should
+// know (an index served with the platforms the archive holds), and what
+// a writer cleaned up (a killed run's temporary file).
+func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform, notef func(string, ...any)) (store.Archive, error) {
+	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats, Notef: notef})
 }
 
 // openArchives opens several archive SRCs as one, grouping their images by
@@ -29,7 +31,8 @@ func openArchives(notef func(string, ...any), plats []v1.Platform) func(ctx cont
 			}
 		}
 		for _, loc := range locs {
-			a, err := openArchive(ctx, loc, false, false, plats)
+			// Each index as it is: merge completes it from the other archives.
+			a, err := archive.Open(ctx, loc, false, archive.Options{Platforms: plats, WholeIndexes: true, Notef: notef})
 			if err != nil {
 				closeAll()
 				return nil, err

@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -59,12 +61,14 @@ func (o batchOptions) batchOnly() bool {
 // "harbor.lan") is a place, as for several images: the image keeps its
 // repository path there, where docker would read it as a Docker Hub image.
 func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
-	return len(srcs) == 1 && len(opts.batch.files) == 0 && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
+	return len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.sync.any() && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// isArchive reports an archive or an engine: a location that is not a
+// registry, which a batch opens as a store.
 func isArchive(s string) bool {
 	loc, err := location.Parse(s)
-	return err == nil && loc.IsArchive()
+	return err == nil && (loc.IsArchive() || loc.IsEngine())
 }
 
 // parseShard reads --shard I/N.
@@ -111,9 +115,39 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		if defaults.Jobs > 0 && !opts.batch.jobsSet {
 			jobs = defaults.Jobs
 		}
+		if len(c.keys) == 0 && len(defaults.VerifyKeys) > 0 {
+			for i := range es {
+				if es[i].VerifyKeys == nil {
+					entries[len(entries)-len(es)+i].VerifyKeys = defaults.VerifyKeys
+				}
+			}
+		}
 	}
-	for _, s := range srcs {
-		entries = append(entries, imagelist.Entry{Source: s})
+	if len(c.keys) > 0 {
+		// The keys named on the command line are the operator's policy: a
+		// list may not swap them for its own.
+		ignored := 0
+		for i := range entries {
+			if entries[i].VerifyKeys != nil {
+				entries[i].VerifyKeys = nil
+				ignored++
+			}
+		}
+		if ignored > 0 {
+			fmt.Fprintf(dockerCli.Err(), "note: --verify-key applies to every image: the verify: keys of %d sync entries are not used\n", ignored)
+		}
+	}
+	keys := keyCache{}
+	if err := keys.loadEntryKeys(entries); err != nil {
+		return usage(err)
+	}
+	srcEntries, err := syncEntries(opts, srcs)
+	if err != nil {
+		return usage(err)
+	}
+	entries = append(entries, srcEntries...)
+	if err := checkPrune(opts, entries, dst); err != nil {
+		return usage(err)
 	}
 	if err := checkArchiveTarget(dst, srcs, opts.batch.force || opts.check.enabled); err != nil {
 		return usage(err)
@@ -124,6 +158,12 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 
 	pw := progress.New(progressOut(dockerCli, c.mode), c.mode)
 	defer pw.Close()
+	stdout := io.Writer(dockerCli.Out())
+	if dockerCli.Out().IsTerminal() {
+		// Results arrive while the view is on the same terminal.
+		stdout = pw.Above(stdout)
+		c.out.out = stdout
+	}
 	quota := &batch.Quota{}
 	o, err := newCopy(dockerCli, opts, c, insecureAny(opts.insecure), pw.Logf, registry.WithRateLimit(quota.Observe))
 	if err != nil {
@@ -134,14 +174,16 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Entries:     entries,
 		Destination: dst,
 		ReadOnly:    opts.dryRun || opts.check.enabled,
-		Exact:       exactDestination(opts, srcs, dst),
+		Exact:       exactDestination(opts, srcs, dst) || oneEngineImage(opts, srcs, dst),
 		Platforms:   c.plats,
 		Registry:    o.Registry,
 		OpenArchive: func(ctx context.Context, loc location.Location, write bool) (store.Archive, error) {
-			return openArchive(ctx, loc, write, opts.batch.force, c.plats)
+			return openArchive(ctx, loc, write, opts.batch.force, c.plats, pw.Logf)
 		},
 		OpenArchives: openArchives(pw.Logf, c.plats),
+		OpenEngine:   openEngine(dockerCli, c.plats, pw.Logf),
 		Warnf:        pw.Logf,
+		LoadKey:      keys.load,
 	})
 	if err != nil {
 		pw.Stop(stopReason(ctx, err))
@@ -153,6 +195,10 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	}
 	defer resolved.Close()
 	images := batch.Shard(resolved.Images, shardI, shardN)
+	if kept, dropped := batch.WithoutReferrerTags(images, c.keys); dropped > 0 {
+		images = kept
+		pw.Logf("note: %s (sha256-HEX.sig and the like) not copied as images: with --verify-key, signatures and attestations cross with --referrers, beside the image they sign", plural(dropped, "signature or referrers tag"))
+	}
 	if resolved.Target != nil && !opts.dryRun {
 		if err := batch.CheckSinglePlatform(ctx, images, resolved.Target, o.Registry); err != nil {
 			pw.Stop(stopReason(ctx, err))
@@ -172,14 +218,14 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		Jobs:     jobs,
 		FailFast: opts.batch.failFast,
 		Format:   c.out.format,
-		Out:      dockerCli.Out(),
+		Out:      stdout,
 		Print: func(im batch.Image, res *migrate.Result) {
-			if err := c.out.print(res, migrate.Familiar(im.Destination)); err != nil {
+			if err := c.out.print(res, im.DestinationLabel()); err != nil {
 				pw.Logf("warning: %v", err)
 			}
 		},
 		PrintCheck: func(im batch.Image, res *check.Result) {
-			if err := c.out.printCheck(res, migrate.Familiar(im.Destination)); err != nil {
+			if err := c.out.printCheck(res, im.DestinationLabel()); err != nil {
 				pw.Logf("warning: %v", err)
 			}
 		},
@@ -197,6 +243,11 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	if c.mode != progress.RawJSON && (c.mode != progress.Quiet || len(sum.Failures) > 0) {
 		writeSummary(dockerCli, sum, opts.dryRun || opts.check.enabled)
 	}
+	pruneFailed := false
+	if opts.sync.prune && !opts.check.enabled && ctx.Err() == nil {
+		pruned := prune(ctx, dockerCli, opts, c, o, resolved, sum.NotDone)
+		pruneFailed = len(pruned.Failures) > 0
+	}
 	if err := c.out.writeMetadata(opts.metadataFile, true); err != nil {
 		return cli.StatusError{Status: err.Error(), StatusCode: exitFailure}
 	}
@@ -213,8 +264,13 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 		return cli.StatusError{Status: sum.Failures[0].Reason, StatusCode: exitUsage}
 	case notDone > 0 && opts.check.enabled:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images are not equal at the destination (see above); to copy what is missing, run the same command without --check", notDone, len(images)), StatusCode: exitFailure}
+	case notDone > 0 && sum.AllFinal():
+		// What an archive holds fails the same way every run.
+		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above)", notDone, len(images)), StatusCode: exitFailure}
 	case notDone > 0:
 		return cli.StatusError{Status: fmt.Sprintf("%d of %d images did not arrive (see above); run the same command again to copy what is missing", notDone, len(images)), StatusCode: exitFailure}
+	case pruneFailed:
+		return cli.StatusError{Status: "every image arrived, but some tags could not be pruned (see above); run the same command again", StatusCode: exitFailure}
 	}
 	if resolved.Target != nil && !opts.dryRun && !opts.check.enabled {
 		if err := resolved.Target.Commit(ctx); err != nil {
@@ -297,4 +353,30 @@ func writeSummary(dockerCli command.Cli, sum batch.Summary, dryRun bool) {
 	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 		fmt.Fprintln(dockerCli.Err(), progress.Wrap(line, width, "    "))
 	}
+}
+
+// prune deletes at DST the tags the selections no longer hold (--prune), and
+// says what it did on stderr; with --format json, each deletion is a line.
+func prune(ctx context.Context, dockerCli command.Cli, opts migrateOptions, c checked, o migrate.Options, resolved batch.Resolved, notDone []batch.Image) batch.PruneSummary {
+	po := batch.PruneOptions{Registry: o.Registry, DryRun: opts.dryRun}
+	if c.mode != progress.Quiet {
+		po.Logf = func(format string, args ...any) { fmt.Fprintf(dockerCli.Err(), format+"\n", args...) }
+	}
+	switch {
+	case c.out.format == formatJSON:
+		po.Print = func(p batch.Pruned) {
+			if b, err := json.Marshal(p); err == nil {
+				fmt.Fprintf(dockerCli.Out(), "%s\n", b)
+			}
+		}
+	case opts.dryRun && c.out.tmpl == nil:
+		po.Print = func(p batch.Pruned) { fmt.Fprintf(dockerCli.Out(), "# prune %s (%s)\n", p.Destination, p.Digest) }
+	}
+	sum := batch.Prune(ctx, resolved.Selections, resolved.Images, notDone, po)
+	if c.mode != progress.Quiet || len(sum.Failures)+len(sum.Refused)+len(sum.Left) > 0 {
+		var b strings.Builder
+		sum.Write(&b, opts.dryRun, c.mode == progress.Quiet)
+		fmt.Fprint(dockerCli.Err(), b.String())
+	}
+	return sum
 }

@@ -30,6 +30,8 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -53,8 +55,10 @@ type migrateOptions struct {
 	manifest            manifestOptions
 	buildx              buildxOptions
 	batch               batchOptions
+	sync                syncOptions
 	referrers           referrerOptions
 	check               checkFlags
+	verify              verifyFlags
 	metadataFile        string
 	noClobber           bool
 	mirrors             mirrorOptions
@@ -69,8 +73,8 @@ func newMigrateCommand(dockerCli command.Cli) *cobra.Command {
 	var opts migrateOptions
 	cmd := &cobra.Command{
 		Use:   "migrate [OPTIONS] SRC [SRC...] DST | -f LIST DST",
-		Short: "Copy images, multi-arch included, between registries and archives",
-		Long: `Copy images, multi-arch included, between registries and archives.
+		Short: "Copy images, multi-arch included, between registries, archives and engines",
+		Long: `Copy images, multi-arch included, between registries, archives and engines.
 
 SRC and DST are image references as docker uses them: "golang:1.25-alpine"
 means docker.io/library/golang:1.25-alpine. SRC may be pinned by digest
@@ -82,8 +86,16 @@ Several SRCs, or -f LIST (a list of images, one per line, or a YAML sync
 file; -f - reads stdin), copy many images in one run. DST is then a place:
 a registry prefix, under which each image keeps its repository path
 (nginx:1.27 → PREFIX/library/nginx:1.27), or an archive. A location is a
-registry reference, oci:DIR, oci-archive:FILE(.tar, .tar.gz, .tar.zst) or
-docker-archive:FILE.
+registry reference, oci:DIR, oci-archive:FILE(.tar, .tar.gz, .tar.zst),
+docker-archive:FILE, or a Docker engine.
+
+docker-daemon:NAME[:TAG] is an image in the engine of the current docker
+context (docker --context, DOCKER_HOST, DOCKER_CONTEXT); as DST,
+docker-daemon: alone is a place where each image keeps its name.
+docker-daemon@CONTEXT:NAME[:TAG] and docker-daemon@CONTEXT: name the engine
+of another docker context, ssh:// ones included, so that one command copies
+from one engine to another. An engine with the classic image store takes
+one platform per image: its own, or the one --platform names.
 
 Credentials come from 'docker login': the same config file, credential store
 and helpers the docker CLI uses, including 'docker --config DIR'.
@@ -111,7 +123,13 @@ interrupted.`,
   digest=$(docker migrate --format '{{.DestinationDigest}}' --metadata-file result.json nginx:1.27 harbor.lan/mirror/nginx)
 
   # Many images from a list into a registry prefix
-  docker migrate -f images.txt harbor.lan/mirror`,
+  docker migrate -f images.txt harbor.lan/mirror
+
+  # An image from a registry into the engine of the "edge" context (over ssh)
+  docker migrate nginx:1.27 docker-daemon@edge:
+
+  # An image built locally into a registry
+  docker migrate docker-daemon:myapp:1.0 registry.example.com/team/myapp:1.0`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			opts.changed = changedFlags(cmd)
 			if err := checkArgs(opts, args); err != nil {
@@ -129,7 +147,7 @@ interrupted.`,
 			srcs, dst := args[:len(args)-1], args[len(args)-1]
 			opts.changed = changedFlags(cmd)
 			opts.batch.jobsSet = opts.changed["jobs"]
-			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled {
+			if exactDestination(opts, srcs, dst) && !opts.batch.batchOnly() && !opts.check.enabled && !opts.sync.any() {
 				opts.source, opts.destination = srcs[0], dst
 				return finalStatus(dockerCli, opts, runMigrate(cmd.Context(), dockerCli, opts))
 			}
@@ -156,8 +174,10 @@ interrupted.`,
 	flags.StringVar(&opts.mediaTypes, "media-types", "", `Convert manifests to "docker" (v2 schema 2) or "oci" media types while copying; the digest differs from the source when anything was converted`)
 	addMirrorFlags(flags, &opts.mirrors)
 	addBatchFlags(flags, &opts.batch)
+	addSyncFlags(flags, &opts.sync)
 	addReferrerFlags(flags, &opts.referrers)
 	addCheckFlags(flags, &opts.check)
+	addVerifyFlags(flags, &opts.verify)
 	addManifestFlags(flags, &opts.manifest)
 	addBuildxFlags(flags, &opts.buildx)
 	registerCompletions(cmd, dockerCli)
@@ -276,8 +296,10 @@ type checked struct {
 	plats []v1.Platform
 	// mirrors are the --registry-mirror endpoints, validated.
 	mirrors []registry.Endpoint
-	debug   bool
-	debugf  func(format string, args ...any)
+	// keys are --verify-key's, loaded.
+	keys   verify.Keys
+	debug  bool
+	debugf func(format string, args ...any)
 }
 
 // checkOptions validates the flags every run shares; an error is a usage error.
@@ -290,6 +312,7 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	if c.out, err = newPrinter(opts.format, dockerCli.Out()); err != nil {
 		return c, err
 	}
+	c.out.keep = opts.metadataFile != ""
 	if opts.jobs < 1 || opts.jobs > 64 {
 		return c, fmt.Errorf("invalid --jobs %d: give a whole number from 1 to 64, e.g. --jobs 8", opts.jobs)
 	}
@@ -309,6 +332,9 @@ func checkOptions(dockerCli command.Cli, opts migrateOptions) (checked, error) {
 	}
 	if c.mirrors, err = checkMirrors(opts.mirrors); err != nil {
 		return c, err
+	}
+	if c.keys, err = verify.LoadKeys(opts.verify.keys); err != nil {
+		return c, fmt.Errorf("--verify-key: %s", errdefs.Message(err))
 	}
 	if c.mode == progress.Auto {
 		c.mode = progress.Plain
@@ -360,10 +386,13 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		Strategies: strategies,
 		Registry:   client,
 		Manifests:  manifestcache.Open(""),
+		Blobs:      manifestcache.OpenBlobRecord(""),
+		Uploads:    uploadsession.Open(""),
 		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
 		ReferrerTypes: opts.referrers.types,
+		VerifyKeys:    c.keys,
 	}, nil
 }
 

@@ -32,6 +32,9 @@ type printer struct {
 	tmpl *template.Template
 	out  io.Writer
 
+	// keep holds the results for --metadata-file; without it a batch of
+	// 10,000 images would hold every result (and its plan) to the end.
+	keep    bool
 	mu      sync.Mutex
 	results []*migrate.Result
 	// checks are --check's verdicts, which --metadata-file holds instead.
@@ -41,7 +44,7 @@ type printer struct {
 // newPrinter checks --format: "" (DST@DIGEST), json, or a Go template with
 // docker's template functions.
 func newPrinter(format string, out io.Writer) (*printer, error) {
-	p := &printer{format: format, out: out}
+	p := &printer{format: format, out: out, keep: true}
 	switch strings.TrimSpace(format) {
 	case "":
 		p.format = ""
@@ -95,7 +98,11 @@ func templateError(err error) string {
 func (p *printer) print(res *migrate.Result, dst string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.results = append(p.results, res)
+	if p.keep {
+		kept := *res
+		kept.Plan = nil // the manifests' bodies: not in the JSON
+		p.results = append(p.results, &kept)
+	}
 	failed := res.Error != ""
 	switch {
 	case p.format == formatJSON:
@@ -138,7 +145,9 @@ func withoutDigest(dst string) string {
 func (p *printer) printCheck(res *check.Result, dst string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.checks = append(p.checks, res)
+	if p.keep {
+		p.checks = append(p.checks, res)
+	}
 	if p.format == formatJSON {
 		b, err := json.Marshal(res)
 		if err != nil {

@@ -54,7 +54,7 @@ func checkArgs(opts migrateOptions, args []string) error {
 				return fmt.Errorf("%q after a bare --%s is read as an image: write --%s=%s (with '=')", a, f.name, f.name, a)
 			}
 		}
-		if last || !location.NamesRegistry(a) {
+		if last || !location.NamesRegistry(a) || opts.sync.recursive {
 			continue
 		}
 		if bareInsecure {
@@ -135,6 +135,9 @@ func checkFlagValues(opts migrateOptions) error {
 		}
 	}
 	if err := checkReferrerTypes(opts); err != nil {
+		return err
+	}
+	if err := checkSyncFlags(opts); err != nil {
 		return err
 	}
 	for _, f := range []struct{ flag, path, example string }{

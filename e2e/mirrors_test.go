@@ -66,7 +66,7 @@ func startPullThroughCache(t *testing.T, remote string) *Registry {
 
 // startPrivateEngine starts a dockerd of the test's own with extra daemon
 // flags (scripts/dockerd.sh, DOCKERD_ARGS) and stops it when the test ends.
-func startPrivateEngine(t *testing.T, args string) string {
+func startPrivateEngine(t testing.TB, args string, env ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "dm-dockerd-")
 	if err != nil {
@@ -76,7 +76,7 @@ func startPrivateEngine(t *testing.T, args string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, script, "start", dir)
-	cmd.Env = append(os.Environ(), "DOCKERD_ARGS="+args)
+	cmd.Env = append(append(os.Environ(), "DOCKERD_ARGS="+args), env...)
 	out, err := cmd.Output()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -124,6 +124,9 @@ func TestScriptOutput(t *testing.T) {
 
 	t.Run("dry run plan", func(t *testing.T) {
 		t.Parallel()
+		// A CLI of its own: the others copy the same blobs into dst, and the
+		// shared cache's record of where blobs were seen would plan mounts.
+		cli := NewCLI(t)
 		dstRef := dst.Ref("out/plan:v1")
 		res := cli.RunDocker(t, "migrate", "--dry-run", "--format", "json", srcRef, dstRef).AssertSuccess(t)
 		r := jsonLines(t, res)
@@ -203,7 +206,9 @@ func TestScriptOutput(t *testing.T) {
 
 	t.Run("plain progress says what started", func(t *testing.T) {
 		t.Parallel()
-		slow := startQuirkProxy(t, src, quirk.Options{Delay: 400 * time.Millisecond})
+		// Longer than plain mode waits before it says a transfer started.
+		slow := startQuirkProxy(t, src, quirk.Options{Delay: 1500 * time.Millisecond})
+		cli := NewCLI(t) // as above: blobs copied, not mounted from where the others put them
 		res := cli.RunDocker(t, "migrate", "--progress", "plain", slow.Ref("e2e/out:v1"), dst.Ref("out/plain:v1")).AssertSuccess(t)
 		lines := stderrLines(res)
 		if len(lines) == 0 || !strings.HasPrefix(lines[0], "planning the copy of ") {

@@ -99,6 +99,13 @@ type pane struct {
 // the CLI's environment, stdout to a file; the pane stays when docker ends.
 func startPane(t *testing.T, tmuxPath string, cli *CLI, width, height int, args []string) *pane {
 	t.Helper()
+	return startPaneOut(t, tmuxPath, cli, width, height, args, false)
+}
+
+// startPaneOut is startPane, with stdout on the pane too when stdoutOnPane:
+// the results share the terminal with the view, as they do for a user.
+func startPaneOut(t *testing.T, tmuxPath string, cli *CLI, width, height int, args []string, stdoutOnPane bool) *pane {
+	t.Helper()
 	dir := t.TempDir()
 	p := &pane{tmux: tmuxPath, socket: filepath.Join(dir, "tmux.sock"), dir: dir}
 	var script strings.Builder
@@ -111,7 +118,10 @@ func startPane(t *testing.T, tmuxPath string, cli *CLI, width, height int, args 
 	for _, a := range args {
 		script.WriteString(" " + shellQuote(a))
 	}
-	script.WriteString(" >" + shellQuote(filepath.Join(dir, "stdout")) + "\n")
+	if !stdoutOnPane {
+		script.WriteString(" >" + shellQuote(filepath.Join(dir, "stdout")))
+	}
+	script.WriteString("\n")
 	script.WriteString("echo \"[exit $?]\"\nexec sleep 600\n")
 	path := filepath.Join(dir, "run.sh")
 	if err := os.WriteFile(path, []byte(script.String()), 0o755); err != nil {

@@ -43,6 +43,16 @@ type Registry struct {
 	kind  registryKind
 	// pid is the registry's process, for the CPU it has used (cpuSeconds).
 	pid int
+	// stop stops it; the test's cleanup does too.
+	stop func()
+}
+
+// Stop stops the registry before the test ends (a benchmark that starts one
+// per round); its storage stays until the test's cleanup.
+func (r *Registry) Stop() {
+	if r.stop != nil {
+		r.stop()
+	}
 }
 
 // cpuSeconds is the CPU time (user and system) the registry's process has
@@ -117,6 +127,9 @@ type registryOptions struct {
 	host *testHost
 	// kind picks the registry program; the zero value is distribution v3.
 	kind registryKind
+	// noDelete leaves out storage.delete.enabled: the registry answers
+	// DELETE with 405 UNSUPPORTED, as distribution does by default.
+	noDelete bool
 	// extra is more configuration for distribution, such as a proxy: section.
 	extra string
 }
@@ -170,7 +183,11 @@ func startRegistry(t testing.TB, opts registryOptions) *Registry {
 			r.netns = opts.host.netns
 		}
 		config := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(config, []byte(registryConfig(filepath.Join(dir, "storage"), r.Host)+tlsConfig+auth+opts.extra), 0o644); err != nil {
+		text := registryConfig(filepath.Join(dir, "storage"), r.Host)
+		if opts.noDelete {
+			text = strings.Replace(text, "  delete:\n    enabled: true\n", "", 1)
+		}
+		if err := os.WriteFile(config, []byte(text+tlsConfig+auth+opts.extra), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if lastErr = r.start(t, config); lastErr == nil {
@@ -229,15 +246,19 @@ func (r *Registry) start(t testing.TB, config string) error {
 		logf.Close()
 		close(exited)
 	}()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
+	r.stop = stop
 
 	if err := waitForRegistry(r.Host, r.CAPEM != nil, exited); err != nil {
 		stop()

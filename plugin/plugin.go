@@ -20,7 +20,7 @@ func Metadata() metadata.Metadata {
 		SchemaVersion:    "0.1.0",
 		Vendor:           Vendor,
 		Version:          Version,
-		ShortDescription: "Copy images, multi-arch included, between registries and archives",
+		ShortDescription: "Copy images, multi-arch included, between registries, archives and engines",
 		URL:              "https://github.com/docker-migrate/docker-migrate",
 	}
 }

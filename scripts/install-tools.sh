@@ -181,6 +181,12 @@ install_tmux() {
 	command -v tmux >/dev/null || apt_install tmux
 }
 
+install_sshd() {
+	# The docker-daemon tests reach a second engine through an ssh:// docker
+	# context: Debian's sshd on a loopback port, with a key the test makes.
+	[[ -x /usr/sbin/sshd ]] || apt_install openssh-server
+}
+
 install_zstd() {
 	# The archive tests compress k3s-style airgap tarballs with the zstd CLI.
 	command -v zstd >/dev/null || apt_install zstd
@@ -202,6 +208,7 @@ for tool in "$@"; do
 	cosign) install_cosign ;;
 	goreleaser) install_goreleaser ;;
 	zstd) install_zstd ;;
+	sshd) install_sshd ;;
 	tmux) install_tmux ;;
 	all)
 		install_registry
@@ -210,6 +217,7 @@ for tool in "$@"; do
 		install_iproute
 		install_skopeo
 		install_zstd
+		install_sshd
 		install_tmux
 		install_regclient
 		install_docker_registry

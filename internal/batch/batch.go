@@ -24,6 +24,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,6 +37,10 @@ type Image struct {
 	// SourceStore and DestinationStore are set for archives; nil means the
 	// registry repository the reference names.
 	SourceStore, DestinationStore store.Store
+	// DestinationName is how results name the destination when it is not
+	// Destination's full name: the name an archive stores as the user gave
+	// it ("tools/bb:1.36").
+	DestinationName string
 	// Platforms is this image's platform subset, nil for every platform.
 	Platforms []v1.Platform
 	// SinglePlatform writes the platform's own manifest, not an index of one:
@@ -47,6 +52,12 @@ type Image struct {
 	// ListLine is the image as a line of a list that -f reads back ("SRC" or
 	// "SRC DST"), for --failed.
 	ListLine string
+	// defaultPlatform says that Platforms is a one-platform engine's own,
+	// not --platform's: a single-platform source keeps its platform.
+	defaultPlatform bool
+	// VerifyKeys are the keys one of which must have signed this image (a
+	// sync entry's verify: keys); nil means the run's (--verify-key).
+	VerifyKeys verify.Keys
 }
 
 // Label is how progress and the summary name the image: its source, as docker
@@ -56,6 +67,15 @@ func (im Image) Label() string {
 		return reference.FamiliarString(named)
 	}
 	return im.Source.Name()
+}
+
+// DestinationLabel is how results name the destination: DestinationName,
+// else the full name (docker.io/…, 127.0.0.1:5000/x:v1).
+func (im Image) DestinationLabel() string {
+	if im.DestinationName != "" {
+		return im.DestinationName
+	}
+	return familiar(im.Destination)
 }
 
 // originArgument is the Origin of an image named as a SRC argument.
@@ -121,6 +141,9 @@ const (
 	// NotDone is an image not started (a rate limit that would take too long to
 	// sit out, --fail-fast, an interrupt): a re-run picks it up.
 	NotDone Outcome = "not-done"
+	// NotSigned is an image --verify-key kept out: no signature by any of the
+	// keys over its digest (at the source; at the destination with --check).
+	NotSigned Outcome = "not-signed"
 )
 
 // Arrived reports an outcome after which the destination has the image.
@@ -175,6 +198,8 @@ type Summary struct {
 	// cross the wire, counted once per destination place.
 	UniqueBlobs int
 	UniqueBytes int64
+	// Check is a --check run, which moved nothing.
+	Check bool
 }
 
 // Failure is one image that did not arrive, in one sentence.
@@ -185,6 +210,33 @@ type Failure struct {
 	// Usage marks bad input found only once the image was planned (a
 	// multi-platform image for a docker-archive without --platform).
 	Usage bool
+	// Final marks a failure a second run would meet again: what an archive
+	// SRC holds (damage, a platform it lacks), which no retry changes.
+	Final bool
+}
+
+// AllFinal reports a run whose every failure is Final: advice to run it
+// again would send the user round in a circle.
+func (s Summary) AllFinal() bool {
+	for _, f := range s.Failures {
+		if !f.Final {
+			return false
+		}
+	}
+	return len(s.Failures) > 0
+}
+
+// finalFailure reports a failure of an image read from an archive that is
+// the archive's own: its content, not a registry or the network.
+func finalFailure(im Image, err error) bool {
+	if im.SourceStore == nil {
+		return false
+	}
+	switch errdefs.KindOf(err) {
+	case errdefs.InvalidArgument, errdefs.DigestMismatch, errdefs.NotFound, errdefs.PlatformMissing:
+		return true
+	}
+	return false
 }
 
 // AllUsage reports a run in which nothing arrived and every failure was bad
@@ -212,7 +264,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 		slots:   strategy.NewSlots(jobs),
 		ledger:  ledger.New(),
 		stopped: map[string]string{},
-		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}},
+		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}, Check: o.Check},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -313,10 +365,13 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 	o.SinglePlatform = im.SinglePlatform
 	o.Slots, o.Ledger = r.slots, r.ledger
 	o.Progress = r.o.Progress.Group(im.Label())
+	o.VerifyKeys = r.keys(im)
 	res, describe, err := migrate.Run(ctx, o)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		r.finish(im, i, res, NotDone, r.underWayReason(res))
+	case migrate.IsNotSigned(err):
+		r.end(im, i, res, NotSigned, errdefs.Message(err), false, false)
 	case err != nil:
 		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
@@ -325,7 +380,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 			return
 		}
 		// res, when the image got as far as a plan, has the attempts.
-		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
+		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument), finalFailure(im, err))
 		if r.o.FailFast {
 			r.mu.Lock()
 			r.failFastStopped = true
@@ -342,6 +397,34 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 		}
 		r.finish(im, i, res, outcome, "")
 	}
+}
+
+// WithoutReferrerTags drops, where signatures are verified, the images whose
+// tag is cosign's or the referrers fallback's (sha256-HEX.sig, sha256-HEX):
+// an archive or a tag listing names them like images, but they hold the
+// signatures and attestations of another image, which no publisher signs in
+// turn; --referrers carries them along with the verified image they refer to.
+func WithoutReferrerTags(images []Image, runKeys verify.Keys) (kept []Image, dropped int) {
+	for _, im := range images {
+		keys := im.VerifyKeys
+		if keys == nil {
+			keys = runKeys
+		}
+		if t, ok := im.Source.(name.Tag); ok && len(keys) > 0 && verify.IsReferrerTag(t.TagStr()) {
+			dropped++
+			continue
+		}
+		kept = append(kept, im)
+	}
+	return kept, dropped
+}
+
+// keys are the keys one of which must have signed im.
+func (r *runner) keys(im Image) verify.Keys {
+	if im.VerifyKeys != nil {
+		return im.VerifyKeys
+	}
+	return r.o.Copy.VerifyKeys
 }
 
 func (r *runner) hostStopped(im Image) string {
@@ -416,21 +499,23 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 
 // fail records an image that did not arrive; usage marks bad input.
 func (r *runner) fail(im Image, i int, outcome Outcome, reason string, usage bool) {
-	r.end(im, i, nil, outcome, reason, usage)
+	r.end(im, i, nil, outcome, reason, usage, false)
 }
 
 // finish records an image's end: the report line, stdout, the [n/N] line.
 func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
-	r.end(im, i, res, outcome, reason, false)
+	r.end(im, i, res, outcome, reason, false, false)
 }
 
-func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage bool) {
+// end records an image's end; usage and final describe a failure (see
+// Failure).
+func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage, final bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished++
 	r.sum.Counts[outcome]++
 	if !outcome.Arrived() {
-		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage})
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage, Final: final})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
 	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
@@ -461,6 +546,8 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		word, detail = "done in an earlier run", ""
 	case Failed, NotDone:
 		word, detail = word+": "+reason, ""
+	case NotSigned:
+		word, detail = "not signed: "+reason, ""
 	case Missing, Different:
 		// --check: one problem a line in the summary; here the first.
 		first, rest, _ := strings.Cut(reason, "\n")
@@ -491,6 +578,9 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		if !outcome.Arrived() {
 			res = migrate.Failed(res, im.Source, im.Destination, reason)
 		}
+		if res != nil && im.DestinationName != "" {
+			res.Destination = im.DestinationName
+		}
 		if res != nil {
 			r.o.Print(im, res)
 		}
@@ -502,6 +592,8 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 }
 
 func (r *runner) printResult(im Image, res *migrate.Result) {
+	dst := im.DestinationLabel()
+	res.Destination = dst
 	if r.o.Format == "json" {
 		b, err := json.Marshal(res)
 		if err == nil {
@@ -509,7 +601,7 @@ func (r *runner) printResult(im Image, res *migrate.Result) {
 		}
 		return
 	}
-	fmt.Fprintf(r.o.Out, "%s@%s\n", familiar(im.Destination), res.DestinationDigest)
+	fmt.Fprintf(r.o.Out, "%s@%s\n", dst, res.DestinationDigest)
 }
 
 // Write prints the table a run ends with.
@@ -525,7 +617,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	row("same content", s.Counts[SameContent])
 	row("missing", s.Counts[Missing])
 	row("different", s.Counts[Different])
-	if s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
+	if s.Check || s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
 		// --check: nothing moved.
 	} else if dryRun {
 		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
@@ -535,6 +627,7 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 		row("up to date", s.Counts[UpToDate])
 		row("done in an earlier run", s.Counts[Done])
 	}
+	row("not signed", s.Counts[NotSigned])
 	row("failed", s.Counts[Failed])
 	row("not done (run again)", s.Counts[NotDone])
 	if !dryRun {

@@ -8,8 +8,11 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Outcomes of --check, which writes nothing: the mirror is equal to the
@@ -37,6 +40,24 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
 		return
 	}
+	if keys := r.keys(im); len(keys) > 0 && res.DestinationDigest != "" {
+		v, err := r.verifyDestination(ctx, dst, im, res, keys)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+				return
+			}
+			r.fail(im, i, Failed, errdefs.Message(err), false)
+			return
+		}
+		res.Signature = v
+		if !v.Signed {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s is %s", im.Destination.Name(), v))
+			if res.Status.OK() {
+				res.Status = check.NotSigned
+			}
+		}
+	}
 	outcome := Outcome(res.Status)
 	reason := strings.Join(res.Problems, "\n")
 	if r.o.PrintCheck != nil {
@@ -56,7 +77,21 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 		}
 		r.mu.Unlock()
 	}
-	r.end(im, i, nil, outcome, reason, false)
+	r.end(im, i, nil, outcome, reason, false, false)
+}
+
+// verifyDestination checks --check --verify-key: whether the destination
+// carries a signature by one of keys over the digest it serves.
+func (r *runner) verifyDestination(ctx context.Context, dst store.Store, im Image, res *check.Result, keys verify.Keys) (*verify.Verdict, error) {
+	d, err := v1.NewHash(res.DestinationDigest)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.Image(ctx, verify.Request{Store: dst, Digest: d, Repository: im.Destination.Context().Name(), Keys: keys, Referrers: migrate.FindReferrers})
+	if err != nil {
+		return nil, fmt.Errorf("verify the signature of %s: %w", im.Destination.Name(), err)
+	}
+	return v, nil
 }
 
 // readStores opens the image's two places for reading.

@@ -17,6 +17,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -41,7 +42,12 @@ type Request struct {
 	// OpenArchives opens several archive SRCs as one, grouping their images by
 	// name (k3s's per-architecture airgap archives). Nil opens each alone.
 	OpenArchives func(ctx context.Context, locs []location.Location) (store.Archive, error)
-	Warnf        func(format string, args ...any)
+	// OpenEngine opens a docker-daemon location: as a SRC (target false), or
+	// as the DST (target true; readOnly as ReadOnly says).
+	OpenEngine func(ctx context.Context, loc location.Location, target, readOnly bool) (store.Archive, error)
+	Warnf      func(format string, args ...any)
+	// LoadKey reads an entry's verify: key; nil refuses entries that name keys.
+	LoadKey func(path string) (*verify.Key, error)
 }
 
 // Resolved is the batch: its images, and the archives opened for it, which the
@@ -52,6 +58,9 @@ type Resolved struct {
 	Target store.Archive
 	// Opened are every archive opened, Target included.
 	Opened []store.Archive
+	// Selections are the repositories whose tags were listed and selected
+	// (-a, -r, repository and registry entries), for --prune.
+	Selections []Selection
 }
 
 // Close closes every archive opened; a target not committed is removed.
@@ -69,6 +78,8 @@ type destination struct {
 	host, path string
 	// exact is the whole destination of a one-image copy.
 	exact string
+	// loadKey reads an entry's verify: keys (Request.LoadKey).
+	loadKey func(path string) (*verify.Key, error)
 }
 
 // Resolve turns the request into images: lists tags of repository entries,
@@ -80,10 +91,19 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			res.Close()
 		}
 	}()
-	dst, err := parseDestination(req.Destination, req.Exact)
+	// One archive SRC and a DST with a tag: the archive's one image goes
+	// there, as a registry image would; told once the archive is open.
+	oneArchive := !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
+	if !req.Exact && !oneArchive && isTagged(req.Destination) {
+		if names := sourceNames(req.Entries); len(names) > 1 {
+			return res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
+		}
+	}
+	dst, err := parseDestination(req.Destination, req.Exact || oneArchive)
 	if err != nil {
 		return res, err
 	}
+	dst.loadKey = req.LoadKey
 	if dst.loc.IsArchive() {
 		switch _, statErr := os.Stat(dst.loc.Path); {
 		case req.ReadOnly && os.IsNotExist(statErr):
@@ -92,6 +112,13 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if dst.archive, err = req.OpenArchive(ctx, dst.loc, !req.ReadOnly); err != nil {
 				return res, err
 			}
+		}
+		res.Target = dst.archive
+		res.Opened = append(res.Opened, dst.archive)
+	}
+	if dst.loc.IsEngine() {
+		if dst.archive, err = req.OpenEngine(ctx, dst.loc, true, req.ReadOnly); err != nil {
+			return res, err
 		}
 		res.Target = dst.archive
 		res.Opened = append(res.Opened, dst.archive)
@@ -105,7 +132,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		tags  []string
 	}
 	var repos []*repoEntry
-	for _, e := range req.Entries {
+	entries, err := expandRegistries(ctx, req, req.Entries)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range entries {
 		loc, err := location.Parse(e.Source)
 		if err != nil {
 			return res, usage(e, "%v", err)
@@ -114,6 +145,24 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		case loc.IsArchive():
 			archiveLocs = append(archiveLocs, loc)
 			archiveEntries = append(archiveEntries, e)
+		case loc.IsEngine():
+			a, err := req.OpenEngine(ctx, loc, false, true)
+			if err != nil {
+				return res, err
+			}
+			res.Opened = append(res.Opened, a)
+			names, err := a.Images(ctx)
+			if err != nil {
+				return res, err
+			}
+			for _, n := range names {
+				im, err := dst.image(e, n, a.Repository(n.Context()), req.Platforms)
+				if err != nil {
+					return res, err
+				}
+				im.Origin = a.String()
+				res.Images = append(res.Images, im)
+			}
 		case e.Repository:
 			repo, err := name.NewRepository(normalizeName(e.Source))
 			if err != nil {
@@ -146,8 +195,8 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if err != nil {
 				return fmt.Errorf("list the tags of %s (%s): %w", r.repo.Name(), origin(r.entry), err)
 			}
-			r.tags = r.entry.Tags.Select(all)
-			return nil
+			r.tags, err = selectTags(gctx, repo, r.entry, all)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -163,6 +212,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 				return res, err
 			}
 			res.Images = append(res.Images, im)
+		}
+		if sel, err := dst.image(r.entry, r.repo.Tag("latest"), nil, req.Platforms); err == nil {
+			res.Selections = append(res.Selections, Selection{Entry: r.entry, Source: r.repo, Destination: sel.Destination.Context(), Tags: r.tags, Archive: dst.archive != nil})
 		}
 	}
 
@@ -191,8 +243,11 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 			if err != nil {
 				return res, err
 			}
-			if len(names) == 0 && req.Warnf != nil {
-				req.Warnf("warning: %s holds no images", a)
+			if len(names) == 0 {
+				return res, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
+			}
+			if oneArchive && len(names) != 1 {
+				return res, severalImages(req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
 			}
 			e := archiveEntries[min(i, len(archiveEntries)-1)]
 			for _, n := range names {
@@ -206,6 +261,9 @@ func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
 		}
 	}
 	res.Images, err = dedupe(res.Images)
+	if err == nil && dst.archive != nil {
+		defaultPlatforms(ctx, res.Images, req.Registry)
+	}
 	return res, err
 }
 
@@ -252,6 +310,100 @@ func CheckSinglePlatform(ctx context.Context, images []Image, target store.Archi
 	return nil
 }
 
+// oneArchiveSource reports a run of one archive SRC argument.
+func oneArchiveSource(entries []imagelist.Entry) bool {
+	if len(entries) != 1 || entries[0].File != "" || entries[0].Target != "" {
+		return false
+	}
+	loc, err := location.Parse(entries[0].Source)
+	return err == nil && loc.IsArchive()
+}
+
+// isTagged reports a DST that names a registry image with a tag.
+func isTagged(s string) bool {
+	if loc, err := location.Parse(s); err != nil || loc.IsArchive() || location.IsRegistryHost(s) {
+		return false
+	}
+	named, err := location.ParseReference(s)
+	if err != nil {
+		return false
+	}
+	_, ok := named.(reference.Tagged)
+	return ok
+}
+
+// sourceNames are the images the registry entries name, as far as they are
+// known before anything is asked: none for a repository or an archive.
+func sourceNames(entries []imagelist.Entry) []name.Reference {
+	var out []name.Reference
+	for _, e := range entries {
+		if e.Repository || e.Target != "" {
+			continue
+		}
+		if loc, err := location.Parse(e.Source); err != nil || loc.IsArchive() {
+			continue
+		}
+		if ref, err := parseSource(e.Source); err == nil {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// severalImages refuses a DST with a tag for several images (why says where
+// they come from), with the prefix that leads where the user meant: DST
+// without the path of the image it names (harbor.lan/mirror for
+// harbor.lan/mirror/golang:1.25-alpine and docker.io/library/golang), not DST
+// itself, under which every image would land a level deeper
+// (harbor.lan/mirror/golang/library/golang).
+func severalImages(dst, why string, names []name.Reference) error {
+	named, _ := location.ParseReference(dst)
+	host, path := reference.Domain(named), reference.Path(named)
+	var list []string
+	for _, n := range names {
+		list = append(list, familiar(n))
+	}
+	example := names[0]
+	prefixPath := path
+	for _, n := range names {
+		repoPath := n.Context().RepositoryStr()
+		short := repoPath
+		if named, err := reference.ParseNormalizedNamed(n.Context().Name()); err == nil {
+			// golang for docker.io/library/golang, as a user writes it.
+			short = strings.TrimPrefix(reference.FamiliarName(named), reference.Domain(named)+"/")
+		}
+		last := repoPath[strings.LastIndexByte(repoPath, '/')+1:]
+		if p, ok := cutTail(path, repoPath, short, last); ok {
+			example, prefixPath = n, p
+			break
+		}
+	}
+	prefix := host
+	if prefixPath != "" {
+		prefix += "/" + prefixPath
+	}
+	to := prefix + "/" + example.Context().RepositoryStr() + ":" + example.Identifier()
+	shown := list
+	if len(shown) > 3 {
+		shown = append(shown[:3:3], "…")
+	}
+	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
+		dst, why, strings.Join(shown, ", "), prefix, familiar(example), to)
+}
+
+// cutTail returns path without one of tails at its end, on a '/' boundary.
+func cutTail(path string, tails ...string) (string, bool) {
+	for _, tail := range tails {
+		if path == tail {
+			return "", true
+		}
+		if p, ok := strings.CutSuffix(path, "/"+tail); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // parseDestination reads DST as a place: an archive, or a registry prefix
 // ("harbor.lan/mirror", or a registry's root: "localhost:5000").
 func parseDestination(s string, exact bool) (destination, error) {
@@ -264,6 +416,9 @@ func parseDestination(s string, exact bool) (destination, error) {
 	}
 	if loc.IsArchive() {
 		return destination{loc: loc}, nil
+	}
+	if loc.IsEngine() {
+		return engineDestination(loc)
 	}
 	if exact {
 		named, err := location.ParseReference(s)
@@ -321,8 +476,8 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 		case name.Tag:
 			ref += ":" + s.TagStr()
 		case name.Digest:
-			if d.loc.IsArchive() {
-				return Image{}, usage(e, "%s is pinned by digest only, and an archive names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name())
+			if d.loc.IsArchive() || d.loc.IsEngine() {
+				return Image{}, usage(e, "%s is pinned by digest only, and %s names each image by a tag: give one (SRC NAME:TAG on a list line)", src.Name(), d.loc)
 			}
 			if len(plats) > 0 {
 				return Image{}, usage(e, "%s is pinned by digest only, and with --platform its digest changes: give a destination tag (SRC DST:TAG)", src.Name())
@@ -343,7 +498,39 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 	}
 	if d.archive != nil {
 		im.DestinationStore = d.archive.Repository(dstRef.Context())
+		if t, ok := dstRef.(name.Tag); ok && e.Target != "" && d.exact == "" && !hasHost(e.Target) {
+			// A name given without a registry is stored as given, and is
+			// what ctr and k3s import; stdout says it too.
+			if a, ok := d.archive.(interface {
+				RepositoryAs(name.Repository, string) store.Store
+			}); ok {
+				given := reference.FamiliarName(dstNamed)
+				im.DestinationStore = a.RepositoryAs(dstRef.Context(), given)
+				im.DestinationName = given + ":" + t.TagStr()
+			}
+		}
 		im.SinglePlatform = d.loc.Transport == location.DockerArchive
+	}
+	if one, ok := d.archive.(onePlatform); ok {
+		if p, single := one.OnePlatform(); single {
+			if len(im.Platforms) > 1 {
+				return Image{}, usage(e, "%s holds one platform per image (the classic image store), and %s asks for %d: give one --platform", d.archive, src.Name(), len(im.Platforms))
+			}
+			if len(im.Platforms) == 0 {
+				im.Platforms, im.defaultPlatform = []v1.Platform{p}, true
+			}
+			im.SinglePlatform = true
+		}
+	}
+	for _, path := range e.VerifyKeys {
+		if d.loadKey == nil {
+			return Image{}, usage(e, "verify: keys are not read here")
+		}
+		k, err := d.loadKey(path)
+		if err != nil {
+			return Image{}, usage(e, "%s", errdefs.Message(err))
+		}
+		im.VerifyKeys = append(im.VerifyKeys, k)
 	}
 	return im, nil
 }
@@ -356,11 +543,11 @@ func (d destination) target(e imagelist.Entry, src name.Reference) string {
 	switch {
 	case d.exact != "":
 		return d.exact
-	case e.Target == "" && d.loc.IsArchive():
+	case e.Target == "" && (d.loc.IsArchive() || d.loc.IsEngine()):
 		return src.Context().Name()
 	case e.Target == "":
 		return d.under(src.Context().RepositoryStr())
-	case d.loc.IsArchive() || hasHost(e.Target):
+	case d.loc.IsArchive() || d.loc.IsEngine() || hasHost(e.Target):
 		return e.Target
 	}
 	return d.under(e.Target)
@@ -487,4 +674,22 @@ func (a absentStore) GetBlob(context.Context, v1.Hash) (io.ReadCloser, error) {
 }
 func (a absentStore) PutBlob(context.Context, v1.Hash, int64, io.Reader) error {
 	return errdefs.New(errdefs.InvalidArgument, "%s is opened only to read", a.loc)
+}
+
+// engineDestination reads a docker-daemon DST: the engine alone is a place
+// (each image keeps its name); with a name, it is the one image's.
+func engineDestination(loc location.Location) (destination, error) {
+	d := destination{loc: loc}
+	if loc.Image == "" {
+		return d, nil
+	}
+	named, err := location.ParseReference(loc.Image)
+	if err != nil {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid image name in DST %q: %v", loc.Text, err)
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return destination{}, errdefs.New(errdefs.InvalidArgument, "invalid DST %q: give a tag, not a digest; an engine names images by tag", loc.Text)
+	}
+	d.exact = named.String()
+	return d, nil
 }

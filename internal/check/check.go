@@ -20,8 +20,10 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Status is the verdict on one image.
@@ -33,6 +35,9 @@ const (
 	SameContent Status = "same-content"
 	Missing     Status = "missing"   // the tag, a platform, a manifest or a blob is not there
 	Different   Status = "different" // a platform's layers differ
+	// NotSigned is a destination that holds the image but no signature by
+	// the --verify-key keys over its digest.
+	NotSigned Status = "not-signed"
 )
 
 // OK reports a verdict after which the mirror can be used.
@@ -47,6 +52,8 @@ type Result struct {
 	Status            Status `json:"status"`
 	// Problems says what is missing or different, one sentence each.
 	Problems []string `json:"problems"`
+	// Signature is what --verify-key found at the destination.
+	Signature *verify.Verdict `json:"signature,omitempty"`
 }
 
 // Request is one image to check.
@@ -180,6 +187,16 @@ func missingFrom(ctx context.Context, dst store.Store, d v1.Hash, ref name.Refer
 		if len(b.URLs) > 0 {
 			continue // foreign layers stay where their URLs point
 		}
+		if bs, ok := dst.(store.BlobSizer); ok {
+			// A blob of another size than its descriptor says does not pull.
+			switch n, ok, err := bs.BlobSize(ctx, b.Digest); {
+			case err != nil || !ok:
+				out = append(out, fmt.Sprintf("blob %s of manifest %s is not in %s", b.Digest, d, ref.Name()))
+			case store.SizeDisagrees(b.Digest, n, b.Size):
+				out = append(out, fmt.Sprintf("blob %s of manifest %s is %d bytes in %s, but the manifest says %d: the image does not pull; the source's manifest is damaged", b.Digest, d, n, ref.Name(), b.Size))
+			}
+			continue
+		}
 		if ok, err := dst.BlobExists(ctx, b.Digest); err != nil || !ok {
 			out = append(out, fmt.Sprintf("blob %s of manifest %s is not in %s", b.Digest, d, ref.Name()))
 		}
@@ -219,6 +236,11 @@ func images(ctx context.Context, s store.Store, d v1.Hash) ([]platformImage, err
 	m, err := v1.ParseManifest(bytes.NewReader(body))
 	if err != nil {
 		return nil, err
+	}
+	if m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON {
+		// An artifact (a Helm chart, a WASM module): its config is no image
+		// config and says no platform.
+		return []platformImage{{platform: v1.Platform{OS: "unknown", Architecture: "unknown"}, digest: d}}, nil
 	}
 	rc, err := s.GetBlob(ctx, m.Config.Digest)
 	if err != nil {

@@ -71,8 +71,11 @@ func Classify(err error) (Class, error) {
 	case !refusal(te):
 		return Fatal, err
 	case isOCI:
+		// Quote the registry: a manifest can be refused for its body (a
+		// mediaType field that disagrees with the type it was pushed as,
+		// say) as well as for its media type.
 		return OCIRejected, errdefs.Wrap(err, errdefs.Rejected,
-			"%s refused an OCI manifest (%s): it does not accept OCI media types", host, answer)
+			"%s refused the OCI manifest %s (%s)", host, mpe.Ref, reason(te))
 	case mpe.MediaType.IsIndex():
 		return IndexRejected, errdefs.Wrap(err, errdefs.Rejected,
 			"%s refused the manifest list for %s (%s): it does not accept manifest lists or indexes", host, mpe.Ref, answer)
@@ -80,14 +83,23 @@ func Classify(err error) (Class, error) {
 	return Fatal, err
 }
 
-// Hint is what an explicit --strategy run that failed with c should try next.
-func Hint(c Class) string {
+// Hint is what a run that failed with c, and had no other strategy to fall
+// back to, should try next. strategyGiven is whether the user chose the
+// strategy: only then is running "without --strategy" advice (a copy to or
+// from an archive has the index strategy alone, and gave none).
+func Hint(c Class, strategyGiven bool) string {
 	switch c {
 	case OCIRejected:
+		if !strategyGiven {
+			return "run again with --media-types docker (the digest then changes)"
+		}
 		return "run again with --media-types docker (the digest then changes), or without --strategy to let auto fall back"
 	case IndexRejected:
 		return "copy one platform at a time with --platform os/arch"
 	case SparseIndex, BlobCommit:
+		if !strategyGiven {
+			return ""
+		}
 		return "try --strategy manifest (through the Docker engine), or run without --strategy to let auto fall back"
 	}
 	return ""
@@ -116,6 +128,22 @@ func has(te *transport.Error, code transport.ErrorCode) bool {
 		}
 	}
 	return false
+}
+
+// reason is the registry's answer with its own words: codes and messages.
+func reason(te *transport.Error) string {
+	var s []string
+	for _, d := range te.Errors {
+		if d.Message != "" {
+			s = append(s, fmt.Sprintf("%s: %s", d.Code, d.Message))
+		} else {
+			s = append(s, string(d.Code))
+		}
+	}
+	if len(s) == 0 {
+		return fmt.Sprintf("%d %s", te.StatusCode, http.StatusText(te.StatusCode))
+	}
+	return fmt.Sprintf("%d %s", te.StatusCode, strings.Join(s, "; "))
 }
 
 func codes(te *transport.Error) string {

@@ -32,7 +32,17 @@ type Entry struct {
 	Repository bool
 	Tags       TagFilter
 
+	// Registry is set by `type: registry` and -r: Source is HOST[/NAMESPACE],
+	// whose repositories are listed and selected by Repos, then each one's
+	// tags by Tags. Target, when set, is the prefix they keep their paths under.
+	Registry bool
+	Repos    RepoFilter
+
 	Platforms []string // this entry's platforms as written, nil for the run's
+
+	// VerifyKeys are the cosign public keys of the entry's verify: (paths,
+	// relative ones made relative to the sync file); nil for the run's.
+	VerifyKeys []string
 }
 
 // Defaults are the run-wide settings a sync file's `defaults:` gives; a plain
@@ -40,6 +50,8 @@ type Entry struct {
 type Defaults struct {
 	Platforms []string
 	Jobs      int
+	// VerifyKeys are defaults' verify: keys, for entries that give none.
+	VerifyKeys []string
 }
 
 // Read parses the list at path ("-" reads stdin) and returns its entries and defaults.

@@ -38,6 +38,14 @@ func (l location) hasTagOrDigest() bool {
 // parseLocation checks s as a source or target. On failure it returns one
 // sentence that says what is wrong with s and what a valid one looks like.
 func parseLocation(s string) (location, string) {
+	if l, err := loc.Parse(s); err != nil && strings.HasPrefix(s, string(loc.DockerDaemon)) {
+		return location{}, err.Error()
+	} else if err == nil && l.IsEngine() {
+		if l.Image == "" {
+			return location{}, fmt.Sprintf("%q names no image; write e.g. docker-daemon:myapp:1.0 (docker-daemon: alone is a DST)", s)
+		}
+		return location{transport: "docker-daemon:"}, ""
+	}
 	for _, prefix := range transportPrefixes {
 		if path, ok := strings.CutPrefix(s, prefix); ok {
 			if path == "" {

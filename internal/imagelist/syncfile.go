@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -25,23 +26,39 @@ type syncFileSpec struct {
 }
 
 type defaultsSpec struct {
-	Platforms yaml.Node `yaml:"platforms"`
-	Parallel  yaml.Node `yaml:"parallel"` // regsync's name
-	Jobs      yaml.Node `yaml:"jobs"`     // docker migrate's flag name
+	Platforms yaml.Node   `yaml:"platforms"`
+	Parallel  yaml.Node   `yaml:"parallel"` // regsync's name
+	Jobs      yaml.Node   `yaml:"jobs"`     // docker migrate's flag name
+	Verify    *verifySpec `yaml:"verify"`
 }
 
 type entrySpec struct {
-	Source    yaml.Node `yaml:"source"`
-	Target    yaml.Node `yaml:"target"`
-	Type      yaml.Node `yaml:"type"`
-	Platforms yaml.Node `yaml:"platforms"`
-	Tags      *tagsSpec `yaml:"tags"`
+	Source    yaml.Node   `yaml:"source"`
+	Target    yaml.Node   `yaml:"target"`
+	Type      yaml.Node   `yaml:"type"`
+	Platforms yaml.Node   `yaml:"platforms"`
+	Tags      *tagsSpec   `yaml:"tags"`
+	Repos     *reposSpec  `yaml:"repos"`
+	Verify    *verifySpec `yaml:"verify"`
+}
+
+// verifySpec is `verify: {keys: [FILE…]}`: the cosign public keys one of
+// which must have signed the image (--verify-key).
+type verifySpec struct {
+	Keys yaml.Node `yaml:"keys"`
 }
 
 type tagsSpec struct {
 	Allow       yaml.Node `yaml:"allow"`
 	Deny        yaml.Node `yaml:"deny"`
 	SemverRange yaml.Node `yaml:"semverRange"`
+	Latest      yaml.Node `yaml:"latest"`
+}
+
+// reposSpec selects the repositories of a `type: registry` entry.
+type reposSpec struct {
+	Allow yaml.Node `yaml:"allow"`
+	Deny  yaml.Node `yaml:"deny"`
 }
 
 const maxJobs = 64
@@ -167,7 +184,37 @@ func (p *syncFile) defaults(spec defaultsSpec) (Defaults, error) {
 		}
 		d.Jobs = n
 	}
+	if d.VerifyKeys, err = p.verifyKeys(spec.Verify); err != nil {
+		return Defaults{}, err
+	}
 	return d, nil
+}
+
+// verifyKeys reads verify: {keys: [FILE…]}. A relative path is relative to
+// the sync file's directory, so that the file and its keys move together.
+func (p *syncFile) verifyKeys(spec *verifySpec) ([]string, error) {
+	if spec == nil {
+		return nil, nil
+	}
+	items, err := p.stringList(&spec.Keys, "keys", "verify: {keys: [cosign.pub]}")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, p.errorf(spec.Keys.Line, "verify has no keys; write e.g. verify: {keys: [cosign.pub]}, or leave verify out")
+	}
+	out := []string{}
+	for _, item := range items {
+		if strings.TrimSpace(item.text) == "" {
+			return nil, p.errorf(item.line, "keys has an empty entry; write the path of a cosign public key, e.g. keys: [cosign.pub]")
+		}
+		path := item.text
+		if !filepath.IsAbs(path) && p.file != "-" {
+			path = filepath.Join(filepath.Dir(p.file), path)
+		}
+		out = append(out, path)
+	}
+	return out, nil
 }
 
 func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
@@ -185,8 +232,10 @@ func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
 		case "image":
 		case "repository":
 			entry.Repository = true
+		case "registry":
+			entry.Registry = true
 		default:
-			return Entry{}, p.errorf(line, "type %q is neither image nor repository; write type: image (one image, the default) or type: repository (a repository's selected tags)", typ)
+			return Entry{}, p.errorf(line, "type %q is not image, repository or registry; write type: image (one image, the default), type: repository (a repository's selected tags) or type: registry (every repository under a registry or namespace)", typ)
 		}
 	}
 
@@ -194,11 +243,23 @@ func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
 		return Entry{}, p.errorf(entry.Line, "this sync entry has no source; add one, e.g. source: %s", referenceExample)
 	}
 	var err error
-	if entry.Source, err = p.location(&spec.Source, "source", entry.Repository); err != nil {
+	if entry.Registry {
+		if entry.Source, err = p.registrySource(&spec.Source); err != nil {
+			return Entry{}, err
+		}
+	} else if entry.Source, err = p.location(&spec.Source, "source", entry.Repository); err != nil {
 		return Entry{}, err
 	}
 	if given(&spec.Target) {
-		if entry.Target, err = p.location(&spec.Target, "target", entry.Repository); err != nil {
+		if entry.Target, err = p.location(&spec.Target, "target", entry.Repository || entry.Registry); err != nil {
+			return Entry{}, err
+		}
+	}
+	if spec.Repos != nil {
+		if !entry.Registry {
+			return Entry{}, p.errorf(p.keyLine(i, "repos", entry.Line), "repos apply only to type: registry; name one repository in source with type: repository instead, or add type: registry")
+		}
+		if entry.Repos, err = p.repoFilter(spec.Repos); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -206,12 +267,15 @@ func (p *syncFile) entry(i int, spec *entrySpec) (Entry, error) {
 		return Entry{}, err
 	}
 	if spec.Tags != nil {
-		if !entry.Repository {
-			return Entry{}, p.errorf(p.keyLine(i, "tags", entry.Line), "tags apply only to type: repository; for one image put the tag in source (e.g. source: nginx:1.27), or add type: repository")
+		if !entry.Repository && !entry.Registry {
+			return Entry{}, p.errorf(p.keyLine(i, "tags", entry.Line), "tags apply only to type: repository and type: registry; for one image put the tag in source (e.g. source: nginx:1.27), or add type: repository")
 		}
 		if entry.Tags, err = p.tagFilter(spec.Tags); err != nil {
 			return Entry{}, err
 		}
+	}
+	if entry.VerifyKeys, err = p.verifyKeys(spec.Verify); err != nil {
+		return Entry{}, err
 	}
 	return entry, nil
 }
@@ -311,6 +375,63 @@ func (p *syncFile) tagFilter(spec *tagsSpec) (TagFilter, error) {
 		}
 		f.ranges = append(f.ranges, c)
 		f.rangeText = append(f.rangeText, item.text)
+	}
+	if given(&spec.Latest) {
+		v, line, err := p.scalar(&spec.Latest, "latest", "latest: 5")
+		if err != nil {
+			return TagFilter{}, err
+		}
+		n, msg := ParseLatest(v)
+		if msg != "" {
+			return TagFilter{}, p.errorf(line, "latest %s", msg)
+		}
+		f.latest = n
+	}
+	return f, nil
+}
+
+// ParseLatest reads N of "the N newest tags": a whole number of 1 or more.
+// The message, when it is not, reads after "latest" or "--latest".
+func ParseLatest(s string) (int, string) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return 0, fmt.Sprintf("%q is not a whole number of 1 or more; give how many of the newest selected tags to keep, e.g. 5", s)
+	}
+	return n, ""
+}
+
+// registrySource reads the source of a type: registry entry: HOST[/NAMESPACE].
+func (p *syncFile) registrySource(n *yaml.Node) (string, error) {
+	s, line, err := p.scalar(n, "source", "source: "+registrySourceExample)
+	if err != nil {
+		return "", err
+	}
+	src, perr := ParseRegistrySource(s)
+	if perr != nil {
+		return "", p.errorf(line, "source of a registry entry: %v", perr)
+	}
+	return src.String(), nil
+}
+
+func (p *syncFile) repoFilter(spec *reposSpec) (RepoFilter, error) {
+	var f RepoFilter
+	for _, list := range []struct {
+		name string
+		node *yaml.Node
+		into *[]*regexp.Regexp
+	}{{"allow", &spec.Allow, &f.allow}, {"deny", &spec.Deny, &f.deny}} {
+		items, err := p.stringList(list.node, list.name, list.name+`: ["team/.*"]`)
+		if err != nil {
+			return RepoFilter{}, err
+		}
+		for _, item := range items {
+			re, msg := compileRepoPattern(list.name, item.text)
+			if msg != "" {
+				return RepoFilter{}, p.errorf(item.line, "%s", msg)
+			}
+			*list.into = append(*list.into, re)
+			f.text = append(f.text, list.name+" `"+item.text+"`")
+		}
 	}
 	return f, nil
 }
@@ -414,11 +535,15 @@ type specShape struct {
 
 var specShapes = map[string]specShape{
 	typeName[syncFileSpec](): {"at the top level", "version, defaults, sync", "the file", "a mapping with version, defaults and sync keys"},
-	typeName[defaultsSpec](): {"in defaults", "platforms, parallel, jobs", "defaults", "a mapping such as `parallel: 4`"},
-	typeName[entrySpec]():    {"in a sync entry", "source, target, type, platforms, tags", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
-	typeName[*entrySpec]():   {"in a sync entry", "source, target, type, platforms, tags", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
-	typeName[tagsSpec]():     {"in tags", "allow, deny, semverRange", "tags", "a mapping of allow, deny and semverRange"},
-	typeName[*tagsSpec]():    {"in tags", "allow, deny, semverRange", "tags", "a mapping of allow, deny and semverRange"},
+	typeName[defaultsSpec](): {"in defaults", "platforms, parallel, jobs, verify", "defaults", "a mapping such as `parallel: 4`"},
+	typeName[entrySpec]():    {"in a sync entry", "source, target, type, platforms, tags, repos, verify", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
+	typeName[*entrySpec]():   {"in a sync entry", "source, target, type, platforms, tags, repos, verify", "each sync entry", "a mapping such as `source: " + referenceExample + "`"},
+	typeName[verifySpec]():   {"in verify", "keys", "verify", "a mapping such as `keys: [cosign.pub]`"},
+	typeName[*verifySpec]():  {"in verify", "keys", "verify", "a mapping such as `keys: [cosign.pub]`"},
+	typeName[tagsSpec]():     {"in tags", "allow, deny, semverRange, latest", "tags", "a mapping of allow, deny, semverRange and latest"},
+	typeName[*tagsSpec]():    {"in tags", "allow, deny, semverRange, latest", "tags", "a mapping of allow, deny, semverRange and latest"},
+	typeName[reposSpec]():    {"in repos", "allow, deny", "repos", "a mapping of allow and deny"},
+	typeName[*reposSpec]():   {"in repos", "allow, deny", "repos", "a mapping of allow and deny"},
 	typeName[[]*entrySpec](): {"in sync", "", "sync", "a list of entries such as `- source: " + referenceExample + "`"},
 }
 

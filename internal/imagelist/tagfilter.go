@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -29,6 +30,43 @@ type TagFilter struct {
 	allow, deny []*regexp.Regexp
 	ranges      []*semver.Constraints
 	rangeText   []string // as written; Constraints.String() reformats
+	// latest, when above 0, keeps only the N newest of the selected tags
+	// (tags.latest, --latest); the caller orders them (see NewestBySemver).
+	latest int
+}
+
+// WithLatest returns the filter keeping only the n newest selected tags.
+func (f TagFilter) WithLatest(n int) TagFilter {
+	f.latest = n
+	return f
+}
+
+// Latest is N of "the N newest", or 0 for every selected tag.
+func (f TagFilter) Latest() int { return f.latest }
+
+// NewestBySemver returns the n newest of tags by version order when every one
+// of them reads as a version (leniently, as ranges read them), newest first;
+// ok is false when one does not, and the caller orders by creation time. Two
+// tags of one version ("1.2" and "v1.2.0") keep their order in tags, which
+// is the registry's listing order (lexical on distribution).
+func NewestBySemver(tags []string, n int) (newest []string, ok bool) {
+	type versioned struct {
+		tag string
+		v   *semver.Version
+	}
+	vs := make([]versioned, 0, len(tags))
+	for _, t := range tags {
+		v, err := semver.NewVersion(t)
+		if err != nil {
+			return nil, false
+		}
+		vs = append(vs, versioned{t, v})
+	}
+	slices.SortStableFunc(vs, func(a, b versioned) int { return b.v.Compare(a.v) })
+	for _, v := range vs[:min(n, len(vs))] {
+		newest = append(newest, v.tag)
+	}
+	return newest, true
 }
 
 // NewTagFilter compiles a filter from its parts as a sync file writes them:
@@ -80,7 +118,7 @@ func compileSemverRange(text string) (*semver.Constraints, string) {
 
 // Empty reports that no selection was given: every tag.
 func (f TagFilter) Empty() bool {
-	return len(f.allow) == 0 && len(f.deny) == 0 && len(f.ranges) == 0
+	return len(f.allow) == 0 && len(f.deny) == 0 && len(f.ranges) == 0 && f.latest == 0
 }
 
 // Select keeps the tags that the filter selects, in the order given: allow
@@ -147,6 +185,9 @@ func (f TagFilter) String() string {
 	add("allow", patternTexts(f.allow))
 	add("deny", patternTexts(f.deny))
 	add("semverRange", f.rangeText)
+	if f.latest > 0 {
+		parts = append(parts, fmt.Sprintf("the latest %d", f.latest))
+	}
 	return strings.Join(parts, "; ")
 }
 

@@ -20,6 +20,14 @@ func TestParse(t *testing.T) {
 		{"oci:", "", "", true},
 		{"docker-archive:", "", "", true},
 		{"ocix:foo", Registry, "", false},
+		{"docker-daemon:nginx:1.27", DockerDaemon, "", false},
+		{"docker-daemon:", DockerDaemon, "", false},
+		{"docker-daemon@edge:nginx", DockerDaemon, "", false},
+		{"docker-daemon@edge:", DockerDaemon, "", false},
+		{"docker-daemon@edge", "", "", true},
+		{"docker-daemon@:nginx", "", "", true},
+		{"docker-daemon@a/b:nginx", "", "", true},
+		{"docker-daemonx:foo", Registry, "", false},
 	} {
 		t.Run(c.in, func(t *testing.T) {
 			got, err := Parse(c.in)
@@ -36,7 +44,8 @@ func TestParse(t *testing.T) {
 // FuzzParse: any text parses or gives one sentence, and an archive always has
 // its path; nothing panics.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"nginx", "oci:dir", "oci-archive:a.tar.gz", "docker-archive:", "oci::", "localhost:5000/a:b@sha256:00"} {
+	for _, s := range []string{"nginx", "oci:dir", "oci-archive:a.tar.gz", "docker-archive:", "oci::", "localhost:5000/a:b@sha256:00",
+		"docker-daemon:", "docker-daemon:nginx:1.27", "docker-daemon@edge:", "docker-daemon@edge", "docker-daemon@:x", "docker-daemon@a:b:c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -50,10 +59,27 @@ func FuzzParse(f *testing.F) {
 		if l.IsArchive() && l.Path == "" {
 			t.Errorf("archive %q with no path", s)
 		}
+		if l.IsEngine() && l.IsArchive() {
+			t.Errorf("%q is both an engine and an archive", s)
+		}
 		if l.Text != s {
 			t.Errorf("Text %q, want %q", l.Text, s)
 		}
 	})
+}
+
+func TestParseEngine(t *testing.T) {
+	for _, c := range []struct{ in, context, image string }{
+		{"docker-daemon:nginx:1.27", "", "nginx:1.27"},
+		{"docker-daemon:", "", ""},
+		{"docker-daemon@edge:localhost:5000/app:v1", "edge", "localhost:5000/app:v1"},
+		{"docker-daemon@my-box.lan:", "my-box.lan", ""},
+	} {
+		l, err := Parse(c.in)
+		if err != nil || !l.IsEngine() || l.IsArchive() || l.Context != c.context || l.Image != c.image {
+			t.Errorf("Parse(%q) = %+v, %v; want context %q image %q", c.in, l, err, c.context, c.image)
+		}
+	}
 }
 
 func TestParseReference(t *testing.T) {

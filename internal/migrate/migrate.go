@@ -20,6 +20,8 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -66,9 +68,19 @@ type Options struct {
 	ReferrerTypes []string
 	// Manifests are the manifests read before, by digest (plan.Request).
 	Manifests *manifestcache.Cache
+	// Blobs records across runs where blobs were seen at each registry, to
+	// mount them from there (plan.Request.Seen).
+	Blobs *manifestcache.BlobRecord
+	// Uploads keeps the upload sessions of large blobs that were cut off
+	// (strategy.Input).
+	Uploads *uploadsession.Store
 	// Slots and Ledger are shared by the copies of a batch (see index.Options).
 	Slots  *strategy.Slots
 	Ledger *ledger.Ledger
+	// VerifyKeys, when set (--verify-key), are the keys one of which must have
+	// signed the source's digest; an image without such a signature is not
+	// copied (a NotSignedError).
+	VerifyKeys verify.Keys
 }
 
 // Counts and ManifestCounts are the strategies' counters.
@@ -112,6 +124,11 @@ type Result struct {
 	Steps *Steps `json:"plan,omitempty"`
 	// Referrers counts the artifacts copied with --referrers.
 	Referrers *ReferrerCounts `json:"referrers,omitempty"`
+	// Resumed lists the blobs whose upload went on from what an earlier,
+	// cut-off run had sent; bytes.copied counts only what this run sent.
+	Resumed []strategy.Resumed `json:"resumed,omitempty"`
+	// Signature is what --verify-key found at the source.
+	Signature *verify.Verdict `json:"signature,omitempty"`
 	// Plan is what the index strategy planned, for a batch's dry-run totals.
 	Plan *plan.Plan `json:"-"`
 }
@@ -176,6 +193,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
+	// Asked for by the user, not set below for an archive: a hint to run
+	// "without --strategy" is for a run that gave one.
+	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -185,7 +205,6 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
 	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
@@ -201,7 +220,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.DryRun {
 		manifests = manifests.ReadOnly()
 	}
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests})
+	seen := o.Blobs
+	if o.DryRun {
+		seen = seen.ReadOnly()
+	}
+	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests, Seen: seen})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,11 +232,17 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 	res := newResult(o, p)
 	res.PreviousDigest = previous
 	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
 		res.Mirror = m.ServedBy(o.Source.Identifier())
+	}
+	if len(o.VerifyKeys) > 0 {
+		if err := o.verifySource(ctx, src, p, res); err != nil {
+			res.DurationSeconds = time.Since(start).Seconds()
+			return res, nil, err
+		}
 	}
 	if o.DryRun {
 		s := steps[0]
@@ -235,17 +264,20 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 				}
 				res.Referrers = &counts
 			}
+			o.noteUnsigned(res)
 			res.DurationSeconds = time.Since(start).Seconds()
 			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
 		}
 		res.DestinationDigest = ""
 		res.DigestChanged = true
 		res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", s.Name())
+		o.noteUnsigned(res)
 		res.DurationSeconds = time.Since(start).Seconds()
 		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
 	}
 	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		o.Progress.Logf("%s is up to date at %s", o.Destination.Name(), p.Root.Digest)
+		// The summary says "up to date"; progress says what was found, once.
+		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
 	}
 	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
@@ -260,6 +292,8 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if err == nil {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
+			o.noteUnsigned(res)
+			o.recordBlobs(p, s.Name())
 			if o.Referrers {
 				q := p
 				if is, ok := s.(index.Strategy); ok {
@@ -287,7 +321,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
 		if explicit {
-			if hint := fallback.Hint(class); hint != "" {
+			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
 			return res, nil, cerr
@@ -320,7 +354,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {
@@ -329,10 +363,25 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
+// recordBlobs notes where the plan's blobs now are, for later runs to mount
+// them from: after the index strategy, which copies them as they are, into a
+// registry repository.
+func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
+	if o.Blobs == nil || o.DestinationStore != nil || !strings.HasPrefix(strategyName, StrategyIndex) {
+		return
+	}
+	host, repo := o.Destination.Context().RegistryStr(), o.Destination.Context().RepositoryStr()
+	for _, b := range p.Blobs {
+		if b.Action != plan.Foreign {
+			o.Blobs.Saw(host, b.Digest, repo)
+		}
+	}
+}
+
 // indexOptions are the executor's options for the copies this run makes
 // besides the image (its referrers).
 func (o Options) indexOptions() index.Options {
-	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger}
+	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:
@@ -421,6 +470,7 @@ func (r *Result) fill(name string, out strategy.Output) {
 	r.DigestNote = out.DigestNote
 	r.ContentVerified = out.ContentVerified
 	r.Manifests, r.Blobs, r.Bytes = out.Manifests, out.Blobs, out.Bytes
+	r.Resumed = out.Resumed
 }
 
 // newResult fills what the plan knows; counts are the plan's intent, which a

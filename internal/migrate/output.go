@@ -110,6 +110,7 @@ func Failed(res *Result, src, dst name.Reference, reason string) *Result {
 	if res != nil {
 		out.SourceDigest, out.Strategy, out.DryRun = res.SourceDigest, res.Strategy, res.DryRun
 		out.DurationSeconds, out.PreviousDigest = res.DurationSeconds, res.PreviousDigest
+		out.Signature = res.Signature
 		if res.Attempts != nil {
 			out.Attempts = res.Attempts
 		}

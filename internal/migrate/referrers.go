@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,10 +8,10 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
+	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // ReferrerCounts counts the artifacts (signatures, SBOMs, attestations) that
@@ -32,15 +31,7 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // a runaway registry cannot make the walk endless.
 const maxReferrers = 1000
 
-// referrerLister is a store with the OCI 1.1 referrers API (a registry that
-// answers GET /v2/NAME/referrers/DIGEST).
-type referrerLister interface {
-	Referrers(ctx context.Context, d v1.Hash) ([]v1.Descriptor, bool, error)
-}
-
-// fallbackTag is where a registry without the referrers API keeps the
-// referrers of d: an index tagged sha256-HEX (the OCI 1.1 fallback schema).
-func fallbackTag(d v1.Hash) string { return d.Algorithm + "-" + d.Hex }
+var fallbackTag = referrers.FallbackTag
 
 // copyReferrers copies, for every manifest of the copied graph whose digest
 // the copy kept, the artifacts that refer to it, and theirs in turn. Each is
@@ -64,13 +55,15 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 		subjects = append(subjects, m.Digest)
 	}
 	dstAPI := false
-	if l, ok := dst.(referrerLister); ok && !o.DryRun {
+	if l, ok := dst.(referrers.Lister); ok && !o.DryRun {
 		_, supported, err := l.Referrers(ctx, subjects[0])
 		if err != nil {
 			return counts, err
 		}
 		dstAPI = supported
 	}
+	// Each referrer's copy knows the answer: no need to ask again.
+	pw.ReferrersAPI = &dstAPI
 
 	seen := map[v1.Hash]bool{}
 	for _, s := range subjects {
@@ -105,7 +98,7 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 			subjects = append(subjects, r.Digest)
 		}
 		if len(listed) > 0 && !dstAPI && !o.DryRun {
-			if err := updateFallbackTag(ctx, dst, d, listed); err != nil {
+			if err := referrers.UpdateFallbackTag(ctx, dst, d, listed); err != nil {
 				return counts, err
 			}
 		}
@@ -135,8 +128,22 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 // s has it, and through the fallback tag, which tools write where it has not
 // (and some write anyway). --referrer-type narrows them by artifactType.
 func (o Options) findReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descriptor, error) {
+	out, err := FindReferrers(ctx, s, d)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.ReferrerTypes) > 0 {
+		out = slices.DeleteFunc(out, func(x v1.Descriptor) bool { return !slices.Contains(o.ReferrerTypes, x.ArtifactType) })
+	}
+	return out, nil
+}
+
+// FindReferrers lists every manifest that refers to d in s, through the
+// referrers API and the fallback tag (see findReferrers); --verify-key reads
+// the signatures among them.
+func FindReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descriptor, error) {
 	var out []v1.Descriptor
-	if l, ok := s.(referrerLister); ok {
+	if l, ok := s.(referrers.Lister); ok {
 		descs, _, err := l.Referrers(ctx, d)
 		if err != nil {
 			return nil, err
@@ -158,9 +165,6 @@ func (o Options) findReferrers(ctx context.Context, s store.Store, d v1.Hash) ([
 				out = append(out, m)
 			}
 		}
-	}
-	if len(o.ReferrerTypes) > 0 {
-		out = slices.DeleteFunc(out, func(x v1.Descriptor) bool { return !slices.Contains(o.ReferrerTypes, x.ArtifactType) })
 	}
 	return out, nil
 }
@@ -192,39 +196,4 @@ func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, 
 	}
 	_, err = index.Execute(ctx, p, src, dst, pw)
 	return false, err
-}
-
-// updateFallbackTag adds descs to the index tagged sha256-HEX of subject d in
-// dst, keeping the entries another tool put there.
-func updateFallbackTag(ctx context.Context, dst store.Store, d v1.Hash, descs []v1.Descriptor) error {
-	tag := fallbackTag(d)
-	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	body, _, err := dst.GetManifest(ctx, tag)
-	switch {
-	case errdefs.Is(err, errdefs.NotFound):
-	case err != nil:
-		return err
-	default:
-		if err := json.Unmarshal(body, &idx); err != nil {
-			return errdefs.New(errdefs.Rejected, "%s: the referrers tag %s is not an index (%v); remove it or fix it, then run again", dst, tag, err)
-		}
-	}
-	added := false
-	for _, r := range descs {
-		if !slices.ContainsFunc(idx.Manifests, func(x v1.Descriptor) bool { return x.Digest == r.Digest }) {
-			idx.Manifests = append(idx.Manifests, r)
-			added = true
-		}
-	}
-	if !added {
-		return nil
-	}
-	out, err := json.Marshal(idx)
-	if err != nil {
-		return err
-	}
-	if bytes.Equal(out, body) {
-		return nil
-	}
-	return dst.PutManifest(ctx, tag, types.OCIImageIndex, out)
 }

@@ -101,6 +101,13 @@ func Convert(ctx context.Context, p *Plan, src, dst store.Store, f Format, jobs 
 	if err := p.CanConvert(f); err != nil {
 		return nil, errdefs.New(errdefs.InvalidArgument, "cannot convert %s to %s media types: %v", p.Source.Name(), f, err)
 	}
+	for _, m := range p.Manifests {
+		if len(m.Children) > 0 {
+			// Its entries would name the converted children by new digests,
+			// and its parent it by a new one in turn: not done (yet).
+			return nil, errdefs.New(errdefs.InvalidArgument, "cannot convert %s to %s media types: it holds a nested index (%s); copy it without --media-types", p.Source.Name(), f, m.Digest)
+		}
+	}
 	q := &Plan{Source: p.Source, Destination: p.Destination, SourceDigest: p.SourceDigest, DigestChanged: true,
 		DestinationTag: p.DestinationTag, DestinationTagRead: p.DestinationTagRead}
 	reasons := []string{fmt.Sprintf("manifests converted to %s media types", f)}

@@ -32,7 +32,7 @@ func (p *Plan) Describe(w io.Writer, strategy string) error {
 		if owner == "" {
 			owner = p.Root.Label
 		}
-		fmt.Fprintf(tw, "blob\t%s\t%s\t%s\t%s\n", b.Digest, owner, units.HumanSize(float64(b.Size)), describeAction(b.Action, p))
+		fmt.Fprintf(tw, "blob\t%s\t%s\t%s\t%s\n", b.Digest, owner, units.HumanSize(float64(b.Size)), describeBlobAction(b, p))
 	}
 	for _, m := range p.Manifests {
 		fmt.Fprintf(tw, "manifest\t%s\t%s\t%s\t%s\n", m.Digest, m.Label, units.HumanSize(float64(m.Size)), describeAction(m.Action, p))
@@ -68,6 +68,15 @@ func (p *Plan) Describe(w io.Writer, strategy string) error {
 	_, err := fmt.Fprintf(w, "\nBlobs: %d to copy (%s), %d to mount (%s), %d skipped (%s). Nothing was written.\n",
 		copyN, units.HumanSize(float64(copyB)), mountN, units.HumanSize(float64(mountB)), skipN, units.HumanSize(float64(skipB)))
 	return err
+}
+
+// describeBlobAction names, for a mount from a repository an earlier run
+// saw the blob in, that repository.
+func describeBlobAction(b *Blob, p *Plan) string {
+	if b.Action == Mount && len(b.MountFrom) > 0 {
+		return "mount from " + b.MountFrom[0] + " (seen there before)"
+	}
+	return describeAction(b.Action, p)
 }
 
 func describeAction(a Action, p *Plan) string {

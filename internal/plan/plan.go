@@ -6,6 +6,7 @@ package plan
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -45,6 +47,10 @@ type Blob struct {
 	Action    Action
 	// Owner is the first platform that uses the blob, for progress display.
 	Owner string
+	// MountFrom are repositories of the destination's registry that held the
+	// blob in an earlier run (Request.Seen): a Mount tries them, in order,
+	// before it uploads.
+	MountFrom []string
 }
 
 // Manifest is one manifest of the graph.
@@ -57,10 +63,18 @@ type Manifest struct {
 	Label  string
 	Action Action
 	Blobs  []v1.Hash
+	// Children are the manifests an index among the children names (a
+	// nested index): they are pushed before it.
+	Children []v1.Hash
 	// Attestation marks a buildx attestation manifest (platform unknown/unknown).
 	Attestation bool
 
 	blobDescs []v1.Descriptor
+	// nested are the planned children of an index among the children.
+	nested []*Manifest
+	// artifactType is set for a manifest whose config is not an image
+	// config (a Helm chart, a WASM module, a signature): it has no platform.
+	artifactType types.MediaType
 	// present marks a manifest read from the destination, which holds it: the
 	// blobs it names are there too (a registry refuses a manifest without them).
 	present bool
@@ -115,6 +129,10 @@ type Request struct {
 	// has is not read from the source again, and an index's children are
 	// asked of the destination before its tag has answered.
 	Manifests *manifestcache.Cache
+	// Seen, when set, says where earlier runs saw blobs at the destination's
+	// registry: a blob the destination lacks but another repository there
+	// held is planned as a mount from there.
+	Seen *manifestcache.BlobRecord
 }
 
 // Build makes the plan for copying req.Source to req.Destination.
@@ -136,7 +154,11 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	}
 	dstTagRead := make(chan dstTag, 1)
 	go func() {
+		// Not while a copy of this batch writes the tag, when it is a
+		// referrers fallback tag (see referrers.Lock).
+		unlock := referrers.Lock(dst, req.Destination.Identifier())
 		body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
+		unlock()
 		dstTagRead <- dstTag{body, d, err}
 	}()
 	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
@@ -215,6 +237,10 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		if err != nil {
 			return nil, err
 		}
+		if len(req.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
+			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
+				formatList(req.Platforms), srcName, p.Root.artifactType)
+		}
 		if len(req.Platforms) > 0 && !slices.ContainsFunc(req.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
 				formatList(req.Platforms), srcName, platforms.Format(plat))
@@ -225,6 +251,9 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		p.Root.Label = platforms.Format(plat)
 		w.register(p.Root)
 	}
+	if _, ok := dst.(store.Mounter); ok && req.Seen != nil && req.Destination != nil {
+		w.seen, w.dstHost, w.dstRepo = req.Seen, req.Destination.Context().RegistryStr(), req.Destination.Context().RepositoryStr()
+	}
 	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
 		return nil, err
 	}
@@ -232,7 +261,31 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	if p.UpToDate {
 		p.Root.Action = Skip
 	}
+	if err := checkUnreadLayers(ctx, src, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkUnreadLayers asks a source that checks layers as they are read (an
+// archive) to check the ones this copy will not read, because the
+// destination has them already or takes them by a mount: the manifests it
+// pushes name them, and a layer that is not what its config says makes an
+// image nobody can pull. An up-to-date image pushes nothing.
+func checkUnreadLayers(ctx context.Context, src store.Store, p *Plan) error {
+	lc, ok := src.(store.LayerChecker)
+	if !ok || p.UpToDate {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2) // decompression is CPU: two at once, whatever --jobs says
+	for _, b := range p.Blobs {
+		if b.Action == Copy {
+			continue
+		}
+		g.Go(func() error { return lc.CheckLayer(gctx, b.Digest) })
+	}
+	return g.Wait()
 }
 
 // canMount reports whether dst can take src's blobs by a mount (two
@@ -277,6 +330,11 @@ type walker struct {
 
 	blobs map[v1.Hash]*Blob
 	order []*Blob
+
+	// seen is the record of earlier runs, for a registry destination:
+	// dstHost and dstRepo say where the destination is.
+	seen             *manifestcache.BlobRecord
+	dstHost, dstRepo string
 }
 
 // attestation annotations written by buildx/BuildKit.
@@ -292,25 +350,13 @@ type indexEntry struct {
 }
 
 func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(p.Root.Body, &doc); err != nil {
-		return fmt.Errorf("source %s: index is not JSON: %w", familiar(req.Source), err)
-	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(doc["manifests"], &raws); err != nil {
-		return fmt.Errorf("source %s: index has no manifests list: %w", familiar(req.Source), err)
-	}
-	entries := make([]indexEntry, len(raws))
-	for i, raw := range raws {
-		entries[i].raw = raw
-		if err := json.Unmarshal(raw, &entries[i].desc); err != nil {
-			return fmt.Errorf("source %s: bad index entry %d: %w", familiar(req.Source), i, err)
-		}
+	doc, entries, err := parseIndex(p.Root.Body)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", familiar(req.Source), err)
 	}
 
 	kept := entries
 	if len(req.Platforms) > 0 {
-		var err error
 		if kept, err = filterPlatforms(entries, req.Platforms, familiar(req.Source)); err != nil {
 			return err
 		}
@@ -333,26 +379,20 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 		}
 	}
 
-	labels := map[v1.Hash]string{}
-	for _, e := range kept {
-		if e.desc.Platform != nil && !isAttestation(e.desc) {
-			labels[e.desc.Digest] = platforms.Format(*e.desc.Platform)
-		}
-	}
-	children, err := w.children(ctx, kept, labels)
+	labels := labelsOf(kept)
+	children, err := w.children(ctx, kept, 1)
 	if errors.Is(err, errIncomplete) {
 		// The tag has the source's digest, but the index is sparse: a lax
 		// registry accepted it without every child. Not up to date after all:
 		// plan the copy of what is missing, and write the index again.
 		p.UpToDate, w.upToDate = false, false
-		children, err = w.children(ctx, kept, labels)
+		children, err = w.children(ctx, kept, 1)
 	}
 	if err != nil {
 		return err
 	}
 	for i, e := range kept {
-		w.register(children[i])
-		p.Manifests = append(p.Manifests, children[i])
+		w.add(p, children[i])
 		if e.desc.Platform != nil && !isAttestation(e.desc) {
 			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
 		}
@@ -363,12 +403,82 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 	return nil
 }
 
+// add lists m in p after the manifests it names (those of a nested index,
+// at any depth), so that each is pushed before the index that names it.
+func (w *walker) add(p *Plan, m *Manifest) {
+	for _, c := range m.nested {
+		w.add(p, c)
+	}
+	w.register(m)
+	p.Manifests = append(p.Manifests, m)
+}
+
+// labelsOf names the platform of each entry that has one (attestations
+// left out), for progress lines.
+func labelsOf(entries []indexEntry) map[v1.Hash]string {
+	labels := map[v1.Hash]string{}
+	for _, e := range entries {
+		if e.desc.Platform != nil && !isAttestation(e.desc) {
+			labels[e.desc.Digest] = platforms.Format(*e.desc.Platform)
+		}
+	}
+	return labels
+}
+
+// parseIndex reads the entries of an index, each with its raw JSON, so that
+// a rewritten index repeats every field of the entries it keeps.
+func parseIndex(body []byte) (map[string]json.RawMessage, []indexEntry, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, nil, fmt.Errorf("index is not JSON: %w", err)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(doc["manifests"], &raws); err != nil {
+		return nil, nil, fmt.Errorf("index has no manifests list: %w", err)
+	}
+	entries := make([]indexEntry, len(raws))
+	for i, raw := range raws {
+		entries[i].raw = raw
+		if err := json.Unmarshal(raw, &entries[i].desc); err != nil {
+			return nil, nil, fmt.Errorf("bad index entry %d: %w", i, err)
+		}
+	}
+	return doc, entries, nil
+}
+
+// maxIndexDepth bounds how deep indexes nest (an index in an index in …):
+// the OCI spec sets no limit, and real images nest two or three deep.
+const maxIndexDepth = 8
+
+// nested plans the children of m, an index found depth levels below the
+// top. Each is copied whole: its digest is the one its parent names.
+func (w *walker) nested(ctx context.Context, m *Manifest, depth int) error {
+	if depth >= maxIndexDepth {
+		return errdefs.New(errdefs.Rejected, "manifest %s (%s) nests indexes more than %d deep; refusing to follow them further", m.Digest, m.Label, maxIndexDepth)
+	}
+	_, entries, err := parseIndex(m.Body)
+	if err != nil {
+		return fmt.Errorf("manifest %s (%s): %w", m.Digest, m.Label, err)
+	}
+	kids, err := w.children(ctx, entries, depth+1)
+	if err != nil {
+		return err
+	}
+	m.nested = kids
+	for _, k := range kids {
+		m.Children = append(m.Children, k.Digest)
+	}
+	return nil
+}
+
 // errIncomplete is an up-to-date tag whose index lacks a child at the
 // destination.
 var errIncomplete = errors.New("the destination's index lacks a child")
 
-// children plans the index's children, at most jobs*2 at once.
-func (w *walker) children(ctx context.Context, kept []indexEntry, labels map[v1.Hash]string) ([]*Manifest, error) {
+// children plans the children of an index depth levels below the top (1
+// for the top index's own), at most jobs*4 at once.
+func (w *walker) children(ctx context.Context, kept []indexEntry, depth int) ([]*Manifest, error) {
+	labels := labelsOf(kept)
 	children := make([]*Manifest, len(kept))
 	g, gctx := errgroup.WithContext(ctx)
 	// Planning requests are small (HEADs, manifest GETs): more of them at once
@@ -383,7 +493,7 @@ func (w *walker) children(ctx context.Context, kept []indexEntry, labels map[v1.
 			label = "manifest " + shortDigest(e.desc.Digest)
 		}
 		g.Go(func() error {
-			m, err := w.child(gctx, e.desc, label)
+			m, err := w.child(gctx, e.desc, label, depth)
 			if m != nil {
 				m.Attestation = isAttestation(e.desc)
 			}
@@ -422,7 +532,12 @@ func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
 	root.Label, root.Action = pd.Platform, Copy
 	p.Root, p.Manifests = &root, nil
 	p.DigestChanged = true
-	p.ChangeReason = fmt.Sprintf("the %s image's own manifest is written, not an index", pd.Platform)
+	reason := fmt.Sprintf("the %s image's own manifest is written, not an index", pd.Platform)
+	if p.ChangeReason != "" {
+		// Say that a multi-platform source became one platform.
+		reason = p.ChangeReason + "; " + reason
+	}
+	p.ChangeReason = reason
 	keep := map[v1.Hash]bool{}
 	for _, d := range m.Blobs {
 		keep[d] = true
@@ -496,6 +611,18 @@ func filterPlatforms(entries []indexEntry, want []v1.Platform, src string) ([]in
 					have = append(have, platforms.Format(*e.desc.Platform))
 				}
 			}
+			nested := 0
+			for _, e := range entries {
+				if e.desc.MediaType.IsIndex() && (e.desc.Platform == nil || platforms.IsUnknown(e.desc.Platform)) {
+					nested++
+				}
+			}
+			if nested > 0 {
+				// --platform picks among the top-level entries by the platform
+				// their descriptors name; it does not rewrite nested indexes.
+				return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found among the entries of %s (it has %s): %d of them are indexes that name no platform, which --platform does not look into; copy it without --platform",
+					platforms.Format(w), src, cmp.Or(strings.Join(have, ", "), "none with a platform"), nested)
+			}
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s; it has %s", platforms.Format(w), src, strings.Join(have, ", "))
 		}
 	}
@@ -508,9 +635,12 @@ func filterPlatforms(entries []indexEntry, want []v1.Platform, src string) ([]in
 	return out, nil
 }
 
-// child plans one manifest of the index: skipped without a GET when the
-// destination has it, else fetched from the source with its blobs.
-func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Manifest, error) {
+// child plans one manifest of an index depth levels below the top: skipped
+// without a GET when the destination has it, else fetched from the source
+// with its blobs, or its own children when it is an index. It is pushed with
+// the media type its body says, which real layouts do not always repeat in
+// the parent's descriptor (skopeo does the same).
+func (w *walker) child(ctx context.Context, d v1.Descriptor, label string, depth int) (*Manifest, error) {
 	m := &Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Label: label, Action: Copy}
 	if w.upToDate {
 		// The tag already points at this index: read the child where it is
@@ -528,14 +658,18 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 			return nil, err
 		}
 		w.cache.Put(d.Digest, body)
-		if m.MediaType == "" {
-			m.MediaType = got.MediaType
+		if mt, err := store.MediaType(body, cmp.Or(got.MediaType, d.MediaType)); err == nil {
+			m.MediaType = mt
 		}
-		if !m.MediaType.IsIndex() {
-			m.Body, m.present = body, true
-			if _, err := w.image(ctx, m, label); err != nil {
+		m.Body, m.present = body, true
+		if m.MediaType.IsIndex() {
+			if err := w.nested(ctx, m, depth); err != nil {
 				return nil, err
 			}
+			return m, nil
+		}
+		if _, err := w.image(ctx, m, label); err != nil {
+			return nil, err
 		}
 		return m, nil
 	}
@@ -553,13 +687,14 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string) (*Man
 		return nil, err
 	}
 	m.Body = body
-	if m.MediaType == "" {
-		if m.MediaType, err = store.MediaType(body, ""); err != nil {
-			return nil, fmt.Errorf("manifest %s (%s): %w", d.Digest, label, err)
-		}
+	if m.MediaType, err = store.MediaType(body, d.MediaType); err != nil {
+		return nil, fmt.Errorf("manifest %s (%s): %w", d.Digest, label, err)
 	}
 	if m.MediaType.IsIndex() {
-		return nil, errdefs.New(errdefs.Rejected, "manifest %s (%s) is itself an index; nested indexes are not supported yet", d.Digest, label)
+		if err := w.nested(ctx, m, depth); err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
 	if _, err := w.image(ctx, m, label); err != nil {
 		return nil, err
@@ -658,14 +793,29 @@ func (w *walker) image(ctx context.Context, m *Manifest, owner string) (v1.Platf
 		return v1.Platform{}, fmt.Errorf("manifest %s: %w", m.Digest, err)
 	}
 	m.blobDescs = append([]v1.Descriptor{mf.Config}, mf.Layers...)
+	if !isImageConfig(mf.Config.MediaType) {
+		m.artifactType = cmp.Or(types.MediaType(mf.ArtifactType), mf.Config.MediaType)
+	}
 	if owner != "" {
 		return v1.Platform{}, nil
 	}
 	if mf.Config.Platform != nil {
 		return *mf.Config.Platform, nil
 	}
+	if m.artifactType != "" {
+		// Only an image config says a platform; any other config (a Helm
+		// chart's, a WASM module's, bytes that are not JSON) is copied as
+		// it is, unread.
+		return v1.Platform{OS: "unknown", Architecture: "unknown"}, nil
+	}
 	// A single image: its platform is in its config.
 	return w.configPlatform(ctx, mf.Config.Digest)
+}
+
+// isImageConfig reports a config media type that is an image's: the only
+// kind that carries a platform.
+func isImageConfig(mt types.MediaType) bool {
+	return mt == types.OCIConfigJSON || mt == types.DockerConfigJSON
 }
 
 // maxConfigSize bounds what is read into memory for an image config.
@@ -739,7 +889,7 @@ func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 			continue
 		}
 		g.Go(func() error {
-			ok, err := w.dst.BlobExists(gctx, b.Digest)
+			ok, err := store.BlobPresent(gctx, w.dst, b.Digest, b.Size, w.src)
 			if err != nil {
 				return err
 			}
@@ -748,6 +898,10 @@ func (w *walker) checkBlobs(ctx context.Context, mount bool) error {
 				b.Action = Skip
 			case mount:
 				b.Action = Mount
+			default:
+				if from := w.seen.Where(w.dstHost, b.Digest, w.dstRepo); len(from) > 0 {
+					b.Action, b.MountFrom = Mount, from
+				}
 			}
 			return nil
 		})

@@ -15,14 +15,13 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// display feeds BuildKit's progress display (what `docker build` shows on a
-// terminal, and its rawjson stream) with the run's steps as BuildKit's
-// vertexes: one per group (a platform, or an image in a batch) with a status
-// per transfer under it, one per message, and one for the total.
-//
-// It is used as buildx uses it: UpdateFrom reads SolveStatus events from a
-// channel until it is closed, then draws the final frame. All methods but
-// send and close are called with the view's lock held.
+// display keeps the run's steps as BuildKit's vertexes: one per group (a
+// platform, or an image in a batch) with a status per transfer under it, one
+// per message, and one for the total. On a terminal they are drawn by
+// ttyScreen (tty.go) in BuildKit's look; for rawjson they feed BuildKit's
+// progress display as buildx does: UpdateFrom reads SolveStatus events from a
+// channel until it is closed. All methods but send and close are called with
+// the view's lock held.
 type display struct {
 	mode Mode
 	ui   progressui.Display
@@ -43,12 +42,21 @@ type display struct {
 	totalVtx   *vertex
 	totalBytes *status
 	totalShown time.Time
+
+	// tty draws the view on a terminal (nil for rawjson), from listed: the
+	// groups and messages in the order they came; start is the run's.
+	tty    *ttyScreen
+	listed []*vertex
+	start  time.Time
 }
 
 type vertex struct {
 	client.Vertex
 	dirty bool
 	open  []*status
+	// group is the group the vertex stands for; nil for a message.
+	group  *group
+	listed bool
 }
 
 type status struct {
@@ -61,10 +69,9 @@ type status struct {
 const phase = "Copying"
 
 func newDisplay(out io.Writer, mode Mode) (*display, error) {
-	d := &display{mode: mode, out: out, ch: make(chan *client.SolveStatus, 64), done: make(chan struct{})}
+	d := &display{mode: mode, out: out, ch: make(chan *client.SolveStatus, 64), done: make(chan struct{}), start: time.Now()}
 	var err error
-	switch mode {
-	case TTY:
+	if mode == TTY {
 		f, ok := out.(console.File)
 		if !ok {
 			return nil, errors.New("not a terminal")
@@ -72,11 +79,17 @@ func newDisplay(out io.Writer, mode Mode) (*display, error) {
 		if d.con, err = console.ConsoleFromFile(f); err != nil {
 			return nil, err
 		}
-		d.ui, err = progressui.NewDisplay(out, progressui.TtyMode, progressui.WithPhase(phase))
-	default:
-		d.ui, err = progressui.NewDisplay(out, progressui.RawJSONMode)
+		d.tty = &ttyScreen{out: out, size: func() (int, int) {
+			sz, err := d.con.Size()
+			if err != nil {
+				return sizeOrDefault(0, 0)
+			}
+			return sizeOrDefault(int(sz.Width), int(sz.Height))
+		}}
+		close(d.done)
+		return d, nil
 	}
-	if err != nil {
+	if d.ui, err = progressui.NewDisplay(out, progressui.RawJSONMode); err != nil {
 		return nil, err
 	}
 	go func() {
@@ -90,8 +103,8 @@ func newDisplay(out io.Writer, mode Mode) (*display, error) {
 
 // width is the terminal's; 0 when it has none (rawjson).
 func (d *display) width() int {
-	if d.con == nil {
-		return 0
+	if d.con == nil || d.tty != nil {
+		return 0 // rawjson has none; the terminal's view cuts its own lines
 	}
 	if sz, err := d.con.Size(); err == nil && sz.Width > 0 {
 		return int(sz.Width)
@@ -129,6 +142,10 @@ func (d *display) fit(s string, chrome int) (string, bool) {
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 func (d *display) mark(v *vertex) {
+	if !v.listed && v != d.totalVtx {
+		v.listed = true
+		d.listed = append(d.listed, v)
+	}
 	if !v.dirty {
 		v.dirty = true
 		d.dirty = append(d.dirty, v)
@@ -146,7 +163,7 @@ func (d *display) vertexFor(g *group) *vertex {
 	if g.vtx == nil {
 		now := time.Now()
 		name, _ := d.fit(g.name, vertexChrome)
-		g.vtx = &vertex{Vertex: client.Vertex{Digest: digest.FromString("group\x00" + g.name), Name: name, Started: &now}}
+		g.vtx = &vertex{Vertex: client.Vertex{Digest: digest.FromString("group\x00" + g.name), Name: name, Started: &now}, group: g}
 		d.mark(g.vtx)
 	}
 	return g.vtx
@@ -259,6 +276,12 @@ func (d *display) flush(t *total, now time.Time) *client.SolveStatus {
 	case t.expected > 0 && (d.totalVtx == nil || d.totalVtx.Name == "total: planning" || now.Sub(d.totalShown) >= 500*time.Millisecond):
 		d.showTotal(t, now, "total "+t.text(now), nil)
 	}
+	if d.tty != nil {
+		w, h := d.tty.size()
+		d.tty.prepare(render(d.frame(now, false, nil), w, h))
+		d.dirty, d.statuses = d.dirty[:0], d.statuses[:0]
+		return nil
+	}
 	if len(d.dirty) == 0 && len(d.statuses) == 0 {
 		return nil
 	}
@@ -325,6 +348,16 @@ func (d *display) finish(groups []*group, t *total, err error) *client.SolveStat
 			d.mark(v)
 		}
 	}
+	if d.tty != nil {
+		text := "total " + t.final(now, err)
+		if t.expected == 0 {
+			text = "total: no bytes to move"
+		}
+		d.showTotal(t, now, text, err)
+		w, h := d.tty.size()
+		d.tty.prepare(render(d.frame(now, true, err), w, h))
+		return nil
+	}
 	if d.totalVtx != nil || t.expected > 0 {
 		text := "total " + t.final(now, err)
 		if t.expected == 0 {
@@ -372,6 +405,10 @@ func RawJSONEvent(text string, failed bool) ([]byte, error) {
 
 // send hands BuildKit's display a change; called without the view's lock.
 func (d *display) send(s *client.SolveStatus) {
+	if d.tty != nil {
+		d.tty.draw()
+		return
+	}
 	if s != nil {
 		d.ch <- s
 	}
@@ -381,9 +418,21 @@ func (d *display) send(s *client.SolveStatus) {
 // terminal cut.
 func (d *display) close(final *client.SolveStatus) {
 	d.send(final)
+	if d.tty != nil {
+		return // the last frame says every message in full
+	}
 	close(d.ch)
 	<-d.done
 	for _, m := range d.cut {
 		fmt.Fprintln(d.out, Wrap(m, d.width(), "  "))
 	}
+}
+
+// frame is what the terminal's view shows now.
+func (d *display) frame(now time.Time, final bool, err error) frameOf {
+	total := "total: planning"
+	if d.totalVtx != nil {
+		total = d.totalVtx.Name
+	}
+	return frameOf{elapsed: now.Sub(d.start), total: total, items: d.listed, now: now, final: final, err: err}
 }

@@ -1,9 +1,10 @@
 // Package progress shows what a migration is doing, on stderr. On a terminal
-// it is BuildKit's own display (what `docker build` and `docker buildx` show:
-// one line per platform, or per image in a batch, with its transfers under it
-// and a total with speed and ETA); --progress rawjson is BuildKit's event
-// stream; plain is one line per step as it starts and ends, with durations;
-// quiet shows nothing.
+// it is a view in the look of BuildKit's display (what `docker build` and
+// `docker buildx` show: one line per platform, or per image in a batch, with
+// its transfers under it and a total with speed and ETA), drawn to fit the
+// terminal (tty.go); --progress rawjson is BuildKit's event stream; plain is a
+// line per platform or image as it is planned and done, and one as each
+// transfer that lasts starts and ends; quiet shows nothing.
 package progress
 
 import (
@@ -77,6 +78,9 @@ type group struct {
 	// ended: Finish gave the group its last line.
 	ended bool
 	vtx   *vertex
+	// started is when the group's first task or plan came (plain mode's
+	// group line says how long it took).
+	started time.Time
 }
 
 func (g *group) finished() bool { return g.tasks > 0 && g.tasksDone >= g.tasks }
@@ -133,11 +137,13 @@ func (w *Writer) groupFor(name string) string {
 
 // Task is one unit of work (a blob or a manifest) within a group (a platform).
 type Task struct {
-	w       *Writer
-	g       *group
-	name    string
-	size    int64
-	seen    int64
+	w    *Writer
+	g    *group
+	name string
+	size int64
+	seen int64
+	// held is the part of seen an earlier run moved (Held).
+	held    int64
 	done    bool
 	started time.Time
 	// shown: plain mode printed its start line.
@@ -191,7 +197,7 @@ func (w *Writer) Expect(groupName string, tasks int, size int64) {
 func (w *Writer) groupLocked(name string) *group {
 	g := w.groups[name]
 	if g == nil {
-		g = &group{name: name}
+		g = &group{name: name, started: time.Now()}
 		w.groups[name] = g
 		w.order = append(w.order, g)
 	}
@@ -211,13 +217,27 @@ func (t *Task) Add(n int64) {
 	t.w.mu.Unlock()
 }
 
+// Held records n bytes the destination holds from an earlier run (a resumed
+// upload): done, but not moved by this run, so the speed does not count them.
+func (t *Task) Held(n int64) {
+	t.w.mu.Lock()
+	t.seen += n
+	t.held += n
+	t.g.current += n
+	t.w.total.done += n
+	if t.status != nil {
+		t.w.display.progressTask(t.status, t.seen)
+	}
+	t.w.mu.Unlock()
+}
+
 // Reset forgets the bytes done so far (a retried transfer starts again).
 func (t *Task) Reset() {
 	t.w.mu.Lock()
 	t.g.current -= t.seen
 	t.w.total.done -= t.seen
-	t.w.total.moved -= t.seen
-	t.seen = 0
+	t.w.total.moved -= t.seen - t.held
+	t.seen, t.held = 0, 0
 	if t.status != nil {
 		t.w.display.progressTask(t.status, 0)
 	}
@@ -243,16 +263,22 @@ func (t *Task) Done(status string) {
 		w.display.endTask(t.status, t.size)
 		w.display.touchGroup(t.g)
 	case w.mode == Plain:
-		line = fmt.Sprintf("%s: %s %s", t.g.name, t.name, status)
-		var notes []string
-		if t.size > 0 {
-			notes = append(notes, units.HumanSize(float64(t.size)))
+		// A CI log gets a line for each transfer that lasted (it had a
+		// start line), and one per group when the group is done; the many
+		// that end at once are said in that line. Steps of a group that was
+		// not planned (Expect) have no group line, so each says it ends;
+		// in a batch, the image's own line (Finish) says it.
+		batch := w.as != ""
+		if t.shown || (!t.g.planned && !batch) {
+			line = fmt.Sprintf("%s: %s %s", t.g.name, t.name, status)
+			line += notes(t.size, time.Since(t.started))
 		}
-		if d := time.Since(t.started); d >= 50*time.Millisecond {
-			notes = append(notes, seconds(d))
-		}
-		if len(notes) > 0 {
-			line += " (" + strings.Join(notes, ", ") + ")"
+		if t.g.planned && t.g.finished() && !batch {
+			if line != "" {
+				line += "\n"
+			}
+			line += fmt.Sprintf("%s: done, %s", t.g.name, plural(t.g.tasks, "blob or manifest", "blobs and manifests")) +
+				notes(t.g.total, time.Since(t.g.started))
 		}
 	}
 	w.mu.Unlock()
@@ -300,6 +326,32 @@ func (w *Writer) Finish(line string, err error) {
 	}
 	w.mu.Unlock()
 	w.out.printf("%s\n", line)
+}
+
+// Above returns a writer for out, a stream that shares the terminal with the
+// view (stdout on the same terminal as stderr): what it writes, whole lines,
+// goes above the view, which is drawn again below it. Elsewhere (no view on a
+// terminal, or once it stopped) it is out.
+func (w *Writer) Above(out io.Writer) io.Writer {
+	if w == nil || w.display == nil || w.display.tty == nil {
+		return out
+	}
+	return aboveWriter{w: w, out: out}
+}
+
+type aboveWriter struct {
+	w   *Writer
+	out io.Writer
+}
+
+func (a aboveWriter) Write(p []byte) (int, error) {
+	a.w.mu.Lock()
+	live := !a.w.stopped
+	a.w.mu.Unlock()
+	if !live {
+		return a.out.Write(p)
+	}
+	return a.w.display.tty.above(a.out, p)
 }
 
 // Close stops the display, leaving its last state on screen.
@@ -357,9 +409,29 @@ func (v *view) tick() {
 	}
 }
 
-// startDelay is how long a step runs before plain mode prints its start line:
-// the many steps that end sooner are said once, when they end.
-const startDelay = 300 * time.Millisecond
+// notes is " (1.2MB, 3.4s)": a size, and a duration worth saying.
+func notes(size int64, d time.Duration) string {
+	var n []string
+	if size > 0 {
+		n = append(n, units.HumanSize(float64(size)))
+	}
+	if d >= 50*time.Millisecond {
+		n = append(n, seconds(d))
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(n, ", ") + ")"
+}
+
+// startDelay is how long a step runs before plain mode prints its start line
+// (and then its end line): the many steps that end sooner are said in their
+// group's line. In a batch, where many images move at once and each has a
+// line of its own, only a transfer that lasts longer gets lines.
+const (
+	startDelay      = time.Second
+	batchStartDelay = 5 * time.Second
+)
 
 // totalEvery is how often plain mode prints the total while bytes move.
 const totalEvery = 5 * time.Second
@@ -376,7 +448,8 @@ func (v *view) plainLinesLocked(now time.Time) []string {
 	for _, t := range v.tasks {
 		switch {
 		case t.done:
-		case now.Sub(t.started) >= startDelay:
+		case now.Sub(t.started) >= startDelay && (t.w.as == "" || now.Sub(t.started) >= batchStartDelay):
+			t.shown = true
 			line := fmt.Sprintf("%s: %s started", t.g.name, t.name)
 			if t.size > 0 {
 				line += " (" + units.HumanSize(float64(t.size)) + ")"

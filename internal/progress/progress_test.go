@@ -60,14 +60,19 @@ func TestPlain(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"linux/amd64: 2 blobs and manifests to copy (3kB)\n",
-		"linux/amd64: blob 222222222222 mounted (1kB)\n",
 		"linux/amd64: blob 111111111111 started (2kB)\n",
 		"linux/amd64: blob 111111111111 copied (2kB, ",
+		"linux/amd64: done, 2 blobs and manifests (3kB, ",
 		"a note\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
+	}
+	// A step that ended at once is said in its group's line, not in one of
+	// its own.
+	if strings.Contains(got, "222222222222") {
+		t.Errorf("a step that ended at once has lines of its own:\n%s", got)
 	}
 	if strings.Contains(got, "222222222222 started") {
 		t.Errorf("a step that ended at once has a start line:\n%s", got)
@@ -84,7 +89,8 @@ func TestPlainGroupView(t *testing.T) {
 	img.Task("linux/arm64", "blob 333333333333", 0).Done("copied")
 	img.Finish("[1/1] nginx:1.27 … copied", nil)
 	pw.Close()
-	want := "nginx:1.27: blob 333333333333 copied\n[1/1] nginx:1.27 … copied\n"
+	// In a batch the image's line says it all.
+	want := "[1/1] nginx:1.27 … copied\n"
 	if out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
 	}

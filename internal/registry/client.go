@@ -137,7 +137,6 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	}
 	c.mu.Unlock()
 
-	host := repo.RegistryStr()
 	scopes := []string{repo.Scope(transport.PullScope)}
 	if access == Push {
 		scopes = []string{repo.Scope(transport.PushScope)}
@@ -149,6 +148,23 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 	if access == Push {
 		op = "push to " + repo.Name()
 	}
+	r, err := c.open(repo, access, scopes, op)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.repos == nil {
+		c.repos = map[string]*Repository{}
+	}
+	c.repos[key] = r
+	c.mu.Unlock()
+	return r, nil
+}
+
+// open makes a handle on repo that signs in for scopes; op names what it is
+// for in failures ("read old.lan/app", "list the repositories of old.lan").
+func (c *Client) open(repo name.Repository, access Access, scopes []string, op string) (*Repository, error) {
+	host := repo.RegistryStr()
 	reg := repo.Registry
 	if IsLoopback(host) || (c.transports.insecure != nil && c.transports.insecure(host)) || c.transports.hostsSayHTTP(host) {
 		// name.Insecure lets the ping fall back to plain HTTP; schemePolicy still
@@ -190,13 +206,8 @@ func (c *Client) Repository(ctx context.Context, repo name.Repository, access Ac
 		notifyf:    c.notifyf,
 		ratef:      c.ratef,
 		access:     access,
+		owner:      c,
 	}
-	c.mu.Lock()
-	if c.repos == nil {
-		c.repos = map[string]*Repository{}
-	}
-	c.repos[key] = r
-	c.mu.Unlock()
 	return r, nil
 }
 

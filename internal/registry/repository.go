@@ -55,6 +55,9 @@ type Repository struct {
 	signin *signIn
 	// unreadable is why the user's credentials could not be read, if so.
 	unreadable string
+	// owner opened the handle: MountFrom asks it for a handle whose token
+	// also reaches the repository mounted from.
+	owner *Client
 }
 
 // Host is the registry host the handle talks to.

@@ -154,6 +154,11 @@ func (t *transports) build(host string, insecure bool, entry *Endpoint) (http.Ro
 		allowHTTP = allowHTTP || entry.URL.Scheme == "http"
 	}
 	small := newHTTPTransport(tlsConfig, true)
+	// Small requests need no large buffers, and planning holds many of their
+	// connections open at once (each idle one keeps its buffers): 4 KiB, the
+	// default, not the 256 KiB blobs stream through. At 512 KiB a connection
+	// these buffers were most of a batch's memory.
+	small.WriteBufferSize, small.ReadBufferSize = 0, 0
 	// Blob bodies go over HTTP/1.1, a connection each: over HTTP/2 every
 	// transfer would share one connection, and a far link caps each connection
 	// (TCP window, a per-flow limit on the path), so parallel copies would gain

@@ -29,28 +29,140 @@ type Rewinder interface {
 	Rewind(ctx context.Context, off int64) error
 }
 
+// SessionKeeper is an upload body that carries an upload session across
+// runs: the one an earlier run was cut off in, and this run's when it is cut
+// off in turn (an interrupt, a link that dropped), so that the next run goes
+// on from what the registry holds instead of sending the blob again.
+type SessionKeeper interface {
+	Rewinder
+	// KeptSession is the URL of the session an earlier run left for this
+	// blob, or "".
+	KeptSession() string
+	// ResumeAt makes the next Read return the blob from byte off on, bytes
+	// the body has not read: the registry holds those from an earlier run.
+	ResumeAt(ctx context.Context, off int64) error
+	// KeepSession records loc, a session that holds part of the blob, for a
+	// later run; "" forgets the record (the blob arrived, or the session
+	// is no use).
+	KeepSession(loc string)
+}
+
+// keepSessionOver is the size from which a cut-off upload is worth keeping
+// for the next run; a smaller blob is sent again whole, and its session is
+// cancelled.
+const keepSessionOver = 4 << 20
+
 // PutBlob uploads blob d in one session: POST, then the body in one PATCH, then
 // the committing PUT, which is sent only once body has been read to its end.
 // When the PATCH breaks (the registry stalls, resets, or its answer is lost)
 // and body is a Rewinder, the upload goes on from where the registry says it
 // stands (a GET on the session gives its Range), or in a new session from the
 // start where it does not say. The session is cancelled on every way out but
-// the commit. A small blob (store.SmallBlobSize or less) goes in the committing
-// PUT itself (putSmall).
+// the commit, unless body is a SessionKeeper and the upload of a large blob
+// was cut off: then the session is kept for the next run, which goes on from
+// where the registry stands. A small blob (store.SmallBlobSize or less) goes
+// in the committing PUT itself (putSmall).
 func (r *Repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
 	if size <= store.SmallBlobSize {
 		return r.putSmall(ctx, d, size, body)
 	}
-	_, loc, err := r.StartUpload(ctx, d, nil)
-	if err != nil {
+	u := &upload{r: r, d: d, size: size}
+	keeper, keeps := body.(SessionKeeper)
+	var held int64
+	if keeps {
+		held = u.takeOver(ctx, keeper)
+	}
+	if u.loc == "" {
+		_, loc, err := r.StartUpload(ctx, d, nil)
+		if err != nil {
+			return err
+		}
+		u.loc = loc
+	}
+	if err := u.run(ctx, body, held); err != nil {
+		if keeps && size > keepSessionOver && cutOff(ctx, err) {
+			keeper.KeepSession(u.loc)
+			return err
+		}
+		r.CancelUpload(u.loc)
+		if keeps {
+			keeper.KeepSession("")
+		}
 		return err
 	}
-	u := &upload{r: r, d: d, size: size, loc: loc}
-	if err := u.run(ctx, body); err != nil {
-		r.CancelUpload(u.loc)
-		return err
+	if keeps {
+		keeper.KeepSession("")
 	}
 	return nil
+}
+
+// takeOver asks the registry about the session an earlier run left for the
+// blob, and goes on in it from what it holds: the body then reads from there.
+// A session the registry forgot, or that does not say what it holds, is
+// cancelled and forgotten, and the upload starts over as usual.
+func (u *upload) takeOver(ctx context.Context, keeper SessionKeeper) int64 {
+	loc := keeper.KeptSession()
+	if loc == "" {
+		return 0
+	}
+	u.loc = loc
+	held, err := u.settled(ctx)
+	if err == nil && held > 0 && held <= u.size {
+		if err = keeper.ResumeAt(ctx, held); err == nil {
+			return held
+		}
+	}
+	if ctx.Err() == nil {
+		u.r.logf("upload session of blob %s kept by an earlier run is no use (%v); uploading it whole", u.d, err)
+		if !errdefs.Is(err, errdefs.NotFound) {
+			u.r.CancelUpload(u.loc)
+		}
+		keeper.KeepSession("")
+	}
+	u.loc = ""
+	return 0
+}
+
+// settleEvery and settleTries bound the wait for a session to stop growing.
+const (
+	settleEvery = 250 * time.Millisecond
+	settleTries = 8
+)
+
+// settled is what the registry holds of the session once it stops growing: a
+// PATCH cut off in an earlier run may still be landing (what the link held
+// when the connection dropped), and a PATCH from an offset the registry has
+// already passed is refused.
+func (u *upload) settled(ctx context.Context) (int64, error) {
+	held, err := u.status(ctx)
+	for range settleTries {
+		if err != nil {
+			return held, err
+		}
+		if err := sleep(ctx, settleEvery); err != nil {
+			return held, err
+		}
+		var now int64
+		now, err = u.status(ctx)
+		if err == nil && now == held {
+			return held, nil
+		}
+		held = now
+	}
+	return held, err
+}
+
+// cutOff says whether an upload ended by err was cut off (an interrupt, a
+// link that dropped or stalled) rather than refused: the registry may hold
+// part of it, worth going on with later.
+func cutOff(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return true
+	}
+	if _, ok := errors.AsType[*StallError](err); ok {
+		return true
+	}
+	return errdefs.Is(err, errdefs.Unreachable)
 }
 
 // putSmall uploads a small blob as the body of the committing PUT, the
@@ -118,9 +230,10 @@ const (
 	maxIdleUploadStalls = 0
 )
 
-func (u *upload) run(ctx context.Context, body io.Reader) error {
+// run sends the blob from held on (what the registry holds of it) and commits
+// it.
+func (u *upload) run(ctx context.Context, body io.Reader, held int64) error {
 	rw, resumable := body.(Rewinder)
-	var held int64 // what the registry holds of the blob
 	breaks, idle := 0, 0
 	for {
 		broke, err := u.patch(ctx, held, body)
@@ -138,6 +251,10 @@ func (u *upload) run(ctx context.Context, body io.Reader) error {
 		serr := errRangeRefused
 		if !errors.Is(err, errRangeRefused) {
 			now, serr = u.status(ctx)
+		} else if now, serr = u.settled(ctx); serr == nil && now == held {
+			// The session did not move on since it gave that offset: it
+			// will not take the upload where it says it stands.
+			serr = errRangeRefused
 		}
 		_, answered := errors.AsType[*transport.Error](serr)
 		switch {
@@ -205,7 +322,12 @@ func (u *upload) patch(ctx context.Context, off int64, body io.Reader) (broke bo
 	ctx = bulk(ctx) // the body goes over a connection of its own
 	n := u.size - off
 	if off > 0 && n == 0 {
-		return false, nil // the registry has it all: a lost answer
+		// The registry has it all (a lost answer, or an earlier run sent it
+		// all): the body is read to its end all the same, which checks it.
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return false, err
+		}
+		return false, nil
 	}
 	g := &gate{r: body}
 	defer g.close()

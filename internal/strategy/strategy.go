@@ -11,6 +11,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -29,6 +30,9 @@ type Input struct {
 	// Ledger, when set, is the batch's record of which blobs each destination
 	// has or is receiving.
 	Ledger *ledger.Ledger
+	// Uploads, when set, keeps the upload sessions of large blobs that were
+	// cut off, so that the next run goes on from what the registry holds.
+	Uploads *uploadsession.Store
 }
 
 // Slots bound the blob transfers of a run, or of a whole batch. A large blob
@@ -78,6 +82,19 @@ type Output struct {
 	ContentVerified *bool
 	Manifests       ManifestCounts
 	Blobs, Bytes    Counts
+	// Resumed lists the blobs whose upload went on in a session an earlier
+	// run was cut off in; Bytes.Copied counts only what this run sent.
+	Resumed []Resumed
+}
+
+// Resumed is a blob whose upload went on from what the registry held of it.
+type Resumed struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	// Offset is how much of it the registry held; At is that as a share
+	// ("80%"), as progress says it.
+	Offset int64  `json:"offset"`
+	At     string `json:"at"`
 }
 
 // Counts splits a quantity by what happened to it.

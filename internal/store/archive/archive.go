@@ -11,13 +11,14 @@
 // uncompressed tar is read in place; a compressed one is decompressed once into
 // a temporary file.
 //
-// Writing builds an OCI layout: blobs are streamed into a temporary file and
-// renamed into blobs/sha256/ only once their whole body arrived and was
-// verified; index.json (one entry per image, named the way containerd and
-// skopeo look for it) and a Docker-style manifest.json are written once, at
-// Commit. An archive file is built in a directory beside it and tarred (and
-// compressed, by its extension) into a temporary name that is renamed over the
-// target only when complete.
+// Writing builds an OCI layout: index.json (one entry per image, named the way
+// containerd and skopeo look for it) and a Docker-style manifest.json are
+// written once, at Commit. Into a directory, blobs are streamed into a
+// temporary file and renamed into blobs/sha256/ only once their whole body
+// arrived and was verified. An archive file is written as one stream (see
+// tarStream): every blob goes into the tar (compressed by the file's
+// extension) once, as it arrives, and the temporary file beside the target
+// is renamed over it only when complete.
 //
 // go-containerregistry's pkg/v1/layout does not fit the write side, which is
 // why it is not used: Path.WriteBlob writes straight to the blob's final name
@@ -62,6 +63,16 @@ type Options struct {
 	// TempDir is where a compressed archive is decompressed to be read; ""
 	// means os.TempDir() ($TMPDIR). It needs room for the whole tar.
 	TempDir string
+	// WholeIndexes serves every index as index.json names it, even one of
+	// whose children the archive holds only some: the merge store completes
+	// such indexes from other archives. Without it, such an index is served
+	// as an index of the children the archive holds whole (see settle).
+	WholeIndexes bool
+	// Notef is told what a reader should know about an archive read (an
+	// index served with only the platforms present, and its new digest), and
+	// what a writer did beside the user's request (it removed the temporary
+	// file a killed run left). Nil says nothing.
+	Notef func(format string, args ...any)
 }
 
 // maxManifestSize bounds what is read into memory as one manifest, as for a
@@ -104,6 +115,16 @@ type Archive struct {
 	// w is the state of an archive opened for writing; nil when reading.
 	w *writer
 
+	// empty, when set, says why a read archive holds no image.
+	empty error
+	// layers are what each layer blob must uncompress to, learnt from the
+	// image configs of the manifests read; checks are their results, once
+	// per blob (see checkLayer).
+	layers map[v1.Hash]layerWant
+	checks map[v1.Hash]*layerCheck
+	// sizes are the sizes the manifests read give their blobs.
+	sizes map[v1.Hash]blobSize
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -118,6 +139,10 @@ type entry struct {
 	// an entry made in this run.
 	raw   json.RawMessage
 	fresh bool
+	// damaged is why the image cannot be read (its manifest is not in the
+	// archive, or none of its index's children is): the sentence every read
+	// of it returns.
+	damaged error
 }
 
 // Entry is one image an archive holds.
@@ -163,6 +188,9 @@ func newArchive(loc location.Location, opts Options) *Archive {
 		descs:   map[v1.Hash]v1.Descriptor{},
 		synth:   map[v1.Hash][]byte{},
 		paths:   map[v1.Hash]string{},
+		layers:  map[v1.Hash]layerWant{},
+		checks:  map[v1.Hash]*layerCheck{},
+		sizes:   map[v1.Hash]blobSize{},
 	}
 }
 
@@ -180,6 +208,12 @@ func openRead(ctx context.Context, loc location.Location, opts Options) (*Archiv
 	if err := a.load(ctx); err != nil {
 		a.files.close()
 		return nil, err
+	}
+	if a.kind == ociLayout {
+		if err := a.settle(ctx); err != nil {
+			a.files.close()
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -224,6 +258,9 @@ func (a *Archive) loadLayout() error {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s has an index.json that does not parse: %v", a.loc.Path, err)
 	}
+	if what := notIndex(doc); what != "" {
+		return errdefs.New(errdefs.InvalidArgument, "%s is not an image index but %s: the layout is damaged; an OCI layout's index.json lists its images", a.filePath("index.json"), what)
+	}
 	var raws []json.RawMessage
 	if m, ok := doc["manifests"]; ok && string(m) != "null" {
 		if err := json.Unmarshal(m, &raws); err != nil {
@@ -262,11 +299,19 @@ func (a *Archive) Place() string {
 }
 
 // Images lists the images, each by its full name, in the archive's order;
-// a name given twice is listed once.
+// a name given twice is listed once. An archive read that holds no image is
+// an error that says why: there is nothing to copy, and a copy of nothing is
+// no success.
 func (a *Archive) Images(ctx context.Context) ([]name.Reference, error) {
 	var out []name.Reference
 	for _, e := range a.Entries() {
 		out = append(out, e.Name)
+	}
+	if len(out) == 0 && a.w == nil {
+		if a.empty != nil {
+			return nil, a.empty
+		}
+		return nil, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a.loc.Path)
 	}
 	return out, nil
 }
@@ -309,11 +354,21 @@ func (a *Archive) Repository(repo name.Repository) store.Store {
 	return &repository{a: a, repo: repo}
 }
 
+// RepositoryAs is Repository for a repository the user named without a
+// registry ("tools/bb" on a list line): its images are stored under that name
+// as given (io.containerd.image.name "tools/bb:1.36"), which is what ctr and
+// k3s import them as, rather than under docker.io. given "" is Repository.
+func (a *Archive) RepositoryAs(repo name.Repository, given string) store.Store {
+	return &repository{a: a, repo: repo, given: given}
+}
+
 // repository is one repository's view of an archive: its tags, and the blobs
 // all of the archive's images share.
 type repository struct {
 	a    *Archive
 	repo name.Repository
+	// given is the repository as the user wrote it, "" to store the full name.
+	given string
 }
 
 func (r *repository) String() string {
@@ -355,15 +410,22 @@ func (r *repository) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 func (r *repository) resolve(ref string) (v1.Hash, v1.Descriptor, error) {
 	if h, err := v1.NewHash(ref); err == nil {
 		r.a.mu.Lock()
-		known := r.a.descs[h]
-		r.a.mu.Unlock()
-		return h, known, nil
+		defer r.a.mu.Unlock()
+		for _, e := range r.a.entries {
+			if e.damaged != nil && e.desc.Digest == h {
+				return v1.Hash{}, v1.Descriptor{}, e.damaged // an image named by its digest alone
+			}
+		}
+		return h, r.a.descs[h], nil
 	}
 	r.a.mu.Lock()
 	defer r.a.mu.Unlock()
 	for _, e := range r.a.entries {
 		t, ok := e.ref.(name.Tag)
 		if ok && t.TagStr() == ref && sameRepository(t.Context(), r.repo) {
+			if e.damaged != nil {
+				return v1.Hash{}, v1.Descriptor{}, e.damaged
+			}
 			return e.desc.Digest, v1.Descriptor{MediaType: e.desc.MediaType, Digest: e.desc.Digest, Size: e.desc.Size}, nil
 		}
 	}
@@ -378,11 +440,31 @@ func familiarRepo(repo name.Repository) string {
 }
 
 func (r *repository) PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error {
-	return r.a.putManifest(ctx, r.repo, ref, mt, body)
+	return r.a.putManifest(ctx, r.repo, r.given, ref, mt, body)
 }
 
 func (r *repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
 	return r.a.hasBlob(d), nil
+}
+
+// CheckLayer proves layer d uncompresses to the diff_id its config gives
+// (store.LayerChecker), for a layer the copy will not read.
+func (r *repository) CheckLayer(ctx context.Context, d v1.Hash) error {
+	return r.a.checkLayer(d)
+}
+
+// BlobSize is the size of blob d's file (store.BlobSizer), so that a blob
+// a manifest describes with another size is not taken as present.
+func (r *repository) BlobSize(ctx context.Context, d v1.Hash) (int64, bool, error) {
+	if b, ok := r.a.synth[d]; ok {
+		return int64(len(b)), true, nil
+	}
+	f, ok := r.a.fileOf(d)
+	if !ok {
+		return 0, false, nil
+	}
+	n, ok := r.a.files.size(f)
+	return n, ok, nil
 }
 
 func (r *repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
@@ -436,18 +518,44 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	if !ok {
 		return nil, a.missingBlob(d)
 	}
+	if err := a.checkSize(d, f); err != nil {
+		return nil, err
+	}
+	if err := a.checkLayer(d); err != nil {
+		return nil, err
+	}
 	rc, err := a.files.open(f)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, a.missingBlob(d)
 	}
 	if err != nil {
-		return nil, errdefs.Wrap(err, errdefs.Unknown, "cannot read blob %s from %s: %v", d, a.loc.Path, err)
+		return nil, a.readError(err, "blob "+d.String())
 	}
 	return rc, nil
 }
 
+// missingBlob is NotFound, as the store contract has it, and says what it
+// means of a file: the archive is damaged or incomplete.
 func (a *Archive) missingBlob(d v1.Hash) error {
+	if f, ok := a.fileOf(d); ok && a.w == nil {
+		return errdefs.New(errdefs.NotFound, "%s is damaged or incomplete: it lacks %s (blob %s)", a.loc.Path, f, d)
+	}
 	return errdefs.New(errdefs.NotFound, "blob %s is not in %s", d, a.loc.Path)
+}
+
+// readError is a failure to read a file of the archive: the disk's, not a
+// network's, so nothing says to try again.
+func (a *Archive) readError(err error, what string) error {
+	return errdefs.Wrap(err, errdefs.InvalidArgument, "cannot read %s from %s: %v", what, a.loc.Path, err)
+}
+
+// filePath names a file of the archive: its path for a directory, FILE:NAME
+// inside a tar.
+func (a *Archive) filePath(name string) string {
+	if _, ok := a.files.(dirFiles); ok {
+		return filepath.Join(a.loc.Path, filepath.FromSlash(name))
+	}
+	return a.loc.Path + ":" + name
 }
 
 // manifest reads manifest d, checks it against its digest and describes it;
@@ -469,12 +577,12 @@ func (a *Archive) manifest(d v1.Hash, mt types.MediaType) ([]byte, v1.Descriptor
 		}
 		rc, err := a.files.open(f)
 		if err != nil {
-			return nil, v1.Descriptor{}, errdefs.Wrap(err, errdefs.Unknown, "cannot read manifest %s from %s: %v", d, a.loc.Path, err)
+			return nil, v1.Descriptor{}, a.readError(err, "manifest "+d.String())
 		}
 		body, err = io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return nil, v1.Descriptor{}, errdefs.Wrap(err, errdefs.Unknown, "cannot read manifest %s from %s: %v", d, a.loc.Path, err)
+			return nil, v1.Descriptor{}, a.readError(err, "manifest "+d.String())
 		}
 		got, _, _ := v1.SHA256(bytes.NewReader(body))
 		if got != d {
@@ -494,6 +602,9 @@ func (a *Archive) manifest(d v1.Hash, mt types.MediaType) ([]byte, v1.Descriptor
 		a.descs[d] = desc
 	}
 	a.mu.Unlock()
+	if !ok && a.w == nil && mt.IsImage() {
+		a.learnLayers(d, body)
+	}
 	return body, desc, nil
 }
 

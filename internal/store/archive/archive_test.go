@@ -646,7 +646,8 @@ func TestSparse(t *testing.T) {
 	}
 	a.Close()
 
-	r := openArchive(t, l, false, Options{})
+	// For the merge store: the upstream index as it is.
+	r := openArchive(t, l, false, Options{WholeIndexes: true})
 	defer r.Close()
 	s = r.Repository(mustRepo(t, "rancher/klipper-lb"))
 	if got, _, err := s.GetManifest(context.Background(), "v1"); err != nil || !bytes.Equal(got, body) {
@@ -657,6 +658,24 @@ func TestSparse(t *testing.T) {
 	if !errdefs.Is(err, errdefs.NotFound) {
 		t.Errorf("a child that is not there: %v, want NotFound", err)
 	}
+
+	// Alone: an index of the platform present, with a note that says so.
+	var notes []string
+	alone := openArchive(t, l, false, Options{Notef: func(f string, args ...any) { notes = append(notes, fmt.Sprintf(f, args...)) }})
+	defer alone.Close()
+	s = alone.Repository(mustRepo(t, "rancher/klipper-lb"))
+	got, desc, err := s.GetManifest(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(got))
+	if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest != im.Manifests[0].Digest {
+		t.Errorf("served %s, want an index of %s alone (%v)", got, im.Manifests[0].Digest, err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], desc.Digest.String()) || !strings.Contains(notes[0], "linux/amd64") {
+		t.Errorf("notes %q", notes)
+	}
+	checkImage(t, s, amd)
 }
 
 // TestNames reads entries named every way tools name them.

@@ -3,8 +3,6 @@ package archive
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -164,17 +162,26 @@ func (a *Archive) saveLayer(ctx context.Context, file string, diffID v1.Hash) (s
 	case zstandard:
 		d.MediaType = types.OCILayerZStd
 	}
-	// Compressed: the digest is the file's, which the config does not give.
-	h := sha256.New()
-	h.Write(head[:n])
-	if _, err := io.Copy(h, ctxReader{ctx: ctx, r: rc}); err != nil {
+	// Compressed: the digest is the file's, which the config does not give,
+	// and what it uncompresses to must be the config's diff_id, as docker
+	// load checks it. One read finds both.
+	got, digest, err := a.diffIDOf(ctxReader{ctx: ctx, r: io.MultiReader(bytes.NewReader(head[:n]), rc)}, v1.Hash{}, file)
+	if err != nil {
 		if ctx.Err() != nil {
 			return saveDescriptor{}, ctx.Err()
 		}
-		return saveDescriptor{}, errdefs.Wrap(err, errdefs.InvalidArgument, "cannot read layer %s of %s: %v", file, a.loc.Path, err)
+		return saveDescriptor{}, err
 	}
-	d.Digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	if c != uncompressed && got != diffID {
+		return saveDescriptor{}, errdefs.New(errdefs.InvalidArgument,
+			"%s is damaged: its layer %s uncompresses to %s, but the image's config says %s; docker load refuses such an archive", a.loc.Path, file, got, diffID)
+	}
+	d.Digest = digest
 	a.paths[d.Digest] = name
+	// Found once: the merge store asks for it again (UncompressedDigest).
+	done := &layerCheck{got: got}
+	done.once.Do(func() {})
+	a.checks[digest] = done
 	return d, nil
 }
 

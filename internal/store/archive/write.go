@@ -2,14 +2,12 @@ package archive
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -27,8 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // layoutFile is the oci-layout file of every layout written.
@@ -36,8 +32,8 @@ const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
 // writer is the state of an archive opened for writing.
 type writer struct {
-	// root is where blobs and metadata go: DIR itself, or a work directory
-	// beside FILE.
+	// root is the directory written (oci:DIR); "" for an archive file, which
+	// stream writes.
 	root string
 	// target is FILE for an archive file, "" for a directory.
 	target string
@@ -46,8 +42,10 @@ type writer struct {
 	// all `docker load` reads.
 	docker bool
 	// fsync makes blobs durable before they get their names: only a directory
-	// keeps them; a work directory is thrown away after a crash.
+	// keeps them.
 	fsync bool
+	// stream is the archive file being written, for a target file.
+	stream *tarStream
 
 	mu        sync.Mutex
 	temps     map[string]bool
@@ -77,14 +75,18 @@ func openWrite(ctx context.Context, loc location.Location, opts Options) (*Archi
 			return nil, errdefs.New(errdefs.InvalidArgument, "%s exists: pass --force to replace it", target)
 		}
 	}
-	root, err := os.MkdirTemp(dir, "."+filepath.Base(target)+".tmp-")
-	if err != nil {
-		return nil, writeError(err, target, dir)
+	for _, n := range sweepTemps(target) {
+		if opts.Notef != nil {
+			opts.Notef("note: removed %s, left in %s by an earlier run that did not finish", n, dir)
+		}
 	}
-	a.w.root, a.w.target = root, target
-	a.w.comp = compressionFor(target)
+	stream, err := openStream(target, compressionFor(target))
+	if err != nil {
+		return nil, err
+	}
+	a.w.target, a.w.stream = target, stream
 	a.w.docker = loc.Transport == location.DockerArchive
-	a.files = dirFiles{root: root}
+	a.files = stream
 	return a, nil
 }
 
@@ -186,13 +188,13 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 	if !ok {
 		return errdefs.New(errdefs.InvalidArgument, "blob digest %s cannot be stored in an OCI layout", d)
 	}
-	verifier, selfChecked := body.(interface{ Verified() error })
-	var h hash.Hash
-	r := io.Reader(ctxReader{ctx: ctx, r: body})
-	if !selfChecked {
-		h = sha256.New()
-		r = io.TeeReader(r, h)
+	if a.w.stream != nil {
+		if size < 0 {
+			return errdefs.New(errdefs.InvalidArgument, "blob %s has no size, which %s needs to store it", d, a.loc.Path)
+		}
+		return a.w.stream.putBlob(ctx, final, d, size, body)
 	}
+	r, verified := checkedBody(ctx, body)
 	return a.writeBlobFile(final, d, func(f *os.File) error {
 		n, err := io.Copy(f, r)
 		if err != nil {
@@ -211,14 +213,26 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 		if size >= 0 && n != size {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s: %d bytes arrived, not the %d its manifest gives", d, n, size)
 		}
-		if selfChecked {
-			return verifier.Verified()
-		}
+		return verified(d)
+	})
+}
+
+// checkedBody reads body, stopping when ctx is cancelled; verified, once it
+// was read to its end, says whether it had digest d: by the reader itself
+// when it can say so (the copy engine's digest verifier), else by the hash
+// taken here.
+func checkedBody(ctx context.Context, body io.Reader) (r io.Reader, verified func(d v1.Hash) error) {
+	r = ctxReader{ctx: ctx, r: body}
+	if v, ok := body.(interface{ Verified() error }); ok {
+		return r, func(v1.Hash) error { return v.Verified() }
+	}
+	h := sha256.New()
+	return io.TeeReader(r, h), func(d v1.Hash) error {
 		if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}); d.Algorithm == "sha256" && got != d {
 			return errdefs.New(errdefs.DigestMismatch, "blob %s arrived with digest %s", d, got)
 		}
 		return nil
-	})
+	}
 }
 
 // writeBlobFile writes a blob through fill into a temporary file, then gives
@@ -273,7 +287,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // putManifest writes a manifest as a blob; under a tag it also becomes the
 // image's index.json entry (in memory until Commit), replacing an entry of the
 // same name.
-func (a *Archive) putManifest(ctx context.Context, repo name.Repository, ref string, mt types.MediaType, body []byte) error {
+func (a *Archive) putManifest(ctx context.Context, repo name.Repository, given, ref string, mt types.MediaType, body []byte) error {
 	if err := a.writable(); err != nil {
 		return err
 	}
@@ -294,7 +308,11 @@ func (a *Archive) putManifest(ctx context.Context, repo name.Repository, ref str
 				a.loc.Path, familiarName(tag), describeType(mt))
 		}
 	}
-	if !a.hasBlob(d) {
+	if s := a.w.stream; s != nil {
+		// Manifests go into the tar at Commit, the ones the images name:
+		// they are small, and one of an image that failed is left out.
+		s.putInline("blobs/sha256/"+d.Hex, body)
+	} else if !a.hasBlob(d) {
 		if err := a.writeBlobFile("blobs/sha256/"+d.Hex, d, func(f *os.File) error {
 			_, err := f.Write(body)
 			return err
@@ -309,8 +327,12 @@ func (a *Archive) putManifest(ctx context.Context, repo name.Repository, ref str
 	if byDigest {
 		return nil
 	}
+	stored := normalizedName(tag)
+	if given != "" {
+		stored = given + ":" + tag.TagStr()
+	}
 	desc.Annotations = map[string]string{
-		AnnotationImageName: normalizedName(tag),
+		AnnotationImageName: stored,
 		AnnotationRefName:   tag.TagStr(),
 	}
 	e := &entry{ref: tag, desc: desc, fresh: true}
@@ -358,14 +380,19 @@ func (a *Archive) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	meta := []metaFile{{"oci-layout", []byte(layoutFile)}, {"index.json", index}}
-	if manifest != nil {
-		meta = append(meta, metaFile{"manifest.json", manifest})
-	}
-	if a.w.target == "" {
-		err = a.commitDir(meta, manifest == nil)
+	if a.w.stream != nil {
+		// oci-layout began the tar.
+		meta := []metaFile{{"index.json", index}}
+		if manifest != nil {
+			meta = append(meta, metaFile{"manifest.json", manifest})
+		}
+		err = a.w.stream.finish(ctx, a.namedManifests(entries), meta)
 	} else {
-		err = a.commitTar(ctx, meta, entries)
+		meta := []metaFile{{"oci-layout", []byte(layoutFile)}, {"index.json", index}}
+		if manifest != nil {
+			meta = append(meta, metaFile{"manifest.json", manifest})
+		}
+		err = a.commitDir(meta, manifest == nil)
 	}
 	if err != nil {
 		return err
@@ -574,21 +601,20 @@ func (a *Archive) pickPlatform(children []v1.Descriptor) (v1.Descriptor, bool) {
 	return candidates[0], true
 }
 
-// reachable lists the blob files the entries need, so that the blobs of an
-// image that failed halfway do not go into the tar. When a manifest cannot be
-// parsed, every blob written goes in.
-func (a *Archive) reachable(entries []*entry) ([]string, error) {
-	all, err := a.blobFiles()
-	if err != nil {
-		return nil, err
-	}
-	seen := map[v1.Hash]bool{}
+// namedManifests lists the manifest files the entries need, so that those of
+// an image that failed halfway do not go into the tar. When a manifest cannot
+// be parsed, every manifest written goes in.
+func (a *Archive) namedManifests(entries []*entry) []string {
+	seen := map[string]bool{}
+	var out []string
 	var walk func(d v1.Hash, depth int) bool
 	walk = func(d v1.Hash, depth int) bool {
-		if seen[d] || !a.hasBlob(d) {
+		f, ok := blobName(d)
+		if !ok || seen[f] || !a.hasBlob(d) {
 			return true // a sparse index names children that are not here
 		}
-		seen[d] = true
+		seen[f] = true
+		out = append(out, f)
 		if depth > 8 {
 			return false
 		}
@@ -598,8 +624,6 @@ func (a *Archive) reachable(entries []*entry) ([]string, error) {
 		}
 		var m struct {
 			Manifests []v1.Descriptor `json:"manifests"`
-			Config    *v1.Descriptor  `json:"config"`
-			Layers    []v1.Descriptor `json:"layers"`
 		}
 		if err := json.Unmarshal(body, &m); err != nil {
 			return false
@@ -609,192 +633,23 @@ func (a *Archive) reachable(entries []*entry) ([]string, error) {
 				return false
 			}
 		}
-		if m.Config != nil {
-			seen[m.Config.Digest] = true
-		}
-		for _, l := range m.Layers {
-			seen[l.Digest] = true
-		}
 		return true
 	}
 	for _, e := range entries {
 		if !walk(e.desc.Digest, 0) {
-			return all, nil
-		}
-	}
-	var out []string
-	for _, f := range all {
-		alg, hex, _ := strings.Cut(strings.TrimPrefix(f, "blobs/"), "/")
-		if seen[v1.Hash{Algorithm: alg, Hex: hex}] {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
-// blobFiles lists blobs/ALG/HEX under the root, sorted.
-func (a *Archive) blobFiles() ([]string, error) {
-	var out []string
-	algs, err := os.ReadDir(filepath.Join(a.w.root, "blobs"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, alg := range algs {
-		if !alg.IsDir() {
-			continue
-		}
-		files, err := os.ReadDir(filepath.Join(a.w.root, "blobs", alg.Name()))
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			if f.Type().IsRegular() && !strings.HasPrefix(f.Name(), ".") {
-				out = append(out, "blobs/"+alg.Name()+"/"+f.Name())
-			}
+			return a.w.stream.inlineNames()
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 // tarTime is the modification time of every file in a tar written here: the
 // same images always make the same bytes.
 var tarTime = time.Unix(0, 0)
 
-func (a *Archive) commitTar(ctx context.Context, meta []metaFile, entries []*entry) error {
-	blobs, err := a.reachable(entries)
-	if err != nil {
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	dir := filepath.Dir(a.w.target)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(a.w.target)+".part-")
-	if err != nil {
-		return writeError(err, a.w.target, dir)
-	}
-	a.w.mu.Lock()
-	a.w.temps[f.Name()] = true
-	a.w.mu.Unlock()
-	renamed := false
-	defer func() { a.dropTemp(f.Name(), !renamed) }()
-	if err := a.writeTar(ctx, f, meta, blobs); err != nil {
-		f.Close()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if _, ok := errors.AsType[*errdefs.Error](err); ok {
-			return err
-		}
-		return writeError(err, a.w.target, dir)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return writeError(err, a.w.target, dir)
-	}
-	if err := f.Close(); err != nil {
-		return writeError(err, a.w.target, dir)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return writeError(err, a.w.target, dir)
-	}
-	if err := os.Rename(f.Name(), a.w.target); err != nil {
-		return writeError(err, a.w.target, dir)
-	}
-	renamed = true
-	_ = syncDir(dir)
-	// The work directory served its purpose; Close removes it again if this
-	// fails, and the archive is complete either way.
-	_ = os.RemoveAll(a.w.root)
-	return nil
-}
-
-// writeTar writes the layout as a tar: the metadata first, then the blobs in
-// name order.
-func (a *Archive) writeTar(ctx context.Context, f *os.File, meta []metaFile, blobs []string) error {
-	bw := bufio.NewWriterSize(f, 1<<20)
-	var out io.Writer = bw
-	var zw io.WriteCloser
-	switch a.w.comp {
-	case gzipped:
-		gw, err := gzip.NewWriterLevel(bw, gzip.DefaultCompression)
-		if err != nil {
-			return err
-		}
-		zw = gw
-	case zstandard:
-		// Two goroutines and the smaller buffers: layers are compressed
-		// already, and memory stays small whatever the archive's size.
-		enc, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(2), zstd.WithLowerEncoderMem(true))
-		if err != nil {
-			return err
-		}
-		zw = enc
-	}
-	if zw != nil {
-		out = zw
-	}
-	tw := tar.NewWriter(out)
-	for _, m := range meta {
-		if err := tw.WriteHeader(fileHeader(m.name, int64(len(m.body)))); err != nil {
-			return err
-		}
-		if _, err := tw.Write(m.body); err != nil {
-			return err
-		}
-	}
-	dirs := []string{"blobs/"}
-	for _, b := range blobs {
-		d := b[:strings.LastIndexByte(b, '/')+1]
-		if !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	for _, d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: tarTime}); err != nil {
-			return err
-		}
-	}
-	for _, b := range blobs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := copyFileInto(ctx, tw, filepath.Join(a.w.root, filepath.FromSlash(b)), b); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
-}
-
 func fileHeader(name string, size int64) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: tarTime}
-}
-
-func copyFileInto(ctx context.Context, tw *tar.Writer, path, name string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(fileHeader(name, st.Size())); err != nil {
-		return err
-	}
-	_, err = io.Copy(tw, ctxReader{ctx: ctx, r: f})
-	return err
 }
 
 // closeWrite ends a write. Without a Commit an archive file's work directory
@@ -808,6 +663,7 @@ func (a *Archive) closeWrite() error {
 		return nil
 	}
 	a.w.closed = true
+	committed := a.w.committed
 	temps := make([]string, 0, len(a.w.temps))
 	for t := range a.w.temps {
 		temps = append(temps, t)
@@ -819,11 +675,12 @@ func (a *Archive) closeWrite() error {
 			errs = append(errs, err)
 		}
 	}
-	if a.w.target != "" {
-		// The work directory beside the file: all of it without a Commit,
-		// what is left of it after one.
-		if err := os.RemoveAll(a.w.root); err != nil {
-			errs = append(errs, err)
+	if s := a.w.stream; s != nil {
+		if !committed {
+			// Without a Commit nothing is left of the file.
+			if err := s.discard(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -30,6 +30,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/sparse"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -158,7 +159,7 @@ func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial 
 			if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
 				continue
 			}
-			if ok, err := complete(ctx, r.store, body); err != nil || !ok {
+			if ok, err := sparse.Complete(ctx, r.store, body); err != nil || !ok {
 				continue
 			}
 			if d.Platform != nil && !platforms.IsUnknown(d.Platform) {
@@ -198,14 +199,9 @@ func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial 
 			return nil
 		}
 		// The children present, in the upstream index's own order and with its
-		// descriptors (platform fields, annotations) as they were.
-		var kept []v1.Descriptor
-		for _, d := range idx.Manifests {
-			if have[d.Digest] {
-				kept = append(kept, d)
-			}
-		}
-		body, err := rewriteIndex(upstream.body, kept)
+		// entries as they were: the same index one archive alone gives.
+		kept := sparse.Keep(idx.Manifests, func(d v1.Descriptor) bool { return have[d.Digest] })
+		body, err := sparse.Rewrite(upstream.body, kept)
 		if err != nil {
 			return err
 		}
@@ -265,24 +261,6 @@ func (a *Archive) dedupe(children []child, label string) ([]child, error) {
 	return out, nil
 }
 
-// complete reports whether every blob an image manifest names is in s.
-func complete(ctx context.Context, s store.Store, body []byte) (bool, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(body))
-	if err != nil {
-		return false, nil
-	}
-	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		if len(d.URLs) > 0 {
-			continue // foreign layers stay where their URLs point
-		}
-		ok, err := s.BlobExists(ctx, d.Digest)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
 // checkImage reads an image's config: its platform must be the one the index
 // gives it (when it gives one), and each layer must uncompress to its diff_id.
 // It returns the config's platform.
@@ -325,8 +303,18 @@ func (a *Archive) checkImage(ctx context.Context, s store.Store, body []byte, wa
 	return have, nil
 }
 
+// uncompressor is a store that tells a layer's uncompressed digest itself
+// (an archive, which checks it before it hands the layer out, and keeps it):
+// asking it saves decompressing every layer twice.
+type uncompressor interface {
+	UncompressedDigest(ctx context.Context, d v1.Hash) (v1.Hash, error)
+}
+
 // diffID is the digest of a layer's uncompressed content, read as it streams.
 func diffID(ctx context.Context, s store.Store, l v1.Descriptor) (v1.Hash, error) {
+	if u, ok := s.(uncompressor); ok {
+		return u.UncompressedDigest(ctx, l.Digest)
+	}
 	if !compressed(l.MediaType) {
 		return l.Digest, nil // the store's reader checks this digest as the copy streams
 	}
@@ -362,20 +350,6 @@ func diffID(ctx context.Context, s store.Store, l v1.Descriptor) (v1.Hash, error
 func compressed(mt types.MediaType) bool {
 	s := string(mt)
 	return strings.HasSuffix(s, "gzip") || strings.HasSuffix(s, "zstd")
-}
-
-// rewriteIndex replaces an index's manifests list, keeping its other fields.
-func rewriteIndex(body []byte, kept []v1.Descriptor) ([]byte, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, err
-	}
-	list, err := json.Marshal(kept)
-	if err != nil {
-		return nil, err
-	}
-	doc["manifests"] = list
-	return json.Marshal(doc)
 }
 
 func descriptorOf(body []byte, mt types.MediaType) v1.Descriptor {

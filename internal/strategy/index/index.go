@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,9 +20,11 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -33,6 +34,9 @@ type Stats struct {
 	ManifestsCopied, ManifestsSkipped       int
 	BlobsCopied, BlobsMounted, BlobsSkipped int
 	BytesCopied, BytesMounted, BytesSkipped int64
+	// Resumed are the blobs whose upload went on from what an earlier run
+	// sent; BytesCopied counts only what this run sent of them.
+	Resumed []strategy.Resumed
 }
 
 // Options tune a run.
@@ -46,13 +50,20 @@ type Options struct {
 	// Ledger, when set, is shared with the other copies of a batch, so that a
 	// blob several images need crosses the wire once.
 	Ledger *ledger.Ledger
+	// ReferrersAPI, when set, says whether the destination has the referrers
+	// API, as the caller found out already; else a run that pushes a manifest
+	// with a subject asks.
+	ReferrersAPI *bool
+	// Uploads, when set, keeps the upload sessions of large blobs that were
+	// cut off, and finds those of earlier runs (resume.go).
+	Uploads *uploadsession.Store
 }
 
 // Execute carries out p: blobs first, then child manifests by digest, then the
 // root under the destination tag. If anything fails before the last step, the
 // tag is untouched.
 func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Options) (Stats, error) {
-	e := &executor{src: src, dst: dst, opts: opts}
+	e := &executor{src: src, dst: dst, opts: opts, referrersAPI: opts.ReferrersAPI}
 	if debugf := e.opts.Debugf; debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
 	} else {
@@ -66,15 +77,33 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Optio
 		return e.stats(), err
 	}
 	e.opts.Debugf("blobs and child manifests done in %s", time.Since(start))
+	// Not every store notices an ended context (an archive writes its index
+	// in memory): the tag is written only by a run that is still wanted.
+	if err := ctx.Err(); err != nil {
+		return e.stats(), err
+	}
+	if err := e.listReferrers(ctx, p.Manifests); err != nil {
+		return e.stats(), err
+	}
 	if p.Root.Action != plan.Skip {
 		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
-		if err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body); err != nil {
+		// A fallback tag copied as it is (from an archive that holds one)
+		// is not written while a copy of this batch lists a referrer in it.
+		unlock := referrers.Lock(dst, p.Destination.Identifier())
+		err := dst.PutManifest(ctx, p.Destination.Identifier(), p.Root.MediaType, p.Root.Body)
+		unlock()
+		if err != nil {
 			return e.stats(), fmt.Errorf("write %s: %w", p.Destination.Name(), err)
 		}
 		t.Done("pushed")
 		e.manifestsCopied.Add(1)
 	} else {
 		e.manifestsSkipped.Add(1)
+	}
+	// The root, when it has a subject (an artifact copied by its tag), is
+	// listed once it is there.
+	if err := e.listReferrers(ctx, []*plan.Manifest{p.Root}); err != nil {
+		return e.stats(), err
 	}
 	return e.stats(), nil
 }
@@ -120,13 +149,19 @@ type executor struct {
 	manifestsCopied, manifestsSkipped    atomic.Int64
 	blobsCopied, blobsMounted, blobsSkip atomic.Int64
 	bytesCopied, bytesMounted, bytesSkip atomic.Int64
+	resumed                              resumedBlobs
+
+	// referrersAPI is whether the destination has the referrers API, once
+	// a manifest with a subject made it worth asking.
+	referrersAPI *bool
 }
 
 func (e *executor) stats() Stats {
 	return Stats{
 		ManifestsCopied: int(e.manifestsCopied.Load()), ManifestsSkipped: int(e.manifestsSkipped.Load()),
 		BlobsCopied: int(e.blobsCopied.Load()), BlobsMounted: int(e.blobsMounted.Load()), BlobsSkipped: int(e.blobsSkip.Load()),
-		BytesCopied: e.bytesCopied.Load(), BytesMounted: e.bytesMounted.Load(), BytesSkipped: e.bytesSkip.Load(),
+		BytesCopied: e.bytesCopied.Load() - e.resumed.bytes(), BytesMounted: e.bytesMounted.Load(), BytesSkipped: e.bytesSkip.Load(),
+		Resumed: e.resumed.list(),
 	}
 }
 
@@ -148,68 +183,89 @@ func short(d v1.Hash) string {
 
 // copyGraph copies every blob once (the plan lists each digest once, so no
 // digest is ever uploaded twice at the same time), at most Jobs at a time, and
-// pushes each child manifest by digest as soon as every blob it names is in:
-// never before.
+// pushes each child manifest by digest as soon as every blob and child
+// manifest it names is in: never before. It returns nil only when all of them
+// are in: a cancelled run that stopped dispatching says so.
 func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
 	slots := e.opts.Slots
 	if slots == nil {
 		slots = strategy.NewSlots(e.opts.Jobs)
 	}
-
-	toCopy := map[v1.Hash]bool{}
+	copying := map[v1.Hash]bool{}
 	for _, b := range p.Blobs {
-		toCopy[b.Digest] = b.Action == plan.Copy || b.Action == plan.Mount
+		copying[b.Digest] = b.Action == plan.Copy || b.Action == plan.Mount
 	}
-	var mu sync.Mutex
-	waiting := map[*plan.Manifest]int{}
-	users := map[v1.Hash][]*plan.Manifest{}
-	var ready []*plan.Manifest
 	for _, m := range p.Manifests {
 		if m.Action == plan.Skip {
 			e.manifestsSkipped.Add(1)
-			continue
-		}
-		seen := map[v1.Hash]bool{}
-		for _, d := range m.Blobs {
-			if toCopy[d] && !seen[d] {
-				seen[d] = true
-				waiting[m]++
-				users[d] = append(users[d], m)
-			}
-		}
-		if waiting[m] == 0 {
-			ready = append(ready, m)
 		}
 	}
-	// A manifest listed more than once (one attestation shared by several
-	// platforms) is pushed once; the root, pushed last, waits for it anyway.
-	var pushedMu sync.Mutex
-	pushed := map[v1.Hash]bool{}
-	push := func(m *plan.Manifest) {
-		pushedMu.Lock()
-		again := pushed[m.Digest]
-		pushed[m.Digest] = true
-		pushedMu.Unlock()
+	deps := newManifestDeps(p, copying)
+	var push func(m *plan.Manifest)
+	release := func(d v1.Hash) {
+		for _, m := range deps.arrived(d) {
+			push(m)
+		}
+	}
+	push = func(m *plan.Manifest) {
+		first := deps.first(m)
 		g.Go(func() error {
 			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
-			if again {
+			if !first {
 				e.manifestsSkipped.Add(1)
 				t.Done("pushed")
 				return nil
 			}
-			if err := e.dst.PutManifest(gctx, m.Digest.String(), m.MediaType, m.Body); err != nil {
+			if err := e.putChild(gctx, m); err != nil {
 				return fmt.Errorf("push manifest %s (%s): %w", m.Digest, m.Label, err)
 			}
 			e.manifestsCopied.Add(1)
 			t.Done("pushed")
+			release(m.Digest)
 			return nil
 		})
 	}
-	for _, m := range ready {
+	for _, m := range deps.start() {
 		push(m)
 	}
+	arrived := func(b *plan.Blob, t *progress.Task, how arrival) {
+		e.count(b, how)
+		t.Done(how.String())
+		release(b.Digest)
+	}
+	err := e.dispatch(gctx, g, p, copying, slots, arrived)
+	// The group's own failure, when there is one, is why dispatching stopped.
+	return cmp.Or(g.Wait(), err)
+}
 
+// putChild pushes child manifest m by digest. The copies of a batch that
+// push one manifest (two tags of one image, an index and the referrers tag
+// that lists its SBOM) take turns through the ledger, as for blobs: Debian's
+// registry 2.8 writes a manifest's files one by one, and refuses an index
+// that names a manifest another request is still writing. A copy that finds
+// it pushed to this very repository already pushes nothing.
+func (e *executor) putChild(ctx context.Context, m *plan.Manifest) error {
+	claim := e.opts.Ledger.Claim(e.dst, m.Digest)
+	if claim.Follower() {
+		holder, err := claim.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if holder != nil && holder.String() == e.dst.String() {
+			return nil
+		}
+		return e.dst.PutManifest(ctx, m.Digest.String(), m.MediaType, m.Body)
+	}
+	err := e.dst.PutManifest(ctx, m.Digest.String(), m.MediaType, m.Body)
+	claim.Finish(err == nil)
+	return err
+}
+
+// dispatch starts the copy of every blob in copying, small ones first and
+// then the largest first, each in a slot; it stops at the first slot it
+// cannot get (the run was cancelled or failed) and returns why.
+func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan, copying map[v1.Hash]bool, slots *strategy.Slots, arrived func(*plan.Blob, *progress.Task, arrival)) error {
 	// The small blobs first: they have slots of their own and are started
 	// at once, so that they are in by the time the large ones are. Then the
 	// largest first, so that no large blob runs alone at the end after all
@@ -225,32 +281,8 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 		}
 		return cmp.Compare(b.Size, a.Size)
 	})
-	arrived := func(b *plan.Blob, t *progress.Task, how arrival) {
-		switch how {
-		case present:
-			e.blobsSkip.Add(1)
-			e.bytesSkip.Add(b.Size)
-			t.Done("exists")
-		case mounted:
-			e.blobsMounted.Add(1)
-			e.bytesMounted.Add(b.Size)
-			t.Done("mounted")
-		default:
-			e.blobsCopied.Add(1)
-			e.bytesCopied.Add(b.Size)
-			t.Done("copied")
-		}
-		mu.Lock()
-		for _, m := range users[b.Digest] {
-			if waiting[m]--; waiting[m] == 0 {
-				push(m)
-			}
-		}
-		mu.Unlock()
-	}
-dispatch:
 	for _, b := range blobs {
-		if !toCopy[b.Digest] {
+		if !copying[b.Digest] {
 			e.blobsSkip.Add(1)
 			e.bytesSkip.Add(b.Size)
 			continue
@@ -262,7 +294,7 @@ dispatch:
 			// slot, then mount it from there.
 			g.Go(func() error {
 				t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
-				how, err := e.follow(gctx, p, b, t, claim, slots)
+				how, err := e.follow(ctx, p, b, t, claim, slots)
 				if err != nil {
 					return err
 				}
@@ -273,7 +305,7 @@ dispatch:
 		}
 		copyOne := func(release func()) error {
 			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
-			how, err := e.copyBlob(gctx, p, b, t)
+			how, err := e.copyBlob(ctx, p, b, t)
 			release()
 			claim.Finish(err == nil)
 			if err != nil {
@@ -286,7 +318,7 @@ dispatch:
 			// A small blob waits for a slot of its own kind in its goroutine,
 			// so that the large ones behind it in the list start now.
 			g.Go(func() error {
-				release, err := slots.Acquire(gctx, b.Size)
+				release, err := slots.Acquire(ctx, b.Size)
 				if err != nil {
 					claim.Finish(false)
 					return err
@@ -296,14 +328,35 @@ dispatch:
 			continue
 		}
 		// Take the slot here, in order, so the largest blobs really go first.
-		release, err := slots.Acquire(gctx, b.Size)
+		release, err := slots.Acquire(ctx, b.Size)
 		if err != nil {
 			claim.Finish(false)
-			break dispatch
+			return fmt.Errorf("blob %s (%s) waited for a transfer slot: %w", short(b.Digest), owner, err)
 		}
 		g.Go(func() error { return copyOne(release) })
 	}
-	return g.Wait()
+	return nil
+}
+
+// count adds blob b, arrived as how, to the stats.
+func (e *executor) count(b *plan.Blob, how arrival) {
+	switch how {
+	case present:
+		e.blobsSkip.Add(1)
+		e.bytesSkip.Add(b.Size)
+	case mounted:
+		e.blobsMounted.Add(1)
+		e.bytesMounted.Add(b.Size)
+	default:
+		e.blobsCopied.Add(1)
+		e.bytesCopied.Add(b.Size)
+	}
+}
+
+// recordedMounter is a destination that can mount a blob from another of
+// its repositories named by path (a registry repository).
+type recordedMounter interface {
+	MountFrom(ctx context.Context, d v1.Hash, repoPath string) (bool, error)
 }
 
 // arrival is how a blob got to the destination.
@@ -314,6 +367,17 @@ const (
 	mounted                // the registry mounted it from another repository
 	present                // another copy of the batch had already put it there
 )
+
+// String is how a blob's progress line ends.
+func (a arrival) String() string {
+	switch a {
+	case present:
+		return "exists"
+	case mounted:
+		return "mounted"
+	}
+	return "copied"
+}
 
 // follow waits for the copy of the batch that moves blob b, then mounts it from
 // the repository that received it, or finds it already there (one layout holds
@@ -327,10 +391,12 @@ func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *pr
 	if holder != nil {
 		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(holder) {
 			if ok, err := m.Mount(ctx, b.Digest, holder); err == nil && ok {
-				return mounted, nil
+				return mounted, e.mountedSize(ctx, b)
 			}
-		} else if ok, err := e.dst.BlobExists(ctx, b.Digest); err == nil && ok {
+		} else if ok, err := store.BlobPresent(ctx, e.dst, b.Digest, b.Size, e.src); err == nil && ok {
 			return present, nil
+		} else if errors.Is(err, store.ErrSizeMismatch) {
+			return present, err
 		}
 	}
 	release, err := slots.Acquire(ctx, b.Size)
@@ -395,16 +461,29 @@ func (e *executor) copyBlob(ctx context.Context, p *plan.Plan, b *plan.Blob, t *
 
 func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task) (arrival, error) {
 	if b.Action == plan.Mount {
-		if m, ok := e.dst.(store.Mounter); ok {
+		// Where an earlier run saw the blob at this registry (bounded by the
+		// record), then the source when it is a repository of this registry.
+		if m, ok := e.dst.(recordedMounter); ok {
+			for _, from := range b.MountFrom {
+				if ok, err := m.MountFrom(ctx, b.Digest, from); err != nil {
+					return copied, err
+				} else if ok {
+					return mounted, e.mountedSize(ctx, b)
+				}
+				e.opts.Debugf("blob %s: not mounted from %s, where an earlier run saw it", short(b.Digest), from)
+			}
+		}
+		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(e.src) {
 			if ok, err := m.Mount(ctx, b.Digest, e.src); err != nil {
 				return copied, err
 			} else if ok {
-				return mounted, nil
+				return mounted, e.mountedSize(ctx, b)
 			}
 		}
 	}
 	br := newBlobReader(ctx, e.src, b.Digest, b.Size, t, e.opts.Progress.Logf, e.opts.Debugf)
 	defer br.Close()
+	br.session = e.sessionFor(b)
 	// Open the source before the destination: a blob the source lacks
 	// should not open an upload session first.
 	if err := br.open(); err != nil {
@@ -428,7 +507,22 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 		// The store claims success but we never saw the whole blob: do not trust it.
 		return copied, errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s was not read to its end", b.Digest, e.src)
 	}
+	if br.resumedFrom > 0 {
+		e.resumed.add(b, br.resumedFrom)
+	}
 	return copied, nil
+}
+
+// mountedSize checks that blob b, just mounted, has the size the manifest
+// gives it: a mount moves no bytes, so nothing else would notice a
+// descriptor with the wrong size before the manifest is refused or, worse,
+// accepted and unpullable. A failed check of a mount that worked is no
+// reason to fail the copy; only a wrong size is.
+func (e *executor) mountedSize(ctx context.Context, b *plan.Blob) error {
+	if _, err := store.BlobPresent(ctx, e.dst, b.Digest, b.Size, e.src); errors.Is(err, store.ErrSizeMismatch) {
+		return err
+	}
+	return nil
 }
 
 // Strategy is the index strategy as a strategy.Strategy. With Format set it
@@ -476,7 +570,7 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 	if p.DigestChanged && !p.UpToDate {
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
-	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger})
+	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger, Uploads: in.Uploads})
 	out := strategy.Output{
 		DestinationDigest: p.Root.Digest,
 		MediaType:         p.Root.MediaType,
@@ -486,6 +580,7 @@ func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Outp
 		Manifests:         strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped},
 		Blobs:             strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)},
 		Bytes:             strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped},
+		Resumed:           stats.Resumed,
 	}
 	return out, err
 }

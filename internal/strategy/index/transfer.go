@@ -79,6 +79,11 @@ type blobReader struct {
 	resumedAt time.Time
 	verified  bool
 	err       error
+
+	// session carries the blob's upload session across runs (resume.go);
+	// resumedFrom is what the registry held of it from an earlier run.
+	session     *keptSession
+	resumedFrom int64
 }
 
 type mark struct {
@@ -167,6 +172,9 @@ func (b *blobReader) hashed(p []byte) {
 // Rewind makes the next Read hand on the blob from off on: the destination
 // holds the bytes before it.
 func (b *blobReader) Rewind(ctx context.Context, off int64) error {
+	if off > b.n && b.resumedFrom > 0 && off <= b.size {
+		return b.ResumeAt(ctx, off) // more of an earlier run's upload landed
+	}
 	if off > b.n || off > b.size || off < 0 {
 		return errdefs.New(errdefs.Rejected, "the destination says it holds %d bytes of blob %s, more than were sent to it", off, b.want)
 	}
@@ -229,12 +237,22 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		b.task.Add(int64(out))
 		if b.n > b.size {
+			if err := b.ranPast(); err != nil {
+				b.err = err
+				return 0, err
+			}
 			b.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s is longer than the %d bytes its manifest says; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, b.size)
 			return 0, b.err
 		}
 		if b.n == b.size {
 			got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", b.h.Sum(nil))}
 			if got != b.want {
+				if rerr == nil {
+					if err := b.ranPast(); err != nil {
+						b.err = err
+						return 0, err
+					}
+				}
 				// Not marked retried: once may be the wire (copyBlob reads
 				// the blob again); twice is what the source holds.
 				b.err = errdefs.New(errdefs.DigestMismatch, "%s", b.corruptSentence("has digest "+got.String()))
@@ -246,6 +264,10 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		}
 		if rerr != nil {
 			b.closeSource()
+			if err := b.endedShort(); err != nil {
+				b.err = err
+				return 0, err
+			}
 			if err := b.broke(rerr); err != nil {
 				b.err = err
 				if out > 0 {

@@ -108,6 +108,13 @@ type Options struct {
 	// many (it rewrites n= on GET …/tags/list), so that clients must follow
 	// the Link header.
 	TagPageSize int
+	// CatalogPageSize, when set, makes the registry list its catalog in pages
+	// of this many (it rewrites n= on GET /v2/_catalog).
+	CatalogPageSize int
+	// CatalogRefused, when set, answers GET /v2/_catalog with this status
+	// (401 UNAUTHORIZED, as Harbor answers anyone but a system administrator;
+	// 404, as registries without a catalog do).
+	CatalogRefused int
 	// RateLimitHeaders sends Docker Hub's RateLimit-Limit and
 	// RateLimit-Remaining on every manifest answer, the remaining count going
 	// down by one with each manifest GET (HEADs are not counted, as on Docker
@@ -711,6 +718,24 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		if opts.RateLimitHeaders && manifestPath.MatchString(r.URL.Path) {
 			w.Header().Set("RateLimit-Limit", "100;w=21600")
 			w.Header().Set("RateLimit-Remaining", fmt.Sprintf("%d;w=21600", max(100-gets, 0)))
+		}
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/v2/_catalog" {
+		if opts.CatalogRefused > 0 {
+			p.mu.Lock()
+			p.note(r, opts.CatalogRefused, "catalog-refused")
+			p.mu.Unlock()
+			code := "UNAUTHORIZED"
+			if opts.CatalogRefused == http.StatusNotFound {
+				code = "NOT_FOUND"
+			}
+			writeError(w, opts.CatalogRefused, code, "catalog refused", "")
+			return
+		}
+		if opts.CatalogPageSize > 0 {
+			q := r.URL.Query()
+			q.Set("n", strconv.Itoa(opts.CatalogPageSize))
+			r.URL.RawQuery = q.Encode()
 		}
 	}
 	if opts.TagPageSize > 0 && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
