@@ -4,6 +4,7 @@
 #   make test           install the pinned test tools, then the unit and end-to-end tests
 #   make docs           regenerate docs/reference and docs/man from the commands
 #   make fuzz           run every fuzz target for FUZZTIME (30s) each
+#   make release-check  goreleaser check, then a snapshot of every release file in dist/release
 #
 # The tools (registry, crane, dockerd, buildkitd, buildx) live in the cache that
 # scripts/install-tools.sh fills; its bin directory is put first on PATH here, so
@@ -34,7 +35,7 @@ export PATH := $(TOOLS_BIN):$(PATH)
 # The benchmark(s) `make bench` runs; `make bench BENCH=.` runs every one.
 BENCH ?= .
 
-.PHONY: all build install demo tools test test-unit test-e2e bench fuzz lint docs clean
+.PHONY: all build install demo tools test test-unit test-e2e bench fuzz lint docs release-check clean
 
 all: build
 
@@ -86,6 +87,23 @@ fuzz:
 # cobra commands; `go test ./docs` fails until they are regenerated.
 docs:
 	$(GO) run ./docs --source docs/reference --man docs/man
+
+# What a release publishes, built here without publishing anything: the
+# pinned goreleaser (scripts/install-tools.sh goreleaser, built once; not part
+# of `make tools`) checks .goreleaser.yaml, then builds every target, its
+# archive and checksums.txt as a snapshot (no tag needed, nothing pushed).
+# goreleaser keeps a raw binary at its build path and names it only when it
+# uploads it, so dist/release/ gets every file under its published name, and
+# checksums.txt is checked there, as a user checks a download.
+release-check:
+	scripts/install-tools.sh goreleaser
+	goreleaser check
+	goreleaser release --snapshot --clean --skip=publish
+	rm -rf dist/release && mkdir dist/release
+	jq -r '.[] | select(.type == "Archive" or .type == "Checksum" or .extra.Format == "binary") | "\(.path)\t\(.name)"' dist/artifacts.json | \
+		while IFS=$$'\t' read -r path name; do cp "$$path" "dist/release/$$name"; done
+	cd dist/release && sha256sum --check --strict checksums.txt
+	@echo "release-check: dist/release holds what a release publishes:"; ls -1 dist/release
 
 lint:
 	@out=$$(gofmt -l .); \

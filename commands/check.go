@@ -8,5 +8,5 @@ type checkFlags struct {
 }
 
 func addCheckFlags(flags *pflag.FlagSet, opts *checkFlags) {
-	flags.BoolVar(&opts.enabled, "check", false, "Write nothing: say for each image whether DST is equal to SRC (same digest, every child and blob there), holds the same content under another digest, lacks something, or differs; exit 1 unless all are equal")
+	flags.BoolVar(&opts.enabled, "check", false, `Write nothing: print for each image whether DST is "equal" to SRC (same digest, every child and blob there), has the "same-content" under another digest, or is "missing" something or "different" (with --verify-key, "not-signed"), then DST[@DIGEST]; exit 1 unless each is equal or same-content`)
 }

@@ -104,8 +104,9 @@ On success, stdout carries one line per image, DST@sha256:DIGEST, or what
 --format asks for; progress goes to stderr.
 
 Exit status: 0 when every image named is at DST, whole and pullable (with
---check: equal); 1 when any image did not arrive (or is not equal); 125 for
-bad input, before anything is read or written; 130 when interrupted.`,
+--check: equal or the same content); 1 when any image did not arrive (or is
+not); 125 for bad input, before anything is read or written; 130 when
+interrupted.`,
 		Example: `  # Mirror a multi-arch image from Docker Hub into a private registry
   docker migrate golang:1.25-alpine registry.example.com/mirror/golang
 

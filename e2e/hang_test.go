@@ -58,7 +58,7 @@ func TestNeverHang(t *testing.T) {
 	tests := []struct {
 		name, src, dst string
 		// bound is how long the run may take; the default stall timeout
-		// (30s) stands for hangStall in the bounds the README states.
+		// (30s) stands for hangStall in the bounds docs/guarantees.md states.
 		bound time.Duration
 		want  []string
 	}{

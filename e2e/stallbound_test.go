@@ -12,7 +12,7 @@ import (
 
 // TestStallEveryResume: a source that sends a little of a blob and then
 // stalls, every time it is asked (a broken proxy), ends the run within the
-// bound the README gives for a source that stalls for good (about two stall
+// bound docs/guarantees.md gives for a source that stalls for good (about two stall
 // timeouts, at most three), though every resume makes progress. The stall
 // timeout is hangStall (DOCKER_MIGRATE_STALL_TIMEOUT), as in TestNeverHang:
 // the bound is counted in stall timeouts, so a short one keeps the test short

@@ -4,6 +4,7 @@
 # tool is built once from the Go module proxy and reused after that.
 #
 #   scripts/install-tools.sh [registry|crane|buildkitd|buildx|dockerd|dockerd29|cosign|iproute|skopeo|zstd|tmux|regclient|docker-registry|all]...
+#   scripts/install-tools.sh goreleaser   (for `make release-check`; `all` leaves it out)
 #
 # Prints nothing on stdout but, for `path`, the bin directory to put on PATH.
 set -euo pipefail
@@ -16,6 +17,7 @@ BUILDX_VERSION=v0.26.1    # github.com/docker/buildx (v0.38 does not build here)
 REGCLIENT_VERSION=v0.11.7 # github.com/regclient/regclient: regctl and regsync
 DOCKERD29_VERSION=v2.0.0-beta.21 # github.com/moby/moby/v2: Docker 29, the containerd image store
 COSIGN_VERSION=v2.6.5     # github.com/sigstore/cosign/v2: signs the --verify-key test images
+GORELEASER_VERSION=v2.17.0 # github.com/goreleaser/goreleaser/v2: make release-check (not in `all`)
 
 CACHE=${DOCKER_MIGRATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docker-migrate}
 TOOLS=$CACHE/tools
@@ -116,8 +118,13 @@ go_install_as() {
 	(
 		cd "$work"
 		go mod init tmp/"$name" >/dev/null 2>&1
-		GOFLAGS=-mod=mod GOBIN=$work/bin CGO_ENABLED=0 go install -trimpath -ldflags '-s -w' "$pkgver" >&2
-		mv "$work/bin/$(basename "${pkgver%@*}")" "$BIN/$name"
+		GOFLAGS=-mod=mod GOBIN=$work/bin CGO_ENABLED=0 ${NICE:-} go install -trimpath -ldflags '-s -w' "$pkgver" >&2
+		# go install names a binary after the package's last element, or the
+		# one before it when that is a major version (…/goreleaser/v2).
+		local pkg=${pkgver%@*} built
+		built=$(basename "$pkg")
+		[[ $built =~ ^v[0-9]+$ ]] && built=$(basename "$(dirname "$pkg")")
+		mv "$work/bin/$built" "$BIN/$name"
 	)
 	rm -rf "$work"
 	echo "$pkgver" >"$stamp"
@@ -133,6 +140,13 @@ install_dockerd29() {
 
 install_cosign() {
 	go_install_as cosign "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+}
+
+install_goreleaser() {
+	# Only `make release-check` needs it: it builds every release target, so
+	# it is not part of `all`, and `make test` never waits for it. Built
+	# with nice: it is a large build (about 25 minutes on 2 busy cores).
+	NICE="nice -n 10" go_install_as goreleaser "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
 }
 
 install_iproute() {
@@ -192,6 +206,7 @@ for tool in "$@"; do
 	docker-registry) install_docker_registry ;;
 	dockerd29) install_dockerd29 ;;
 	cosign) install_cosign ;;
+	goreleaser) install_goreleaser ;;
 	zstd) install_zstd ;;
 	sshd) install_sshd ;;
 	tmux) install_tmux ;;
