@@ -161,11 +161,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		unlock()
 		dstTagRead <- dstTag{body, d, err}
 	}()
-	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
-	if errorsIsNoDigest(err) {
-		// Fall back to a GET: some registries omit the digest on HEAD.
-		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
-	}
+	desc, err := store.Describe(ctx, src, req.Source.Identifier())
 	if err != nil {
 		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
 			// Read through mirrors: the sentence names each endpoint and why.
@@ -303,10 +299,6 @@ func isSchema1(mt types.MediaType) bool {
 
 func schema1Error(src string) error {
 	return errdefs.New(errdefs.Rejected, "source %s is a Docker schema 1 manifest, which registries no longer accept: rebuild or re-push it with a current docker first", src)
-}
-
-func errorsIsNoDigest(err error) bool {
-	return err != nil && strings.Contains(err.Error(), registry.ErrNoDigest.Error())
 }
 
 func formatList(ps []v1.Platform) string {
@@ -676,7 +668,7 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string, depth
 	if err := w.destinationHas(ctx, d.Digest); err == nil {
 		m.Action = Skip
 		return m, nil
-	} else if !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
+	} else if !errdefs.Is(err, errdefs.NotFound) && !errors.Is(err, store.ErrNoDigest) {
 		return nil, err
 	}
 	body, err := w.sourceManifest(ctx, d.Digest)

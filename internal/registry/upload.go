@@ -186,7 +186,7 @@ func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body i
 		err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s has %d bytes, not the %d its manifest says", d, len(data), size)
 	}
 	if err == nil {
-		if v, ok := body.(interface{ Verified() error }); ok {
+		if v, ok := body.(store.Verifier); ok {
 			err = v.Verified()
 		}
 	}
@@ -299,7 +299,7 @@ func (u *upload) run(ctx context.Context, body io.Reader, held int64) error {
 	}
 	// Commit only what was read to its end and checked: a registry may answer
 	// a PATCH before it has the whole body.
-	if v, ok := body.(interface{ Verified() error }); ok {
+	if v, ok := body.(store.Verifier); ok {
 		if err := v.Verified(); err != nil {
 			return err
 		}

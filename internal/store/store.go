@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -42,21 +43,27 @@ type Store interface {
 	PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error
 }
 
+// ErrNoDigest is in the chain of a HeadManifest error that says the store
+// answered without the manifest's digest (some registries omit
+// Docker-Content-Digest on HEAD): the manifest may well be there, and a GET
+// tells.
+var ErrNoDigest = errors.New("no digest in response")
+
+// Describe returns the descriptor ref points to in s: by a HEAD, or by a GET
+// when the HEAD gave no digest.
+func Describe(ctx context.Context, s Store, ref string) (v1.Descriptor, error) {
+	d, err := s.HeadManifest(ctx, ref)
+	if errors.Is(err, ErrNoDigest) {
+		_, d, err = s.GetManifest(ctx, ref)
+	}
+	return d, err
+}
+
 // SmallBlobSize is the size up to which a blob costs round trips rather than
 // bandwidth: a config, an attestation, a small layer. Copies of such blobs run
 // beside the large ones instead of waiting for them, and a registry takes
 // them in one request, over a shared connection.
 const SmallBlobSize = 256 << 10
-
-// Mounter is a store that can take a blob from another store of its own kind
-// without moving the bytes, as a registry mounts across repositories.
-type Mounter interface {
-	// CanMount reports whether a mount from src can be asked for at all.
-	CanMount(src Store) bool
-	// Mount asks for blob d from src; false with no error means it was declined
-	// and the caller copies the blob instead.
-	Mount(ctx context.Context, d v1.Hash, src Store) (bool, error)
-}
 
 // Archive is a location that holds several images in one blob space: an OCI
 // image layout (a directory, or a tar of one) or a `docker save` archive.

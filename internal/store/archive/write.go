@@ -22,6 +22,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -223,7 +224,7 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 // taken here.
 func checkedBody(ctx context.Context, body io.Reader) (r io.Reader, verified func(d v1.Hash) error) {
 	r = ctxReader{ctx: ctx, r: body}
-	if v, ok := body.(interface{ Verified() error }); ok {
+	if v, ok := body.(store.Verifier); ok {
 		return r, func(v1.Hash) error { return v.Verified() }
 	}
 	h := sha256.New()

@@ -353,12 +353,6 @@ func (e *executor) count(b *plan.Blob, how arrival) {
 	}
 }
 
-// recordedMounter is a destination that can mount a blob from another of
-// its repositories named by path (a registry repository).
-type recordedMounter interface {
-	MountFrom(ctx context.Context, d v1.Hash, repoPath string) (bool, error)
-}
-
 // arrival is how a blob got to the destination.
 type arrival int
 
@@ -463,7 +457,7 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 	if b.Action == plan.Mount {
 		// Where an earlier run saw the blob at this registry (bounded by the
 		// record), then the source when it is a repository of this registry.
-		if m, ok := e.dst.(recordedMounter); ok {
+		if m, ok := e.dst.(store.RecordedMounter); ok {
 			for _, from := range b.MountFrom {
 				if ok, err := m.MountFrom(ctx, b.Digest, from); err != nil {
 					return copied, err

@@ -18,12 +18,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// rangeReader is a store that reads a blob from an offset on (a registry,
-// with a Range request); start is where the body it opened begins.
-type rangeReader interface {
-	GetBlobAt(ctx context.Context, d v1.Hash, off, size int64) (rc io.ReadCloser, start int64, err error)
-}
-
 // markEvery is how often blobReader keeps the state of its hash: a rewind
 // reads at most this much again before it hands bytes on.
 const markEvery = 1 << 20
@@ -101,7 +95,7 @@ func (b *blobReader) open() error {
 	var rc io.ReadCloser
 	var start int64
 	var err error
-	if rr, ok := b.src.(rangeReader); ok {
+	if rr, ok := b.src.(store.RangeReader); ok {
 		rc, start, err = rr.GetBlobAt(b.ctx, b.want, b.n, b.size)
 	} else {
 		rc, err = b.src.GetBlob(b.ctx, b.want)
@@ -194,7 +188,7 @@ func (b *blobReader) Rewind(ctx context.Context, off int64) error {
 	return nil
 }
 
-// Verified says whether the whole blob was read and matched.
+// Verified says whether the whole blob was read and matched (store.Verifier).
 func (b *blobReader) Verified() error {
 	if b.err != nil {
 		return b.err
