@@ -14,12 +14,12 @@ import (
 	"slices"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
-	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -64,7 +64,7 @@ type Request struct {
 
 // Image checks one image.
 func Image(ctx context.Context, req Request) (*Result, error) {
-	res := &Result{Source: migrate.Familiar(req.Source), Destination: migrate.Familiar(req.Destination), Problems: []string{}}
+	res := &Result{Source: wording.Reference(req.Source), Destination: wording.Reference(req.Destination), Problems: []string{}}
 	srcDesc, err := store.Describe(ctx, req.Src, req.Source.Identifier())
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {

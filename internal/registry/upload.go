@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -281,14 +282,14 @@ func (u *upload) run(ctx context.Context, body io.Reader, held int64) error {
 		se, stalled := errors.AsType[*StallError](err)
 		if stalled && idle > maxIdleUploadStalls {
 			return errdefs.Wrap(Retried(err), errdefs.Unreachable, "%s stopped taking blob %s at %s of %s and answered nothing for %s",
-				se.Who(), short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)), fmtIdle(se.Idle))
+				se.Who(), wording.ID(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)), fmtIdle(se.Idle))
 		}
 		if breaks > maxUploadBreaks || idle > maxIdleUploadBreaks {
 			return Retried(err)
 		}
 		if stalled {
 			// A stall is worth a line in every mode: the run sat still.
-			u.r.notify("%v; resuming the upload of blob %s at %s of %s", err, short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)))
+			u.r.notify("%v; resuming the upload of blob %s at %s of %s", err, wording.ID(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)))
 		} else {
 			u.r.logf("upload of blob %s to %s broke (%v); the registry holds %d of %d bytes: resuming", u.d, u.r.Name.Name(), err, now, u.size)
 		}
@@ -526,12 +527,4 @@ func (r *Repository) CancelUpload(loc string) {
 			loc = next
 		}
 	}
-}
-
-// short is the first 12 hex digits of d, as progress lines name blobs.
-func short(d v1.Hash) string {
-	if len(d.Hex) > 12 {
-		return d.Hex[:12]
-	}
-	return d.Hex
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -315,22 +316,22 @@ func (b *blobReader) broke(cause error) error {
 		switch {
 		case stalled && b.idle == 0 && stalledAgain:
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, every time it was asked (%d times): run again later, or ask the operator of the registry (or of a proxy in front of it)",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
 		case stalled && b.idle == 0 && tooManyStalls:
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, %d times: run again later",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
 		}
 		if stalled {
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
 		}
 		return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "cannot read blob %s from %s: the download broke off %d times, the last after %s of %s (%v); run again later",
-			short(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
+			wording.ID(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
 	}
 	if stalled {
 		b.stalls++
 		b.resumedAt = time.Now()
-		b.notify("%s; resuming blob %s at %s of %s", se.Error(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)))
+		b.notify("%s; resuming blob %s at %s of %s", se.Error(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)))
 	} else {
 		b.debugf("blob %s: download broke after %d of %d bytes (%v); resuming", b.want, b.n, b.size, cause)
 	}
