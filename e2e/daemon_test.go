@@ -541,6 +541,10 @@ func reRunIntoEngine(t *testing.T, cli *CLI, reg *Registry, docker func(args ...
 	if !strings.Contains(res.Stderr, "up to date") {
 		t.Errorf("the summary does not say up to date:\n%s", res.Stderr)
 	}
+	res = migrate("--dry-run", ref, dst).AssertSuccess(t)
+	if !strings.Contains(res.Stdout, "up to date") {
+		t.Errorf("the dry run does not say up to date:\n%s", res.Stdout)
+	}
 	if n := loadEvents(t, docker, first, engineName); n != loads || id() != first {
 		t.Errorf("the second runs loaded the image again (%d loads, were %d)", n, loads)
 	}
