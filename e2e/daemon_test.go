@@ -483,6 +483,14 @@ func TestDaemonBatch(t *testing.T) {
 	if copied != 1+2*len(images) {
 		t.Errorf("%d blobs copied for %d images sharing a base layer, want %d", copied, len(images), 1+2*len(images))
 	}
+	// Again: every image is in the engine already, and nothing is loaded.
+	res = cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
+	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var r struct{ UpToDate bool }
+		if err := json.Unmarshal([]byte(l), &r); err != nil || !r.UpToDate {
+			t.Errorf("a second run's line is not up to date: %v\n%s", err, l)
+		}
+	}
 }
 
 // loadEvents counts the engine's load events for the image id or the name
