@@ -483,4 +483,113 @@ func TestDaemonBatch(t *testing.T) {
 	if copied != 1+2*len(images) {
 		t.Errorf("%d blobs copied for %d images sharing a base layer, want %d", copied, len(images), 1+2*len(images))
 	}
+	// Again: every image is in the engine already, and nothing is loaded.
+	res = cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
+	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var r struct{ UpToDate bool }
+		if err := json.Unmarshal([]byte(l), &r); err != nil || !r.UpToDate {
+			t.Errorf("a second run's line is not up to date: %v\n%s", err, l)
+		}
+	}
+}
+
+// loadEvents counts the engine's load events for the image id or the name
+// (`docker events`, which every engine keeps for a while): how many times
+// the image was loaded.
+func loadEvents(t testing.TB, docker func(args ...string) Result, id, name string) int {
+	t.Helper()
+	until := fmt.Sprint(time.Now().Unix() + 1)
+	res := docker("events", "--since", "1", "--until", until, "--filter", "event=load", "--format", "{{json .Actor}}").AssertSuccess(t)
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var actor struct {
+			ID         string
+			Attributes map[string]string
+		}
+		if l == "" || json.Unmarshal([]byte(l), &actor) != nil {
+			continue
+		}
+		if actor.ID == id || strings.Contains(actor.Attributes["name"], name) {
+			n++
+		}
+	}
+	return n
+}
+
+// reRunIntoEngine runs a copy into an engine three times: again, which is up
+// to date and loads nothing; with a changed source and -n, refused; then
+// without -n, loaded. dst is the location, docker runs the CLI against that
+// engine.
+func reRunIntoEngine(t *testing.T, cli *CLI, reg *Registry, docker func(args ...string) Result, dst, engineName string, flags ...string) {
+	t.Helper()
+	migrate := func(args ...string) Result {
+		return cli.RunDocker(t, append(append([]string{"migrate"}, flags...), args...)...)
+	}
+	ref := reg.Ref("daemon/again:v1")
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2111}, false)
+	migrate(ref, dst).AssertSuccess(t)
+	id := func() string {
+		return strings.TrimSpace(docker("image", "inspect", "--format", "{{.ID}}", engineName).AssertSuccess(t).Stdout)
+	}
+	first := id()
+	loads := loadEvents(t, docker, first, engineName)
+	if loads == 0 {
+		t.Fatalf("no load event for %s", engineName)
+	}
+
+	res := migrate("--format", "json", ref, dst).AssertSuccess(t)
+	var out struct {
+		UpToDate bool
+		Blobs    struct{ Copied int }
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || !out.UpToDate || out.Blobs.Copied != 0 {
+		t.Errorf("a second run is not up to date: %v\n%s", err, res.Stdout)
+	}
+	res = migrate("-n", ref, dst).AssertSuccess(t)
+	if !strings.Contains(res.Stderr, "up to date") {
+		t.Errorf("the summary does not say up to date:\n%s", res.Stderr)
+	}
+	res = migrate("--dry-run", ref, dst).AssertSuccess(t)
+	if !strings.Contains(res.Stdout, "up to date") {
+		t.Errorf("the dry run does not say up to date:\n%s", res.Stdout)
+	}
+	if n := loadEvents(t, docker, first, engineName); n != loads || id() != first {
+		t.Errorf("the second runs loaded the image again (%d loads, were %d)", n, loads)
+	}
+
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2112}, false)
+	res = migrate("-n", ref, dst).AssertExit(t, 1)
+	if !strings.Contains(res.Stderr, "--no-clobber") || id() != first {
+		t.Errorf("-n replaced %s or did not say why not:\n%s", engineName, res.Stderr)
+	}
+	migrate(ref, dst).AssertSuccess(t)
+	if id() == first {
+		t.Errorf("a changed source was not loaded into %s", engineName)
+	}
+}
+
+// TestDaemonAgain copies the same image into an engine twice: the second
+// run finds it there by content and loads nothing; a changed source is
+// loaded, and refused by -n.
+func TestDaemonAgain(t *testing.T) {
+	t.Parallel()
+	t.Run("classic store", func(t *testing.T) {
+		t.Parallel()
+		reg := startRegistry(t, registryOptions{})
+		cli := NewCLI(t).WithEngine(startEngine(t))
+		docker := func(args ...string) Result { return cli.RunDocker(t, args...) }
+		reRunIntoEngine(t, cli, reg, docker, "docker-daemon:daemon-again:v1", "daemon-again:v1")
+	})
+	t.Run("containerd store", func(t *testing.T) {
+		t.Parallel()
+		reg := startRegistry(t, registryOptions{})
+		sock := startEngineBinary(t, "dockerd-29")
+		cli := NewCLI(t)
+		cli.RunDocker(t, "context", "create", "c8d", "--docker", "host=unix://"+sock).AssertSuccess(t)
+		docker := func(args ...string) Result { return cli.RunDocker(t, append([]string{"--context", "c8d"}, args...)...) }
+		reRunIntoEngine(t, cli, reg, docker, "docker-daemon@c8d:daemon-again:v1", "daemon-again:v1")
+		t.Run("platform", func(t *testing.T) {
+			reRunIntoEngine(t, cli, reg, docker, "docker-daemon@c8d:daemon-again-arm:v1", "daemon-again-arm:v1", "--platform", "linux/arm64")
+		})
+	})
 }

@@ -254,6 +254,9 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	if p.UpToDate {
 		p.Root.Action = Skip
 	}
+	if err := askHolder(ctx, dst, p, req); err != nil {
+		return nil, err
+	}
 	if err := checkUnreadLayers(ctx, src, p); err != nil {
 		return nil, err
 	}

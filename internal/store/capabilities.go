@@ -70,3 +70,23 @@ type LayerChecker interface {
 type Verifier interface {
 	Verified() error
 }
+
+// ImageHolder is a place that keeps images under names but no manifest a
+// planner can compare by digest (a Docker engine: it loads a manifest and
+// keeps what it made of it). The planner asks it instead whether the image
+// under a name is the one planned, by what the place can prove.
+type ImageHolder interface {
+	// HeldImage says what tag names there: nothing (an errdefs.NotFound
+	// error), or Held.ID, and Held.Same when that is the image root (a
+	// manifest or index, with its body) whole.
+	HeldImage(ctx context.Context, tag string, root v1.Descriptor, body []byte) (Held, error)
+}
+
+// Held is what an ImageHolder keeps under a name.
+type Held struct {
+	// ID is the place's own name of the image (a Docker engine's image ID),
+	// which messages show as what the name points at.
+	ID v1.Hash
+	// Same reports the very image asked about, with all of its content.
+	Same bool
+}

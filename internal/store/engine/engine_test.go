@@ -3,6 +3,7 @@ package engine
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,10 @@ type fakeEngine struct {
 	containerd bool
 	// refuse, when set, is the error message the load answers with.
 	refuse string
+	// api is the API version it speaks (1.41 when empty).
+	api string
+	// images answer GET /images/NAME/json, by NAME.
+	images map[string]any
 
 	// loaded gets a value each time a load body has been read.
 	loaded chan struct{}
@@ -44,7 +49,8 @@ type fakeEngine struct {
 }
 
 func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Api-Version", "1.41")
+	api := cmp.Or(f.api, "1.41")
+	w.Header().Set("Api-Version", api)
 	path := r.URL.Path
 	if i := strings.Index(path[1:], "/"); strings.HasPrefix(path, "/v1.") && i > 0 {
 		path = path[i+1:]
@@ -53,7 +59,7 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/_ping":
 		fmt.Fprint(w, "OK")
 	case path == "/version":
-		json.NewEncoder(w).Encode(map[string]string{"Os": "linux", "Arch": "arm64", "ApiVersion": "1.41", "Version": "20.10.24"})
+		json.NewEncoder(w).Encode(map[string]string{"Os": "linux", "Arch": "arm64", "ApiVersion": api, "Version": "20.10.24"})
 	case path == "/info":
 		status := [][2]string{{"Backing Filesystem", "extfs"}}
 		if f.containerd {
@@ -90,6 +96,14 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			json.NewEncoder(w).Encode(map[string]string{"stream": "Loaded image: app:v1\n"})
 		}
+	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
+		img, ok := f.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"message": "No such image"})
+			return
+		}
+		json.NewEncoder(w).Encode(img)
 	default:
 		http.NotFound(w, r)
 	}
@@ -318,4 +332,61 @@ func TestUnpack(t *testing.T) {
 			t.Errorf("%s was written", p)
 		}
 	}
+}
+
+// TestHeldImage compares what an engine holds under a name with the image a
+// copy would load: by the config's digest (the image ID) in a classic
+// store, by the descriptor and every platform's availability in a
+// containerd one.
+func TestHeldImage(t *testing.T) {
+	ctx := context.Background()
+	digest := func(s string) v1.Hash { d, _, _ := v1.SHA256(strings.NewReader(s)); return d }
+	cfg := digest("config")
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.DockerManifestSchema2, Config: v1.Descriptor{Digest: cfg}}
+	body, _ := json.Marshal(m)
+	root := v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: digest(string(body))}
+	repo, _ := name.NewRepository("app")
+
+	t.Run("classic store", func(t *testing.T) {
+		f := &fakeEngine{images: map[string]any{
+			"app:v1": map[string]any{"Id": cfg.String()},
+			"app:v2": map[string]any{"Id": digest("other").String()},
+		}}
+		s := newTarget(t, f, nil).Repository(repo).(*targetRepo)
+		if h, err := s.HeldImage(ctx, "v1", root, body); err != nil || !h.Same {
+			t.Errorf("same config: %+v, %v", h, err)
+		}
+		if h, err := s.HeldImage(ctx, "v2", root, body); err != nil || h.Same || h.ID != digest("other") {
+			t.Errorf("another image: %+v, %v", h, err)
+		}
+		if _, err := s.HeldImage(ctx, "v3", root, body); !errdefs.Is(err, errdefs.NotFound) {
+			t.Errorf("no image: %v", err)
+		}
+	})
+	t.Run("containerd store", func(t *testing.T) {
+		idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{
+			{MediaType: types.OCIManifestSchema1, Digest: digest("amd64")},
+			{MediaType: types.OCIManifestSchema1, Digest: digest("arm64")},
+		}}
+		ib, _ := json.Marshal(idx)
+		iroot := v1.Descriptor{MediaType: types.OCIImageIndex, Digest: digest(string(ib))}
+		held := func(arm64 bool) map[string]any {
+			return map[string]any{"Id": iroot.Digest.String(), "Descriptor": map[string]any{"digest": iroot.Digest.String()},
+				"Manifests": []map[string]any{
+					{"Descriptor": map[string]any{"digest": digest("amd64").String()}, "Available": true},
+					{"Descriptor": map[string]any{"digest": digest("arm64").String()}, "Available": arm64},
+				}}
+		}
+		f := &fakeEngine{containerd: true, api: "1.48", images: map[string]any{"app:whole": held(true), "app:part": held(false)}}
+		s := newTarget(t, f, nil).Repository(repo).(*targetRepo)
+		if h, err := s.HeldImage(ctx, "whole", iroot, ib); err != nil || !h.Same {
+			t.Errorf("the index whole: %+v, %v", h, err)
+		}
+		if h, err := s.HeldImage(ctx, "part", iroot, ib); err != nil || h.Same {
+			t.Errorf("one platform of the index: %+v, %v", h, err)
+		}
+		if h, err := s.HeldImage(ctx, "whole", root, body); err != nil || h.Same {
+			t.Errorf("another image: %+v, %v", h, err)
+		}
+	})
 }

@@ -462,8 +462,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // targetRepo is one repository's view of a target. What the engine already
 // holds under a tag is shown as a made-up manifest of its layers (see
-// view.go), so that --check and --dry-run can compare; a copy always loads
-// the image again.
+// view.go), so that --check and --dry-run can compare; a copy asks
+// HeldImage (held.go) whether the engine holds the planned image already.
 type targetRepo struct {
 	t    *Target
 	repo name.Repository
@@ -494,9 +494,9 @@ func (r *targetRepo) GetManifest(ctx context.Context, ref string) ([]byte, v1.De
 		return nil, v1.Descriptor{}, errdefs.New(errdefs.NotFound, "manifest %s is not in %s", h, r.t)
 	}
 	if !r.t.readOnly {
-		// A copy loads the image whole again: an engine keeps no manifest
-		// digest that a registry's source could be compared with.
-		return nil, v1.Descriptor{}, errdefs.New(errdefs.NotFound, "%s:%s is loaded again into %s", r.repo.Name(), ref, r.t)
+		// An engine keeps no manifest digest that a registry's source could
+		// be compared with: the plan asks HeldImage what the tag names.
+		return nil, v1.Descriptor{}, errdefs.New(errdefs.NotFound, "%s:%s is compared by content in %s", r.repo.Name(), ref, r.t)
 	}
 	v, err := r.t.view(ctx, r.repo.Tag(ref))
 	if err != nil {
