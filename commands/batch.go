@@ -26,6 +26,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 )
 
 // batchOptions are the flags of a run of many images.
@@ -197,7 +198,7 @@ func runBatch(ctx context.Context, dockerCli command.Cli, opts migrateOptions, s
 	images := batch.Shard(resolved.Images, shardI, shardN)
 	if kept, dropped := batch.WithoutReferrerTags(images, c.keys); dropped > 0 {
 		images = kept
-		pw.Logf("note: %s (sha256-HEX.sig and the like) not copied as images: with --verify-key, signatures and attestations cross with --referrers, beside the image they sign", plural(dropped, "signature or referrers tag"))
+		pw.Logf("note: %s (sha256-HEX.sig and the like) not copied as images: with --verify-key, signatures and attestations cross with --referrers, beside the image they sign", wording.Count(dropped, "signature or referrers tag"))
 	}
 	if resolved.Target != nil && !opts.dryRun {
 		if err := batch.CheckSinglePlatform(ctx, images, resolved.Target, o.Registry); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker-migrate/docker-migrate/plugin"
 )
 
@@ -421,7 +422,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions)
 	o.Source, o.Destination, o.Progress = refs.source, refs.destination, pw
 	if c.mode == progress.Plain {
 		// At once: the plan can take a while on a slow link.
-		pw.Logf("planning the copy of %s to %s", migrate.Familiar(refs.source), refs.displayDestination)
+		pw.Logf("planning the copy of %s to %s", wording.Reference(refs.source), refs.displayDestination)
 	}
 	res, describe, err := migrate.Run(ctx, o)
 	pw.Stop(stopReason(ctx, err))
@@ -486,7 +487,7 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 		speed = fmt.Sprintf(", %s/s", units.HumanSize(float64(r.Bytes.Copied)/elapsed.Seconds()))
 	}
 	say("Copied %s to %s in %s%s.", r.Source, r.Destination, elapsed.Round(10*time.Millisecond), speed)
-	say("  %s; manifests: %d pushed, %d already there.", plural(len(r.Platforms), "platform"), r.Manifests.Copied, r.Manifests.Skipped)
+	say("  %s; manifests: %d pushed, %d already there.", wording.Count(len(r.Platforms), "platform"), r.Manifests.Copied, r.Manifests.Skipped)
 	say("  Blobs: %d copied (%s), %d mounted (%s), %d already there (%s).",
 		r.Blobs.Copied, units.HumanSize(float64(r.Bytes.Copied)), r.Blobs.Mounted, units.HumanSize(float64(r.Bytes.Mounted)),
 		r.Blobs.Skipped, units.HumanSize(float64(r.Bytes.Skipped)))
@@ -502,13 +503,6 @@ func summary(w io.Writer, r *migrate.Result, width int) {
 	} else {
 		say("Done with the %s strategy; the digest is unchanged.", r.Strategy)
 	}
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // strategyEnv is what the engine- and builder-backed strategies are built from.

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
@@ -25,6 +24,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -62,12 +62,7 @@ type Image struct {
 
 // Label is how progress and the summary name the image: its source, as docker
 // names it (rancher/klipper-lb:v0.3.4, nginx:1.27).
-func (im Image) Label() string {
-	if named, err := reference.ParseNormalizedNamed(im.Source.Name()); err == nil {
-		return reference.FamiliarString(named)
-	}
-	return im.Source.Name()
-}
+func (im Image) Label() string { return wording.Familiar(im.Source) }
 
 // DestinationLabel is how results name the destination: DestinationName,
 // else the full name (docker.io/…, 127.0.0.1:5000/x:v1).
@@ -75,7 +70,7 @@ func (im Image) DestinationLabel() string {
 	if im.DestinationName != "" {
 		return im.DestinationName
 	}
-	return familiar(im.Destination)
+	return wording.Reference(im.Destination)
 }
 
 // originArgument is the Origin of an image named as a SRC argument.
@@ -88,13 +83,6 @@ func (im Image) from() string {
 		return ""
 	}
 	return " (" + im.Origin + ")"
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // Quota keeps the pulls each registry says remain (Docker Hub's
@@ -354,7 +342,7 @@ func (r *runner) one(ctx context.Context, i int, im Image) {
 		return
 	}
 	if d, ok := r.doneEarlier(ctx, im); ok {
-		r.finish(im, i, &migrate.Result{Source: familiar(im.Source), Destination: familiar(im.Destination), DestinationDigest: d, UpToDate: true,
+		r.finish(im, i, &migrate.Result{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), DestinationDigest: d, UpToDate: true,
 			Platforms: []plan.PlatformDigest{}, Attempts: []migrate.Attempt{}}, Done, "")
 		return
 	}
@@ -453,7 +441,7 @@ func (r *runner) doneEarlier(ctx context.Context, im Image) (string, bool) {
 	if r.o.Report == nil || r.o.Copy.DryRun {
 		return "", false
 	}
-	d, ok := r.o.Report.Finished(familiar(im.Source), familiar(im.Destination))
+	d, ok := r.o.Report.Finished(wording.Reference(im.Source), wording.Reference(im.Destination))
 	if !ok {
 		return "", false
 	}
@@ -492,7 +480,7 @@ func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Descri
 		}
 	}
 	if r.o.Format == "" {
-		fmt.Fprintf(r.o.Out, "# %s → %s\n", familiar(im.Source), familiar(im.Destination))
+		fmt.Fprintf(r.o.Out, "# %s → %s\n", wording.Reference(im.Source), wording.Reference(im.Destination))
 		_ = describe(r.o.Out)
 	}
 }
@@ -518,7 +506,7 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage, Final: final})
 		r.sum.NotDone = append(r.sum.NotDone, im)
 	}
-	rec := Record{Source: familiar(im.Source), Destination: familiar(im.Destination), Outcome: outcome, Error: reason}
+	rec := Record{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), Outcome: outcome, Error: reason}
 	detail := ""
 	if res != nil && !outcome.Arrived() {
 		// Stopped under way: what moved counts, and the next run skips it.
@@ -531,7 +519,7 @@ func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reas
 		r.sum.Bytes.Copied += res.Bytes.Copied
 		r.sum.Bytes.Mounted += res.Bytes.Mounted
 		r.sum.Bytes.Skipped += res.Bytes.Skipped
-		detail = fmt.Sprintf(" (%s, %s)", plural(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
+		detail = fmt.Sprintf(" (%s, %s)", wording.Count(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
 	}
 	if r.o.Report != nil && !r.o.Copy.DryRun && !r.o.Check {
 		if err := r.o.Report.Append(rec); err != nil {
@@ -640,7 +628,3 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 	}
 	fmt.Fprint(w, b.String())
 }
-
-// familiar names a reference as docker does: docker.io/library/nginx:1.27,
-// not index.docker.io/library/nginx:1.27.
-func familiar(r name.Reference) string { return migrate.Familiar(r) }

@@ -12,6 +12,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -69,7 +70,7 @@ func (r *runner) checkOne(ctx context.Context, i int, im Image) {
 				fmt.Fprintf(r.o.Out, "%s\n", b)
 			}
 		} else {
-			ref := familiar(im.Destination)
+			ref := wording.Reference(im.Destination)
 			if res.DestinationDigest != "" {
 				ref += "@" + res.DestinationDigest
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -71,9 +72,9 @@ func Prune(ctx context.Context, sels []Selection, images, notDone []Image, o Pru
 		if refused[t.destination.RegistryStr()] {
 			continue
 		}
-		dst := familiarRepo(t.destination)
+		dst := wording.Repository(t.destination)
 		if n := countIn(notDone, t.destination); n > 0 {
-			sum.Skipped = append(sum.Skipped, fmt.Sprintf("%s not pruned: %s bound there did not arrive; run again", dst, plural(n, "image")))
+			sum.Skipped = append(sum.Skipped, fmt.Sprintf("%s not pruned: %s bound there did not arrive; run again", dst, wording.Count(n, "image")))
 			continue
 		}
 		err := pruneOne(ctx, t, o, &sum)
@@ -181,7 +182,7 @@ func pruneOne(ctx context.Context, t *pruneTarget, o PruneOptions, sum *PruneSum
 			continue
 		}
 		if keep, ok := kept[d]; ok {
-			sum.Left = append(sum.Left, fmt.Sprintf("%s:%s stays: %s:%s points at the same manifest (%s), and the registry deletes a manifest with every tag on it", familiarRepo(t.destination), tag, familiarRepo(t.destination), keep, shortDigest(d)))
+			sum.Left = append(sum.Left, fmt.Sprintf("%s:%s stays: %s:%s points at the same manifest (%s), and the registry deletes a manifest with every tag on it", wording.Repository(t.destination), tag, wording.Repository(t.destination), keep, wording.Digest(d)))
 			continue
 		}
 		if _, ok := byDigest[d]; !ok {
@@ -203,13 +204,13 @@ func pruneOne(ctx context.Context, t *pruneTarget, o PruneOptions, sum *PruneSum
 		}
 		for _, tag := range byDigest[d] {
 			sum.Deleted++
-			p := Pruned{Action: "pruned", Destination: familiarRepo(t.destination) + ":" + tag, Digest: d.String()}
+			p := Pruned{Action: "pruned", Destination: wording.Repository(t.destination) + ":" + tag, Digest: d.String()}
 			verb := "deleted"
 			if o.DryRun {
 				p.Action, verb = "would-prune", "would delete"
 			}
 			if o.Logf != nil {
-				o.Logf("prune: %s %s (%s): the source selection no longer holds it", verb, p.Destination, shortDigest(d))
+				o.Logf("prune: %s %s (%s): the source selection no longer holds it", verb, p.Destination, wording.Digest(d))
 			}
 			if o.Print != nil {
 				o.Print(p)
@@ -230,17 +231,6 @@ func countIn(images []Image, repo name.Repository) int {
 	return n
 }
 
-func familiarRepo(r name.Repository) string {
-	return strings.TrimSuffix(familiar(r.Tag("x")), ":x")
-}
-
-func shortDigest(d v1.Hash) string {
-	if len(d.Hex) < 12 {
-		return d.String()
-	}
-	return d.Algorithm + ":" + d.Hex[:12]
-}
-
 // Write prints what the prune did, after the batch's table; quiet leaves
 // out the count, keeping the sentences about what did not go as asked.
 func (s PruneSummary) Write(b *strings.Builder, dryRun, quiet bool) {
@@ -249,7 +239,7 @@ func (s PruneSummary) Write(b *strings.Builder, dryRun, quiet bool) {
 		verb = "would delete"
 	}
 	if !quiet {
-		fmt.Fprintf(b, "  %-22s %s\n", "pruned", fmt.Sprintf("%s %s", verb, plural(s.Deleted, "tag")))
+		fmt.Fprintf(b, "  %-22s %s\n", "pruned", fmt.Sprintf("%s %s", verb, wording.Count(s.Deleted, "tag")))
 	}
 	for _, lines := range [][]string{s.Left, s.Skipped, s.Refused, s.Failures} {
 		for _, l := range lines {

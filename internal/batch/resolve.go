@@ -18,6 +18,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -361,7 +362,7 @@ func severalImages(dst, why string, names []name.Reference) error {
 	host, path := reference.Domain(named), reference.Path(named)
 	var list []string
 	for _, n := range names {
-		list = append(list, familiar(n))
+		list = append(list, wording.Reference(n))
 	}
 	example := names[0]
 	prefixPath := path
@@ -388,7 +389,7 @@ func severalImages(dst, why string, names []name.Reference) error {
 		shown = append(shown[:3:3], "…")
 	}
 	return errdefs.New(errdefs.InvalidArgument, "DST %q is a full tag, but %s (%s): give a registry prefix such as %s (each image keeps its repository path under it: %s goes to %s)",
-		dst, why, strings.Join(shown, ", "), prefix, familiar(example), to)
+		dst, why, strings.Join(shown, ", "), prefix, wording.Reference(example), to)
 }
 
 // cutTail returns path without one of tails at its end, on a '/' boundary.
@@ -579,7 +580,7 @@ func dedupe(images []Image) ([]Image, error) {
 				continue
 			}
 			return nil, errdefs.New(errdefs.InvalidArgument, "%s%s and %s%s would both write %s: rename one with a target (SRC DST on a list line)",
-				prev.Source.Name(), prev.from(), im.Source.Name(), im.from(), familiar(im.Destination))
+				prev.Source.Name(), prev.from(), im.Source.Name(), im.from(), wording.Reference(im.Destination))
 		}
 		seen[key] = im
 		out = append(out, im)

@@ -12,15 +12,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
-	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -65,8 +64,8 @@ type Request struct {
 
 // Image checks one image.
 func Image(ctx context.Context, req Request) (*Result, error) {
-	res := &Result{Source: migrate.Familiar(req.Source), Destination: migrate.Familiar(req.Destination), Problems: []string{}}
-	srcDesc, err := head(ctx, req.Src, req.Source.Identifier())
+	res := &Result{Source: wording.Reference(req.Source), Destination: wording.Reference(req.Destination), Problems: []string{}}
+	srcDesc, err := store.Describe(ctx, req.Src, req.Source.Identifier())
 	if err != nil {
 		if errdefs.Is(err, errdefs.NotFound) {
 			return nil, plan.SourceNotFound(ctx, req.Src, req.Source, err)
@@ -74,7 +73,7 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res.SourceDigest = srcDesc.Digest.String()
-	dstDesc, err := head(ctx, req.Dst, req.Destination.Identifier())
+	dstDesc, err := store.Describe(ctx, req.Dst, req.Destination.Identifier())
 	if errdefs.Is(err, errdefs.NotFound) {
 		res.Status = Missing
 		res.Problems = append(res.Problems, fmt.Sprintf("%s does not exist", req.Destination.Name()))
@@ -141,15 +140,6 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 		res.Status = Equal
 	}
 	return res, nil
-}
-
-func head(ctx context.Context, s store.Store, ref string) (v1.Descriptor, error) {
-	d, err := s.HeadManifest(ctx, ref)
-	if err != nil && strings.Contains(err.Error(), "no digest") {
-		// Some registries send no digest on HEAD.
-		_, d, err = s.GetManifest(ctx, ref)
-	}
-	return d, err
 }
 
 // missingFrom lists what of the manifest d (and, for an index, its children)

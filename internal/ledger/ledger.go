@@ -34,13 +34,6 @@ type entry struct {
 	holder store.Store
 }
 
-// Placed is a store whose blobs other stores can reach: the repositories of one
-// registry (by a mount), the images of one layout (they share its blobs).
-type Placed interface {
-	// Place names the blob space: a registry host, a layout's path.
-	Place() string
-}
-
 // Claim is one copy's stake in one blob: the owner moves it, a follower
 // waits for the owner.
 type Claim struct {
@@ -58,7 +51,7 @@ func (l *Ledger) Claim(dst store.Store, d v1.Hash) Claim {
 		return Claim{owner: true}
 	}
 	place := dst.String()
-	if p, ok := dst.(Placed); ok {
+	if p, ok := dst.(store.Placed); ok {
 		place = p.Place()
 	}
 	key := key{place: place, digest: d}

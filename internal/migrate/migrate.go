@@ -22,6 +22,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -477,8 +478,8 @@ func (r *Result) fill(name string, out strategy.Output) {
 // dry run reports and a real run overwrites with what happened.
 func newResult(o Options, p *plan.Plan) *Result {
 	r := &Result{
-		Source:            Familiar(o.Source),
-		Destination:       Familiar(o.Destination),
+		Source:            wording.Reference(o.Source),
+		Destination:       wording.Reference(o.Destination),
 		SourceDigest:      p.SourceDigest.String(),
 		DestinationDigest: p.Root.Digest.String(),
 		DigestChanged:     p.DigestChanged,

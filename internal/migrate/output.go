@@ -10,17 +10,8 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 )
-
-// Familiar names a reference as docker does in its output:
-// docker.io/library/golang:1.25, not index.docker.io/library/golang:1.25.
-func Familiar(r name.Reference) string {
-	s := r.Name()
-	if r.Context().RegistryStr() == name.DefaultRegistry {
-		s = "docker.io/" + strings.TrimPrefix(s, name.DefaultRegistry+"/")
-	}
-	return s
-}
 
 // Steps is a dry run's plan as --format json prints it: every manifest and
 // blob, with what the run would do and how many bytes that moves.
@@ -91,12 +82,12 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 		return "", nil
 	}
 	if o.NoClobber {
-		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", Familiar(o.Destination), have)
+		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", wording.Reference(o.Destination), have)
 	}
 	if o.DryRun {
-		o.Progress.Logf("would replace %s (now %s)", Familiar(o.Destination), have)
+		o.Progress.Logf("would replace %s (now %s)", wording.Reference(o.Destination), have)
 	} else {
-		o.Progress.Logf("replacing %s (was %s)", Familiar(o.Destination), have)
+		o.Progress.Logf("replacing %s (was %s)", wording.Reference(o.Destination), have)
 	}
 	return have.String(), nil
 }
@@ -106,7 +97,7 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 // error, with nothing claimed for the destination. res may be nil when the
 // run stopped before it had a plan.
 func Failed(res *Result, src, dst name.Reference, reason string) *Result {
-	out := &Result{Source: Familiar(src), Destination: Familiar(dst), Platforms: []plan.PlatformDigest{}, Attempts: []Attempt{}}
+	out := &Result{Source: wording.Reference(src), Destination: wording.Reference(dst), Platforms: []plan.PlatformDigest{}, Attempts: []Attempt{}}
 	if res != nil {
 		out.SourceDigest, out.Strategy, out.DryRun = res.SourceDigest, res.Strategy, res.DryRun
 		out.DurationSeconds, out.PreviousDigest = res.DurationSeconds, res.PreviousDigest

@@ -8,6 +8,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 )
 
 // NotSignedError is an image that --verify-key kept from being copied: it
@@ -46,7 +47,7 @@ func (o Options) verifySource(ctx context.Context, src store.Store, p *plan.Plan
 		Referrers:  FindReferrers,
 	})
 	if err != nil {
-		return fmt.Errorf("verify the signature of %s: %w", Familiar(o.Source), err)
+		return fmt.Errorf("verify the signature of %s: %w", wording.Reference(o.Source), err)
 	}
 	res.Signature = v
 	if !v.Signed {
@@ -54,9 +55,9 @@ func (o Options) verifySource(ctx context.Context, src store.Store, p *plan.Plan
 		if o.DryRun {
 			would = "would not be copied"
 		}
-		return errdefs.Wrap(&NotSignedError{Verdict: v}, errdefs.Rejected, "%s %s: it is %s", Familiar(o.Source), would, v)
+		return errdefs.Wrap(&NotSignedError{Verdict: v}, errdefs.Rejected, "%s %s: it is %s", wording.Reference(o.Source), would, v)
 	}
-	o.Progress.Logf("verified: %s is %s", Familiar(o.Source), v)
+	o.Progress.Logf("verified: %s is %s", wording.Reference(o.Source), v)
 	return nil
 }
 

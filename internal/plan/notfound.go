@@ -22,7 +22,7 @@ const tagListWait = 10 * time.Second
 // can list tags; elsewhere, or when the list cannot be had, the sentence
 // names both.
 func SourceNotFound(ctx context.Context, src store.Store, ref name.Reference, err error) error {
-	generic := errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", familiar(ref))
+	generic := errdefs.Wrap(err, errdefs.NotFound, "source %s not found: check the repository name and tag", ref.Name())
 	lister, ok := src.(store.TagLister)
 	if !ok {
 		return generic
@@ -33,22 +33,22 @@ func SourceNotFound(ctx context.Context, src store.Store, ref name.Reference, er
 	repo := ref.Context().Name()
 	switch {
 	case errdefs.Is(lerr, errdefs.NotFound):
-		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s does not exist; check its name%s", familiar(ref), repo, hubHint(ref))
+		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s does not exist; check its name%s", ref.Name(), repo, hubHint(ref))
 	case lerr != nil:
 		return generic
 	}
 	if _, isDigest := ref.(name.Digest); isDigest {
-		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s exists but holds no manifest with that digest", familiar(ref), repo)
+		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s exists but holds no manifest with that digest", ref.Name(), repo)
 	}
 	tag := ref.Identifier()
 	if len(tags) == 0 {
-		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s exists but has no tags", familiar(ref), repo)
+		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s exists but has no tags", ref.Name(), repo)
 	}
 	near := nearTags(tag, tags, 5)
 	if len(near) == 0 {
-		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s has no tag %q (it has %d tags, none close to it)", familiar(ref), repo, tag, len(tags))
+		return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s has no tag %q (it has %d tags, none close to it)", ref.Name(), repo, tag, len(tags))
 	}
-	return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s has no tag %q; near ones: %s", familiar(ref), repo, tag, strings.Join(near, ", "))
+	return errdefs.Wrap(err, errdefs.NotFound, "source %s not found: the repository %s has no tag %q; near ones: %s", ref.Name(), repo, tag, strings.Join(near, ", "))
 }
 
 // hubHint reminds that Docker Hub answers a missing repository the way it

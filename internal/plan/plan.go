@@ -21,6 +21,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -139,7 +140,7 @@ type Request struct {
 func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error) {
 	jobs := max(req.Jobs, 1)
 	p := &Plan{Source: req.Source, Destination: req.Destination}
-	srcName := familiar(req.Source)
+	srcName := req.Source.Name()
 	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: req.Manifests}
 
 	// The destination's tag is read at the same time as the source's is
@@ -161,11 +162,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		unlock()
 		dstTagRead <- dstTag{body, d, err}
 	}()
-	desc, err := src.HeadManifest(ctx, req.Source.Identifier())
-	if errorsIsNoDigest(err) {
-		// Fall back to a GET: some registries omit the digest on HEAD.
-		_, desc, err = src.GetManifest(ctx, req.Source.Identifier())
-	}
+	desc, err := store.Describe(ctx, src, req.Source.Identifier())
 	if err != nil {
 		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
 			// Read through mirrors: the sentence names each endpoint and why.
@@ -173,11 +170,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 			if errdefs.Is(err, errdefs.NotFound) {
 				hint = "; check the repository name and tag"
 			}
-			name := srcName
-			if r, ok := strings.CutPrefix(name, "index.docker.io/"); ok {
-				name = "docker.io/" + r // as docker names it
-			}
-			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", name, ee, hint)
+			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(req.Source), ee, hint)
 		}
 		if errdefs.Is(err, errdefs.NotFound) {
 			return nil, SourceNotFound(ctx, src, req.Source, err)
@@ -298,18 +291,12 @@ func canMount(src, dst store.Store) bool {
 	return ok && m.CanMount(src)
 }
 
-func familiar(r name.Reference) string { return r.Name() }
-
 func isSchema1(mt types.MediaType) bool {
 	return mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed
 }
 
 func schema1Error(src string) error {
 	return errdefs.New(errdefs.Rejected, "source %s is a Docker schema 1 manifest, which registries no longer accept: rebuild or re-push it with a current docker first", src)
-}
-
-func errorsIsNoDigest(err error) bool {
-	return err != nil && strings.Contains(err.Error(), registry.ErrNoDigest.Error())
 }
 
 func formatList(ps []v1.Platform) string {
@@ -355,12 +342,12 @@ type indexEntry struct {
 func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 	doc, entries, err := parseIndex(p.Root.Body)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", familiar(req.Source), err)
+		return fmt.Errorf("source %s: %w", req.Source.Name(), err)
 	}
 
 	kept := entries
 	if len(req.Platforms) > 0 {
-		if kept, err = filterPlatforms(entries, req.Platforms, familiar(req.Source)); err != nil {
+		if kept, err = filterPlatforms(entries, req.Platforms, req.Source.Name()); err != nil {
 			return err
 		}
 		if len(kept) != len(entries) {
@@ -493,7 +480,7 @@ func (w *walker) children(ctx context.Context, kept []indexEntry, depth int) ([]
 		if isAttestation(e.desc) {
 			label = "attestation for " + labelOr(labels[v1Hash(e.desc.Annotations[refDigestAnnotation])], e.desc.Annotations[refDigestAnnotation])
 		} else if label == "" {
-			label = "manifest " + shortDigest(e.desc.Digest)
+			label = "manifest " + wording.Digest(e.desc.Digest)
 		}
 		g.Go(func() error {
 			m, err := w.child(gctx, e.desc, label, depth)
@@ -515,7 +502,7 @@ func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
 		for _, pd := range p.Platforms {
 			have = append(have, pd.Platform)
 		}
-		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, familiar(req.Source), len(have), strings.Join(have, ", "))
+		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, req.Source.Name(), len(have), strings.Join(have, ", "))
 	}
 	pd := p.Platforms[0]
 	var m *Manifest
@@ -556,7 +543,7 @@ func labelOr(label, digest string) string {
 		return label
 	}
 	if h, err := v1.NewHash(digest); err == nil {
-		return shortDigest(h)
+		return wording.Digest(h)
 	}
 	return "unknown"
 }
@@ -564,13 +551,6 @@ func labelOr(label, digest string) string {
 func v1Hash(s string) v1.Hash {
 	h, _ := v1.NewHash(s)
 	return h
-}
-
-func shortDigest(d v1.Hash) string {
-	if len(d.Hex) > 12 {
-		return d.Algorithm + ":" + d.Hex[:12]
-	}
-	return d.String()
 }
 
 func rawsOf(es []indexEntry) []json.RawMessage {
@@ -679,7 +659,7 @@ func (w *walker) child(ctx context.Context, d v1.Descriptor, label string, depth
 	if err := w.destinationHas(ctx, d.Digest); err == nil {
 		m.Action = Skip
 		return m, nil
-	} else if !errdefs.Is(err, errdefs.NotFound) && !errorsIsNoDigest(err) {
+	} else if !errdefs.Is(err, errdefs.NotFound) && !errors.Is(err, store.ErrNoDigest) {
 		return nil, err
 	}
 	body, err := w.sourceManifest(ctx, d.Digest)

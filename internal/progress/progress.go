@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 )
 
@@ -277,7 +278,7 @@ func (t *Task) Done(status string) {
 			if line != "" {
 				line += "\n"
 			}
-			line += fmt.Sprintf("%s: done, %s", t.g.name, plural(t.g.tasks, "blob or manifest", "blobs and manifests")) +
+			line += fmt.Sprintf("%s: done, %s", t.g.name, wording.CountOf(t.g.tasks, "blob or manifest", "blobs and manifests")) +
 				notes(t.g.total, time.Since(t.g.started))
 		}
 	}
@@ -441,7 +442,7 @@ func (v *view) plainLinesLocked(now time.Time) []string {
 	for _, g := range v.order {
 		if g.planned && !g.announced && g.tasks > 0 {
 			g.announced = true
-			lines = append(lines, fmt.Sprintf("%s: %s to copy (%s)", g.name, plural(g.tasks, "blob or manifest", "blobs and manifests"), units.HumanSize(float64(g.total))))
+			lines = append(lines, fmt.Sprintf("%s: %s to copy (%s)", g.name, wording.CountOf(g.tasks, "blob or manifest", "blobs and manifests"), units.HumanSize(float64(g.total))))
 		}
 	}
 	keep := v.tasks[:0]

@@ -109,10 +109,3 @@ func eta(d time.Duration) string {
 	s := d.Round(time.Minute).String()
 	return s[:len(s)-2] // drop the "0s"
 }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -41,17 +42,17 @@ func (r *Repository) Referrers(ctx context.Context, d v1.Hash) (descs []v1.Descr
 		}
 		if err := r.check(resp, http.StatusOK); err != nil {
 			drain(resp)
-			return nil, true, errdefs.Wrap(err, errdefs.KindOf(err), "registry %s answered the referrers API for %s@%s with %s", r.Host(), r.Name.Name(), shortHash(d), resp.Status)
+			return nil, true, errdefs.Wrap(err, errdefs.KindOf(err), "registry %s answered the referrers API for %s@%s with %s", r.Host(), r.Name.Name(), wording.Digest(d), resp.Status)
 		}
 		var idx v1.IndexManifest
 		err = json.NewDecoder(io.LimitReader(resp.Body, maxManifestSize)).Decode(&idx)
 		drain(resp)
 		if err != nil {
-			return nil, true, errdefs.Wrap(err, errdefs.Rejected, "registry %s sent a malformed referrers list for %s@%s (%v)", r.Host(), r.Name.Name(), shortHash(d), err)
+			return nil, true, errdefs.Wrap(err, errdefs.Rejected, "registry %s sent a malformed referrers list for %s@%s (%v)", r.Host(), r.Name.Name(), wording.Digest(d), err)
 		}
 		for _, m := range idx.Manifests {
 			if m.Digest.Hex == "" {
-				return nil, true, errdefs.New(errdefs.Rejected, "registry %s sent a referrers list for %s@%s with an entry that has no digest", r.Host(), r.Name.Name(), shortHash(d))
+				return nil, true, errdefs.New(errdefs.Rejected, "registry %s sent a referrers list for %s@%s with an entry that has no digest", r.Host(), r.Name.Name(), wording.Digest(d))
 			}
 		}
 		descs = append(descs, idx.Manifests...)
@@ -65,11 +66,4 @@ func (r *Repository) Referrers(ctx context.Context, d v1.Hash) (descs []v1.Descr
 		}
 	}
 	return descs, true, nil
-}
-
-func shortHash(d v1.Hash) string {
-	if len(d.Hex) > 12 {
-		return d.Algorithm + ":" + d.Hex[:12]
-	}
-	return d.String()
 }

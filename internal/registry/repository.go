@@ -283,8 +283,8 @@ func (r *Repository) HeadManifest(ctx context.Context, ref string) (v1.Descripto
 	}
 	d, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
-		// Some registries send no digest on HEAD; the caller falls back to GET.
-		return v1.Descriptor{}, fmt.Errorf("HEAD %s gave no Docker-Content-Digest: %w", ref, ErrNoDigest)
+		// Some registries send no digest on HEAD; store.Describe falls back to GET.
+		return v1.Descriptor{}, fmt.Errorf("HEAD %s gave no Docker-Content-Digest: %w", ref, store.ErrNoDigest)
 	}
 	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
 	return v1.Descriptor{
@@ -293,9 +293,6 @@ func (r *Repository) HeadManifest(ctx context.Context, ref string) (v1.Descripto
 		Size:      size,
 	}, nil
 }
-
-// ErrNoDigest means a registry answered a manifest HEAD without its digest.
-var ErrNoDigest = errors.New("no digest in response")
 
 func mediaType(ct string) string {
 	if i := strings.IndexByte(ct, ';'); i >= 0 {

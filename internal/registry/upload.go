@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -186,7 +187,7 @@ func (r *Repository) putSmall(ctx context.Context, d v1.Hash, size int64, body i
 		err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s has %d bytes, not the %d its manifest says", d, len(data), size)
 	}
 	if err == nil {
-		if v, ok := body.(interface{ Verified() error }); ok {
+		if v, ok := body.(store.Verifier); ok {
 			err = v.Verified()
 		}
 	}
@@ -281,14 +282,14 @@ func (u *upload) run(ctx context.Context, body io.Reader, held int64) error {
 		se, stalled := errors.AsType[*StallError](err)
 		if stalled && idle > maxIdleUploadStalls {
 			return errdefs.Wrap(Retried(err), errdefs.Unreachable, "%s stopped taking blob %s at %s of %s and answered nothing for %s",
-				se.Who(), short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)), fmtIdle(se.Idle))
+				se.Who(), wording.ID(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)), fmtIdle(se.Idle))
 		}
 		if breaks > maxUploadBreaks || idle > maxIdleUploadBreaks {
 			return Retried(err)
 		}
 		if stalled {
 			// A stall is worth a line in every mode: the run sat still.
-			u.r.notify("%v; resuming the upload of blob %s at %s of %s", err, short(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)))
+			u.r.notify("%v; resuming the upload of blob %s at %s of %s", err, wording.ID(u.d), units.HumanSize(float64(now)), units.HumanSize(float64(u.size)))
 		} else {
 			u.r.logf("upload of blob %s to %s broke (%v); the registry holds %d of %d bytes: resuming", u.d, u.r.Name.Name(), err, now, u.size)
 		}
@@ -299,7 +300,7 @@ func (u *upload) run(ctx context.Context, body io.Reader, held int64) error {
 	}
 	// Commit only what was read to its end and checked: a registry may answer
 	// a PATCH before it has the whole body.
-	if v, ok := body.(interface{ Verified() error }); ok {
+	if v, ok := body.(store.Verifier); ok {
 		if err := v.Verified(); err != nil {
 			return err
 		}
@@ -526,12 +527,4 @@ func (r *Repository) CancelUpload(loc string) {
 			loc = next
 		}
 	}
-}
-
-// short is the first 12 hex digits of d, as progress lines name blobs.
-func short(d v1.Hash) string {
-	if len(d.Hex) > 12 {
-		return d.Hex[:12]
-	}
-	return d.Hex
 }

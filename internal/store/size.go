@@ -8,13 +8,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// BlobSizer is a store that can tell a blob's size without reading it (a
-// registry's HEAD, an archive's file size).
-type BlobSizer interface {
-	// BlobSize is the size of blob d, or ok false when it is not there.
-	BlobSize(ctx context.Context, d v1.Hash) (size int64, ok bool, err error)
-}
-
 // ErrSizeMismatch is in the chain of every error that says a blob is not
 // the size a manifest gives it.
 var ErrSizeMismatch = errors.New("a blob is not the size its descriptor says")
@@ -59,13 +52,4 @@ func SizeDisagrees(d v1.Hash, got, want int64) bool {
 func SizeMismatch(d v1.Hash, got, want int64, source Store) error {
 	return errdefs.Wrap(ErrSizeMismatch, errdefs.Rejected,
 		"blob %s is %d bytes, but %s describes it as %d bytes: the source's manifest is damaged; fix or rebuild the image there, or copy from another mirror", d, got, source, want)
-}
-
-// LayerChecker is a source that can prove a layer uncompresses to the
-// diff_id its image's config gives (an archive: docker load refuses a layer
-// that does not). The check runs when the layer is read; a layer the
-// destination already holds, or takes by a mount, is never read from the
-// source, so the planner asks for the check of those.
-type LayerChecker interface {
-	CheckLayer(ctx context.Context, d v1.Hash) error
 }

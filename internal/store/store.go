@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -42,21 +43,27 @@ type Store interface {
 	PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error
 }
 
+// ErrNoDigest is in the chain of a HeadManifest error that says the store
+// answered without the manifest's digest (some registries omit
+// Docker-Content-Digest on HEAD): the manifest may well be there, and a GET
+// tells.
+var ErrNoDigest = errors.New("no digest in response")
+
+// Describe returns the descriptor ref points to in s: by a HEAD, or by a GET
+// when the HEAD gave no digest.
+func Describe(ctx context.Context, s Store, ref string) (v1.Descriptor, error) {
+	d, err := s.HeadManifest(ctx, ref)
+	if errors.Is(err, ErrNoDigest) {
+		_, d, err = s.GetManifest(ctx, ref)
+	}
+	return d, err
+}
+
 // SmallBlobSize is the size up to which a blob costs round trips rather than
 // bandwidth: a config, an attestation, a small layer. Copies of such blobs run
 // beside the large ones instead of waiting for them, and a registry takes
 // them in one request, over a shared connection.
 const SmallBlobSize = 256 << 10
-
-// Mounter is a store that can take a blob from another store of its own kind
-// without moving the bytes, as a registry mounts across repositories.
-type Mounter interface {
-	// CanMount reports whether a mount from src can be asked for at all.
-	CanMount(src Store) bool
-	// Mount asks for blob d from src; false with no error means it was declined
-	// and the caller copies the blob instead.
-	Mount(ctx context.Context, d v1.Hash, src Store) (bool, error)
-}
 
 // Archive is a location that holds several images in one blob space: an OCI
 // image layout (a directory, or a tar of one) or a `docker save` archive.
@@ -104,24 +111,4 @@ func MediaType(body []byte, header types.MediaType) (types.MediaType, error) {
 		return types.OCIManifestSchema1, nil
 	}
 	return "", fmt.Errorf("cannot tell what kind of manifest this is (media type %q)", header)
-}
-
-// ImageHolder is a place that keeps images under names but no manifest a
-// planner can compare by digest (a Docker engine: it loads a manifest and
-// keeps what it made of it). The planner asks it instead whether the image
-// under a name is the one planned, by what the place can prove.
-type ImageHolder interface {
-	// HeldImage says what tag names there: nothing (an errdefs.NotFound
-	// error), or Held.ID, and Held.Same when that is the image root (a
-	// manifest or index, with its body) whole.
-	HeldImage(ctx context.Context, tag string, root v1.Descriptor, body []byte) (Held, error)
-}
-
-// Held is what an ImageHolder keeps under a name.
-type Held struct {
-	// ID is the place's own name of the image (a Docker engine's image ID),
-	// which messages show as what the name points at.
-	ID v1.Hash
-	// Same reports the very image asked about, with all of its content.
-	Same bool
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/in-toto/in-toto-golang/in_toto"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -215,18 +216,11 @@ func describe(found []candidate) string {
 			keyless++
 		}
 	}
-	s := fmt.Sprintf("%s, made by another key", plural(len(found), "signature"))
+	s := fmt.Sprintf("%s, made by another key", wording.Count(len(found), "signature"))
 	if keyless > 0 {
 		s += fmt.Sprintf(" (%d keyless, with a Fulcio certificate, which docker migrate does not verify yet)", keyless)
 	}
 	return "it has " + s + "; check that --verify-key names the publisher's key"
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // sameRepository compares a payload's docker-reference (which may carry a

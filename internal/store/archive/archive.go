@@ -46,6 +46,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -429,14 +430,7 @@ func (r *repository) resolve(ref string) (v1.Hash, v1.Descriptor, error) {
 			return e.desc.Digest, v1.Descriptor{MediaType: e.desc.MediaType, Digest: e.desc.Digest, Size: e.desc.Size}, nil
 		}
 	}
-	return v1.Hash{}, v1.Descriptor{}, errdefs.New(errdefs.NotFound, "%s has no image %s:%s", r.a.loc.Path, familiarRepo(r.repo), ref)
-}
-
-func familiarRepo(repo name.Repository) string {
-	if named, err := reference.ParseNormalizedNamed(repo.Name()); err == nil {
-		return reference.FamiliarName(named)
-	}
-	return repo.Name()
+	return v1.Hash{}, v1.Descriptor{}, errdefs.New(errdefs.NotFound, "%s has no image %s:%s", r.a.loc.Path, wording.FamiliarRepository(r.repo), ref)
 }
 
 func (r *repository) PutManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) error {

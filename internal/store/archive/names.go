@@ -106,14 +106,5 @@ func normalizedName(ref name.Reference) string {
 	return ref.Name()
 }
 
-// familiarName is how docker writes a name in manifest.json's RepoTags:
-// nginx:1.27, rancher/klipper-lb:v0.3.4, 127.0.0.1:5000/x:v1.
-func familiarName(ref name.Reference) string {
-	if named, err := reference.ParseNormalizedNamed(ref.Name()); err == nil {
-		return reference.FamiliarString(named)
-	}
-	return ref.Name()
-}
-
 // sameRepository compares two repositories after normalisation.
 func sameRepository(a, b name.Repository) bool { return a.Name() == b.Name() }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store/sparse"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -116,7 +116,7 @@ func (a *Archive) dropAttachments() {
 func (a *Archive) subjectName(s string) string {
 	for _, e := range a.entries {
 		if e.desc.Digest.String() == s && !e.derived {
-			return familiarName(e.ref)
+			return wording.Familiar(e.ref)
 		}
 	}
 	return s
@@ -141,7 +141,7 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 	f, _ := blobName(e.desc.Digest)
 	if !a.hasBlob(e.desc.Digest) {
 		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged or incomplete: its index.json names %s (manifest %s), but %s is not in it",
-			a.loc.Path, familiarName(e.ref), e.desc.Digest, f)
+			a.loc.Path, wording.Familiar(e.ref), e.desc.Digest, f)
 		return
 	}
 	body, desc, err := a.manifest(e.desc.Digest, e.desc.MediaType)
@@ -154,7 +154,7 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
 	if err != nil {
-		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged: the index of %s (%s) does not parse: %v", a.loc.Path, familiarName(e.ref), f, err)
+		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged: the index of %s (%s) does not parse: %v", a.loc.Path, wording.Familiar(e.ref), f, err)
 		return
 	}
 	repo := &repository{a: a, repo: e.ref.Context()}
@@ -181,12 +181,12 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 		return
 	case len(kept) == 0:
 		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged or incomplete: it holds none of the %d manifests the index of %s lists",
-			a.loc.Path, len(idx.Manifests), familiarName(e.ref))
+			a.loc.Path, len(idx.Manifests), wording.Familiar(e.ref))
 		return
 	}
 	out, err := sparse.Rewrite(body, kept)
 	if err != nil {
-		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged: the index of %s (%s) does not parse: %v", a.loc.Path, familiarName(e.ref), f, err)
+		e.damaged = errdefs.New(errdefs.InvalidArgument, "%s is damaged: the index of %s (%s) does not parse: %v", a.loc.Path, wording.Familiar(e.ref), f, err)
 		return
 	}
 	d, size, _ := v1.SHA256(bytes.NewReader(out))
@@ -199,10 +199,10 @@ func (a *Archive) settleEntry(ctx context.Context, e *entry) {
 	case len(a.opts.Platforms) > 0:
 		// --platform makes its own index of what it picks, and says so.
 		a.opts.Notef("note: %s holds only %s of %s's index (%s): --platform picks from those",
-			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept))
+			a.loc.Path, sparse.Platforms(kept), wording.Familiar(e.ref), leftOut(idx.Manifests, kept))
 	default:
 		a.opts.Notef("note: %s holds only %s of %s's index (%s): copying an index of those, a new digest %s instead of %s",
-			a.loc.Path, sparse.Platforms(kept), familiarName(e.ref), leftOut(idx.Manifests, kept), d, e.desc.Digest)
+			a.loc.Path, sparse.Platforms(kept), wording.Familiar(e.ref), leftOut(idx.Manifests, kept), d, e.desc.Digest)
 	}
 	e.desc.Digest, e.desc.Size = d, size
 	if _, byDigest := e.ref.(name.Digest); byDigest {
@@ -239,19 +239,12 @@ func leftOut(all, kept []v1.Descriptor) string {
 		other += len(images)
 	}
 	if attestations > 0 {
-		parts = append(parts, plural(attestations, "attestation manifest"))
+		parts = append(parts, wording.Count(attestations, "attestation manifest"))
 	}
 	if other > 0 {
-		parts = append(parts, plural(other, "other manifest"))
+		parts = append(parts, wording.Count(other, "other manifest"))
 	}
 	return "not in the archive: " + strings.Join(parts, " and ")
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // blobSize is the size a manifest gives a blob.

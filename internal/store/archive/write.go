@@ -22,6 +22,8 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -223,7 +225,7 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 // taken here.
 func checkedBody(ctx context.Context, body io.Reader) (r io.Reader, verified func(d v1.Hash) error) {
 	r = ctxReader{ctx: ctx, r: body}
-	if v, ok := body.(interface{ Verified() error }); ok {
+	if v, ok := body.(store.Verifier); ok {
 		return r, func(v1.Hash) error { return v.Verified() }
 	}
 	h := sha256.New()
@@ -300,12 +302,12 @@ func (a *Archive) putManifest(ctx context.Context, repo name.Repository, given, 
 	var tag name.Tag
 	if !byDigest {
 		if tag, err = name.NewTag(repo.Name() + ":" + ref); err != nil {
-			return errdefs.Wrap(err, errdefs.InvalidArgument, "%q is not a valid tag for %s", ref, familiarRepo(repo))
+			return errdefs.Wrap(err, errdefs.InvalidArgument, "%q is not a valid tag for %s", ref, wording.FamiliarRepository(repo))
 		}
 		if a.w.docker && !mt.IsImage() {
 			return errdefs.New(errdefs.InvalidArgument,
 				"%s can hold only single-platform images, which is all docker load reads, but %s is %s: pick one platform with --platform",
-				a.loc.Path, familiarName(tag), describeType(mt))
+				a.loc.Path, wording.Familiar(tag), describeType(mt))
 		}
 	}
 	if s := a.w.stream; s != nil {
@@ -533,7 +535,7 @@ func (a *Archive) dockerManifest(entries []*entry) ([]byte, error) {
 			out = append(out, img)
 		}
 		if t, ok := e.ref.(name.Tag); ok && !e.derived {
-			if n := familiarName(t); !slices.Contains(img.RepoTags, n) {
+			if n := wording.Familiar(t); !slices.Contains(img.RepoTags, n) {
 				img.RepoTags = append(img.RepoTags, n)
 			}
 		}

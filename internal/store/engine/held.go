@@ -6,6 +6,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
@@ -33,7 +34,7 @@ func (r *targetRepo) HeldImage(ctx context.Context, tag string, root v1.Descript
 	if t.info.platformParams() {
 		opts = append(opts, client.ImageInspectWithManifests(true))
 	}
-	res, err := t.eng.client.ImageInspect(ctx, familiar(r.repo.Tag(tag)), opts...)
+	res, err := t.eng.client.ImageInspect(ctx, wording.Familiar(r.repo.Tag(tag)), opts...)
 	if err != nil {
 		if isNotFound(err) {
 			return store.Held{}, errdefs.Wrap(err, errdefs.NotFound, "%s:%s is not in %s", r.repo.Name(), tag, t)

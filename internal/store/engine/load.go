@@ -22,6 +22,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -283,7 +284,7 @@ func (t *Target) putManifest(repo name.Repository, ref string, mt types.MediaTyp
 		if !t.info.Containerd && !mt.IsImage() {
 			return errdefs.New(errdefs.InvalidArgument,
 				"the Docker engine %s has the classic image store, which holds one platform per image, but %s is a multi-platform index: pick one platform with --platform",
-				t.eng, familiar(tag))
+				t.eng, wording.Familiar(tag))
 		}
 	}
 	t.mu.Lock()
@@ -390,7 +391,7 @@ func (t *Target) saveEntry(e tagEntry) (saveImage, bool) {
 	if err != nil {
 		return saveImage{}, false
 	}
-	img := saveImage{Config: "blobs/sha256/" + m.Config.Digest.Hex, RepoTags: []string{familiar(e.tag)}, Layers: []string{}}
+	img := saveImage{Config: "blobs/sha256/" + m.Config.Digest.Hex, RepoTags: []string{wording.Familiar(e.tag)}, Layers: []string{}}
 	for _, l := range m.Layers {
 		img.Layers = append(img.Layers, "blobs/sha256/"+l.Digest.Hex)
 	}
@@ -442,14 +443,6 @@ func blobName(d v1.Hash) (string, bool) {
 func normalized(t name.Tag) string {
 	if named, err := reference.ParseNormalizedNamed(t.Name()); err == nil {
 		return named.String()
-	}
-	return t.Name()
-}
-
-// familiar is a tag as docker prints it: nginx:1.27.
-func familiar(t name.Tag) string {
-	if named, err := reference.ParseNormalizedNamed(t.Name()); err == nil {
-		return reference.FamiliarString(named)
 	}
 	return t.Name()
 }

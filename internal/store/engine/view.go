@@ -7,6 +7,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -29,7 +30,7 @@ func (t *Target) view(ctx context.Context, tag name.Tag) (*imageView, error) {
 	res, err := t.eng.client.ImageInspect(ctx, tag.Name())
 	if err != nil {
 		if isNotFound(err) {
-			return nil, errdefs.Wrap(err, errdefs.NotFound, "%s is not in the Docker engine %s", familiar(tag), t.eng)
+			return nil, errdefs.Wrap(err, errdefs.NotFound, "%s is not in the Docker engine %s", wording.Familiar(tag), t.eng)
 		}
 		return nil, t.eng.reachError(err)
 	}
@@ -40,7 +41,7 @@ func (t *Target) view(ctx context.Context, tag name.Tag) (*imageView, error) {
 	for _, l := range res.RootFS.Layers {
 		h, err := v1.NewHash(l)
 		if err != nil {
-			return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s gave a layer %q for %s that is not a digest", t.eng, l, familiar(tag))
+			return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s gave a layer %q for %s that is not a digest", t.eng, l, wording.Familiar(tag))
 		}
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
 	}

@@ -65,16 +65,16 @@ func buildFailure(text string, b *builder, src, dst string) error {
 	case has("context deadline exceeded", "failed to dial", "connection error", "error while dialing", "cannot connect"):
 		if b.Addr != "" {
 			// The builder is a temporary one of ours: name what the user gave.
-			return errdefs.Wrap(detail, errdefs.Unavailable, "the BuildKit daemon at %s did not answer (%s); check that it runs and that the address is right", b.Addr, short(text))
+			return errdefs.Wrap(detail, errdefs.Unavailable, "the BuildKit daemon at %s did not answer (%s); check that it runs and that the address is right", b.Addr, failureLine(text))
 		}
-		return errdefs.Wrap(detail, errdefs.Unavailable, "%s did not answer (%s); check it with 'docker buildx inspect --bootstrap %s'", b, short(text), b.Name)
+		return errdefs.Wrap(detail, errdefs.Unavailable, "%s did not answer (%s); check it with 'docker buildx inspect --bootstrap %s'", b, failureLine(text), b.Name)
 	}
-	return errdefs.Wrap(detail, errdefs.Unknown, "the build on %s failed: %s", b, clip(short(text), 300))
+	return errdefs.Wrap(detail, errdefs.Unknown, "the build on %s failed: %s", b, clip(failureLine(text), 300))
 }
 
 // short is the first line of buildx's error without the "failed to build:
 // failed to solve:" every one of them starts with.
-func short(text string) string {
+func failureLine(text string) string {
 	s := firstLine(text)
 	for _, prefix := range []string{"failed to build: ", "failed to solve: "} {
 		s = strings.TrimPrefix(s, prefix)

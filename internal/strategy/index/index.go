@@ -25,6 +25,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -86,7 +87,7 @@ func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Optio
 		return e.stats(), err
 	}
 	if p.Root.Action != plan.Skip {
-		t := opts.Progress.Task(p.Root.Label, "manifest "+short(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
+		t := opts.Progress.Task(p.Root.Label, "manifest "+wording.ID(p.Root.Digest)+" as "+p.Destination.Identifier(), p.Root.Size)
 		// A fallback tag copied as it is (from an archive that holds one)
 		// is not written while a copy of this batch lists a referrer in it.
 		unlock := referrers.Lock(dst, p.Destination.Identifier())
@@ -174,13 +175,6 @@ func group(label string, p *plan.Plan) string {
 	return strings.TrimPrefix(label, "attestation for ")
 }
 
-func short(d v1.Hash) string {
-	if len(d.Hex) > 12 {
-		return d.Hex[:12]
-	}
-	return d.Hex
-}
-
 // copyGraph copies every blob once (the plan lists each digest once, so no
 // digest is ever uploaded twice at the same time), at most Jobs at a time, and
 // pushes each child manifest by digest as soon as every blob and child
@@ -211,7 +205,7 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	push = func(m *plan.Manifest) {
 		first := deps.first(m)
 		g.Go(func() error {
-			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+short(m.Digest), m.Size)
+			t := e.opts.Progress.Task(group(m.Label, p), "manifest "+wording.ID(m.Digest), m.Size)
 			if !first {
 				e.manifestsSkipped.Add(1)
 				t.Done("pushed")
@@ -293,7 +287,7 @@ func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan
 			// Another copy of the batch moves this blob: wait for it without a
 			// slot, then mount it from there.
 			g.Go(func() error {
-				t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
+				t := e.opts.Progress.Task(owner, "blob "+wording.ID(b.Digest), b.Size)
 				how, err := e.follow(ctx, p, b, t, claim, slots)
 				if err != nil {
 					return err
@@ -304,7 +298,7 @@ func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan
 			continue
 		}
 		copyOne := func(release func()) error {
-			t := e.opts.Progress.Task(owner, "blob "+short(b.Digest), b.Size)
+			t := e.opts.Progress.Task(owner, "blob "+wording.ID(b.Digest), b.Size)
 			how, err := e.copyBlob(ctx, p, b, t)
 			release()
 			claim.Finish(err == nil)
@@ -331,7 +325,7 @@ func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan
 		release, err := slots.Acquire(ctx, b.Size)
 		if err != nil {
 			claim.Finish(false)
-			return fmt.Errorf("blob %s (%s) waited for a transfer slot: %w", short(b.Digest), owner, err)
+			return fmt.Errorf("blob %s (%s) waited for a transfer slot: %w", wording.ID(b.Digest), owner, err)
 		}
 		g.Go(func() error { return copyOne(release) })
 	}
@@ -351,12 +345,6 @@ func (e *executor) count(b *plan.Blob, how arrival) {
 		e.blobsCopied.Add(1)
 		e.bytesCopied.Add(b.Size)
 	}
-}
-
-// recordedMounter is a destination that can mount a blob from another of
-// its repositories named by path (a registry repository).
-type recordedMounter interface {
-	MountFrom(ctx context.Context, d v1.Hash, repoPath string) (bool, error)
 }
 
 // arrival is how a blob got to the destination.
@@ -463,14 +451,14 @@ func (e *executor) copyBlobOnce(ctx context.Context, p *plan.Plan, b *plan.Blob,
 	if b.Action == plan.Mount {
 		// Where an earlier run saw the blob at this registry (bounded by the
 		// record), then the source when it is a repository of this registry.
-		if m, ok := e.dst.(recordedMounter); ok {
+		if m, ok := e.dst.(store.RecordedMounter); ok {
 			for _, from := range b.MountFrom {
 				if ok, err := m.MountFrom(ctx, b.Digest, from); err != nil {
 					return copied, err
 				} else if ok {
 					return mounted, e.mountedSize(ctx, b)
 				}
-				e.opts.Debugf("blob %s: not mounted from %s, where an earlier run saw it", short(b.Digest), from)
+				e.opts.Debugf("blob %s: not mounted from %s, where an earlier run saw it", wording.ID(b.Digest), from)
 			}
 		}
 		if m, ok := e.dst.(store.Mounter); ok && m.CanMount(e.src) {

@@ -12,6 +12,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 )
 
@@ -86,7 +87,7 @@ func (b *blobReader) ResumeAt(ctx context.Context, off int64) error {
 	b.task.Held(off)
 	at := resumedShare(off, b.size)
 	b.notify("blob %s: resumed at %s (%s of %s already at the destination from an earlier run)",
-		short(b.want), at, units.HumanSize(float64(off)), units.HumanSize(float64(b.size)))
+		wording.ID(b.want), at, units.HumanSize(float64(off)), units.HumanSize(float64(b.size)))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -46,7 +47,7 @@ func (e *executor) listReferrers(ctx context.Context, ms []*plan.Manifest) error
 	}
 	for _, s := range subjects {
 		if err := referrers.UpdateFallbackTag(ctx, e.dst, s, bySubject[s]); err != nil {
-			return fmt.Errorf("list %d referrers of %s in its tag %s: %w", len(bySubject[s]), short(s), referrers.FallbackTag(s), err)
+			return fmt.Errorf("list %d referrers of %s in its tag %s: %w", len(bySubject[s]), wording.ID(s), referrers.FallbackTag(s), err)
 		}
 		e.opts.Debugf("referrers of %s listed in %s: %d", s, referrers.FallbackTag(s), len(bySubject[s]))
 	}

@@ -14,15 +14,10 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
-
-// rangeReader is a store that reads a blob from an offset on (a registry,
-// with a Range request); start is where the body it opened begins.
-type rangeReader interface {
-	GetBlobAt(ctx context.Context, d v1.Hash, off, size int64) (rc io.ReadCloser, start int64, err error)
-}
 
 // markEvery is how often blobReader keeps the state of its hash: a rewind
 // reads at most this much again before it hands bytes on.
@@ -101,7 +96,7 @@ func (b *blobReader) open() error {
 	var rc io.ReadCloser
 	var start int64
 	var err error
-	if rr, ok := b.src.(rangeReader); ok {
+	if rr, ok := b.src.(store.RangeReader); ok {
 		rc, start, err = rr.GetBlobAt(b.ctx, b.want, b.n, b.size)
 	} else {
 		rc, err = b.src.GetBlob(b.ctx, b.want)
@@ -194,7 +189,7 @@ func (b *blobReader) Rewind(ctx context.Context, off int64) error {
 	return nil
 }
 
-// Verified says whether the whole blob was read and matched.
+// Verified says whether the whole blob was read and matched (store.Verifier).
 func (b *blobReader) Verified() error {
 	if b.err != nil {
 		return b.err
@@ -321,22 +316,22 @@ func (b *blobReader) broke(cause error) error {
 		switch {
 		case stalled && b.idle == 0 && stalledAgain:
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, every time it was asked (%d times): run again later, or ask the operator of the registry (or of a proxy in front of it)",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
 		case stalled && b.idle == 0 && tooManyStalls:
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s, %d times: run again later",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle, b.stalls+1)
 		}
 		if stalled {
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s",
-				se.Who(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
+				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
 		}
 		return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "cannot read blob %s from %s: the download broke off %d times, the last after %s of %s (%v); run again later",
-			short(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
+			wording.ID(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
 	}
 	if stalled {
 		b.stalls++
 		b.resumedAt = time.Now()
-		b.notify("%s; resuming blob %s at %s of %s", se.Error(), short(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)))
+		b.notify("%s; resuming blob %s at %s of %s", se.Error(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)))
 	} else {
 		b.debugf("blob %s: download broke after %d of %d bytes (%v); resuming", b.want, b.n, b.size, cause)
 	}
