@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -237,4 +238,56 @@ func fileSize(t testing.TB, file string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// runWithSmallTempDir runs docker with args in a mount namespace of its own
+// where $TMPDIR (tmp) is a tmpfs of size bytes: the limit ends with the
+// process, nothing is left mounted on the machine. What the run leaves in
+// the tmpfs (visible only inside) fails it with exit 99.
+func runWithSmallTempDir(t testing.TB, cli *CLI, tmp string, size int64, args ...string) Result {
+	t.Helper()
+	script := `mount -t tmpfs -o size="$1" tmpfs "$TMPDIR" || exit 98
+shift; "$@"; rc=$?
+left=$(ls -A "$TMPDIR"); if [ -n "$left" ]; then echo "left in \$TMPDIR: $left" >&2; exit 99; fi
+exit $rc`
+	return cli.run(t, "unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", fmt.Sprint(size), dockerBinary}, args...), "")
+}
+
+// TestArchiveImportSmallTempDir checks the temporary-space bound
+// docs/archives.md gives for a compressed archive with a filesystem limit:
+// with a $TMPDIR smaller than the uncompressed tar the import fails (exit 1),
+// says where space ran out, tags nothing and leaves nothing; with room for the
+// tar (and no more) it succeeds.
+func TestArchiveImportSmallTempDir(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	needTool(t, "unshare", "util-linux")
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	opts := fixture.Options{LayerSize: 1 << 20, LayersPerImage: 3, Seed: 222}
+	digest := pushFixture(t, src, src.Ref("small-tmp/app:v1"), opts, true)
+	cli := NewCLI(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "images.tar")
+	cli.RunDocker(t, "migrate", src.Ref("small-tmp/app:v1"), "oci-archive:"+plain).AssertSuccess(t)
+	zst, _ := compressed(t, plain)
+	tarSize := fileSize(t, plain)
+	const page = 4096
+	roomForTar := (tarSize + page - 1) / page * page
+
+	tmp := withTempDir(t, cli)
+	res := runWithSmallTempDir(t, cli, tmp, roomForTar/2, "migrate", "oci-archive:"+zst, dst.Host+"/half").AssertExit(t, 1)
+	if !strings.Contains(res.Stderr, "no space left on device") || !strings.Contains(res.Stderr, tmp) {
+		t.Errorf("the failure does not say that %s is full:\n%s", tmp, res.Stderr)
+	}
+	if _, found := headDigest(t, dst, dst.Ref("half/small-tmp/app:v1")); found {
+		t.Error("an import that ran out of temporary space tagged its image")
+	}
+
+	res = runWithSmallTempDir(t, cli, tmp, roomForTar, "migrate", "oci-archive:"+zst, dst.Host+"/whole").AssertSuccess(t)
+	assertPullableOutput(t, res, dst)
+	assertDigest(t, dst, dst.Ref("whole/small-tmp/app:v1"), digest)
+	t.Logf("tar %d B, archive %d B: a %d B $TMPDIR fails, a %d B one is enough", tarSize, fileSize(t, zst), roomForTar/2, roomForTar)
 }
