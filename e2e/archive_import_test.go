@@ -279,7 +279,7 @@ func TestArchiveImportSmallTempDir(t *testing.T) {
 
 	tmp := withTempDir(t, cli)
 	res := runWithSmallTempDir(t, cli, tmp, roomForTar/2, "migrate", "oci-archive:"+zst, dst.Host+"/half").AssertExit(t, 1)
-	if !strings.Contains(res.Stderr, "no space left on device") || !strings.Contains(res.Stderr, tmp) {
+	if !strings.Contains(res.Stderr, "no space left on device") || !strings.Contains(res.Stderr, tmp) || !strings.Contains(res.Stderr, "point TMPDIR at a file system with more room") {
 		t.Errorf("the failure does not say that %s is full:\n%s", tmp, res.Stderr)
 	}
 	if _, found := headDigest(t, dst, dst.Ref("half/small-tmp/app:v1")); found {

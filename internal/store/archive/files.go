@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/klauspost/compress/gzip"
@@ -265,6 +266,11 @@ func decompress(ctx context.Context, f *os.File, c compression, file, tempDir st
 		}
 		var pathErr *fs.PathError
 		if errors.As(err, &pathErr) && pathErr.Path == tmp.Name() {
+			if errors.Is(err, syscall.ENOSPC) {
+				// Reading a compressed archive needs its whole tar unpacked
+				// first: say where there must be room, and how to move it.
+				return nil, errdefs.Wrap(err, errdefs.Unknown, "decompress %s into %s: no space left on device; reading it needs room for its uncompressed tar there: point TMPDIR at a file system with more room, or decompress it yourself and pass the .tar", file, tempDir)
+			}
 			return nil, fmt.Errorf("decompress %s into %s: %w", file, tempDir, err)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
