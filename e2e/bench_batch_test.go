@@ -27,6 +27,19 @@ const (
 	benchBatchLayerSize = 150_000_000 / (1 + benchBatchImages*2)
 )
 
+// seedBenchBatch pushes the batch benchmarks' images (benchBatchImages, two
+// platforms each, sharing a base) to src and returns them, their references
+// and the bytes and number of their distinct blobs.
+func seedBenchBatch(b *testing.B, src *Registry) (images []batchImage, refs []string, unique int64, blobCount int) {
+	images = seedBatch(b, src, "team/app", benchBatchImages, benchBatchLayerSize)
+	blobs := map[v1.Hash]int64{}
+	for _, im := range images {
+		maps.Copy(blobs, assertComplete(b, src, src.Ref(im.ref)))
+		refs = append(refs, src.Ref(im.ref))
+	}
+	return images, refs, totalSize(blobs), len(blobs)
+}
+
 // BenchmarkBatch compares `docker migrate -f LIST PREFIX` (through the real
 // docker CLI, default flags) with the batch tools its users come from, on the
 // same batch of ten multi-arch images whose platforms share a base layer,
@@ -65,15 +78,8 @@ func BenchmarkBatch(b *testing.B) {
 	cli := NewCLI(b)
 
 	seedStart := time.Now()
-	images := seedBatch(b, src, "team/app", benchBatchImages, benchBatchLayerSize)
+	images, srcRefs, unique, blobCount := seedBenchBatch(b, src)
 	seedTime := time.Since(seedStart)
-	blobs := map[v1.Hash]int64{}
-	var srcRefs []string
-	for _, im := range images {
-		maps.Copy(blobs, assertComplete(b, src, src.Ref(im.ref)))
-		srcRefs = append(srcRefs, src.Ref(im.ref))
-	}
-	unique := totalSize(blobs)
 
 	dir := b.TempDir()
 	list := writeList(b, "images.txt", srcRefs...)
@@ -126,7 +132,7 @@ func BenchmarkBatch(b *testing.B) {
 	// go test keeps only the first 10 lines a benchmark logs.
 	b.Logf("%d images × 2 platforms sharing a base layer: %.1f MB in %d distinct blobs, registry to registry on loopback, seeded in %s;\n"+
 		"docker migrate (default flags: --jobs 16), %s, %s, %s (--jobs = GOMAXPROCS = %s), each into a fresh registry behind a counting proxy:\n%s",
-		len(images), float64(unique)/1e6, len(blobs), seedTime.Round(time.Millisecond),
+		len(images), float64(unique)/1e6, blobCount, seedTime.Round(time.Millisecond),
 		benchToolVersion(skopeo, "--version"), benchToolVersion(regsync, "version", "--format", "{{.VCSTag}}"),
 		benchVersion(crane), benchGOMAXPROCS(), table)
 }

@@ -3,15 +3,12 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // BenchmarkBundleArchive compares an air-gap bundle of BenchmarkBatch's 10
@@ -49,15 +46,8 @@ func BenchmarkBundleArchive(b *testing.B) {
 	cli := NewCLI(b)
 
 	seedStart := time.Now()
-	images := seedBatch(b, src, "team/app", benchBatchImages, benchBatchLayerSize)
+	images, srcRefs, unique, blobCount := seedBenchBatch(b, src)
 	seedTime := time.Since(seedStart)
-	blobs := map[v1.Hash]int64{}
-	var srcRefs []string
-	for _, im := range images {
-		maps.Copy(blobs, assertComplete(b, src, src.Ref(im.ref)))
-		srcRefs = append(srcRefs, src.Ref(im.ref))
-	}
-	unique := totalSize(blobs)
 	list := writeList(b, "images.txt", srcRefs...)
 
 	const prefix = "bundle"
@@ -158,7 +148,7 @@ func BenchmarkBundleArchive(b *testing.B) {
 	b.Logf("%d images × 2 platforms sharing a base layer: %.1f MB in %d distinct blobs, seeded in %s; registry → bundle → registry on loopback, medians of %d rounds, "+
 		"each into a fresh registry; docker migrate (default flags), %s (--jobs = GOMAXPROCS = %s); load average at the end %s:\n%s"+
 		"targets: .tar.zst round trip ÷ crane %.2f (≤ 1), .tar.zst size ÷ crane's layouts %.2f (< 1)",
-		len(images), float64(unique)/1e6, len(blobs), seedTime.Round(time.Millisecond), rounds,
+		len(images), float64(unique)/1e6, blobCount, seedTime.Round(time.Millisecond), rounds,
 		benchVersion(crane), benchGOMAXPROCS(), loadAverage(), table.String(),
 		zst.median(bundleRun.roundTrip)/craneS, zst.median(func(r bundleRun) float64 { return float64(r.size) / 1e6 })/craneMB)
 }
