@@ -112,3 +112,17 @@ func MediaType(body []byte, header types.MediaType) (types.MediaType, error) {
 	}
 	return "", fmt.Errorf("cannot tell what kind of manifest this is (media type %q)", header)
 }
+
+// ContextReader stops a read when its context is cancelled: local files and
+// pipes do not watch a context of their own.
+type ContextReader struct {
+	Ctx context.Context
+	R   io.Reader
+}
+
+func (c ContextReader) Read(p []byte) (int, error) {
+	if err := c.Ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.R.Read(p)
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -165,7 +166,7 @@ func (a *Archive) saveLayer(ctx context.Context, file string, diffID v1.Hash) (s
 	// Compressed: the digest is the file's, which the config does not give,
 	// and what it uncompresses to must be the config's diff_id, as docker
 	// load checks it. One read finds both.
-	got, digest, err := a.diffIDOf(ctxReader{ctx: ctx, r: io.MultiReader(bytes.NewReader(head[:n]), rc)}, v1.Hash{}, file)
+	got, digest, err := a.diffIDOf(store.ContextReader{Ctx: ctx, R: io.MultiReader(bytes.NewReader(head[:n]), rc)}, v1.Hash{}, file)
 	if err != nil {
 		if ctx.Err() != nil {
 			return saveDescriptor{}, ctx.Err()

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -258,7 +259,7 @@ func decompress(ctx context.Context, f *os.File, c compression, file, tempDir st
 	if err != nil {
 		return nil, fmt.Errorf("decompress %s: %w", file, err)
 	}
-	if _, err := io.Copy(tmp, ctxReader{ctx: ctx, r: r}); err != nil {
+	if _, err := io.Copy(tmp, store.ContextReader{Ctx: ctx, R: r}); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		if ctx.Err() != nil {

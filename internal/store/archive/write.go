@@ -224,7 +224,7 @@ func (a *Archive) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Re
 // when it can say so (the copy engine's digest verifier), else by the hash
 // taken here.
 func checkedBody(ctx context.Context, body io.Reader) (r io.Reader, verified func(d v1.Hash) error) {
-	r = ctxReader{ctx: ctx, r: body}
+	r = store.ContextReader{Ctx: ctx, R: body}
 	if v, ok := body.(store.Verifier); ok {
 		return r, func(v1.Hash) error { return v.Verified() }
 	}
@@ -271,19 +271,6 @@ func (a *Archive) writeBlobFile(final string, d v1.Hash, fill func(*os.File) err
 	}
 	renamed = true
 	return nil
-}
-
-// ctxReader stops a copy when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // putManifest writes a manifest as a blob; under a tag it also becomes the

@@ -245,7 +245,7 @@ func (t *Target) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Rea
 		// Another image's copy put it in first. The copy trusts a store only
 		// once it has read the whole body, so read it, beside the stream.
 		t.mu.Unlock()
-		_, err := io.Copy(io.Discard, ctxReader{ctx, body})
+		_, err := io.Copy(io.Discard, store.ContextReader{Ctx: ctx, R: body})
 		t.mu.Lock()
 		return err
 	}
@@ -253,7 +253,7 @@ func (t *Target) putBlob(ctx context.Context, d v1.Hash, size int64, body io.Rea
 		return t.breakStream(err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(t.tw, io.TeeReader(ctxReader{ctx, io.LimitReader(body, size)}, h))
+	n, err := io.Copy(t.tw, io.TeeReader(store.ContextReader{Ctx: ctx, R: io.LimitReader(body, size)}, h))
 	if err == nil && n != size {
 		err = fmt.Errorf("blob %s ended after %d of its %d bytes", d, n, size)
 	}
@@ -445,19 +445,6 @@ func normalized(t name.Tag) string {
 		return named.String()
 	}
 	return t.Name()
-}
-
-// ctxReader stops a copy when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // targetRepo is one repository's view of a target. What the engine already

@@ -293,7 +293,7 @@ func writeFile(ctx context.Context, target string, r io.Reader, compress bool) e
 		zw, _ = gzip.NewWriterLevel(f, gzip.DefaultCompression)
 		w = zw
 	}
-	_, err = io.Copy(w, ctxReader{ctx, r})
+	_, err = io.Copy(w, store.ContextReader{Ctx: ctx, R: r})
 	if zw != nil {
 		if cerr := zw.Close(); err == nil {
 			err = cerr
