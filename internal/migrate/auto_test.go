@@ -196,3 +196,47 @@ func TestSmallBlobsBesideLargeOnes(t *testing.T) {
 	}
 	checkComplete(t, u.Host+"/app:1")
 }
+
+// A converting copy reports the plan it carried out: the referrers step and
+// the result read it there, and nothing converts the plan a second time (each
+// converted manifest is asked of the destination once, before it is pushed).
+func TestConvertedCopyPlansOnce(t *testing.T) {
+	srcHost, _ := newRegistry(t)
+	dstHost, dst := newRegistry(t)
+	seed(t, srcHost+"/app:1", eight)
+	opts := func(dryRun bool) Options {
+		return Options{
+			Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1"), Jobs: 4,
+			Strategy: StrategyIndex, MediaTypes: "docker", Referrers: true, DryRun: dryRun,
+			Registry: registry.New(), Progress: progress.Discard(),
+		}
+	}
+
+	planned, _, err := Run(context.Background(), opts(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if planned.Steps == nil || planned.Steps.Manifests[len(planned.Steps.Manifests)-1].Digest != planned.DestinationDigest {
+		t.Fatalf("the dry run's steps are not the converted plan's (destination %s): %+v", planned.DestinationDigest, planned.Steps)
+	}
+	if planned.Referrers == nil || planned.Referrers.Copied != 0 {
+		t.Errorf("dry run referrers %+v, want none for a converted copy", planned.Referrers)
+	}
+
+	dst.reset()
+	res, _, err := Run(context.Background(), opts(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Strategy != "index-docker" || res.DestinationDigest != planned.DestinationDigest || res.MediaType != string(types.DockerManifestList) {
+		t.Fatalf("result %s %s %s, want index-docker to write %s", res.Strategy, res.DestinationDigest, res.MediaType, planned.DestinationDigest)
+	}
+	if res.Referrers == nil || res.Referrers.Copied != 0 {
+		t.Errorf("referrers %+v, want none for a converted copy", res.Referrers)
+	}
+	for _, pd := range res.Platforms {
+		if n := dst.count("HEAD", "/manifests/"+pd.DestinationDigest.String()); n != 1 {
+			t.Errorf("%s (%s) asked of the destination %d times, want once", pd.DestinationDigest, pd.Platform, n)
+		}
+	}
+}

@@ -4,8 +4,6 @@ package migrate
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -182,7 +180,7 @@ func present(byName map[string]strategy.Strategy, names ...string) []strategy.St
 }
 
 // Describer prints a dry run's plan.
-type Describer func(w io.Writer) error
+type Describer = strategy.Describer
 
 // Run plans and, unless DryRun, executes the migration. With --strategy auto
 // it falls back along the chain when a failure is one another strategy can get
@@ -206,7 +204,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
+	if explicit {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -248,37 +246,21 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if o.DryRun {
 		s := steps[0]
 		res.Strategy = s.Name()
-		if is, ok := s.(index.Strategy); ok {
-			// The index strategy knows its digest up front, conversion included.
-			q, err := is.Prepare(ctx, in)
+		out, describe, err := s.DryRun(ctx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		res.planned(out)
+		if o.Referrers && out.Plan != nil {
+			counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out, o.indexOptions())
 			if err != nil {
 				return nil, nil, err
 			}
-			converted := newResult(o, q)
-			res.DestinationDigest, res.MediaType, res.Platforms = converted.DestinationDigest, converted.MediaType, converted.Platforms
-			res.DigestChanged, res.DigestNote = q.DigestChanged, q.ChangeReason
-			res.Steps = newSteps(q)
-			if o.Referrers {
-				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
-				if err != nil {
-					return nil, nil, err
-				}
-				res.Referrers = &counts
-			}
-			o.noteUnsigned(res)
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
+			res.Referrers = &counts
 		}
-		res.DestinationDigest = ""
-		res.DigestChanged = true
-		res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", s.Name())
 		o.noteUnsigned(res)
 		res.DurationSeconds = time.Since(start).Seconds()
-		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
-	}
-	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		// The summary says "up to date"; progress says what was found, once.
-		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
+		return res, describe, nil
 	}
 	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
 
@@ -294,13 +276,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
 			o.noteUnsigned(res)
-			o.recordBlobs(p, s.Name())
+			o.recordBlobs(out.Plan)
 			if o.Referrers {
-				q := p
-				if is, ok := s.(index.Strategy); ok {
-					q, _ = is.Prepare(ctx, in)
-				}
-				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
+				counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out, o.indexOptions())
 				res.Referrers = &counts
 				if err != nil {
 					if ctx.Err() != nil {
@@ -364,11 +342,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
-// recordBlobs notes where the plan's blobs now are, for later runs to mount
-// them from: after the index strategy, which copies them as they are, into a
-// registry repository.
-func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
-	if o.Blobs == nil || o.DestinationStore != nil || !strings.HasPrefix(strategyName, StrategyIndex) {
+// recordBlobs notes where the blobs of p, the plan a strategy carried out,
+// now are, for later runs to mount them from: after a strategy that copies
+// them as they are (one with a plan), into a registry repository.
+func (o Options) recordBlobs(p *plan.Plan) {
+	if o.Blobs == nil || o.DestinationStore != nil || p == nil {
 		return
 	}
 	host, repo := o.Destination.Context().RegistryStr(), o.Destination.Context().RepositoryStr()
@@ -446,11 +424,9 @@ func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallb
 			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: errdefs.Message(err)})
 			continue
 		}
-		if f := strings.TrimPrefix(s.Name(), "index-"); f != s.Name() {
-			if err := p.CanConvert(plan.Format(f)); err != nil {
-				skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: err.Error()})
-				continue
-			}
+		if err := s.Supports(p); err != nil {
+			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: err.Error()})
+			continue
 		}
 		return j, skipped
 	}
@@ -460,6 +436,22 @@ func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallb
 func (r *Result) skip(o Options, name, why string) {
 	o.Progress.Logf("skipping %s strategy: %s", name, why)
 	r.Attempts = append(r.Attempts, Attempt{Strategy: name, Outcome: "skipped", Reason: why})
+}
+
+// planned fills what a dry run knows of the destination: what the strategy
+// would write, as far as it knows before anything is pushed.
+func (r *Result) planned(out strategy.Output) {
+	r.DigestChanged, r.DigestNote = out.DigestChanged, out.DigestNote
+	if out.Plan == nil {
+		r.DestinationDigest = "" // known only once pushed
+		return
+	}
+	r.DestinationDigest, r.MediaType = out.DestinationDigest.String(), string(out.MediaType)
+	r.Platforms = out.Platforms
+	if r.Platforms == nil {
+		r.Platforms = []plan.PlatformDigest{}
+	}
+	r.Steps = newSteps(out.Plan)
 }
 
 func (r *Result) fill(name string, out strategy.Output) {

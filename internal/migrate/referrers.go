@@ -10,6 +10,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -34,16 +35,18 @@ const maxReferrers = 1000
 var fallbackTag = referrers.FallbackTag
 
 // copyReferrers copies, for every manifest of the copied graph whose digest
-// the copy kept, the artifacts that refer to it, and theirs in turn. Each is
+// the copy kept (out.Plan, the plan the strategy carried out), the
+// artifacts that refer to it, and theirs in turn. Each is
 // copied by digest through the same planner and executor as the image. Where
 // the destination has the referrers API it indexes them itself on the PUT;
 // elsewhere (an older registry, an archive) the fallback tag is updated,
 // keeping what another tool already listed there.
-func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *plan.Plan, strategyName string, pw index.Options) (ReferrerCounts, error) {
+func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, strategyName string, out strategy.Output, pw index.Options) (ReferrerCounts, error) {
 	var counts ReferrerCounts
 	var subjects []v1.Hash
+	p := out.Plan
 	switch {
-	case strategyName != StrategyIndex:
+	case p == nil || p.ConvertedTo != "":
 		o.Progress.Logf("note: referrers not copied: the %s strategy writes new manifests, and a signature or SBOM names the digest it refers to", strategyName)
 		return counts, nil
 	case p.DigestChanged:

@@ -113,6 +113,9 @@ type Plan struct {
 	// made (zero when it did not exist), once DestinationTagRead is set.
 	DestinationTag     v1.Hash
 	DestinationTagRead bool
+	// ConvertedTo is the family of media types Convert rewrote the
+	// manifests to; empty for a plan that copies them as they are.
+	ConvertedTo Format
 }
 
 // Request is what the user asked for.

@@ -5,6 +5,7 @@ package strategy
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
@@ -85,6 +86,33 @@ type Output struct {
 	// Resumed lists the blobs whose upload went on in a session an earlier
 	// run was cut off in; Bytes.Copied counts only what this run sent.
 	Resumed []Resumed
+	// Plan is the plan carried out (or, in a dry run, to carry out) by a
+	// strategy that copies the graph: the input's, or its conversion
+	// (Plan.ConvertedTo). Nil for a strategy that writes manifests of its
+	// own (an engine, a builder), whose digests are known only once pushed.
+	Plan *plan.Plan
+}
+
+// PlanOutput is what carrying out p reports before any counting: its
+// digests, platforms and why its digest differs from the source's.
+func PlanOutput(p *plan.Plan) Output {
+	return Output{
+		DestinationDigest: p.Root.Digest,
+		MediaType:         p.Root.MediaType,
+		Platforms:         p.Platforms,
+		DigestChanged:     p.DigestChanged,
+		DigestNote:        p.ChangeReason,
+		Plan:              p,
+	}
+}
+
+// NewManifests is a dry run's output for a strategy that writes manifests
+// of its own (name): their digests are known only once they are pushed.
+func NewManifests(name string) Output {
+	return Output{
+		DigestChanged: true,
+		DigestNote:    fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", name),
+	}
 }
 
 // Resumed is a blob whose upload went on from what the registry held of it.
@@ -110,14 +138,24 @@ type ManifestCounts struct {
 	Skipped int `json:"skipped"`
 }
 
+// Describer prints a dry run's steps.
+type Describer func(w io.Writer) error
+
 // Strategy is one way of getting the source's platforms to the destination.
 type Strategy interface {
 	Name() string
 	// Available says why the strategy cannot run here (no engine, no builder),
 	// or nil. It must be cheap and must not write anything.
 	Available(ctx context.Context) error
-	// Describe prints what Execute would do (for --dry-run) and writes nothing.
-	Describe(ctx context.Context, w io.Writer, in Input) error
+	// Supports says why the strategy cannot carry out p when the plan alone
+	// shows it (a conversion to media types that cannot hold its layers),
+	// or nil. It makes no requests: auto passes over such a strategy
+	// rather than trying it.
+	Supports(p *plan.Plan) error
+	// DryRun says what Execute would do (--dry-run) and writes nothing: the
+	// output as far as it is known before anything is pushed, and the steps
+	// to print.
+	DryRun(ctx context.Context, in Input) (Output, Describer, error)
 	// Execute migrates. It writes the destination tag last, and not at all on
 	// failure.
 	Execute(ctx context.Context, in Input) (Output, error)

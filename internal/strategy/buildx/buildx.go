@@ -166,8 +166,18 @@ func (s *Strategy) buildArgs(b *builder, j *job, metadataFile string) []string {
 	return args
 }
 
-// Describe prints the Dockerfile, the platforms and the builder.
-func (s *Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
+// Supports is nil: a platform BuildKit cannot build for is refused when the
+// build is made (newJob).
+func (*Strategy) Supports(*plan.Plan) error { return nil }
+
+// DryRun says that the digests are BuildKit's to make, and prints the
+// Dockerfile, the platforms and the builder, which it looks up only then.
+func (s *Strategy) DryRun(ctx context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	return strategy.NewManifests(s.Name()), func(w io.Writer) error { return s.describe(ctx, w, in) }, nil
+}
+
+// describe prints the Dockerfile, the platforms and the builder.
+func (s *Strategy) describe(ctx context.Context, w io.Writer, in strategy.Input) error {
 	b, err := s.findBuilder(ctx)
 	if err != nil {
 		return err

@@ -471,7 +471,11 @@ func TestDescribe(t *testing.T) {
 	f := newFake(t)
 	s, _ := New(Config{Docker: f.docker, Provenance: "mode=max"})
 	var out bytes.Buffer
-	if err := s.Describe(context.Background(), &out, w.in); err != nil {
+	_, describe, err := s.DryRun(context.Background(), w.in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := describe(&out); err != nil {
 		t.Fatal(err)
 	}
 	srcDigest, _ := w.srcIndex.Digest()

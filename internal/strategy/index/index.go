@@ -531,44 +531,51 @@ func (s Strategy) Name() string {
 // Available is always nil: the index strategy needs nothing but the registries.
 func (Strategy) Available(context.Context) error { return nil }
 
-// Prepare returns the plan this strategy carries out: the input's, or its
+// Supports says why p cannot be converted to Format (zstd layers or
+// artifacts have no Docker media types), or nil.
+func (s Strategy) Supports(p *plan.Plan) error {
+	if s.Format == "" {
+		return nil
+	}
+	return p.CanConvert(s.Format)
+}
+
+// prepare returns the plan this strategy carries out: the input's, or its
 // conversion to Format. It only reads.
-func (s Strategy) Prepare(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
+func (s Strategy) prepare(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
 	if s.Format == "" {
 		return in.Plan, nil
 	}
 	return plan.Convert(ctx, in.Plan, in.Src, in.Dst, s.Format, in.Jobs)
 }
 
-// Describe prints the plan.
-func (s Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
-	p, err := s.Prepare(ctx, in)
+// DryRun returns the plan, converted when Format is set, and prints it.
+func (s Strategy) DryRun(ctx context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	p, err := s.prepare(ctx, in)
 	if err != nil {
-		return err
+		return strategy.Output{}, nil, err
 	}
-	return p.Describe(w, s.Name())
+	return strategy.PlanOutput(p), func(w io.Writer) error { return p.Describe(w, s.Name()) }, nil
 }
 
 // Execute copies the graph.
 func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
-	p, err := s.Prepare(ctx, in)
+	p, err := s.prepare(ctx, in)
 	if err != nil {
 		return strategy.Output{}, err
 	}
-	if p.DigestChanged && !p.UpToDate {
+	switch {
+	case p.UpToDate && p.ConvertedTo == "":
+		// The summary says "up to date"; progress says what was found, once.
+		in.Logf("nothing to copy: %s already points at %s", p.Destination.Name(), p.Root.Digest)
+	case p.DigestChanged && !p.UpToDate:
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
 	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger, Uploads: in.Uploads})
-	out := strategy.Output{
-		DestinationDigest: p.Root.Digest,
-		MediaType:         p.Root.MediaType,
-		Platforms:         p.Platforms,
-		DigestChanged:     p.DigestChanged,
-		DigestNote:        p.ChangeReason,
-		Manifests:         strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped},
-		Blobs:             strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)},
-		Bytes:             strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped},
-		Resumed:           stats.Resumed,
-	}
+	out := strategy.PlanOutput(p)
+	out.Manifests = strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped}
+	out.Blobs = strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)}
+	out.Bytes = strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped}
+	out.Resumed = stats.Resumed
 	return out, err
 }

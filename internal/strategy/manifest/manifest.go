@@ -149,8 +149,17 @@ func (s *Strategy) steps(in strategy.Input) ([]*step, error) {
 
 var validTag = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 
-// Describe lists the pulls, tags and pushes.
-func (s *Strategy) Describe(_ context.Context, w io.Writer, in strategy.Input) error {
+// Supports is nil: what the engine cannot pull or push, it says when asked.
+func (*Strategy) Supports(*plan.Plan) error { return nil }
+
+// DryRun says that the digests are the engine's to make, and lists the
+// pulls, tags and pushes.
+func (s *Strategy) DryRun(_ context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	return strategy.NewManifests(s.Name()), func(w io.Writer) error { return s.describe(w, in) }, nil
+}
+
+// describe lists the pulls, tags and pushes.
+func (s *Strategy) describe(w io.Writer, in strategy.Input) error {
 	steps, err := s.steps(in)
 	if err != nil {
 		return err
