@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
@@ -43,8 +44,9 @@ func refusing(t *testing.T, refuse func(mt string) bool) string {
 func runWith(t *testing.T, src, dst, strategy string) (*Result, error) {
 	t.Helper()
 	res, _, err := Run(context.Background(), Options{
-		Source: ref(t, src), Destination: ref(t, dst), Jobs: 4, Strategy: strategy,
-		Registry: registry.New(), Progress: progress.New(io.Discard, progress.Plain),
+		Image:    copyopts.Image{Source: ref(t, src), Destination: ref(t, dst)},
+		Shared:   copyopts.Shared{Jobs: 4, Progress: progress.New(io.Discard, progress.Plain)},
+		Strategy: strategy, Registry: registry.New(),
 	})
 	return res, err
 }
@@ -99,9 +101,9 @@ func TestConvertToSameFamilyKeepsDigests(t *testing.T) {
 	dstHost, _ := newRegistry(t)
 	want := seed(t, srcHost+"/app:1", eight)
 	res, _, err := Run(context.Background(), Options{
-		Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1"), Jobs: 4,
-		Strategy: StrategyIndex, MediaTypes: "oci",
-		Registry: registry.New(), Progress: progress.Discard(),
+		Image:    copyopts.Image{Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1")},
+		Shared:   copyopts.Shared{Jobs: 4, Progress: progress.Discard()},
+		Strategy: StrategyIndex, MediaTypes: "oci", Registry: registry.New(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -182,8 +184,9 @@ func TestSmallBlobsBesideLargeOnes(t *testing.T) {
 	u, _ := url.Parse(s.URL)
 	seed(t, srcHost+"/app:1", fixture.Options{Platforms: fixture.EightPlatforms()[:1], LayersPerImage: 1, LayerSize: 1 << 20, Seed: 11})
 	res, _, err := Run(context.Background(), Options{
-		Source: ref(t, srcHost+"/app:1"), Destination: ref(t, u.Host+"/app:1"), Jobs: 1, Strategy: StrategyIndex,
-		Registry: registry.New(), Progress: progress.New(io.Discard, progress.Plain),
+		Image:    copyopts.Image{Source: ref(t, srcHost+"/app:1"), Destination: ref(t, u.Host+"/app:1")},
+		Shared:   copyopts.Shared{Jobs: 1, Progress: progress.New(io.Discard, progress.Plain)},
+		Strategy: StrategyIndex, Registry: registry.New(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,9 +209,10 @@ func TestConvertedCopyPlansOnce(t *testing.T) {
 	seed(t, srcHost+"/app:1", eight)
 	opts := func(dryRun bool) Options {
 		return Options{
-			Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1"), Jobs: 4,
+			Image:    copyopts.Image{Source: ref(t, srcHost+"/app:1"), Destination: ref(t, dstHost+"/app:1")},
+			Shared:   copyopts.Shared{Jobs: 4, Progress: progress.Discard()},
 			Strategy: StrategyIndex, MediaTypes: "docker", Referrers: true, DryRun: dryRun,
-			Registry: registry.New(), Progress: progress.Discard(),
+			Registry: registry.New(),
 		}
 	}
 

@@ -8,21 +8,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
-	"github.com/docker-migrate/docker-migrate/internal/ledger"
-	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
-	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
-	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Strategy names, as --strategy takes them.
@@ -33,30 +29,19 @@ const (
 	StrategyBuildx   = "buildx"
 )
 
-// Options is one migration, already validated by the command.
+// Options is one migration, already validated by the command: the image,
+// what it shares with the other copies of its run, and how to copy it.
 type Options struct {
-	Source      name.Reference
-	Destination name.Reference
-	Platforms   []v1.Platform
-	Jobs        int
-	DryRun      bool
-	Strategy    string
+	copyopts.Image
+	copyopts.Shared
+	DryRun   bool
+	Strategy string
 	// MediaTypes, when set, converts manifests to that family (--media-types).
 	MediaTypes plan.Format
 	// Strategies are the engine- and builder-backed strategies the command could
 	// build (manifest, buildx); index is always there.
 	Strategies []strategy.Strategy
 	Registry   *registry.Client
-	Progress   *progress.Writer
-	Debugf     func(format string, args ...any)
-	// SourceStore and DestinationStore, when set, are the places to copy
-	// between instead of the registry repositories the references name (an
-	// archive's view of one repository). Only the index strategy reads and
-	// writes stores that are not registries.
-	SourceStore, DestinationStore store.Store
-	// SinglePlatform writes one platform's own manifest, not an index of one
-	// (for a docker-save archive).
-	SinglePlatform bool
 	// NoClobber refuses to replace a destination tag that points at another
 	// digest (-n); otherwise the run says what it replaces.
 	NoClobber bool
@@ -65,17 +50,6 @@ type Options struct {
 	// sha256-HEX.sig/.att/.sbom tags; ReferrerTypes narrows them by artifactType.
 	Referrers     bool
 	ReferrerTypes []string
-	// Manifests are the manifests read before, by digest (plan.Request).
-	Manifests *manifestcache.Cache
-	// Blobs records across runs where blobs were seen at each registry, to
-	// mount them from there (plan.Request.Seen).
-	Blobs *manifestcache.BlobRecord
-	// Uploads keeps the upload sessions of large blobs that were cut off
-	// (strategy.Input).
-	Uploads *uploadsession.Store
-	// Slots and Ledger are shared by the copies of a batch (see index.Options).
-	Slots  *strategy.Slots
-	Ledger *ledger.Ledger
 	// VerifyKeys, when set (--verify-key), are the keys one of which must have
 	// signed the source's digest; an image without such a signature is not
 	// copied (a NotSignedError).
@@ -215,15 +189,11 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		return nil, nil, err
 	}
 
-	manifests := o.Manifests
+	shared := o.Shared
 	if o.DryRun {
-		manifests = manifests.ReadOnly()
+		shared.Manifests, shared.Blobs = shared.Manifests.ReadOnly(), shared.Blobs.ReadOnly()
 	}
-	seen := o.Blobs
-	if o.DryRun {
-		seen = seen.ReadOnly()
-	}
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests, Seen: seen})
+	p, err := plan.Build(ctx, src, dst, o.Image, shared)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -231,7 +201,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
+	in := strategy.Input{Plan: p, Src: src, Dst: dst, Shared: o.Shared}
 	res := newResult(o, p)
 	res.PreviousDigest = previous
 	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
@@ -252,7 +222,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		}
 		res.planned(out)
 		if o.Referrers && out.Plan != nil {
-			counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out, o.indexOptions())
+			counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -278,7 +248,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 			o.noteUnsigned(res)
 			o.recordBlobs(out.Plan)
 			if o.Referrers {
-				counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out, o.indexOptions())
+				counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out)
 				res.Referrers = &counts
 				if err != nil {
 					if ctx.Err() != nil {
@@ -355,12 +325,6 @@ func (o Options) recordBlobs(p *plan.Plan) {
 			o.Blobs.Saw(host, b.Digest, repo)
 		}
 	}
-}
-
-// indexOptions are the executor's options for the copies this run makes
-// besides the image (its referrers).
-func (o Options) indexOptions() index.Options {
-	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
@@ -41,7 +42,7 @@ var fallbackTag = referrers.FallbackTag
 // the destination has the referrers API it indexes them itself on the PUT;
 // elsewhere (an older registry, an archive) the fallback tag is updated,
 // keeping what another tool already listed there.
-func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, strategyName string, out strategy.Output, pw index.Options) (ReferrerCounts, error) {
+func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, strategyName string, out strategy.Output) (ReferrerCounts, error) {
 	var counts ReferrerCounts
 	var subjects []v1.Hash
 	p := out.Plan
@@ -66,6 +67,7 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, strate
 		dstAPI = supported
 	}
 	// Each referrer's copy knows the answer: no need to ask again.
+	pw := o.Shared
 	pw.ReferrersAPI = &dstAPI
 
 	seen := map[v1.Hash]bool{}
@@ -174,23 +176,23 @@ func FindReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descript
 
 // copyByDigest copies the manifest d of src and everything it names to dst,
 // under its digest. present reports that dst had it already.
-func (o Options) copyByDigest(ctx context.Context, src, dst store.Store, d v1.Hash, pw index.Options) (bool, error) {
+func (o Options) copyByDigest(ctx context.Context, src, dst store.Store, d v1.Hash, pw copyopts.Shared) (bool, error) {
 	return o.copySub(ctx, src, dst, d.String(), d, pw)
 }
 
 // copyTag copies src's tag (a cosign signature, say) to the same tag in dst.
-func (o Options) copyTag(ctx context.Context, src, dst store.Store, tag string, d v1.Hash, pw index.Options) (bool, error) {
+func (o Options) copyTag(ctx context.Context, src, dst store.Store, tag string, d v1.Hash, pw copyopts.Shared) (bool, error) {
 	return o.copySub(ctx, src, dst, tag, d, pw)
 }
 
-func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, d v1.Hash, pw index.Options) (bool, error) {
-	srcRef := o.Source.Context().Digest(d.String())
-	var dstRef = o.Destination.Context().Digest(d.String())
-	req := plan.Request{Source: srcRef, Destination: dstRef, Jobs: o.Jobs}
+func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, d v1.Hash, pw copyopts.Shared) (bool, error) {
+	im := copyopts.Image{Source: o.Source.Context().Digest(d.String()), Destination: o.Destination.Context().Digest(d.String())}
 	if ref != d.String() {
-		req.Destination = o.Destination.Context().Tag(ref)
+		im.Destination = o.Destination.Context().Tag(ref)
 	}
-	p, err := plan.Build(ctx, src, dst, req)
+	// Planned with the jobs alone: the manifest cache and the blob record
+	// are the images' own.
+	p, err := plan.Build(ctx, src, dst, im, copyopts.Shared{Jobs: pw.Jobs})
 	if err != nil {
 		return false, err
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
@@ -49,7 +50,7 @@ type Blob struct {
 	// Owner is the first platform that uses the blob, for progress display.
 	Owner string
 	// MountFrom are repositories of the destination's registry that held the
-	// blob in an earlier run (Request.Seen): a Mount tries them, in order,
+	// blob in an earlier run (copyopts.Shared.Blobs): a Mount tries them, in order,
 	// before it uploads.
 	MountFrom []string
 }
@@ -118,33 +119,14 @@ type Plan struct {
 	ConvertedTo Format
 }
 
-// Request is what the user asked for.
-type Request struct {
-	Source      name.Reference
-	Destination name.Reference
-	Platforms   []v1.Platform
-	// Jobs bounds the concurrent requests made while planning.
-	Jobs int
-	// SinglePlatform writes the one platform's own manifest under the tag, not
-	// an index of one, as `docker pull --platform` then `docker save` does: a
-	// docker-save archive holds one platform per image.
-	SinglePlatform bool
-	// Manifests, when set, are the manifests read before, by digest: what it
-	// has is not read from the source again, and an index's children are
-	// asked of the destination before its tag has answered.
-	Manifests *manifestcache.Cache
-	// Seen, when set, says where earlier runs saw blobs at the destination's
-	// registry: a blob the destination lacks but another repository there
-	// held is planned as a mount from there.
-	Seen *manifestcache.BlobRecord
-}
-
-// Build makes the plan for copying req.Source to req.Destination.
-func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error) {
-	jobs := max(req.Jobs, 1)
-	p := &Plan{Source: req.Source, Destination: req.Destination}
-	srcName := req.Source.Name()
-	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: req.Manifests}
+// Build makes the plan for copying im.Source from src to im.Destination in
+// dst (im's stores, or the registry repositories its references name), with
+// sh's jobs and caches.
+func Build(ctx context.Context, src, dst store.Store, im copyopts.Image, sh copyopts.Shared) (*Plan, error) {
+	jobs := max(sh.Jobs, 1)
+	p := &Plan{Source: im.Source, Destination: im.Destination}
+	srcName := im.Source.Name()
+	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: sh.Manifests}
 
 	// The destination's tag is read at the same time as the source's is
 	// asked: on a far link each is a round trip. A GET, not a HEAD: a no-op
@@ -160,12 +142,12 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	go func() {
 		// Not while a copy of this batch writes the tag, when it is a
 		// referrers fallback tag (see referrers.Lock).
-		unlock := referrers.Lock(dst, req.Destination.Identifier())
-		body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
+		unlock := referrers.Lock(dst, im.Destination.Identifier())
+		body, d, err := dst.GetManifest(ctx, im.Destination.Identifier())
 		unlock()
 		dstTagRead <- dstTag{body, d, err}
 	}()
-	desc, err := store.Describe(ctx, src, req.Source.Identifier())
+	desc, err := store.Describe(ctx, src, im.Source.Identifier())
 	if err != nil {
 		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
 			// Read through mirrors: the sentence names each endpoint and why.
@@ -173,10 +155,10 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 			if errdefs.Is(err, errdefs.NotFound) {
 				hint = "; check the repository name and tag"
 			}
-			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(req.Source), ee, hint)
+			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(im.Source), ee, hint)
 		}
 		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, SourceNotFound(ctx, src, req.Source, err)
+			return nil, SourceNotFound(ctx, src, im.Source, err)
 		}
 		return nil, err
 	}
@@ -203,7 +185,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	var body []byte
 	// A single-platform image is what it is whatever --platform names (a
 	// platform it lacks is refused below), so its digest decides too.
-	samePlatforms := len(req.Platforms) == 0 || !h.desc.MediaType.IsIndex()
+	samePlatforms := len(im.Platforms) == 0 || !h.desc.MediaType.IsIndex()
 	if samePlatforms && h.err == nil && h.desc.Digest == desc.Digest {
 		p.UpToDate = true
 		body, desc = h.body, h.desc
@@ -224,7 +206,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 
 	w.upToDate = p.UpToDate
 	if mt.IsIndex() {
-		if err := w.root(ctx, p, req); err != nil {
+		if err := w.root(ctx, p, im); err != nil {
 			return nil, err
 		}
 	} else {
@@ -233,13 +215,13 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		if err != nil {
 			return nil, err
 		}
-		if len(req.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
+		if len(im.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
-				formatList(req.Platforms), srcName, p.Root.artifactType)
+				formatList(im.Platforms), srcName, p.Root.artifactType)
 		}
-		if len(req.Platforms) > 0 && !slices.ContainsFunc(req.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
+		if len(im.Platforms) > 0 && !slices.ContainsFunc(im.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
 			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
-				formatList(req.Platforms), srcName, platforms.Format(plat))
+				formatList(im.Platforms), srcName, platforms.Format(plat))
 		}
 		rootDesc := desc
 		rootDesc.MediaType, rootDesc.Platform = mt, &plat
@@ -247,8 +229,8 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 		p.Root.Label = platforms.Format(plat)
 		w.register(p.Root)
 	}
-	if _, ok := dst.(store.Mounter); ok && req.Seen != nil && req.Destination != nil {
-		w.seen, w.dstHost, w.dstRepo = req.Seen, req.Destination.Context().RegistryStr(), req.Destination.Context().RepositoryStr()
+	if _, ok := dst.(store.Mounter); ok && sh.Blobs != nil && im.Destination != nil {
+		w.seen, w.dstHost, w.dstRepo = sh.Blobs, im.Destination.Context().RegistryStr(), im.Destination.Context().RepositoryStr()
 	}
 	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
 		return nil, err
@@ -257,7 +239,7 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	if p.UpToDate {
 		p.Root.Action = Skip
 	}
-	if err := askHolder(ctx, dst, p, req); err != nil {
+	if err := askHolder(ctx, dst, p, im); err != nil {
 		return nil, err
 	}
 	if err := checkUnreadLayers(ctx, src, p); err != nil {
@@ -342,15 +324,15 @@ type indexEntry struct {
 	desc v1.Descriptor
 }
 
-func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
+func (w *walker) root(ctx context.Context, p *Plan, im copyopts.Image) error {
 	doc, entries, err := parseIndex(p.Root.Body)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", req.Source.Name(), err)
+		return fmt.Errorf("source %s: %w", im.Source.Name(), err)
 	}
 
 	kept := entries
-	if len(req.Platforms) > 0 {
-		if kept, err = filterPlatforms(entries, req.Platforms, req.Source.Name()); err != nil {
+	if len(im.Platforms) > 0 {
+		if kept, err = filterPlatforms(entries, im.Platforms, im.Source.Name()); err != nil {
 			return err
 		}
 		if len(kept) != len(entries) {
@@ -390,8 +372,8 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
 		}
 	}
-	if req.SinglePlatform {
-		return w.unwrap(ctx, p, req)
+	if im.SinglePlatform {
+		return w.unwrap(ctx, p, im)
 	}
 	return nil
 }
@@ -499,13 +481,13 @@ func (w *walker) children(ctx context.Context, kept []indexEntry, depth int) ([]
 
 // unwrap makes the one platform's manifest the root, dropping the index and
 // its attestations (which describe the index's children, not a lone image).
-func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
+func (w *walker) unwrap(ctx context.Context, p *Plan, im copyopts.Image) error {
 	if len(p.Platforms) != 1 {
 		var have []string
 		for _, pd := range p.Platforms {
 			have = append(have, pd.Platform)
 		}
-		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, req.Source.Name(), len(have), strings.Join(have, ", "))
+		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, im.Source.Name(), len(have), strings.Join(have, ", "))
 	}
 	pd := p.Platforms[0]
 	var m *Manifest

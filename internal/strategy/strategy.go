@@ -8,62 +8,21 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/docker-migrate/docker-migrate/internal/ledger"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
-	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Input is one migration as a strategy sees it: the plan (which pins the source
-// by digest and lists its platforms) and handles on both repositories.
+// by digest and lists its platforms), handles on both repositories, and what
+// the copy shares with the other copies of its run.
 type Input struct {
 	Plan *plan.Plan
 	// Src reads the source repository; Dst reads and writes the destination.
 	Src, Dst store.Store
-	Jobs     int
-	Progress *progress.Writer
-	Debugf   func(format string, args ...any)
-	// Slots, when set, are the blob transfers shared by a batch's copies.
-	Slots *Slots
-	// Ledger, when set, is the batch's record of which blobs each destination
-	// has or is receiving.
-	Ledger *ledger.Ledger
-	// Uploads, when set, keeps the upload sessions of large blobs that were
-	// cut off, so that the next run goes on from what the registry holds.
-	Uploads *uploadsession.Store
-}
-
-// Slots bound the blob transfers of a run, or of a whole batch. A large blob
-// takes one of jobs slots: its time is bandwidth, and each goes over a
-// connection of its own. A small one (store.SmallBlobSize or less) takes one of
-// 4 × jobs others: its time is round trips, so it should not wait behind the
-// large ones, nor they behind it.
-type Slots struct {
-	large, small chan struct{}
-}
-
-// NewSlots returns the slots for --jobs jobs.
-func NewSlots(jobs int) *Slots {
-	jobs = max(jobs, 1)
-	return &Slots{large: make(chan struct{}, jobs), small: make(chan struct{}, 4*jobs)}
-}
-
-// Acquire takes a slot for a blob of size bytes, waiting until one is free
-// or ctx ends; release gives it back.
-func (s *Slots) Acquire(ctx context.Context, size int64) (release func(), err error) {
-	pool := s.large
-	if size <= store.SmallBlobSize {
-		pool = s.small
-	}
-	select {
-	case pool <- struct{}{}:
-		return func() { <-pool }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	copyopts.Shared
 }
 
 // Logf prints a progress line.
