@@ -4,6 +4,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -162,13 +163,13 @@ type Describer = strategy.Describer
 // that failed after planning returns its Result too (the attempts), with the
 // error.
 func Run(ctx context.Context, o Options) (*Result, Describer, error) {
-	start := time.Now()
+	m := &migration{start: time.Now()}
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
 	// Asked for by the user, not set below for an archive: a hint to run
 	// "without --strategy" is for a run that gave one.
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
+	m.explicit = o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -178,87 +179,103 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if explicit {
+	if m.explicit {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
-
-	src, dst, err := o.stores(ctx)
-	if err != nil {
+	m.o, m.steps = o, steps
+	if err := m.plan(ctx); err != nil {
 		return nil, nil, err
 	}
+	if len(o.VerifyKeys) > 0 {
+		if err := o.verifySource(ctx, m.in.Src, m.in.Plan, m.res); err != nil {
+			m.res.DurationSeconds = time.Since(m.start).Seconds()
+			return m.res, nil, err
+		}
+	}
+	if o.DryRun {
+		return m.dryRun(ctx)
+	}
+	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(m.in.Plan.Manifests)+1, len(m.in.Plan.Blobs), time.Since(m.start))
+	return m.execute(ctx)
+}
 
+// migration is one run under way: the strategies to try, what they are
+// given, and the result so far.
+type migration struct {
+	o        Options
+	start    time.Time
+	explicit bool
+	steps    []strategy.Strategy
+	in       strategy.Input
+	res      *Result
+}
+
+// plan opens both ends, plans the copy, and looks at what the destination
+// tag points at now.
+func (m *migration) plan(ctx context.Context) error {
+	o := m.o
+	src, dst, err := o.stores(ctx)
+	if err != nil {
+		return err
+	}
 	shared := o.Shared
 	if o.DryRun {
 		shared.Manifests, shared.Blobs = shared.Manifests.ReadOnly(), shared.Blobs.ReadOnly()
 	}
 	p, err := plan.Build(ctx, src, dst, o.Image, shared)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	previous, err := o.checkClobber(ctx, dst, p)
 	if err != nil {
+		return err
+	}
+	m.in = strategy.Input{Plan: p, Src: src, Dst: dst, Shared: o.Shared}
+	m.res = newResult(o, p)
+	m.res.PreviousDigest = previous
+	if s, ok := src.(interface{ ServedBy(ref string) string }); ok {
+		m.res.Mirror = s.ServedBy(o.Source.Identifier())
+	}
+	return nil
+}
+
+// dryRun asks the first strategy what it would do, and writes nothing.
+func (m *migration) dryRun(ctx context.Context) (*Result, Describer, error) {
+	o, res, s := m.o, m.res, m.steps[0]
+	res.Strategy = s.Name()
+	out, describe, err := s.DryRun(ctx, m.in)
+	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Shared: o.Shared}
-	res := newResult(o, p)
-	res.PreviousDigest = previous
-	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
-		res.Mirror = m.ServedBy(o.Source.Identifier())
-	}
-	if len(o.VerifyKeys) > 0 {
-		if err := o.verifySource(ctx, src, p, res); err != nil {
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, nil, err
-		}
-	}
-	if o.DryRun {
-		s := steps[0]
-		res.Strategy = s.Name()
-		out, describe, err := s.DryRun(ctx, in)
+	res.planned(out)
+	if o.Referrers && out.Plan != nil {
+		counts, err := o.copyReferrers(ctx, m.in.Src, m.in.Dst, s.Name(), out)
 		if err != nil {
 			return nil, nil, err
 		}
-		res.planned(out)
-		if o.Referrers && out.Plan != nil {
-			counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out)
-			if err != nil {
-				return nil, nil, err
-			}
-			res.Referrers = &counts
-		}
-		o.noteUnsigned(res)
-		res.DurationSeconds = time.Since(start).Seconds()
-		return res, describe, nil
+		res.Referrers = &counts
 	}
-	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
+	o.noteUnsigned(res)
+	res.DurationSeconds = time.Since(m.start).Seconds()
+	return res, describe, nil
+}
 
+// execute tries the strategies in turn until one succeeds, one fails in a
+// way no other can get past, or none is left.
+func (m *migration) execute(ctx context.Context) (*Result, Describer, error) {
+	o, res := m.o, m.res
 	var (
 		firstErr   error
 		firstClass fallback.Class
 	)
-	for i := 0; i < len(steps); {
-		s := steps[i]
+	for i := 0; i >= 0 && i < len(m.steps); {
+		s := m.steps[i]
 		o.Debugf("strategy %s: start", s.Name())
-		out, err := s.Execute(ctx, in)
+		out, err := s.Execute(ctx, m.in)
 		if err == nil {
-			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
-			res.fill(s.Name(), out)
-			o.noteUnsigned(res)
-			o.recordBlobs(out.Plan)
-			if o.Referrers {
-				counts, err := o.copyReferrers(ctx, src, dst, s.Name(), out)
-				res.Referrers = &counts
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, nil, ctx.Err()
-					}
-					return res, nil, errdefs.Wrap(err, errdefs.KindOf(err), "%s arrived, but not all of its referrers: %s; run again, and if it persists, report it to the registry's operator or leave out --referrers", o.Destination.Name(), errdefs.Message(err))
-				}
-			}
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, nil, nil
+			return m.succeeded(ctx, s, out)
 		}
 		if ctx.Err() != nil {
 			// What moved before the interrupt is said (a batch reports it
@@ -269,7 +286,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		class, cerr := fallback.Classify(err)
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
-		if explicit {
+		if m.explicit {
 			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
@@ -281,35 +298,67 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if firstErr == nil {
 			firstErr, firstClass = cerr, class
 		}
-		next, skipped := nextStep(ctx, steps, i, firstClass, p)
-		if next < 0 {
-			o.Progress.Logf("%s strategy failed (%s): %s", s.Name(), class, errdefs.Message(cerr))
-			for _, sk := range skipped {
-				res.skip(o, sk.Strategy, sk.Reason)
-			}
-			break
-		}
-		o.Progress.Logf("%s strategy failed (%s): %s; trying %s", s.Name(), class, errdefs.Message(cerr), steps[next].Name())
-		for _, sk := range skipped {
-			res.skip(o, sk.Strategy, sk.Reason)
-		}
-		i = next
+		i = m.fallBack(ctx, i, class, cerr, firstClass)
 	}
 	if firstErr == nil {
 		return nil, nil, errdefs.New(errdefs.Unknown, "no strategy was tried")
 	}
+	return res, nil, m.failure(firstErr, firstClass)
+}
+
+// succeeded fills the result from what strategy s did, and copies the
+// image's referrers when asked.
+func (m *migration) succeeded(ctx context.Context, s strategy.Strategy, out strategy.Output) (*Result, Describer, error) {
+	o, res := m.o, m.res
+	res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
+	res.fill(s.Name(), out)
+	o.noteUnsigned(res)
+	o.recordBlobs(out.Plan)
+	if o.Referrers {
+		counts, err := o.copyReferrers(ctx, m.in.Src, m.in.Dst, s.Name(), out)
+		res.Referrers = &counts
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return res, nil, errdefs.Wrap(err, errdefs.KindOf(err), "%s arrived, but not all of its referrers: %s; run again, and if it persists, report it to the registry's operator or leave out --referrers", o.Destination.Name(), errdefs.Message(err))
+		}
+	}
+	res.DurationSeconds = time.Since(m.start).Seconds()
+	return res, nil, nil
+}
+
+// fallBack says that steps[i] failed (class, cerr) and returns the next
+// strategy to try, or -1, noting the ones passed over on the way.
+func (m *migration) fallBack(ctx context.Context, i int, class fallback.Class, cerr error, firstClass fallback.Class) int {
+	next, skipped := nextStep(ctx, m.steps, i, firstClass, m.in.Plan)
+	msg := fmt.Sprintf("%s strategy failed (%s): %s", m.steps[i].Name(), class, errdefs.Message(cerr))
+	if next >= 0 {
+		msg += "; trying " + m.steps[next].Name()
+	}
+	m.o.Progress.Logf("%s", msg)
+	for _, sk := range skipped {
+		m.res.skip(m.o, sk.Strategy, sk.Reason)
+	}
+	return next
+}
+
+// failure is the run's error when no strategy got the image there: the
+// first failure, which is the one that says what to do, with the
+// fallbacks tried after it.
+func (m *migration) failure(firstErr error, firstClass fallback.Class) error {
 	var tried []string
-	for _, a := range res.Attempts[1:] {
+	for _, a := range m.res.Attempts[1:] {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, m.explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {
 		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
 	}
-	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+	return errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
 // recordBlobs notes where the blobs of p, the plan a strategy carried out,
