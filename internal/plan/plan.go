@@ -123,111 +123,31 @@ type Plan struct {
 // dst (im's stores, or the registry repositories its references name), with
 // sh's jobs and caches.
 func Build(ctx context.Context, src, dst store.Store, im copyopts.Image, sh copyopts.Shared) (*Plan, error) {
-	jobs := max(sh.Jobs, 1)
 	p := &Plan{Source: im.Source, Destination: im.Destination}
-	srcName := im.Source.Name()
-	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: sh.Manifests}
-
-	// The destination's tag is read at the same time as the source's is
-	// asked: on a far link each is a round trip. A GET, not a HEAD: a no-op
-	// needs the body (to check the children), and the destination's GETs
-	// cost no one's pull quota the way the source's would. What it finds also
-	// tells whether the copy will replace another image (DestinationTag).
-	type dstTag struct {
-		body []byte
-		desc v1.Descriptor
-		err  error
-	}
-	dstTagRead := make(chan dstTag, 1)
-	go func() {
-		// Not while a copy of this batch writes the tag, when it is a
-		// referrers fallback tag (see referrers.Lock).
-		unlock := referrers.Lock(dst, im.Destination.Identifier())
-		body, d, err := dst.GetManifest(ctx, im.Destination.Identifier())
-		unlock()
-		dstTagRead <- dstTag{body, d, err}
-	}()
-	desc, err := store.Describe(ctx, src, im.Source.Identifier())
+	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: max(sh.Jobs, 1), cache: sh.Manifests}
+	dstTag := readTag(ctx, dst, im.Destination)
+	desc, err := describeSource(ctx, src, im.Source)
 	if err != nil {
-		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
-			// Read through mirrors: the sentence names each endpoint and why.
-			hint := ""
-			if errdefs.Is(err, errdefs.NotFound) {
-				hint = "; check the repository name and tag"
-			}
-			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(im.Source), ee, hint)
-		}
-		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, SourceNotFound(ctx, src, im.Source, err)
-		}
 		return nil, err
 	}
 	p.SourceDigest = desc.Digest
 	if isSchema1(desc.MediaType) {
-		return nil, schema1Error(srcName)
+		return nil, schema1Error(im.Source.Name())
 	}
-
 	// The children, when the index is known from before, are asked of the
 	// destination now: a no-op then takes the round trip of the tag alone.
 	w.prefetch(ctx, desc.Digest)
-	h := <-dstTagRead
-	switch {
-	case h.err == nil:
-		p.DestinationTag = h.desc.Digest
-	case !errdefs.Is(h.err, errdefs.NotFound):
-		return nil, h.err
-	}
-	p.DestinationTagRead = true
-	// Up to date, the destination has the very same manifest, already read
-	// there: a no-op spends none of the source's pull quota (Docker Hub counts
-	// manifest GETs, not HEADs). A platform subset is a new index, compared
-	// once it is made.
-	var body []byte
-	// A single-platform image is what it is whatever --platform names (a
-	// platform it lacks is refused below), so its digest decides too.
-	samePlatforms := len(im.Platforms) == 0 || !h.desc.MediaType.IsIndex()
-	if samePlatforms && h.err == nil && h.desc.Digest == desc.Digest {
-		p.UpToDate = true
-		body, desc = h.body, h.desc
-	}
-	if p.UpToDate {
-		w.cache.Put(desc.Digest, body)
-	} else if body, err = w.sourceManifest(ctx, desc.Digest); err != nil {
+	if desc, err = w.readRoot(ctx, p, desc, <-dstTag, im); err != nil {
 		return nil, err
 	}
-	if isSchema1(desc.MediaType) {
-		return nil, schema1Error(srcName)
-	}
-	mt, err := store.MediaType(body, desc.MediaType)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", srcName, err)
-	}
-	p.Root = &Manifest{Digest: desc.Digest, MediaType: mt, Size: int64(len(body)), Body: body, Label: "index", Action: Copy}
-
 	w.upToDate = p.UpToDate
-	if mt.IsIndex() {
-		if err := w.root(ctx, p, im); err != nil {
-			return nil, err
-		}
+	if p.Root.MediaType.IsIndex() {
+		err = w.root(ctx, p, im)
 	} else {
-		p.Root.Label = "manifest"
-		plat, err := w.image(ctx, p.Root, "")
-		if err != nil {
-			return nil, err
-		}
-		if len(im.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
-			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
-				formatList(im.Platforms), srcName, p.Root.artifactType)
-		}
-		if len(im.Platforms) > 0 && !slices.ContainsFunc(im.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
-			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
-				formatList(im.Platforms), srcName, platforms.Format(plat))
-		}
-		rootDesc := desc
-		rootDesc.MediaType, rootDesc.Platform = mt, &plat
-		p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest, Source: rootDesc}}
-		p.Root.Label = platforms.Format(plat)
-		w.register(p.Root)
+		err = w.single(ctx, p, desc, im)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := dst.(store.Mounter); ok && sh.Blobs != nil && im.Destination != nil {
 		w.seen, w.dstHost, w.dstRepo = sh.Blobs, im.Destination.Context().RegistryStr(), im.Destination.Context().RepositoryStr()
@@ -246,6 +166,117 @@ func Build(ctx context.Context, src, dst store.Store, im copyopts.Image, sh copy
 		return nil, err
 	}
 	return p, nil
+}
+
+// tagRead is the destination's answer for its tag.
+type tagRead struct {
+	body []byte
+	desc v1.Descriptor
+	err  error
+}
+
+// readTag reads the destination's tag while the source's is asked: on a
+// far link each is a round trip. A GET, not a HEAD: a no-op needs the body
+// (to check the children), and the destination's GETs cost no one's pull
+// quota the way the source's would. What it finds also tells whether the
+// copy will replace another image (DestinationTag).
+func readTag(ctx context.Context, dst store.Store, ref name.Reference) <-chan tagRead {
+	read := make(chan tagRead, 1)
+	go func() {
+		// Not while a copy of this batch writes the tag, when it is a
+		// referrers fallback tag (see referrers.Lock).
+		unlock := referrers.Lock(dst, ref.Identifier())
+		body, d, err := dst.GetManifest(ctx, ref.Identifier())
+		unlock()
+		read <- tagRead{body, d, err}
+	}()
+	return read
+}
+
+// describeSource resolves the source reference to a descriptor, and says
+// in one sentence why it could not.
+func describeSource(ctx context.Context, src store.Store, ref name.Reference) (v1.Descriptor, error) {
+	desc, err := store.Describe(ctx, src, ref.Identifier())
+	if err == nil {
+		return desc, nil
+	}
+	if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
+		// Read through mirrors: the sentence names each endpoint and why.
+		hint := ""
+		if errdefs.Is(err, errdefs.NotFound) {
+			hint = "; check the repository name and tag"
+		}
+		return desc, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(ref), ee, hint)
+	}
+	if errdefs.Is(err, errdefs.NotFound) {
+		return desc, SourceNotFound(ctx, src, ref, err)
+	}
+	return desc, err
+}
+
+// readRoot sets p.Root, the top manifest, read where it costs least: from
+// the destination's answer h when its tag already has the source's digest
+// (up to date), else from the source. It returns the root's descriptor.
+func (w *walker) readRoot(ctx context.Context, p *Plan, desc v1.Descriptor, h tagRead, im copyopts.Image) (v1.Descriptor, error) {
+	switch {
+	case h.err == nil:
+		p.DestinationTag = h.desc.Digest
+	case !errdefs.Is(h.err, errdefs.NotFound):
+		return desc, h.err
+	}
+	p.DestinationTagRead = true
+	// Up to date, the destination has the very same manifest, already read
+	// there: a no-op spends none of the source's pull quota (Docker Hub counts
+	// manifest GETs, not HEADs). A platform subset is a new index, compared
+	// once it is made.
+	var body []byte
+	// A single-platform image is what it is whatever --platform names (a
+	// platform it lacks is refused below), so its digest decides too.
+	samePlatforms := len(im.Platforms) == 0 || !h.desc.MediaType.IsIndex()
+	if samePlatforms && h.err == nil && h.desc.Digest == desc.Digest {
+		p.UpToDate = true
+		body, desc = h.body, h.desc
+	}
+	var err error
+	if p.UpToDate {
+		w.cache.Put(desc.Digest, body)
+	} else if body, err = w.sourceManifest(ctx, desc.Digest); err != nil {
+		return desc, err
+	}
+	if isSchema1(desc.MediaType) {
+		return desc, schema1Error(im.Source.Name())
+	}
+	mt, err := store.MediaType(body, desc.MediaType)
+	if err != nil {
+		return desc, fmt.Errorf("source %s: %w", im.Source.Name(), err)
+	}
+	p.Root = &Manifest{Digest: desc.Digest, MediaType: mt, Size: int64(len(body)), Body: body, Label: "index", Action: Copy}
+	return desc, nil
+}
+
+// single plans a root that is one image's manifest (desc): its blobs, and
+// its platform, which must be one --platform names.
+func (w *walker) single(ctx context.Context, p *Plan, desc v1.Descriptor, im copyopts.Image) error {
+	srcName := im.Source.Name()
+	p.Root.Label = "manifest"
+	plat, err := w.image(ctx, p.Root, "")
+	if err != nil {
+		return err
+	}
+	if len(im.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
+		return errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
+			formatList(im.Platforms), srcName, p.Root.artifactType)
+	}
+	if len(im.Platforms) > 0 && !slices.ContainsFunc(im.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
+		return errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
+			formatList(im.Platforms), srcName, platforms.Format(plat))
+	}
+	rootDesc := desc
+	rootDesc.MediaType, rootDesc.Platform = p.Root.MediaType, &plat
+	p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest, Source: rootDesc}}
+	p.Root.Label = platforms.Format(plat)
+	w.register(p.Root)
+	return nil
 }
 
 // checkUnreadLayers asks a source that checks layers as they are read (an
