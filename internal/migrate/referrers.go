@@ -190,8 +190,7 @@ func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, 
 	if ref != d.String() {
 		im.Destination = o.Destination.Context().Tag(ref)
 	}
-	// Planned with the jobs alone: the manifest cache and the blob record
-	// are the images' own.
+	// Planned with the jobs alone: no manifest cache, no blob record.
 	p, err := plan.Build(ctx, src, dst, im, copyopts.Shared{Jobs: pw.Jobs})
 	if err != nil {
 		return false, err
