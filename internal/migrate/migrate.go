@@ -103,7 +103,8 @@ type Result struct {
 	Resumed []strategy.Resumed `json:"resumed,omitempty"`
 	// Signature is what --verify-key found at the source.
 	Signature *verify.Verdict `json:"signature,omitempty"`
-	// Plan is what the index strategy planned, for a batch's dry-run totals.
+	// Plan is the plan made for the image (before any conversion), for a
+	// batch's dry-run totals and for how far an interrupted copy got.
 	Plan *plan.Plan `json:"-"`
 }
 
