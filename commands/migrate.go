@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
@@ -378,18 +379,20 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		}
 	}
 	return migrate.Options{
-		Platforms:  c.plats,
-		Jobs:       opts.jobs,
+		Image: copyopts.Image{Platforms: c.plats},
+		Shared: copyopts.Shared{
+			Jobs:      opts.jobs,
+			Manifests: manifestcache.Open(""),
+			Blobs:     manifestcache.OpenBlobRecord(""),
+			Uploads:   uploadsession.Open(""),
+			Debugf:    c.debugf,
+		},
 		DryRun:     opts.dryRun,
 		Strategy:   opts.strategy,
 		MediaTypes: plan.Format(opts.mediaTypes),
 		NoClobber:  opts.noClobber,
 		Strategies: strategies,
 		Registry:   client,
-		Manifests:  manifestcache.Open(""),
-		Blobs:      manifestcache.OpenBlobRecord(""),
-		Uploads:    uploadsession.Open(""),
-		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
 		ReferrerTypes: opts.referrers.types,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -34,11 +35,11 @@ func memImage(src, dst store.Store, tag string) Image {
 	if err != nil {
 		panic(err)
 	}
-	return Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}
+	return Image{Image: copyopts.Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}}
 }
 
 func runOptions(out io.Writer, jobs int) Options {
-	return Options{Copy: migrate.Options{Jobs: jobs}, Jobs: jobs, Out: out, Progress: progress.Discard()}
+	return Options{Copy: migrate.Options{Shared: copyopts.Shared{Jobs: jobs}}, Jobs: jobs, Out: out, Progress: progress.Discard()}
 }
 
 // Every image arrives, is printed as DST@DIGEST, and a layer two images

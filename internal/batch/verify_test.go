@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -17,7 +18,7 @@ func TestSummaryCountsNotSigned(t *testing.T) {
 	}{
 		{
 			name: "copy",
-			sum:  Summary{Images: 3, Counts: map[Outcome]int{Copied: 2, NotSigned: 1}, Failures: []Failure{{Image: Image{Source: src, Origin: "argument 1"}, Outcome: NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
+			sum:  Summary{Images: 3, Counts: map[Outcome]int{Copied: 2, NotSigned: 1}, Failures: []Failure{{Image: Image{Image: copyopts.Image{Source: src}, Origin: "argument 1"}, Outcome: NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
 			want: []string{"copied                 2", "not signed             1", "not-signed localhost:5000/app:1 (argument 1): app:1 was not copied"},
 		},
 		{
