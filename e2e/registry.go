@@ -410,3 +410,15 @@ func selfSignedCert(t testing.TB, certFile, keyFile, ip string) []byte {
 	}
 	return certPEM
 }
+
+// trustCA puts r's certificate in the CLI's certs.d, as a user would.
+func trustCA(t testing.TB, cli *CLI, r *Registry) {
+	t.Helper()
+	dir := filepath.Join(cli.ConfigDir, "certs.d", r.Host)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), r.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
