@@ -36,7 +36,7 @@ import (
 // written again when the blob is retried.
 type tarStream struct {
 	target string
-	f      *os.File
+	f      *pendingFile
 	comp   compression
 
 	// turn is held by the one blob that writes the tar now.
@@ -77,7 +77,7 @@ func streamTempPrefix(target string) string {
 // run's sweep leaves it alone, and starts the tar with oci-layout.
 func openStream(target string, comp compression) (*tarStream, error) {
 	dir := filepath.Dir(target)
-	f, err := os.CreateTemp(dir, streamTempPrefix(target))
+	f, err := createPending(dir, streamTempPrefix(target))
 	if err != nil {
 		return nil, writeError(err, target, dir)
 	}
@@ -91,7 +91,7 @@ func openStream(target string, comp compression) (*tarStream, error) {
 		offsets: map[string]int64{},
 		inline:  map[string][]byte{},
 	}
-	s.cw = &countWriter{f: f}
+	s.cw = &countWriter{f: f.File}
 	s.bw = bufio.NewWriterSize(s.cw, 256<<10)
 	switch comp {
 	case zstandard:
@@ -436,16 +436,9 @@ func (s *tarStream) finish(ctx context.Context, manifests []string, meta []metaF
 	if err := s.endFrame(); err != nil {
 		return writeError(err, s.target, dir)
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := s.f.commit(s.target); err != nil {
 		return writeError(err, s.target, dir)
 	}
-	if err := s.f.Chmod(0o644); err != nil {
-		return writeError(err, s.target, dir)
-	}
-	if err := os.Rename(s.f.Name(), s.target); err != nil {
-		return writeError(err, s.target, dir)
-	}
-	s.f.Close()
 	_ = syncDir(dir)
 	return nil
 }
@@ -456,11 +449,7 @@ func (s *tarStream) discard() error {
 	if s.zst != nil {
 		s.zst.Close()
 	}
-	err := os.Remove(s.f.Name())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
+	return s.f.discard()
 }
 
 // readAhead is the pool of memory blobs waiting for the turn read into.
