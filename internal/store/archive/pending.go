@@ -33,9 +33,9 @@ func createPending(dir, pattern string) (*pendingFile, error) {
 }
 
 // commit makes the file durable and then gives it its name final. The file
-// is closed only after the rename, so that a lock on it holds until then; a
-// close error once the synced file has its name loses nothing and is not
-// reported. On an error the file is closed and keeps its temporary name:
+// is closed only after the rename where the system allows it (renameOpen), so
+// that a lock on it holds until then; a close error once the synced file has
+// its name loses nothing and is not reported. On an error the file is closed and keeps its temporary name:
 // the caller removes it (discard).
 func (p *pendingFile) commit(final string) error {
 	if err := p.Sync(); err != nil {
@@ -45,6 +45,11 @@ func (p *pendingFile) commit(final string) error {
 	if err := p.Chmod(0o644); err != nil {
 		p.Close()
 		return err
+	}
+	if !renameOpen {
+		if err := p.Close(); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(p.Name(), final); err != nil {
 		p.Close()

@@ -14,13 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
-	"golang.org/x/sys/unix"
 )
 
 // tarStream is an archive file written as one stream: the temporary file
@@ -82,7 +80,7 @@ func openStream(target string, comp compression) (*tarStream, error) {
 		return nil, writeError(err, target, dir)
 	}
 	// Advisory: a run that holds it is alive.
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	_ = tryLock(f.File)
 	s := &tarStream{
 		target:  target,
 		f:       f,
@@ -139,7 +137,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.f.Write(p)
 	c.n += int64(n)
 	if c.n-c.writeback >= writebackStep {
-		_ = unix.SyncFileRange(int(c.f.Fd()), c.writeback, c.n-c.writeback, unix.SYNC_FILE_RANGE_WRITE)
+		startWriteback(c.f, c.writeback, c.n-c.writeback)
 		c.writeback = c.n
 	}
 	return n, err
@@ -501,7 +499,7 @@ func sweepTemps(target string) []string {
 		if err != nil {
 			continue
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := tryLock(f); err != nil {
 			f.Close() // a live run's
 			continue
 		}
