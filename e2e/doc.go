@@ -21,4 +21,7 @@
 //   - output.go, report.go, terminal.go: what a run printed, on stdout and
 //     stderr, as --format json, and on a terminal;
 //   - bench.go: what the benchmarks share.
+//
+// The suite needs Linux (network namespaces, dockerd) and root; its files
+// build everywhere but on Windows, which has no process groups to stop.
 package e2e
