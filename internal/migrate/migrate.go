@@ -16,7 +16,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -128,11 +128,11 @@ func chain(o Options) ([]strategy.Strategy, error) {
 	case "", StrategyAuto:
 		if o.MediaTypes != "" {
 			// The user asked for a conversion: that is the index step.
-			return append([]strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+			return append([]strategy.Strategy{indexstrategy.Strategy{Format: o.MediaTypes}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
 		}
-		return append([]strategy.Strategy{index.Strategy{}, index.Strategy{Format: plan.FormatDocker}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+		return append([]strategy.Strategy{indexstrategy.Strategy{}, indexstrategy.Strategy{Format: plan.FormatDocker}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
 	case StrategyIndex:
-		return []strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, nil
+		return []strategy.Strategy{indexstrategy.Strategy{Format: o.MediaTypes}}, nil
 	case StrategyManifest, StrategyBuildx:
 		if o.MediaTypes != "" {
 			return nil, errdefs.New(errdefs.InvalidArgument, "--media-types works with the index strategy; the %s strategy writes what its engine or builder writes", o.Strategy)

@@ -12,7 +12,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -198,6 +198,6 @@ func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, 
 	if p.UpToDate || o.DryRun {
 		return p.UpToDate, nil
 	}
-	_, err = index.Execute(ctx, p, src, dst, pw)
+	_, err = indexstrategy.Execute(ctx, p, src, dst, pw)
 	return false, err
 }

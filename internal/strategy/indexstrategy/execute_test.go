@@ -1,4 +1,4 @@
-package index_test
+package indexstrategy_test
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -177,7 +177,7 @@ func TestExecuteCancelled(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				slots := st.arm(t, ctx, cancel, src, func(op memstore.Op, _ string, f func()) { afterOp, after = op, f })
-				_, err = index.Execute(ctx, p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard(), Slots: slots})
+				_, err = indexstrategy.Execute(ctx, p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard(), Slots: slots})
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Execute after a cancel = %v, want context.Canceled", err)
 				}
@@ -244,7 +244,7 @@ func TestExecuteStoreFails(t *testing.T) {
 			} else {
 				dst.Hook = fail
 			}
-			_, err = index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
+			_, err = indexstrategy.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
 			if !errors.Is(err, refused) {
 				t.Errorf("Execute = %v, want the store's failure", err)
 			}
@@ -302,7 +302,7 @@ func TestExecuteNestedIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
+	if _, err := indexstrategy.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	if len(order) != 6 || order[len(order)-1] != "v1" {
@@ -362,7 +362,7 @@ func TestExecuteSharedManifestsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
-			if _, err := index.Execute(context.Background(), p, src, dst, opts); err != nil {
+			if _, err := indexstrategy.Execute(context.Background(), p, src, dst, opts); err != nil {
 				t.Error(err)
 			}
 		})

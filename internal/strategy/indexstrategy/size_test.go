@@ -1,4 +1,4 @@
-package index_test
+package indexstrategy_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -95,7 +95,7 @@ func TestSizeMismatchCopied(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
+			_, err = indexstrategy.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
 			wantSizeSentence(t, err, layer, 584+int64(delta))
 			if n := reads.Load(); n != 1 {
 				t.Errorf("the blob was read %d times, want once", n)

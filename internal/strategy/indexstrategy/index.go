@@ -1,8 +1,8 @@
-// Package index is the default strategy: a registry-to-registry copy of the
+// Package indexstrategy is the index strategy, the default: a registry-to-registry copy of the
 // index, its manifests and its blobs, byte for byte. Blobs stream from source to
 // destination with their digest checked on the way; children are pushed by digest
 // and the destination tag is written last.
-package index
+package indexstrategy
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package index_test
+package indexstrategy_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -78,7 +78,7 @@ func TestExecuteReferrersRule(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
+			if _, err := indexstrategy.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 				t.Fatal(err)
 			}
 			got := fallbackEntries(t, dst, amd.Digest)
@@ -108,7 +108,7 @@ func TestExecuteReferrersRuleRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
+	if _, err := indexstrategy.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fallbackEntries(t, dst, amd.Digest); len(got) != 1 || got[0].Digest != sig.Digest {
