@@ -37,8 +37,13 @@ func memImage(src, dst store.Store, tag string) Image {
 	return Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}
 }
 
+// runOptions writes DST@DIGEST on out for each image that arrived.
 func runOptions(out io.Writer, jobs int) Options {
-	return Options{Copy: migrate.Options{Jobs: jobs}, Jobs: jobs, Out: out, Progress: progress.Discard()}
+	return Options{Copy: migrate.Options{Jobs: jobs}, Jobs: jobs, Progress: progress.Discard(), Ended: func(e Ended) {
+		if e.Outcome.Arrived() && e.Result != nil {
+			fmt.Fprintf(out, "%s@%s\n", e.Image.DestinationLabel(), e.Result.DestinationDigest)
+		}
+	}}
 }
 
 // Every image arrives, is printed as DST@DIGEST, and a layer two images
