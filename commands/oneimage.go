@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"io"
 	"time"
 
@@ -49,7 +50,7 @@ func (v *oneImage) finish(ctx context.Context, _ batch.Summary) error {
 	if e == nil {
 		// Not started: the batch ends an image it does not start, so only
 		// an interrupt gets here.
-		e = &batch.Ended{Outcome: batch.NotDone, Err: context.Canceled}
+		e = &batch.Ended{Outcome: outcome.NotDone, Err: context.Canceled}
 	}
 	if !e.Outcome.Arrived() {
 		return v.failed(ctx, *e)

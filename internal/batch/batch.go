@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"io"
 	"strings"
 	"sync"
@@ -115,29 +116,6 @@ func (q *Quota) note(im Image) string {
 	return ""
 }
 
-// Outcome is what became of one image.
-type Outcome string
-
-const (
-	Copied   Outcome = "copied"
-	UpToDate Outcome = "up-to-date"
-	// Done means an earlier run with the same --report copied it and the
-	// destination still serves that digest: nothing was read or written.
-	Done   Outcome = "done-earlier"
-	Failed Outcome = "failed"
-	// NotDone is an image not started (a rate limit that would take too long to
-	// sit out, --fail-fast, an interrupt): a re-run picks it up.
-	NotDone Outcome = "not-done"
-	// NotSigned is an image --verify-key kept out: no signature by any of the
-	// keys over its digest (at the source; at the destination with --check).
-	NotSigned Outcome = "not-signed"
-)
-
-// Arrived reports an outcome after which the destination has the image.
-func (o Outcome) Arrived() bool {
-	return o == Copied || o == UpToDate || o == Done || o == Equal || o == SameContent
-}
-
 // Options is one batch run.
 type Options struct {
 	// Copy is the single copy every image is: Source, Destination, stores,
@@ -170,7 +148,7 @@ type Options struct {
 // Ended is one image's end, as Options.Ended receives it.
 type Ended struct {
 	Image   Image
-	Outcome Outcome
+	Outcome outcome.Outcome
 	// Result is what the copy did (or, in a dry run, plans); for an image
 	// that did not arrive, what is known of the attempt, or nil when it
 	// stopped before a plan.
@@ -189,7 +167,7 @@ type Ended struct {
 // Summary is what a run did, for the table on stderr and the exit code.
 type Summary struct {
 	Images   int
-	Counts   map[Outcome]int
+	Counts   map[outcome.Outcome]int
 	Failures []Failure
 	// Bytes is what crossed the wire (copied) and what was mounted.
 	Bytes    migrate.Counts
@@ -209,7 +187,7 @@ type Summary struct {
 // Failure is one image that did not arrive, in one sentence.
 type Failure struct {
 	Image   Image
-	Outcome Outcome
+	Outcome outcome.Outcome
 	Reason  string
 	// Usage marks bad input found only once the image was planned (a
 	// multi-platform image for a docker-archive without --platform).
@@ -268,7 +246,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 		o:       o,
 		total:   len(images),
 		stopped: map[string]string{},
-		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}, Check: o.Check},
+		sum:     Summary{Images: len(images), Counts: map[outcome.Outcome]int{}, Check: o.Check},
 	}
 	if !o.OneImage {
 		r.slots, r.ledger = strategy.NewSlots(jobs), ledger.New()
@@ -281,7 +259,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 	g.SetLimit(jobs)
 	for _, im := range images {
 		if ctx.Err() != nil {
-			r.end(Ended{Image: im, Outcome: NotDone, Reason: r.stopReason(ctx)}, false, false)
+			r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: r.stopReason(ctx)}, false, false)
 			continue
 		}
 		g.Go(func() error {
@@ -357,22 +335,22 @@ func (r *runner) one(ctx context.Context, im Image) {
 		return
 	}
 	if why := r.hostStopped(im); why != "" {
-		r.end(Ended{Image: im, Outcome: NotDone, Reason: why}, false, false)
+		r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: why}, false, false)
 		return
 	}
 	if d, ok := r.doneEarlier(ctx, im); ok {
 		res := &migrate.Result{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), DestinationDigest: d, UpToDate: true,
 			Platforms: []plan.PlatformDigest{}, Attempts: []migrate.Attempt{}}
-		r.end(Ended{Image: im, Outcome: Done, Result: res}, false, false)
+		r.end(Ended{Image: im, Outcome: outcome.Done, Result: res}, false, false)
 		return
 	}
 	res, describe, err := migrate.Run(ctx, r.copyOptions(im))
 	e := Ended{Image: im, Result: res, Err: err}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		e.Outcome, e.Reason = NotDone, r.underWayReason(res)
+		e.Outcome, e.Reason = outcome.NotDone, r.underWayReason(res)
 	case migrate.IsNotSigned(err):
-		e.Outcome, e.Reason = NotSigned, errdefs.Message(err)
+		e.Outcome, e.Reason = outcome.NotSigned, errdefs.Message(err)
 	case err != nil:
 		r.failed(e)
 		return
@@ -380,9 +358,9 @@ func (r *runner) one(ctx context.Context, im Image) {
 		if describe != nil {
 			r.countPlanned(im, res)
 		}
-		e.Outcome, e.Describe = Copied, describe
+		e.Outcome, e.Describe = outcome.Copied, describe
 		if res.UpToDate {
-			e.Outcome = UpToDate
+			e.Outcome = outcome.UpToDate
 		}
 	}
 	r.end(e, false, false)
@@ -411,12 +389,12 @@ func (r *runner) failed(e Ended) {
 	if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
 		why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
 		r.stop(rl.Host, why)
-		e.Outcome, e.Reason, e.Result = NotDone, errdefs.Message(err), nil
+		e.Outcome, e.Reason, e.Result = outcome.NotDone, errdefs.Message(err), nil
 		r.end(e, false, false)
 		return
 	}
 	// e.Result, when the image got as far as a plan, has the attempts.
-	e.Outcome, e.Reason = Failed, errdefs.Message(err)
+	e.Outcome, e.Reason = outcome.Failed, errdefs.Message(err)
 	r.end(e, errdefs.Is(err, errdefs.InvalidArgument), finalFailure(e.Image, err))
 	if r.o.FailFast {
 		r.mu.Lock()
@@ -574,22 +552,22 @@ func (r *runner) finishLine(e Ended) {
 		detail = fmt.Sprintf(" (%s, %s)", wording.Count(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
 	}
 	switch e.Outcome {
-	case UpToDate:
+	case outcome.UpToDate:
 		word = "up to date"
-	case Done:
+	case outcome.Done:
 		word, detail = "done in an earlier run", ""
-	case Failed, NotDone:
+	case outcome.Failed, outcome.NotDone:
 		word, detail = word+": "+e.Reason, ""
-	case NotSigned:
+	case outcome.NotSigned:
 		word, detail = "not signed: "+e.Reason, ""
-	case Missing, Different:
+	case outcome.Missing, outcome.Different:
 		// --check: one problem a line in the summary; here the first.
 		first, rest, _ := strings.Cut(e.Reason, "\n")
 		word, detail = word+": "+first, ""
 		if n := strings.Count(rest, "\n") + 1; rest != "" {
 			detail = fmt.Sprintf(" (and %d more)", n)
 		}
-	case SameContent:
+	case outcome.SameContent:
 		word, detail = "same content under another digest (every platform's rootfs.diff_ids match)", ""
 	}
 	if r.o.Copy.DryRun && e.Outcome.Arrived() {
@@ -597,7 +575,7 @@ func (r *runner) finishLine(e Ended) {
 	}
 	var ended error
 	switch {
-	case e.Outcome == NotDone:
+	case e.Outcome == outcome.NotDone:
 		ended = context.Canceled
 	case !e.Outcome.Arrived():
 		ended = errors.New(e.Reason)
@@ -615,23 +593,23 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 			fmt.Fprintf(&b, "  %-22s %d\n", label, n)
 		}
 	}
-	row("equal", s.Counts[Equal])
-	row("same content", s.Counts[SameContent])
-	row("missing", s.Counts[Missing])
-	row("different", s.Counts[Different])
-	if s.Check || s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
+	row("equal", s.Counts[outcome.Equal])
+	row("same content", s.Counts[outcome.SameContent])
+	row("missing", s.Counts[outcome.Missing])
+	row("different", s.Counts[outcome.Different])
+	if s.Check || s.Counts[outcome.Equal]+s.Counts[outcome.SameContent]+s.Counts[outcome.Missing]+s.Counts[outcome.Different] > 0 {
 		// --check: nothing moved.
 	} else if dryRun {
-		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
+		row("planned", s.Counts[outcome.Copied]+s.Counts[outcome.UpToDate])
 		fmt.Fprintf(&b, "  %-22s %d blob(s), %s\n", "would move", s.UniqueBlobs, units.HumanSize(float64(s.UniqueBytes)))
 	} else {
-		row("copied", s.Counts[Copied])
-		row("up to date", s.Counts[UpToDate])
-		row("done in an earlier run", s.Counts[Done])
+		row("copied", s.Counts[outcome.Copied])
+		row("up to date", s.Counts[outcome.UpToDate])
+		row("done in an earlier run", s.Counts[outcome.Done])
 	}
-	row("not signed", s.Counts[NotSigned])
-	row("failed", s.Counts[Failed])
-	row("not done (run again)", s.Counts[NotDone])
+	row("not signed", s.Counts[outcome.NotSigned])
+	row("failed", s.Counts[outcome.Failed])
+	row("not done (run again)", s.Counts[outcome.NotDone])
 	if !dryRun {
 		fmt.Fprintf(&b, "  %-22s %s copied, %s mounted\n", "bytes moved", units.HumanSize(float64(s.Bytes.Copied)), units.HumanSize(float64(s.Bytes.Mounted)))
 	}

@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
@@ -12,16 +13,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-)
-
-// Outcomes of --check, which writes nothing: the mirror is equal to the
-// source, has the same content under another digest, lacks something, or
-// differs.
-const (
-	Equal       Outcome = "equal"
-	SameContent Outcome = "same-content"
-	Missing     Outcome = "missing"
-	Different   Outcome = "different"
 )
 
 // checkOne checks one image instead of copying it.
@@ -39,11 +30,11 @@ func (r *runner) checkOne(ctx context.Context, im Image) {
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.end(Ended{Image: im, Outcome: NotDone, Reason: r.stopReason(ctx)}, false, false)
+		r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: r.stopReason(ctx)}, false, false)
 	case err != nil:
-		r.end(Ended{Image: im, Outcome: Failed, Reason: errdefs.Message(err), Err: err}, usage, false)
+		r.end(Ended{Image: im, Outcome: outcome.Failed, Reason: errdefs.Message(err), Err: err}, usage, false)
 	default:
-		r.end(Ended{Image: im, Outcome: Outcome(res.Status), Check: res, Reason: strings.Join(res.Problems, "\n")}, false, false)
+		r.end(Ended{Image: im, Outcome: res.Status, Check: res, Reason: strings.Join(res.Problems, "\n")}, false, false)
 	}
 }
 
@@ -61,8 +52,8 @@ func (r *runner) checkSignature(ctx context.Context, dst store.Store, im Image, 
 	res.Signature = v
 	if !v.Signed {
 		res.Problems = append(res.Problems, fmt.Sprintf("%s is %s", im.Destination.Name(), v))
-		if res.Status.OK() {
-			res.Status = check.NotSigned
+		if res.Status.Arrived() {
+			res.Status = outcome.NotSigned
 		}
 	}
 	return nil

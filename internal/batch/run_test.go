@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"io"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func TestRunSharesALayer(t *testing.T) {
 
 	var out bytes.Buffer
 	sum := Run(context.Background(), []Image{memImage(src, dst, "v1"), memImage(src, dst, "v2")}, runOptions(&out, 2))
-	if sum.Counts[Copied] != 2 || len(sum.Failures) != 0 {
+	if sum.Counts[outcome.Copied] != 2 || len(sum.Failures) != 0 {
 		t.Fatalf("summary %+v; want both copied", sum)
 	}
 	want := fmt.Sprintf("dst.test/app:v1@%s\ndst.test/app:v2@%s\n", a.Digest, b.Digest)
@@ -180,7 +181,7 @@ func TestRunSharesSlots(t *testing.T) {
 		images = append(images, memImage(src, dst, "v1"))
 	}
 	sum := Run(context.Background(), images, runOptions(io.Discard, 2))
-	if sum.Counts[Copied] != 4 {
+	if sum.Counts[outcome.Copied] != 4 {
 		t.Fatalf("summary %+v; want 4 copied", sum)
 	}
 	if m := most.Load(); m > 2 || m < 1 {
@@ -225,7 +226,7 @@ func TestRunFailingStore(t *testing.T) {
 				}
 			}
 			sum := Run(context.Background(), images, runOptions(io.Discard, 2))
-			if sum.Counts[Copied] != 1 || sum.Counts[Failed] != 1 || len(sum.Failures) != 1 {
+			if sum.Counts[outcome.Copied] != 1 || sum.Counts[outcome.Failed] != 1 || len(sum.Failures) != 1 {
 				t.Fatalf("summary %+v; want one copied, one failed", sum)
 			}
 			if f := sum.Failures[0]; f.Image.SourceStore != images[1].SourceStore || !strings.Contains(f.Reason, "(injected)") {
@@ -265,7 +266,7 @@ func TestRunCancelled(t *testing.T) {
 		images, dsts = append(images, memImage(src, dst, "v1")), append(dsts, dst)
 	}
 	sum := Run(ctx, images, runOptions(io.Discard, 1))
-	if !sum.Interrupted || sum.Counts[NotDone] != 3 || len(sum.NotDone) != 3 {
+	if !sum.Interrupted || sum.Counts[outcome.NotDone] != 3 || len(sum.NotDone) != 3 {
 		t.Fatalf("summary %+v; want interrupted with 3 not done", sum)
 	}
 	if !strings.Contains(sum.Failures[0].Reason, "interrupted while copying") {
@@ -299,7 +300,7 @@ func TestRunFailFast(t *testing.T) {
 	o := runOptions(io.Discard, 1)
 	o.FailFast = true
 	sum := Run(context.Background(), images, o)
-	if sum.Interrupted || sum.Counts[Failed] != 1 || sum.Counts[NotDone] != 2 {
+	if sum.Interrupted || sum.Counts[outcome.Failed] != 1 || sum.Counts[outcome.NotDone] != 2 {
 		t.Fatalf("summary %+v; want 1 failed, 2 not done, not interrupted", sum)
 	}
 	for _, f := range sum.Failures[1:] {
