@@ -262,6 +262,17 @@ func exactDestination(opts migrateOptions, srcs []string, dst string) bool {
 	return len(srcs) == 1 && len(opts.batch.files) == 0 && !opts.sync.any() && !isArchive(srcs[0]) && !isArchive(dst) && !location.IsRegistryHost(dst)
 }
 
+// oneEngineImage reports a run that copies the one image an engine SRC names
+// (docker-daemon:NAME) to a registry reference, which is then the image's
+// whole destination, as for a registry SRC.
+func oneEngineImage(opts migrateOptions, srcs []string, dst string) bool {
+	if len(srcs) != 1 || len(opts.batch.files) > 0 || isArchive(dst) || location.IsRegistryHost(dst) {
+		return false
+	}
+	loc, err := location.Parse(srcs[0])
+	return err == nil && loc.IsEngine() && loc.Image != ""
+}
+
 // isArchive reports an archive or an engine: a location that is not a
 // registry, which a batch opens as a store.
 func isArchive(s string) bool {
