@@ -448,6 +448,9 @@ func (r *runner) stop(host, why string) {
 	defer r.mu.Unlock()
 	if _, ok := r.stopped[host]; !ok {
 		r.stopped[host] = why
+		if r.o.OneImage {
+			return // there are no others: the image's failure says it
+		}
 		r.o.Progress.Logf("%s is rate limiting for longer than this run waits: no more images start there; the others go on", host)
 	}
 }

@@ -309,3 +309,28 @@ func TestRunFailFast(t *testing.T) {
 		}
 	}
 }
+
+// A run of one image named in full ends that image once, with the copy's
+// own error kept beside its sentence, so that the command can say it as a
+// single copy does (its exit code, -D's detail).
+func TestRunOneImageKeepsTheError(t *testing.T) {
+	src, dst := memstore.New("src.test/app"), memstore.New("dst.test/app")
+	src.Index("v1", src.Image("linux/amd64", large))
+	dst.Hook = func(_ context.Context, op memstore.Op, _ string) error {
+		if op == memstore.PutManifest {
+			return errdefs.New(errdefs.InvalidArgument, "refused (injected)")
+		}
+		return nil
+	}
+	var ends []Ended
+	o := runOptions(io.Discard, 1)
+	o.OneImage = true
+	o.Ended = func(e Ended) { ends = append(ends, e) }
+	sum := Run(context.Background(), []Image{memImage(src, dst, "v1")}, o)
+	if len(ends) != 1 || ends[0].Outcome != outcome.Failed || !errdefs.Is(ends[0].Err, errdefs.InvalidArgument) || ends[0].Result == nil {
+		t.Fatalf("ends %+v; want one failure with the copy's error and its attempts", ends)
+	}
+	if len(sum.Failures) != 1 || sum.Failures[0].Err != ends[0].Err || !sum.AllUsage() {
+		t.Errorf("summary %+v; want the failure, bad input, with its error", sum)
+	}
+}
