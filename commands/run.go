@@ -99,6 +99,11 @@ func usageStatus(err error) error {
 // an error is the run's status.
 func (r *run) resolve(ctx context.Context, srcs []string, dst string) (batch.Resolved, []batch.Image, error) {
 	opts, plats := r.opts, r.in.plats
+	if r.one != nil {
+		// DST as the one image's checks made it: with SRC's tag where it has
+		// none, also when SRC is pinned by tag and digest.
+		dst = wording.Reference(r.one.refs.destination)
+	}
 	resolved, err := batch.Resolve(ctx, batch.Request{
 		Entries:     r.in.entries,
 		Destination: dst,
