@@ -11,6 +11,7 @@ import (
 	"github.com/docker/cli/cli/command"
 
 	"github.com/docker-migrate/docker-migrate/internal/batch"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
@@ -231,18 +232,20 @@ func newCopy(dockerCli command.Cli, opts migrateOptions, c checked, insecure fun
 		}
 	}
 	return migrate.Options{
-		Platforms:  c.plats,
-		Jobs:       opts.jobs,
+		Image: copyopts.Image{Platforms: c.plats},
+		Shared: copyopts.Shared{
+			Jobs:      opts.jobs,
+			Manifests: manifestcache.Open(""),
+			Blobs:     manifestcache.OpenBlobRecord(""),
+			Uploads:   uploadsession.Open(""),
+			Debugf:    c.debugf,
+		},
 		DryRun:     opts.dryRun,
 		Strategy:   opts.strategy,
 		MediaTypes: plan.Format(opts.mediaTypes),
 		NoClobber:  opts.noClobber,
 		Strategies: strategies,
 		Registry:   client,
-		Manifests:  manifestcache.Open(""),
-		Blobs:      manifestcache.OpenBlobRecord(""),
-		Uploads:    uploadsession.Open(""),
-		Debugf:     c.debugf,
 		// --referrers, and --referrer-type (which means it).
 		Referrers:     opts.referrers.enabled || len(opts.referrers.types) > 0,
 		ReferrerTypes: opts.referrers.types,

@@ -15,37 +15,29 @@ import (
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
-	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
 
 // Image is one copy of a batch.
 type Image struct {
-	Source, Destination name.Reference
-	// SourceStore and DestinationStore are set for archives; nil means the
-	// registry repository the reference names.
-	SourceStore, DestinationStore store.Store
+	// Image is the copy: its references, its stores (set for archives),
+	// its platforms.
+	copyopts.Image
 	// DestinationName is how results name the destination when it is not
 	// Destination's full name: the name an archive stores as the user gave
 	// it ("tools/bb:1.36").
 	DestinationName string
-	// Platforms is this image's platform subset, nil for every platform.
-	Platforms []v1.Platform
-	// SinglePlatform writes the platform's own manifest, not an index of one:
-	// the destination is a docker-save archive.
-	SinglePlatform bool
 	// Origin says where the image was named ("images.txt line 4", an
 	// archive), or originArgument.
 	Origin string
@@ -249,7 +241,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 		sum:     Summary{Images: len(images), Counts: map[outcome.Outcome]int{}, Check: o.Check},
 	}
 	if !o.OneImage {
-		r.slots, r.ledger = strategy.NewSlots(jobs), ledger.New()
+		r.slots, r.ledger = copyopts.NewSlots(jobs), ledger.New()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -280,7 +272,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 type runner struct {
 	o      Options
 	total  int
-	slots  *strategy.Slots
+	slots  *copyopts.Slots
 	ledger *ledger.Ledger
 	cancel context.CancelFunc
 
@@ -369,10 +361,7 @@ func (r *runner) one(ctx context.Context, im Image) {
 // copyOptions is the single copy of im.
 func (r *runner) copyOptions(im Image) migrate.Options {
 	o := r.o.Copy
-	o.Source, o.Destination = im.Source, im.Destination
-	o.SourceStore, o.DestinationStore = im.SourceStore, im.DestinationStore
-	o.Platforms = im.Platforms
-	o.SinglePlatform = im.SinglePlatform
+	o.Image = im.Image
 	o.Slots, o.Ledger = r.slots, r.ledger
 	o.Progress = r.o.Progress
 	if !r.o.OneImage {

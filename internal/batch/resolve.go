@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/distribution/reference"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/location"
@@ -543,7 +544,7 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 	if err != nil {
 		return Image{}, usage(e, "destination %q for %s is not valid: %v", ref, src.Name(), err)
 	}
-	im := Image{Source: src, Destination: dstRef, SourceStore: srcStore, Platforms: plats, Origin: origin(e), ListLine: e.Source}
+	im := Image{Image: copyopts.Image{Source: src, Destination: dstRef, SourceStore: srcStore, Platforms: plats}, Origin: origin(e), ListLine: e.Source}
 	switch {
 	case e.Repository:
 		im.ListLine = src.Name()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -35,12 +36,12 @@ func memImage(src, dst store.Store, tag string) Image {
 	if err != nil {
 		panic(err)
 	}
-	return Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}
+	return Image{Image: copyopts.Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}}
 }
 
 // runOptions writes DST@DIGEST on out for each image that arrived.
 func runOptions(out io.Writer, jobs int) Options {
-	return Options{Copy: migrate.Options{Jobs: jobs}, Jobs: jobs, Progress: progress.Discard(), Ended: func(e Ended) {
+	return Options{Copy: migrate.Options{Shared: copyopts.Shared{Jobs: jobs}}, Jobs: jobs, Progress: progress.Discard(), Ended: func(e Ended) {
 		if e.Outcome.Arrived() && e.Result != nil {
 			fmt.Fprintf(out, "%s@%s\n", e.Image.DestinationLabel(), e.Result.DestinationDigest)
 		}

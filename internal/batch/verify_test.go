@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -18,7 +19,7 @@ func TestSummaryCountsNotSigned(t *testing.T) {
 	}{
 		{
 			name: "copy",
-			sum:  Summary{Images: 3, Counts: map[outcome.Outcome]int{outcome.Copied: 2, outcome.NotSigned: 1}, Failures: []Failure{{Image: Image{Source: src, Origin: "argument 1"}, Outcome: outcome.NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
+			sum:  Summary{Images: 3, Counts: map[outcome.Outcome]int{outcome.Copied: 2, outcome.NotSigned: 1}, Failures: []Failure{{Image: Image{Image: copyopts.Image{Source: src}, Origin: "argument 1"}, Outcome: outcome.NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
 			want: []string{"copied                 2", "not signed             1", "not-signed localhost:5000/app:1 (argument 1): app:1 was not copied"},
 		},
 		{

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/location"
@@ -20,7 +21,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
-	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -108,9 +108,9 @@ func TestExecuteCancelled(t *testing.T) {
 		name string
 		// arm sets hooks on the source and destination that cancel the copy,
 		// and returns the slots to run with (nil: the run's own).
-		arm func(t *testing.T, ctx context.Context, cancel context.CancelFunc, src *memstore.Store, hookDst func(memstore.Op, string, func())) *strategy.Slots
+		arm func(t *testing.T, ctx context.Context, cancel context.CancelFunc, src *memstore.Store, hookDst func(memstore.Op, string, func())) *copyopts.Slots
 	}{
-		{"waiting for a slot", func(t *testing.T, ctx context.Context, cancel context.CancelFunc, src *memstore.Store, _ func(memstore.Op, string, func())) *strategy.Slots {
+		{"waiting for a slot", func(t *testing.T, ctx context.Context, cancel context.CancelFunc, src *memstore.Store, _ func(memstore.Op, string, func())) *copyopts.Slots {
 			// Another copy of the batch holds the only large slot; the run
 			// is interrupted while its large blobs wait for it (the small
 			// ones are there already, so nothing else notices).
@@ -120,14 +120,14 @@ func TestExecuteCancelled(t *testing.T) {
 				}
 				return nil
 			}
-			slots := strategy.NewSlots(1)
+			slots := copyopts.NewSlots(1)
 			if _, err := slots.Acquire(ctx, largeLayer); err != nil {
 				t.Fatal(err)
 			}
 			cancel()
 			return slots
 		}},
-		{"mid-blob", func(t *testing.T, _ context.Context, cancel context.CancelFunc, src *memstore.Store, _ func(memstore.Op, string, func())) *strategy.Slots {
+		{"mid-blob", func(t *testing.T, _ context.Context, cancel context.CancelFunc, src *memstore.Store, _ func(memstore.Op, string, func())) *copyopts.Slots {
 			var reads atomic.Int32
 			src.Hook = func(ctx context.Context, op memstore.Op, ref string) error {
 				if op == memstore.ReadBlob && reads.Add(1) == 3 {
@@ -138,7 +138,7 @@ func TestExecuteCancelled(t *testing.T) {
 			}
 			return nil
 		}},
-		{"between children and the tag", func(t *testing.T, _ context.Context, cancel context.CancelFunc, _ *memstore.Store, hookDst func(memstore.Op, string, func())) *strategy.Slots {
+		{"between children and the tag", func(t *testing.T, _ context.Context, cancel context.CancelFunc, _ *memstore.Store, hookDst func(memstore.Op, string, func())) *copyopts.Slots {
 			var children atomic.Int32
 			hookDst(memstore.PutManifest, "", func() {
 				if children.Add(1) == 2 {
@@ -170,14 +170,14 @@ func TestExecuteCancelled(t *testing.T) {
 						}
 					}
 				}
-				p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+				p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				slots := st.arm(t, ctx, cancel, src, func(op memstore.Op, _ string, f func()) { afterOp, after = op, f })
-				_, err = index.Execute(ctx, p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard(), Slots: slots})
+				_, err = index.Execute(ctx, p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard(), Slots: slots})
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Execute after a cancel = %v, want context.Canceled", err)
 				}
@@ -204,7 +204,7 @@ func TestPlanCancelled(t *testing.T) {
 				}
 				return nil
 			}
-			_, err := plan.Build(ctx, src, destinationStore(t, kind), plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			_, err := plan.Build(ctx, src, destinationStore(t, kind), copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Build after a cancel = %v, want context.Canceled", err)
 			}
@@ -228,7 +228,7 @@ func TestExecuteStoreFails(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.side+" "+string(tc.op), func(t *testing.T) {
 			src, dst := twoPlatforms(), memstore.New("dst.test/app")
-			p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func TestExecuteStoreFails(t *testing.T) {
 			} else {
 				dst.Hook = fail
 			}
-			_, err = index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()})
+			_, err = index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
 			if !errors.Is(err, refused) {
 				t.Errorf("Execute = %v, want the store's failure", err)
 			}
@@ -298,11 +298,11 @@ func TestExecuteNestedIndex(t *testing.T) {
 		}
 		return nil
 	}
-	p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+	p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()}); err != nil {
+	if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	if len(order) != 6 || order[len(order)-1] != "v1" {
@@ -354,10 +354,10 @@ func TestExecuteSharedManifestsOnce(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	opts := index.Options{Jobs: 2, Progress: progress.Discard(), Ledger: ledger.New(), Slots: strategy.NewSlots(2)}
+	opts := copyopts.Shared{Jobs: 2, Progress: progress.Discard(), Ledger: ledger.New(), Slots: copyopts.NewSlots(2)}
 	var wg sync.WaitGroup
 	for _, tag := range []string{"v1", "v2"} {
-		p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef.Context().Tag(tag), Destination: dstRef.Context().Tag(tag), Jobs: 2})
+		p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef.Context().Tag(tag), Destination: dstRef.Context().Tag(tag)}, copyopts.Shared{Jobs: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
@@ -24,7 +25,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
-	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -40,30 +40,10 @@ type Stats struct {
 	Resumed []strategy.Resumed
 }
 
-// Options tune a run.
-type Options struct {
-	Jobs     int
-	Progress *progress.Writer
-	Debugf   func(format string, args ...any)
-	// Slots, when set, are the blob transfers shared with the other copies
-	// of a batch; otherwise the run has slots of its own for Jobs.
-	Slots *strategy.Slots
-	// Ledger, when set, is shared with the other copies of a batch, so that a
-	// blob several images need crosses the wire once.
-	Ledger *ledger.Ledger
-	// ReferrersAPI, when set, says whether the destination has the referrers
-	// API, as the caller found out already; else a run that pushes a manifest
-	// with a subject asks.
-	ReferrersAPI *bool
-	// Uploads, when set, keeps the upload sessions of large blobs that were
-	// cut off, and finds those of earlier runs (resume.go).
-	Uploads *uploadsession.Store
-}
-
 // Execute carries out p: blobs first, then child manifests by digest, then the
 // root under the destination tag. If anything fails before the last step, the
 // tag is untouched.
-func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts Options) (Stats, error) {
+func Execute(ctx context.Context, p *plan.Plan, src, dst store.Store, opts copyopts.Shared) (Stats, error) {
 	e := &executor{src: src, dst: dst, opts: opts, referrersAPI: opts.ReferrersAPI}
 	if debugf := e.opts.Debugf; debugf == nil {
 		e.opts.Debugf = func(string, ...any) {}
@@ -145,7 +125,7 @@ func expect(p *plan.Plan, pw *progress.Writer) {
 
 type executor struct {
 	src, dst store.Store
-	opts     Options
+	opts     copyopts.Shared
 
 	manifestsCopied, manifestsSkipped    atomic.Int64
 	blobsCopied, blobsMounted, blobsSkip atomic.Int64
@@ -184,7 +164,7 @@ func (e *executor) copyGraph(ctx context.Context, p *plan.Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
 	slots := e.opts.Slots
 	if slots == nil {
-		slots = strategy.NewSlots(e.opts.Jobs)
+		slots = copyopts.NewSlots(e.opts.Jobs)
 	}
 	copying := map[v1.Hash]bool{}
 	for _, b := range p.Blobs {
@@ -259,7 +239,7 @@ func (e *executor) putChild(ctx context.Context, m *plan.Manifest) error {
 // dispatch starts the copy of every blob in copying, small ones first and
 // then the largest first, each in a slot; it stops at the first slot it
 // cannot get (the run was cancelled or failed) and returns why.
-func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan, copying map[v1.Hash]bool, slots *strategy.Slots, arrived func(*plan.Blob, *progress.Task, arrival)) error {
+func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan, copying map[v1.Hash]bool, slots *copyopts.Slots, arrived func(*plan.Blob, *progress.Task, arrival)) error {
 	// The small blobs first: they have slots of their own and are started
 	// at once, so that they are in by the time the large ones are. Then the
 	// largest first, so that no large blob runs alone at the end after all
@@ -371,7 +351,7 @@ func (a arrival) String() string {
 // the repository that received it, or finds it already there (one layout holds
 // the blobs of all its images). Only when that copy failed, or the mount was
 // declined, are the bytes moved here, in a slot like any other copy.
-func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task, c ledger.Claim, slots *strategy.Slots) (arrival, error) {
+func (e *executor) follow(ctx context.Context, p *plan.Plan, b *plan.Blob, t *progress.Task, c ledger.Claim, slots *copyopts.Slots) (arrival, error) {
 	holder, err := c.Wait(ctx)
 	if err != nil {
 		return copied, err
@@ -531,44 +511,51 @@ func (s Strategy) Name() string {
 // Available is always nil: the index strategy needs nothing but the registries.
 func (Strategy) Available(context.Context) error { return nil }
 
-// Prepare returns the plan this strategy carries out: the input's, or its
+// Supports says why p cannot be converted to Format (zstd layers or
+// artifacts have no Docker media types), or nil.
+func (s Strategy) Supports(p *plan.Plan) error {
+	if s.Format == "" {
+		return nil
+	}
+	return p.CanConvert(s.Format)
+}
+
+// prepare returns the plan this strategy carries out: the input's, or its
 // conversion to Format. It only reads.
-func (s Strategy) Prepare(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
+func (s Strategy) prepare(ctx context.Context, in strategy.Input) (*plan.Plan, error) {
 	if s.Format == "" {
 		return in.Plan, nil
 	}
 	return plan.Convert(ctx, in.Plan, in.Src, in.Dst, s.Format, in.Jobs)
 }
 
-// Describe prints the plan.
-func (s Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
-	p, err := s.Prepare(ctx, in)
+// DryRun returns the plan, converted when Format is set, and prints it.
+func (s Strategy) DryRun(ctx context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	p, err := s.prepare(ctx, in)
 	if err != nil {
-		return err
+		return strategy.Output{}, nil, err
 	}
-	return p.Describe(w, s.Name())
+	return strategy.PlanOutput(p), func(w io.Writer) error { return p.Describe(w, s.Name()) }, nil
 }
 
 // Execute copies the graph.
 func (s Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Output, error) {
-	p, err := s.Prepare(ctx, in)
+	p, err := s.prepare(ctx, in)
 	if err != nil {
 		return strategy.Output{}, err
 	}
-	if p.DigestChanged && !p.UpToDate {
+	switch {
+	case p.UpToDate && p.ConvertedTo == "":
+		// The summary says "up to date"; progress says what was found, once.
+		in.Logf("nothing to copy: %s already points at %s", p.Destination.Name(), p.Root.Digest)
+	case p.DigestChanged && !p.UpToDate:
 		in.Logf("note: the destination digest differs from the source (%s): %s → %s", p.ChangeReason, p.SourceDigest, p.Root.Digest)
 	}
-	stats, err := Execute(ctx, p, in.Src, in.Dst, Options{Jobs: in.Jobs, Progress: in.Progress, Debugf: in.Debugf, Slots: in.Slots, Ledger: in.Ledger, Uploads: in.Uploads})
-	out := strategy.Output{
-		DestinationDigest: p.Root.Digest,
-		MediaType:         p.Root.MediaType,
-		Platforms:         p.Platforms,
-		DigestChanged:     p.DigestChanged,
-		DigestNote:        p.ChangeReason,
-		Manifests:         strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped},
-		Blobs:             strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)},
-		Bytes:             strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped},
-		Resumed:           stats.Resumed,
-	}
+	stats, err := Execute(ctx, p, in.Src, in.Dst, in.Shared)
+	out := strategy.PlanOutput(p)
+	out.Manifests = strategy.ManifestCounts{Copied: stats.ManifestsCopied, Skipped: stats.ManifestsSkipped}
+	out.Blobs = strategy.Counts{Copied: int64(stats.BlobsCopied), Mounted: int64(stats.BlobsMounted), Skipped: int64(stats.BlobsSkipped)}
+	out.Bytes = strategy.Counts{Copied: stats.BytesCopied, Mounted: stats.BytesMounted, Skipped: stats.BytesSkipped}
+	out.Resumed = stats.Resumed
 	return out, err
 }

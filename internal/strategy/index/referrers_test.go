@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
@@ -73,11 +74,11 @@ func TestExecuteReferrersRule(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()}); err != nil {
+			if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 				t.Fatal(err)
 			}
 			got := fallbackEntries(t, dst, amd.Digest)
@@ -103,11 +104,11 @@ func TestExecuteReferrersRuleRoot(t *testing.T) {
 	amdBody, _ := src.Manifest(amd.Digest.String())
 	dst.Put("", amd.MediaType, amdBody)
 
-	p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+	p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()}); err != nil {
+	if _, err := index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fallbackEntries(t, dst, amd.Digest); len(got) != 1 || got[0].Digest != sig.Digest {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -70,7 +71,7 @@ func TestSizeMismatchPresent(t *testing.T) {
 			if err := dst.PutBlob(context.Background(), layer.Digest, layer.Size, strings.NewReader(string(data))); err != nil {
 				t.Fatal(err)
 			}
-			_, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			_, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 			wantSizeSentence(t, err, layer, 585)
 		})
 	}
@@ -90,11 +91,11 @@ func TestSizeMismatchCopied(t *testing.T) {
 				return nil
 			}
 			dst := memstore.New("dst.test/app")
-			p, err := plan.Build(context.Background(), src, dst, plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2})
+			p, err := plan.Build(context.Background(), src, dst, copyopts.Image{Source: srcRef, Destination: dstRef}, copyopts.Shared{Jobs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = index.Execute(context.Background(), p, src, dst, index.Options{Jobs: 2, Progress: progress.Discard()})
+			_, err = index.Execute(context.Background(), p, src, dst, copyopts.Shared{Jobs: 2, Progress: progress.Discard()})
 			wantSizeSentence(t, err, layer, 584+int64(delta))
 			if n := reads.Load(); n != 1 {
 				t.Errorf("the blob was read %d times, want once", n)
