@@ -1,3 +1,5 @@
+//go:build !windows
+
 package e2e
 
 import (
@@ -16,6 +18,35 @@ import (
 	"testing"
 	"time"
 )
+
+// Set once by TestMain.
+var (
+	// pluginBinary is the docker-migrate binary built for this run.
+	pluginBinary string
+	// pluginBuildErr, when set, fails every test that needs the plugin, while
+	// the harness tests still run.
+	pluginBuildErr error
+	// registryBinary is the distribution registry (v3) executable.
+	registryBinary string
+	// dockerBinary is the real docker CLI.
+	dockerBinary string
+	// repoRoot is the module root, the parent of e2e/.
+	repoRoot string
+)
+
+// atExit holds the stops of servers shared by the whole run (dockerd,
+// buildkitd), which outlive any one test.
+var (
+	atExitMu sync.Mutex
+	atExit   []func()
+)
+
+// onExit registers f to run when the package's tests are done, last first.
+func onExit(f func()) {
+	atExitMu.Lock()
+	atExit = append(atExit, f)
+	atExitMu.Unlock()
+}
 
 // defaultTimeout bounds every docker invocation; a copy of the tiny fixtures
 // takes well under a second.
@@ -304,4 +335,68 @@ func (c *CLI) readConfig(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// runTool runs an external program and returns its stdout; the test fails with
+// its output when it fails.
+func runTool(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := toolResult(t, env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func toolResult(t testing.TB, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// needTool finds a program, installing it with scripts/install-tools.sh when
+// it is missing (the CI machine runs as root).
+func needTool(t testing.TB, name, installName string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	script := filepath.Join(repoRoot, "scripts", "install-tools.sh")
+	if out, err := exec.Command(script, installName).CombinedOutput(); err != nil {
+		t.Fatalf("%s is not installed and %s %s failed: %v\n%s", name, script, installName, err, out)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is still missing after %s %s", name, script, installName)
+	}
+	return p
+}
+
+// stallCLI is a CLI whose plugin gives a request up after hangStall of
+// silence.
+func stallCLI(t testing.TB) *CLI {
+	cli := NewCLI(t)
+	cli.env = append(cli.env, "DOCKER_MIGRATE_STALL_TIMEOUT="+hangStall.String())
+	return cli
+}
+
+// runBounded runs docker in the background and fails the test if it is still
+// running after bound; it returns the result and how long it took.
+func runBounded(t *testing.T, cli *CLI, bound time.Duration, args ...string) (Result, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	run := cli.StartDocker(t, args...)
+	res := run.Wait(t, bound)
+	took := time.Since(start)
+	t.Logf("took %s (bound %s)", took.Round(10*time.Millisecond), bound)
+	return res, took
 }

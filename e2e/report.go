@@ -1,9 +1,14 @@
+//go:build !windows
+
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -118,4 +123,28 @@ func assertKeys(t testing.TB, prefix string, got map[string]json.RawMessage, wan
 		// Extra keys do not break the contract; say so in the log only.
 		t.Logf("JSON output has keys beyond the contract: %s", strings.Join(extra, ", "))
 	}
+}
+
+// reportRecords reads a --report file.
+func reportRecords(t testing.TB, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var fields map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &fields); err != nil {
+			t.Fatalf("report line %q is not JSON: %v", sc.Text(), err)
+		}
+		rec := map[string]string{}
+		for k, v := range fields {
+			rec[k] = fmt.Sprint(v)
+		}
+		out = append(out, rec)
+	}
+	return out
 }

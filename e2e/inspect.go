@@ -1,23 +1,35 @@
+//go:build !windows
+
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/store/archive"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
-	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
 // The checks here look at a registry through go-containerregistry, never
@@ -45,27 +57,6 @@ func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
 		opts = append(opts, remote.WithTransport(tr))
 	}
 	return opts
-}
-
-// pushFixture pushes an index (or, when single, an image) built from opts to
-// ref in r and returns its digest.
-func pushFixture(t testing.TB, r *Registry, ref string, opts fixture.Options, single bool) v1.Hash {
-	t.Helper()
-	ctx := checkContext(t)
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var digest v1.Hash
-	if single {
-		digest, err = fixture.PushImage(ctx, parsed, opts, r.remoteOptions(ctx)...)
-	} else {
-		digest, err = fixture.PushIndex(ctx, parsed, opts, r.remoteOptions(ctx)...)
-	}
-	if err != nil {
-		t.Fatalf("push fixture to %s: %v", ref, err)
-	}
-	return digest
 }
 
 // headDigest returns the digest ref points to, and false when the registry
@@ -281,4 +272,183 @@ func (r *Registry) httpClient() *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(r.CAPEM)
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// catalog lists the repositories of r.
+func catalogOf(t testing.TB, r *Registry) []string {
+	t.Helper()
+	repos, err := r.catalog(checkContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repos
+}
+
+// tagsOf lists the tags of repo in r.
+func tagsOf(t testing.TB, r *Registry, repo string) []string {
+	t.Helper()
+	resp, err := r.httpClient().Get(r.scheme() + "://" + r.Host + "/v2/" + repo + "/tags/list?n=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	var list struct {
+		Tags []string `json:"tags"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(list.Tags)
+	return list.Tags
+}
+
+// fetchRaw GETs a manifest's bytes from r.
+func fetchRaw(t testing.TB, r *Registry, ref string) []byte {
+	t.Helper()
+	ctx := checkContext(t)
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Get(parsed, r.remoteOptions(ctx)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return desc.Manifest
+}
+
+// diffIDs reads the rootfs.diff_ids of every platform image of an index.
+func diffIDs(t *testing.T, r *Registry, ref string) map[string][]v1.Hash {
+	t.Helper()
+	ctx := checkContext(t)
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(parsed, r.remoteOptions(ctx)...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]v1.Hash{}
+	for _, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			continue
+		}
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatalf("config of %s: %v", m.Digest, err)
+		}
+		out[m.Platform.String()] = cf.RootFS.DiffIDs
+	}
+	return out
+}
+
+func equalDiffIDs(a, b map[string][]v1.Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// readAllVerified reads a blob and checks it against its digest and size.
+func readAllVerified(t testing.TB, s store.Store, d v1.Descriptor) []byte {
+	t.Helper()
+	rc, err := s.GetBlob(context.Background(), d.Digest)
+	if err != nil {
+		t.Fatalf("blob %s: %v", d.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("blob %s: %v", d.Digest, err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() || (d.Size > 0 && int64(len(b)) != d.Size) {
+		t.Errorf("blob %s reads as %s, %d bytes (want %d)", d.Digest, got, len(b), d.Size)
+	}
+	return b
+}
+
+func openArchiveT(t testing.TB, text string, opts ...archive.Options) *archive.Archive {
+	t.Helper()
+	l, err := location.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o archive.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	a, err := archive.Open(context.Background(), l, false, o)
+	if err != nil {
+		t.Fatalf("open %s: %v", text, err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a.(*archive.Archive)
+}
+
+// checkImageBlobs reads an image manifest's config and layers and verifies each.
+func checkImageBlobs(t testing.TB, s store.Store, d v1.Hash) *v1.Manifest {
+	t.Helper()
+	body, _, err := s.GetManifest(context.Background(), d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAllVerified(t, s, m.Config)
+	for _, l := range m.Layers {
+		readAllVerified(t, s, l)
+	}
+	return m
+}
+
+// assertFiles fails unless dir holds exactly the files named: no temporary
+// file or work directory is left.
+func assertFiles(t testing.TB, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		t.Errorf("%s holds %v, want %v", dir, got, names)
+	}
+}
+
+// tempArchiveSize is the size of the temporary archive a running export
+// writes beside target, 0 when there is none.
+func tempArchiveSize(target string) int64 {
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*"))
+	var n int64
+	for _, p := range temps {
+		if st, err := os.Stat(p); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
 }

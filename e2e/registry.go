@@ -1,3 +1,5 @@
+//go:build !windows
+
 package e2e
 
 import (
@@ -409,4 +411,16 @@ func selfSignedCert(t testing.TB, certFile, keyFile, ip string) []byte {
 		t.Fatal(err)
 	}
 	return certPEM
+}
+
+// trustCA puts r's certificate in the CLI's certs.d, as a user would.
+func trustCA(t testing.TB, cli *CLI, r *Registry) {
+	t.Helper()
+	dir := filepath.Join(cli.ConfigDir, "certs.d", r.Host)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), r.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package e2e
 
 import (
@@ -72,4 +74,33 @@ func engineImages(t testing.TB, c *CLI) []string {
 	t.Helper()
 	res := c.RunDocker(t, "images", "-a", "-q", "--no-trunc").AssertSuccess(t)
 	return strings.Fields(res.Stdout)
+}
+
+// startPrivateEngine starts a dockerd of the test's own with extra daemon
+// flags (scripts/dockerd.sh, DOCKERD_ARGS) and stops it when the test ends.
+func startPrivateEngine(t testing.TB, args string, env ...string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dm-dockerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(repoRoot, "scripts", "dockerd.sh")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "start", dir)
+	cmd.Env = append(append(os.Environ(), "DOCKERD_ARGS="+args), env...)
+	out, err := cmd.Output()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = exec.CommandContext(ctx, script, "stop", dir).Run()
+		os.RemoveAll(dir)
+	})
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Logf("dockerd.sh: %s", ee.Stderr)
+		}
+		t.Fatalf("cannot start dockerd with %s: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
 }

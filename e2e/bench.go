@@ -1,3 +1,5 @@
+//go:build !windows
+
 package e2e
 
 import (
@@ -5,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -18,9 +21,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
+	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // The fixture of BenchmarkIndexVsCrane: 8 platforms of 3 layers each, the first
@@ -52,124 +55,6 @@ func benchOrder[T any](tools []T, round int) []T {
 		slices.Reverse(order)
 	}
 	return order
-}
-
-// BenchmarkIndexVsCrane compares `docker migrate` (the index strategy, through
-// the real docker CLI) with `crane copy` (the pinned crane, default flags) on
-// the same ~200 MB 8-platform image with attestations, between two real
-// registries on loopback.
-//
-// Each of BENCH_ROUNDS rounds (default 3) copies the source once with each
-// tool, in alternating order, each into a fresh repository of the destination
-// registry so that nothing is skipped or mounted. It reports the median wall
-// times, their ratio, and the median peak RSS of the docker-migrate process
-// (the plugin docker starts, not docker itself) and of crane; and the CPU
-// time of each tool (with the plugin) and of the two registries during its
-// copies. On loopback the registries do most of the work, the same for both
-// tools: the CPU of a copy divided by the machine's cores is the least wall
-// time it can take, whatever the tool does.
-//
-// It never fails because of slowness, only when a copy fails or is wrong.
-//
-//	go test -run '^$' -bench BenchmarkIndexVsCrane -benchtime 1x ./e2e/
-func BenchmarkIndexVsCrane(b *testing.B) {
-	if pluginBuildErr != nil {
-		b.Fatalf("plugin not built: %v", pluginBuildErr)
-	}
-	rounds := benchRounds(b)
-	crane := benchCrane(b)
-	src := startRegistry(b, registryOptions{})
-	dst := startRegistry(b, registryOptions{})
-	cli := NewCLI(b)
-
-	opts := benchFixture()
-	srcRef := src.Ref("bench/fixture:v1")
-	seedStart := time.Now()
-	digest := pushFixture(b, src, srcRef, opts, false)
-	seedTime := time.Since(seedStart)
-	srcBlobs := assertComplete(b, src, srcRef)
-	blobs, size := len(srcBlobs), totalSize(srcBlobs)
-
-	var migrateRuns, craneRuns []benchRun
-	// registriesCPU is what both registries spent on a run: on this machine's
-	// two cores, (the tool's CPU + theirs) / 2 is the least wall time a copy
-	// can take, whatever the tool does.
-	var migrateRegCPU, craneRegCPU []float64
-	measured := func(run func() benchRun) (benchRun, float64) {
-		before := src.cpuSeconds() + dst.cpuSeconds()
-		r := run()
-		return r, src.cpuSeconds() + dst.cpuSeconds() - before
-	}
-	b.ResetTimer()
-	for round := range rounds {
-		migrate := func() {
-			dstRef := dst.Ref(fmt.Sprintf("migrate/r%d:v1", round))
-			r, reg := measured(func() benchRun {
-				return benchExec(b, cli.Env(), dockerBinary, "migrate", "--strategy", "index", "--progress", "quiet", "--format", "json", srcRef, dstRef)
-			})
-			migrateRegCPU = append(migrateRegCPU, reg)
-			benchCheckReport(b, r, size)
-			benchCheckCopy(b, dst, dstRef, digest)
-			migrateRuns = append(migrateRuns, r)
-		}
-		craneCopy := func() {
-			dstRef := dst.Ref(fmt.Sprintf("crane/r%d:v1", round))
-			r, reg := measured(func() benchRun { return benchExec(b, cli.Env(), crane, "copy", srcRef, dstRef) })
-			craneRegCPU = append(craneRegCPU, reg)
-			benchCheckCopy(b, dst, dstRef, digest)
-			craneRuns = append(craneRuns, r)
-		}
-		// Alternate the order, so that neither tool always runs on a warmer machine.
-		if round%2 == 0 {
-			migrate()
-			craneCopy()
-		} else {
-			craneCopy()
-			migrate()
-		}
-	}
-	b.StopTimer()
-
-	wall := func(r benchRun) float64 { return r.wall.Seconds() }
-	migrateS := benchMedian(benchField(migrateRuns, wall))
-	craneS := benchMedian(benchField(craneRuns, wall))
-	pluginRSS := benchMedian(benchField(migrateRuns, func(r benchRun) float64 { return r.peakMB("docker-migrate") }))
-	dockerRSS := benchMedian(benchField(migrateRuns, func(r benchRun) float64 { return r.peakMB("docker") }))
-	craneRSS := benchMedian(benchField(craneRuns, func(r benchRun) float64 { return r.peakMB("crane") }))
-	if pluginRSS == 0 || craneRSS == 0 {
-		b.Log("peak RSS unavailable: this kernel shows no /proc/PID/status VmHWM or /proc/PID/task/TID/children")
-	}
-	b.ReportMetric(migrateS, "migrate-s")
-	b.ReportMetric(craneS, "crane-s")
-	b.ReportMetric(migrateS/craneS, "ratio")
-	b.ReportMetric(pluginRSS, "migrate-rss-MB")
-	b.ReportMetric(craneRSS, "crane-rss-MB")
-
-	// go test keeps only the first 10 lines a benchmark logs: the medians come
-	// first, then the rounds.
-	cpu := func(r benchRun) float64 { return r.cpu }
-	migrateCPU, craneCPU := benchMedian(benchField(migrateRuns, cpu)), benchMedian(benchField(craneRuns, cpu))
-	migrateReg, craneReg := benchMedian(migrateRegCPU), benchMedian(craneRegCPU)
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tdocker migrate\tcrane copy\tmigrate/crane\tRSS docker-migrate\tRSS crane\tRSS docker CLI\t")
-	fmt.Fprintf(tw, "median\t%.2fs\t%.2fs\t%.2f\t%.1f MB\t%.1f MB\t%.1f MB\t\n",
-		migrateS, craneS, migrateS/craneS, pluginRSS, craneRSS, dockerRSS)
-	fmt.Fprintf(tw, "CPU (median)\t%.2fs + registries %.2fs\t%.2fs + registries %.2fs\t\t\t\t\t\n", migrateCPU, migrateReg, craneCPU, craneReg)
-	fmt.Fprintf(tw, "CPU ÷ %d cores\t%.2fs\t%.2fs\t\t\t\t\t\n", runtime.NumCPU(),
-		(migrateCPU+migrateReg)/float64(runtime.NumCPU()), (craneCPU+craneReg)/float64(runtime.NumCPU()))
-	for i := range rounds {
-		m, c := migrateRuns[i], craneRuns[i]
-		fmt.Fprintf(tw, "%d\t%.2fs\t%.2fs\t%.2f\t%.1f MB\t%.1f MB\t%.1f MB\t\n", i+1,
-			m.wall.Seconds(), c.wall.Seconds(), m.wall.Seconds()/c.wall.Seconds(),
-			m.peakMB("docker-migrate"), c.peakMB("crane"), m.peakMB("docker"))
-	}
-	tw.Flush()
-	b.ReportMetric(migrateCPU, "migrate-cpu-s")
-	b.ReportMetric(craneCPU, "crane-cpu-s")
-	b.Logf("%.1f MB in %d blobs (8 platforms + attestations), registry to registry on loopback, seeded in %s;\n"+
-		"docker migrate --strategy index (default flags: --jobs 16) vs %s copy (default --jobs = GOMAXPROCS = %s):\n%s",
-		float64(size)/1e6, blobs, seedTime.Round(time.Millisecond), benchVersion(crane), benchGOMAXPROCS(), table.String())
 }
 
 // benchRun is one timed process.
@@ -408,4 +293,203 @@ func benchMedian(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// The batch of BenchmarkBatch: ten two-platform images sharing one base layer,
+// so 1 + 10×2 distinct layers of benchBatchLayerSize bytes: about 150 MB.
+const (
+	benchBatchImages    = 10
+	benchBatchLayerSize = 150_000_000 / (1 + benchBatchImages*2)
+)
+
+// seedBenchBatch pushes the batch benchmarks' images (benchBatchImages, two
+// platforms each, sharing a base) to src and returns them, their references
+// and the bytes and number of their distinct blobs.
+func seedBenchBatch(b *testing.B, src *Registry) (images []batchImage, refs []string, unique int64, blobCount int) {
+	images = seedBatch(b, src, "team/app", benchBatchImages, benchBatchLayerSize)
+	blobs := map[v1.Hash]int64{}
+	for _, im := range images {
+		maps.Copy(blobs, assertComplete(b, src, src.Ref(im.ref)))
+		refs = append(refs, src.Ref(im.ref))
+	}
+	return images, refs, totalSize(blobs), len(blobs)
+}
+
+// benchBatchRounds runs every tool once a round, in an order reversed every
+// other round, each into a fresh registry behind a counting proxy (prepare,
+// when set, runs before each), checks every image arrived whole, and returns
+// the table of medians and the first tool's median wall time. The timer runs
+// only while a tool does.
+func benchBatchRounds(b *testing.B, tools []*batchTool, rounds int, images []batchImage, unique int64, prepare func()) (string, float64) {
+	b.ResetTimer()
+	for round := range rounds {
+		for _, tool := range benchOrder(tools, round) {
+			b.StopTimer()
+			dst := startRegistry(b, registryOptions{})
+			counting := startQuirkProxy(b, dst, quirk.Options{})
+			if prepare != nil {
+				prepare()
+			}
+			b.StartTimer()
+			r := tool.run(counting.Host, round)
+			b.StopTimer()
+			for _, im := range images {
+				benchCheckCopy(b, dst, dst.Ref(tool.target(im.ref)), im.digest)
+			}
+			st := counting.Stats()
+			tool.runs = append(tool.runs, batchRun{benchRun: r, uploaded: st.UploadedBytes, mounts: st.MountsDone})
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+
+	migrateS := tools[0].medianWall()
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "tool\tmedian wall\t÷ docker migrate\tuploaded ÷ unique\tmounts\tpeak RSS\trounds\t")
+	for _, tool := range tools {
+		wall, upload := tool.medianWall(), tool.medianUpload(unique)
+		var roundWalls []string
+		for _, r := range tool.runs {
+			roundWalls = append(roundWalls, fmt.Sprintf("%.2fs", r.wall.Seconds()))
+		}
+		fmt.Fprintf(tw, "%s\t%.2fs\t%.2f\t%s\t%.0f\t%.1f MB\t%s\t\n", tool.name, wall, wall/migrateS,
+			tool.uploadRange(unique), benchMedian(benchBatchField(tool.runs, func(r batchRun) float64 { return float64(r.mounts) })),
+			benchMedian(benchBatchField(tool.runs, func(r batchRun) float64 { return r.peakMB(tool.process) })),
+			strings.Join(roundWalls, " "))
+		if tool != tools[0] {
+			b.ReportMetric(wall/migrateS, tool.metric+"/migrate")
+		}
+		b.ReportMetric(upload, tool.metric+"-up/unique")
+	}
+	tw.Flush()
+	return table.String(), migrateS
+}
+
+// batchTool is one column of BenchmarkBatch.
+type batchTool struct {
+	name string
+	// metric names the tool in b.ReportMetric units.
+	metric string
+	// process is the name whose peak RSS is reported.
+	process string
+	// target maps a source repository:tag to where the tool writes it in the
+	// destination registry.
+	target func(repoTag string) string
+	// run copies the batch to the registry at dst (HOST:PORT).
+	run  func(dst string, round int) benchRun
+	runs []batchRun
+}
+
+// batchRun is one run of a tool, with what the destination's proxy counted.
+type batchRun struct {
+	benchRun
+	uploaded int64
+	mounts   int
+}
+
+func (t *batchTool) medianWall() float64 {
+	return benchMedian(benchBatchField(t.runs, func(r batchRun) float64 { return r.wall.Seconds() }))
+}
+
+func (t *batchTool) medianUpload(unique int64) float64 {
+	return benchMedian(benchBatchField(t.runs, func(r batchRun) float64 { return float64(r.uploaded) / float64(unique) }))
+}
+
+// uploadRange is the median of bytes uploaded ÷ unique bytes, with the range
+// over the rounds when they differ.
+func (t *batchTool) uploadRange(unique int64) string {
+	ratios := benchBatchField(t.runs, func(r batchRun) float64 { return float64(r.uploaded) / float64(unique) })
+	lo, hi := slices.Min(ratios), slices.Max(ratios)
+	s := fmt.Sprintf("%.2f", benchMedian(ratios))
+	if fmt.Sprintf("%.2f", lo) != fmt.Sprintf("%.2f", hi) {
+		s += fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
+	}
+	return s
+}
+
+func benchBatchField(runs []batchRun, f func(batchRun) float64) []float64 {
+	out := make([]float64, len(runs))
+	for i, r := range runs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+func benchWriteFile(b *testing.B, name, content string) {
+	b.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchRegsync returns the pinned regsync of the tools cache (binDir). It does
+// not build it (that takes minutes): `make bench` installs it first.
+func benchRegsync(b *testing.B, binDir string) string {
+	b.Helper()
+	p := filepath.Join(binDir, "regsync")
+	if _, err := os.Stat(p); err != nil {
+		b.Fatalf("regsync is not in the tools cache (%v): run scripts/install-tools.sh regclient", err)
+	}
+	return p
+}
+
+// benchSkopeo returns Debian's skopeo from PATH.
+func benchSkopeo(b *testing.B) string {
+	b.Helper()
+	p, err := exec.LookPath("skopeo")
+	if err != nil {
+		b.Fatalf("skopeo is not installed (%v): run scripts/install-tools.sh skopeo (as root: it installs Debian's package)", err)
+	}
+	return p
+}
+
+// benchToolVersion is the first line tool prints for args, after the tool's
+// name unless the line already starts with it.
+func benchToolVersion(tool string, args ...string) string {
+	name := filepath.Base(tool)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, tool, args...).Output()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if err != nil || line == "" {
+		return name
+	}
+	if strings.HasPrefix(line, name) {
+		return line
+	}
+	return name + " " + line
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages of /proc/loadavg: the
+// machine is shared, and the figures mean little without them.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if err != nil || len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// diskSize is the size of a file, or the sum of the regular files under a
+// directory.
+func diskSize(b *testing.B, path string) int64 {
+	b.Helper()
+	var n int64
+	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
