@@ -2,7 +2,7 @@ package commands
 
 import "github.com/spf13/pflag"
 
-// checkOptions is --check: prove a mirror instead of copying.
+// checkFlags is --check: prove a mirror instead of copying.
 type checkFlags struct {
 	enabled bool
 }
