@@ -25,6 +25,9 @@ type feed struct {
 	ch       chan []byte
 	gone     chan struct{}
 	goneOnce sync.Once
+	// claimed says a reader took the feed (streamFiles.spooled holds one
+	// no reader took yet); under streamFiles.mu.
+	claimed bool
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced on every change below
@@ -72,7 +75,7 @@ func (f *feed) put(chunk []byte, off int64) bool {
 	if spilling {
 		return f.write(chunk)
 	}
-	timer := time.NewTimer(time.Duration(stallTimeout))
+	timer := time.NewTimer(f.s.stall)
 	defer timer.Stop()
 	for {
 		select {
@@ -84,14 +87,21 @@ func (f *feed) put(chunk []byte, off int64) bool {
 			return false
 		case <-timer.C:
 		}
-		// The reader stopped reading. If nobody else waits, wait on: a pass
-		// is a pipe. Else the rest of the blob goes to a file, or, with no
-		// room for it, to another pass.
+		// The reader stopped reading, or did not come yet. If nobody else
+		// waits, wait on: a pass is a pipe. Else the rest of the blob goes
+		// to a file, or, with no room for it, to another pass.
 		f.s.mu.Lock()
-		others := len(f.s.waiting) > 0 || f.s.ahead(f.e.pos)
+		others := len(f.s.waiting) > 0
+		unwanted := !f.claimed && f.s.expected[f.e] == 0
+		if unwanted && f.s.spooled[f.e] == f {
+			delete(f.s.spooled, f.e)
+		}
 		f.s.mu.Unlock()
+		if unwanted {
+			return false // the copy that expected it is over
+		}
 		if !others {
-			timer.Reset(time.Duration(stallTimeout))
+			timer.Reset(f.s.stall)
 			continue
 		}
 		rest := f.e.size - off
@@ -103,6 +113,11 @@ func (f *feed) put(chunk []byte, off int64) bool {
 			f.s.release(rest)
 		}
 		f.s.debugf("%s: the reader of %s stopped reading while others wait, and there is no room to spool it: another pass reads it", f.s.file, f.e.name)
+		f.s.mu.Lock()
+		if f.s.spooled[f.e] == f {
+			delete(f.s.spooled, f.e) // its reader asks another pass
+		}
+		f.s.mu.Unlock()
 		f.mu.Lock()
 		f.abandoned = true
 		f.closeCh()
@@ -136,8 +151,10 @@ func (f *feed) write(chunk []byte) bool {
 		return false // dropped: the reader left
 	}
 	if _, err := f.file.WriteAt(chunk, f.written); err != nil {
-		f.err = f.s.tempError(err)
-		f.done = true
+		// No room after all (another program filled the disk): the reader
+		// reads what the file holds, then the rest from another pass.
+		f.s.debugf("%s: cannot spool %s: %v: another pass reads the rest", f.s.file, f.e.name, err)
+		f.abandoned = true
 		f.changed()
 		return false
 	}
@@ -183,6 +200,9 @@ type feedReader struct {
 }
 
 func (r *feedReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
 	for {
 		if len(r.pending) > 0 {
 			n := copy(p, r.pending)

@@ -12,7 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
-	"syscall"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -58,7 +58,7 @@ const (
 // the blob (or leaves it to another pass when there is no room): a pass
 // never waits for good on one reader, which may itself wait for another
 // (two blobs written into one archive take turns).
-var stallTimeout = 1e9 // nanoseconds, a variable for tests
+const stallTimeout = time.Second
 
 // streamFiles is a compressed tar read in passes; see above.
 type streamFiles struct {
@@ -68,11 +68,13 @@ type streamFiles struct {
 	temp   string // directory of temporary files
 	budget int64  // the archive's size: at most this much temporary space
 	debugf func(format string, args ...any)
+	stall  time.Duration // stallTimeout; tests make it shorter
 
 	entries map[string]*streamEntry
 	byPos   map[int]*streamEntry
 	kept    *os.File // files kept beyond memory
 	keptMem int64
+	keptEnd int64
 
 	life context.Context // the archive's: ended by close
 	stop context.CancelFunc
@@ -83,6 +85,7 @@ type streamFiles struct {
 	at      int // the position the running pass is at
 	passes  int
 	used    int64 // temporary space held
+	peak    int64
 	broken  error // the stream cannot be read
 	waiting map[*streamEntry][]*feed
 	// expected counts the live Expect calls naming an entry; delivered
@@ -124,7 +127,7 @@ func openPasses(ctx context.Context, f *os.File, c compression, file string, opt
 	if tempDir == "" {
 		tempDir = os.TempDir()
 	}
-	s := &streamFiles{f: f, file: file, comp: c, temp: tempDir, budget: st.Size(), debugf: opts.Debugf,
+	s := &streamFiles{f: f, file: file, comp: c, temp: tempDir, budget: st.Size(), debugf: opts.Debugf, stall: stallTimeout,
 		entries: map[string]*streamEntry{}, byPos: map[int]*streamEntry{},
 		waiting: map[*streamEntry][]*feed{}, expected: map[*streamEntry]int{},
 		delivered: map[*streamEntry]bool{}, spooled: map[*streamEntry]*feed{}}
@@ -333,28 +336,22 @@ func (s *streamFiles) store(e *streamEntry, body []byte) error {
 	if s.kept == nil {
 		f, err := os.CreateTemp(s.temp, "docker-migrate-"+filepath.Base(s.file)+"-*.json")
 		if err != nil {
-			return fmt.Errorf("read %s: %w", s.file, err)
+			s.debugf("%s: cannot keep %s in %s: %v", s.file, e.name, s.temp, err)
+			s.release(n)
+			return nil
 		}
 		os.Remove(f.Name()) // gone with the last descriptor, even after a kill
 		s.kept = f
 	}
-	off, err := s.kept.Seek(0, io.SeekEnd)
-	if err == nil {
-		_, err = s.kept.Write(body)
+	if _, err := s.kept.WriteAt(body, s.keptEnd); err != nil {
+		// No room: read from the stream when asked for, as a blob is.
+		s.debugf("%s: cannot keep %s in %s: %v", s.file, e.name, s.temp, err)
+		s.release(n)
+		return nil
 	}
-	if err != nil {
-		return s.tempError(err)
-	}
-	e.keptAt = off
+	e.keptAt = s.keptEnd
+	s.keptEnd += n
 	return nil
-}
-
-// tempError is a failure to write temporary space.
-func (s *streamFiles) tempError(err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
-		return errdefs.Wrap(err, errdefs.Unknown, "read %s: no space left on device in %s for what waits to be copied: point TMPDIR at a file system with more room, or decompress the archive yourself and pass the .tar", s.file, s.temp)
-	}
-	return fmt.Errorf("read %s: temporary file in %s: %w", s.file, s.temp, err)
 }
 
 // reserve takes n bytes of temporary space, if the budget allows.
@@ -365,6 +362,7 @@ func (s *streamFiles) reserve(n int64) bool {
 		return false
 	}
 	s.used += n
+	s.peak = max(s.peak, s.used)
 	return true
 }
 
@@ -422,9 +420,11 @@ func (s *streamFiles) request(e *streamEntry, skip int64) (*feed, error) {
 	s.delivered[e] = true
 	if f := s.spooled[e]; f != nil && skip == 0 {
 		delete(s.spooled, e)
+		f.claimed = true
 		return f, nil
 	}
 	f := newFeed(s, e, skip)
+	f.claimed = true
 	s.waiting[e] = append(s.waiting[e], f)
 	if s.running && s.at >= e.pos {
 		s.debugf("%s: %s is asked for after the stream passed it: another pass reads it", s.file, e.name)
@@ -586,8 +586,9 @@ func (s *streamFiles) run() error {
 	}
 }
 
-// take is the feeds a pass at e fills: its waiting readers, or a spool when
-// it is awaited and there is room.
+// take is the feeds a pass at e fills: its waiting readers, or, when it is
+// awaited, a feed its reader takes when it comes (in the meantime, it is a
+// reader that does not read: see feed.put).
 func (s *streamFiles) take(e *streamEntry) []*feed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -597,17 +598,7 @@ func (s *streamFiles) take(e *streamEntry) []*feed {
 	if len(feeds) > 0 || !s.awaited(e) {
 		return feeds
 	}
-	if s.used+e.size > s.budget {
-		s.debugf("%s: no room to spool %s (%d bytes) until it is read: another pass will read it", s.file, e.name, e.size)
-		return nil
-	}
 	f := newFeed(s, e, 0)
-	s.used += e.size
-	if err := f.spill(0, e.size); err != nil {
-		s.used -= e.size
-		s.debugf("%s: cannot spool %s: %v", s.file, e.name, err)
-		return nil
-	}
 	s.spooled[e] = f
 	return []*feed{f}
 }
@@ -647,11 +638,16 @@ func (s *streamFiles) close() error {
 	s.stop()
 	s.wg.Wait()
 	s.mu.Lock()
+	s.debugf("%s: read in %d passes over its stream, with at most %d bytes of temporary space (the archive is %d)", s.file, s.passes+1, s.peak, s.budget)
+	var unread []*feed
 	for e, f := range s.spooled {
-		f.drop()
+		unread = append(unread, f)
 		delete(s.spooled, e)
 	}
 	s.mu.Unlock()
+	for _, f := range unread {
+		f.drop()
+	}
 	var err error
 	if s.kept != nil {
 		err = s.kept.Close()
