@@ -220,7 +220,7 @@ func TestStreamedArchive(t *testing.T) {
 // other, as the copy engine dispatches them: nothing waits in TMPDIR.
 func TestStreamedInOrder(t *testing.T) {
 	t.Parallel()
-	si := newStreamImage(t, 402, 300 << 10)
+	si := newStreamImage(t, 402, 300<<10)
 	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(len(si.layers)), si.files)
 	a, s := openStreamed(t, file, t.TempDir())
 	defer a.Close()
@@ -242,7 +242,7 @@ func TestStreamedInOrder(t *testing.T) {
 // nothing expected: another pass reads it.
 func TestStreamedLateRequest(t *testing.T) {
 	t.Parallel()
-	si := newStreamImage(t, 403, 300 << 10)
+	si := newStreamImage(t, 403, 300<<10)
 	file := writeOrdered(t, t.TempDir(), "images.tar.gz", gzipped, si.orderWith(1), si.files)
 	a, s := openStreamed(t, file, t.TempDir())
 	defer a.Close()
@@ -299,7 +299,7 @@ func TestStreamedCancel(t *testing.T) {
 // take turns): the pass spools the rest of the first and goes on.
 func TestStreamedStalledReader(t *testing.T) {
 	t.Parallel()
-	si := newStreamImage(t, 405, 2 << 20)
+	si := newStreamImage(t, 405, 2<<20)
 	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(0), si.files)
 	a, s := openStreamed(t, file, t.TempDir())
 	s.stall = 20 * time.Millisecond
@@ -367,7 +367,7 @@ func TestStreamedBudget(t *testing.T) {
 // one sentence.
 func TestStreamedDamagedLayer(t *testing.T) {
 	t.Parallel()
-	si := newStreamImage(t, 406, 300 << 10)
+	si := newStreamImage(t, 406, 300<<10)
 	bad := bytes.Clone(si.files[si.blobs[1]])
 	bad[len(bad)/2] ^= 0xff
 	si.files[si.blobs[1]] = bad
