@@ -50,7 +50,7 @@ const (
 	// goes to a temporary file.
 	keepInMemory = 8 << 20
 	// chunkSize is what a pass hands a reader at a time.
-	chunkSize = 256 << 10
+	chunkSize = 64 << 10
 )
 
 // stallTimeout is how long a pass waits for a reader that does not read
@@ -135,10 +135,12 @@ func openPasses(ctx context.Context, f *os.File, c compression, file string, opt
 		s.debugf = func(string, ...any) {}
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
+	start := time.Now()
 	if err := s.index(ctx, digests); err != nil {
 		s.close()
 		return nil, err
 	}
+	s.debugf("%s: first pass over the stream (headers, small files, layer digests) in %s", s.file, time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -285,14 +287,31 @@ func (s *streamFiles) keep(ctx context.Context, e *streamEntry, tr io.Reader, di
 		return s.store(e, body)
 	}
 	if c, _ := detect(e.head); c != uncompressed && digests != nil {
-		l := &layerDigests{}
-		l.diffID, l.digest, l.err = digests(rest, e.name)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		l, err := digestsBeside(rest, e.name, digests)
+		if err != nil {
+			return s.tarError(ctx, err)
 		}
 		e.layer = l
 	}
 	return nil
+}
+
+// digestsBeside runs digests over r in a goroutine of its own, fed through
+// a pipe: the stream decompresses in one, the layer hashes and
+// uncompresses in the other, on two cores.
+func digestsBeside(r io.Reader, name string, digests digestFunc) (*layerDigests, error) {
+	pr, pw := io.Pipe()
+	l := &layerDigests{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.diffID, l.digest, l.err = digests(pr, name)
+		_, _ = io.Copy(io.Discard, pr) // what digests left unread
+	}()
+	_, err := io.CopyBuffer(pw, r, make([]byte, chunkSize))
+	pw.CloseWithError(err)
+	<-done
+	return l, err
 }
 
 // tarError is an error reading a file's data from the tar.
@@ -535,7 +554,9 @@ func (s *streamFiles) ahead(i int) bool {
 // and spooling those awaited, and stops when nothing more is wanted ahead.
 func (s *streamFiles) pass() {
 	defer s.wg.Done()
+	start := time.Now()
 	err := s.run()
+	s.debugf("%s: a pass over the stream ended after %s (%v)", s.file, time.Since(start).Round(time.Millisecond), err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running = false
