@@ -6,10 +6,42 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 )
+
+// chunk is bytes of a blob a pass read, shared by the feeds it was put in:
+// the last to be done with it gives its buffer back, so a pass allocates
+// little however much it reads.
+type chunk struct {
+	b    []byte
+	buf  *[]byte
+	refs atomic.Int32
+}
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+func newChunk(n, refs int) *chunk {
+	buf := chunkPool.Get().(*[]byte)
+	c := &chunk{b: (*buf)[:n], buf: buf}
+	c.refs.Store(int32(refs))
+	return c
+}
+
+// release says one holder is done with c.
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		chunkPool.Put(c.buf)
+	}
+}
+
+// piece is a part of a chunk handed to a reader.
+type piece struct {
+	c *chunk
+	b []byte
+}
 
 // feed carries one blob from a pass to one reader: chunk by chunk in memory
 // while the reader keeps up, through a temporary file (unlinked at once, so
@@ -22,7 +54,7 @@ type feed struct {
 	skip int64
 	// ch hands chunks over in memory; it is closed when the pass goes on in
 	// the file, finishes or gives up.
-	ch       chan []byte
+	ch       chan piece
 	gone     chan struct{}
 	goneOnce sync.Once
 	// claimed says a reader took the feed (streamFiles.spooled holds one
@@ -43,7 +75,7 @@ type feed struct {
 }
 
 func newFeed(s *streamFiles, e *streamEntry, skip int64) *feed {
-	return &feed{s: s, e: e, skip: skip, ch: make(chan []byte, 2), gone: make(chan struct{}), notify: make(chan struct{})}
+	return &feed{s: s, e: e, skip: skip, ch: make(chan piece, 2), gone: make(chan struct{}), notify: make(chan struct{})}
 }
 
 // changed wakes the reader. The caller holds f.mu.
@@ -59,10 +91,16 @@ func (f *feed) closeCh() {
 	}
 }
 
-// put hands the reader chunk, which is the blob's bytes from off on. It
-// reports false when this feed wants no more: its reader left, or the pass
-// gave it up to another.
-func (f *feed) put(chunk []byte, off int64) bool {
+// put hands the reader chunk (of c), which is the blob's bytes from off on,
+// and releases c when the reader will not. It reports false when this feed
+// wants no more: its reader left, or the pass gave it up to another.
+func (f *feed) put(c *chunk, chunk []byte, off int64) bool {
+	handed := false
+	defer func() {
+		if !handed {
+			c.release()
+		}
+	}()
 	if end := off + int64(len(chunk)); end <= f.skip {
 		return true
 	}
@@ -79,7 +117,8 @@ func (f *feed) put(chunk []byte, off int64) bool {
 	defer timer.Stop()
 	for {
 		select {
-		case f.ch <- chunk:
+		case f.ch <- piece{c: c, b: chunk}:
+			handed = true
 			return true
 		case <-f.gone:
 			return false
@@ -193,6 +232,7 @@ type feedReader struct {
 	f       *feed
 	ctx     context.Context
 	pending []byte
+	held    *chunk // pending's, released once read
 	pos     int64
 	// inFile says the feed's memory hand-off is over.
 	inFile bool
@@ -208,6 +248,10 @@ func (r *feedReader) Read(p []byte) (int, error) {
 			n := copy(p, r.pending)
 			r.pending = r.pending[n:]
 			r.pos += int64(n)
+			if len(r.pending) == 0 {
+				r.held.release()
+				r.held = nil
+			}
 			return n, nil
 		}
 		if r.pos >= r.e.size {
@@ -215,9 +259,9 @@ func (r *feedReader) Read(p []byte) (int, error) {
 		}
 		if !r.inFile {
 			select {
-			case c, ok := <-r.f.ch:
+			case pc, ok := <-r.f.ch:
 				if ok {
-					r.pending = c
+					r.pending, r.held = pc.b, pc.c
 				} else {
 					r.inFile = true
 				}
@@ -284,6 +328,10 @@ func (r *feedReader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.held != nil {
+		r.held.release()
+		r.held, r.pending = nil, nil
+	}
 	f := r.f
 	f.goneOnce.Do(func() { close(f.gone) })
 	r.s.mu.Lock()

@@ -76,6 +76,10 @@ type streamFiles struct {
 	keptMem int64
 	keptEnd int64
 
+	// The decoders of the passes, one at a time.
+	gz   *gzip.Reader
+	zstd *zstd.Decoder
+
 	life context.Context // the archive's: ended by close
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -161,24 +165,35 @@ func (c *counter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decompressed opens one pass over the archive's decompressed bytes.
+// decompressed opens one pass over the archive's decompressed bytes. Passes
+// run one at a time and share one decoder, whose window is the memory they
+// need: one goroutine and low memory, a pass is one stream, and a k3s
+// archive's 32 MiB window is all it needs to hold.
 func (s *streamFiles) decompressed(ctx context.Context) (io.Reader, func(), error) {
 	raw := io.NewSectionReader(s.f, 0, s.budget)
 	switch s.comp {
 	case gzipped:
-		zr, err := gzip.NewReader(raw)
+		var err error
+		if s.gz == nil {
+			s.gz, err = gzip.NewReader(raw)
+		} else {
+			err = s.gz.Reset(raw)
+		}
 		if err != nil {
 			return nil, nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid gzip file: %v", s.file, err)
 		}
-		return store.ContextReader{Ctx: ctx, R: zr}, func() { zr.Close() }, nil
+		return store.ContextReader{Ctx: ctx, R: s.gz}, func() {}, nil
 	default:
-		// One goroutine and low memory: a pass is one stream, and a k3s
-		// archive's 32 MiB window is all it needs to hold.
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		var err error
+		if s.zstd == nil {
+			s.zstd, err = zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		} else {
+			err = s.zstd.Reset(raw)
+		}
 		if err != nil {
 			return nil, nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid zstd file: %v", s.file, err)
 		}
-		return store.ContextReader{Ctx: ctx, R: zr}, zr.Close, nil
+		return store.ContextReader{Ctx: ctx, R: s.zstd}, func() { _ = s.zstd.Reset(nil) }, nil
 	}
 }
 
@@ -628,8 +643,8 @@ func (s *streamFiles) take(e *streamEntry) []*feed {
 func (s *streamFiles) serve(e *streamEntry, r io.Reader, feeds []*feed) error {
 	var off int64
 	for off < e.size {
-		chunk := make([]byte, min(chunkSize, e.size-off))
-		n, err := io.ReadFull(r, chunk)
+		c := newChunk(int(min(chunkSize, e.size-off)), len(feeds))
+		n, err := io.ReadFull(r, c.b)
 		if err != nil {
 			err = s.tarError(s.life, err)
 			for _, f := range feeds {
@@ -639,7 +654,7 @@ func (s *streamFiles) serve(e *streamEntry, r io.Reader, feeds []*feed) error {
 		}
 		live := feeds[:0]
 		for _, f := range feeds {
-			if f.put(chunk[:n], off) {
+			if f.put(c, c.b[:n], off) {
 				live = append(live, f)
 			}
 		}
@@ -672,6 +687,9 @@ func (s *streamFiles) close() error {
 	var err error
 	if s.kept != nil {
 		err = s.kept.Close()
+	}
+	if s.zstd != nil {
+		s.zstd.Close()
 	}
 	if cerr := s.f.Close(); cerr != nil && err == nil {
 		err = cerr
