@@ -411,6 +411,12 @@ func TestArchiveImportTempSpaceDockerSave(t *testing.T) {
 			}
 		})
 	}
+	// --dry-run reads the first pass only.
+	dst := startRegistry(t, registryOptions{})
+	res := cli.RunDocker(t, "-D", "migrate", "--dry-run", "docker-archive:"+zst, dst.Host+"/dry").AssertSuccess(t)
+	if !strings.Contains(res.Stderr, "passes over its stream: 1;") {
+		t.Errorf("a dry run read the archive more than once:\n%s", res.Stderr)
+	}
 }
 
 // TestArchiveImportDamagedBlob imports a .tar.gz whose uncompressed layer

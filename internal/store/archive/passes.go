@@ -534,7 +534,7 @@ func (s *streamFiles) kick() {
 	s.running = true
 	s.passes++
 	s.at = -1
-	s.debugf("%s: pass %d over the stream", s.file, s.passes)
+	s.debugf("%s: pass %d over the stream", s.file, s.passes+1)
 	s.wg.Add(1)
 	go s.pass()
 }
@@ -674,7 +674,7 @@ func (s *streamFiles) close() error {
 	s.stop()
 	s.wg.Wait()
 	s.mu.Lock()
-	s.debugf("%s: read in %d passes over its stream, with at most %d bytes of temporary space (the archive is %d)", s.file, s.passes+1, s.peak, s.budget)
+	s.debugf("%s: passes over its stream: %d; temporary space held: at most %d bytes (the archive is %d)", s.file, s.passes+1, s.peak, s.budget)
 	var unread []*feed
 	for e, f := range s.spooled {
 		unread = append(unread, f)
