@@ -283,23 +283,46 @@ func (t *tarFiles) index(file string) error {
 				return errdefs.New(errdefs.InvalidArgument, "%s is truncated: %s needs %d bytes but the file ends before them", file, name, hdr.Size)
 			}
 			t.entries[name] = tarEntry{offset: off, size: hdr.Size}
-		case tar.TypeSymlink:
-			links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
-		case tar.TypeLink:
-			links[name] = cleanName(hdr.Linkname)
+		default:
+			addLink(links, hdr, name)
 		}
 	}
+	linkEntries(t.entries, links)
+	return nil
+}
+
+// addLink records hdr, named name, when it is a symbolic or hard link.
+func addLink(links map[string]string, hdr *tar.Header, name string) {
+	switch hdr.Typeflag {
+	case tar.TypeSymlink:
+		links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
+	case tar.TypeLink:
+		links[name] = cleanName(hdr.Linkname)
+	}
+}
+
+// linkEntries gives each link the entry of the file it ends at.
+func linkEntries[E any](entries map[string]E, links map[string]string) {
+	for name, target := range resolveLinks(links) {
+		if e, ok := entries[target]; ok {
+			entries[name] = e
+		}
+	}
+}
+
+// resolveLinks follows each link to what it ends at, at most maxLinkDepth
+// links deep.
+func resolveLinks(links map[string]string) map[string]string {
+	out := make(map[string]string, len(links))
 	for name, target := range links {
 		for range maxLinkDepth {
-			if next, ok := links[target]; ok {
-				target = next
-				continue
+			next, ok := links[target]
+			if !ok {
+				break
 			}
-			break
+			target = next
 		}
-		if e, ok := t.entries[target]; ok {
-			t.entries[name] = e
-		}
+		out[name] = target
 	}
-	return nil
+	return out
 }

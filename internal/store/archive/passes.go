@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -263,24 +262,11 @@ func (s *streamFiles) index(ctx context.Context, digests digestFunc) error {
 			}
 			s.entries[name] = e
 			s.byPos[i] = e
-		case tar.TypeSymlink:
-			links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
-		case tar.TypeLink:
-			links[name] = cleanName(hdr.Linkname)
+		default:
+			addLink(links, hdr, name)
 		}
 	}
-	for name, target := range links {
-		for range maxLinkDepth {
-			if next, ok := links[target]; ok {
-				target = next
-				continue
-			}
-			break
-		}
-		if e, ok := s.entries[target]; ok {
-			s.entries[name] = e
-		}
-	}
+	linkEntries(s.entries, links)
 	return nil
 }
 
