@@ -123,6 +123,7 @@ func (f *feed) put(c *chunk, chunk []byte, off int64) bool {
 		case <-f.gone:
 			return false
 		case <-f.s.life.Done():
+			f.finish(f.s.life.Err()) // the archive was closed
 			return false
 		case <-timer.C:
 		}

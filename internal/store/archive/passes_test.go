@@ -420,3 +420,33 @@ func TestStreamedDockerSave(t *testing.T) {
 		checkBlob(t, s, m.Layers[j].Digest, want)
 	}
 }
+
+// TestStreamedCloseWhileReading closes the archive while a reader is in the
+// middle of a blob: Close returns (no pass left running) and the reader
+// fails rather than waits.
+func TestStreamedCloseWhileReading(t *testing.T) {
+	t.Parallel()
+	si := newStreamImage(t, 408, 2<<20)
+	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(0), si.files)
+	tmp := t.TempDir()
+	a, _ := openStreamed(t, file, tmp)
+	rc, err := a.Repository(mustRepo(t, "app")).GetBlob(context.Background(), si.layers[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a reader in the middle of a blob")
+	}
+	if _, err := io.Copy(io.Discard, rc); err == nil {
+		t.Error("a blob read on after its archive was closed")
+	}
+	assertOnly(t, tmp)
+}
