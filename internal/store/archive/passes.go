@@ -124,6 +124,7 @@ type digestFunc func(r io.Reader, name string) (diffID, digest v1.Hash, err erro
 func openPasses(ctx context.Context, f *os.File, c compression, file string, opts Options, digests digestFunc) (*streamFiles, error) {
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	tempDir := opts.TempDir
