@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -449,4 +450,72 @@ func TestStreamedCloseWhileReading(t *testing.T) {
 		t.Error("a blob read on after its archive was closed")
 	}
 	assertOnly(t, tmp)
+}
+
+// TestStreamedIntoArchive copies the layers of a compressed archive into
+// another archive file: the writer takes one blob at a time into its tar, and
+// here the last blob of the stream takes that turn first and waits for the
+// stream, while the stream reaches the others first and their readers wait
+// for the turn. The stream spools what waits, and every blob arrives.
+func TestStreamedIntoArchive(t *testing.T) {
+	t.Parallel()
+	si := newStreamImage(t, 409, 10<<20)
+	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(0), si.files)
+	a, s := openStreamed(t, file, t.TempDir())
+	defer a.Close()
+	s.stall = 20 * time.Millisecond
+	src := a.Repository(mustRepo(t, "app"))
+	out := openArchive(t, loc(t, location.OCIArchive, filepath.Join(t.TempDir(), "out.tar")), true, Options{})
+	defer out.Close()
+	dst := out.Repository(mustRepo(t, "app"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src.(store.Streamed).Expect(ctx, si.layers)
+	errs := make([]error, len(si.layers))
+	done := make(chan int)
+	copyLayer := func(i int, reading chan<- struct{}) {
+		defer func() { done <- i }()
+		rc, err := src.GetBlob(ctx, si.layers[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		defer rc.Close()
+		var body io.Reader = rc
+		if reading != nil {
+			body = &firstRead{r: rc, first: reading}
+		}
+		errs[i] = dst.PutBlob(ctx, si.layers[i], int64(len(si.files[si.blobs[i]])), body)
+	}
+	last := len(si.layers) - 1
+	reading := make(chan struct{})
+	go copyLayer(last, reading)
+	<-reading // it holds the writer's turn: its first read comes under it
+	for i := range last {
+		go copyLayer(i, nil)
+	}
+	for range si.layers {
+		<-done
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range si.layers {
+		checkBlob(t, dst, d, si.files[si.blobs[i]])
+	}
+	if s.peak == 0 || s.peak > s.budget {
+		t.Errorf("%d bytes spooled, want some, and no more than the archive's %d", s.peak, s.budget)
+	}
+}
+
+// firstRead closes first on its first Read.
+type firstRead struct {
+	r     io.Reader
+	first chan<- struct{}
+	once  sync.Once
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	f.once.Do(func() { close(f.first) })
+	return f.r.Read(p)
 }
