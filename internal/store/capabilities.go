@@ -67,7 +67,7 @@ type LayerChecker interface {
 // Streamed is a source read as one stream (a compressed archive): it hands
 // each blob over as the stream passes it, so a copy that says up front which
 // blobs it will read, and reads the large ones in the stream's order, needs
-// no second pass over it and little temporary space.
+// no extra pass over it and little temporary space.
 type Streamed interface {
 	// Expect says the copy will read blobs ds (until ctx ends): one that
 	// passes before its reader asks is kept for it.
