@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sirupsen/logrus"
 
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -23,7 +24,7 @@ import (
 // know (an index served with the platforms the archive holds), and what
 // a writer cleaned up (a killed run's temporary file).
 func openArchive(ctx context.Context, loc location.Location, write, force bool, plats []v1.Platform, notef func(string, ...any)) (store.Archive, error) {
-	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats, Notef: notef})
+	return archive.Open(ctx, loc, write, archive.Options{Force: force, Platforms: plats, Notef: notef, Debugf: archiveDebugf})
 }
 
 // openArchives opens several archive SRCs as one, grouping their images by
@@ -38,7 +39,7 @@ func openArchives(notef func(string, ...any), plats []v1.Platform) func(ctx cont
 		}
 		for _, loc := range locs {
 			// Each index as it is: merge completes it from the other archives.
-			a, err := archive.Open(ctx, loc, false, archive.Options{Platforms: plats, WholeIndexes: true, Notef: notef})
+			a, err := archive.Open(ctx, loc, false, archive.Options{Platforms: plats, WholeIndexes: true, Notef: notef, Debugf: archiveDebugf})
 			if err != nil {
 				closeAll()
 				return nil, err
@@ -74,5 +75,13 @@ func openEngine(dockerCli command.Cli, plats []v1.Platform, notify func(string, 
 			return engine.OpenTarget(ctx, eng, loc, engine.TargetOptions{Platforms: plats, ReadOnly: readOnly})
 		}
 		return engine.OpenSource(ctx, eng, loc, engine.SourceOptions{Platforms: plats, Notify: notify})
+	}
+}
+
+// archiveDebugf is -D's account of how a compressed archive is read: each
+// pass over its stream, and why another was needed.
+func archiveDebugf(format string, args ...any) {
+	if logrus.IsLevelEnabled(logrus.DebugLevel) {
+		logrus.Debugf(format, args...)
 	}
 }

@@ -26,8 +26,22 @@ func TestAirgapK3sCtrExport(t *testing.T) {
 	zst, _ := compressed(t, files["amd64"])
 	_, gz := compressed(t, files["arm64"])
 
-	res := NewCLI(t).RunDocker(t, "migrate", "--progress", "plain",
+	cli := NewCLI(t)
+	tmp := withTempDir(t, cli)
+	stop := peakTempInUse(tmp)
+	res := cli.RunDocker(t, "-D", "migrate", "--progress", "plain",
 		"docker-archive:"+zst, "docker-archive:"+gz, "oci-archive:"+files["arm"], dst.Host+"/k3s").AssertSuccess(t)
+	// Each compressed archive is read as a stream, holding at most its own
+	// size of $TMPDIR.
+	peak, most := stop(), fileSize(t, zst)+fileSize(t, gz)
+	for _, l := range strings.Split(res.Stderr, "\n") {
+		if strings.Contains(l, "passes over its stream") {
+			t.Log(l)
+		}
+	}
+	if peak > most {
+		t.Errorf("the merge held %d bytes of $TMPDIR, more than its compressed archives' %d", peak, most)
+	}
 	for _, im := range images {
 		ref := dst.Ref("k3s/" + im.name)
 		assertComplete(t, dst, ref)

@@ -64,6 +64,19 @@ type LayerChecker interface {
 	CheckLayer(ctx context.Context, d v1.Hash) error
 }
 
+// Streamed is a source read as one stream (a compressed archive): it hands
+// each blob over as the stream passes it, so a copy that says up front which
+// blobs it will read, and reads the large ones in the stream's order, needs
+// no extra pass over it and little temporary space.
+type Streamed interface {
+	// Expect says the copy will read blobs ds (until ctx ends): one that
+	// passes before its reader asks is kept for it.
+	Expect(ctx context.Context, ds []v1.Hash)
+	// StreamOrder is where blob d passes in the stream (smaller first), and
+	// false when it is not read from the stream.
+	StreamOrder(d v1.Hash) (int, bool)
+}
+
 // Verifier is a blob body that checks its own digest as it is read (the copy
 // engine's blob reader). A store's PutBlob asks it, once the body was read to
 // its end, instead of hashing the bytes again, and commits only on nil.

@@ -8,8 +8,9 @@
 // export`, docker 25+'s `docker save`, skopeo, crane), one with only a
 // manifest.json is a docker save archive, whose single-platform images are
 // presented as Docker v2 schema 2 manifests made up from its files. An
-// uncompressed tar is read in place; a compressed one is decompressed once into
-// a temporary file.
+// uncompressed tar is read in place; a compressed one in passes of one
+// decompressing stream each (see streamFiles), with temporary space only for
+// what waits to be copied.
 //
 // Writing builds an OCI layout: index.json (one entry per image, named the way
 // containerd and skopeo look for it) and a Docker-style manifest.json are
@@ -61,8 +62,9 @@ type Options struct {
 	// load`) can name one platform of a multi-platform image; then the host's,
 	// then the index's first. Pass the --platform list.
 	Platforms []v1.Platform
-	// TempDir is where a compressed archive is decompressed to be read; ""
-	// means os.TempDir() ($TMPDIR). It needs room for the whole tar.
+	// TempDir is where a compressed archive read keeps what waits to be
+	// copied (see streamFiles); "" means os.TempDir() ($TMPDIR). It never
+	// needs more room than the archive's size.
 	TempDir string
 	// WholeIndexes serves every index as index.json names it, even one of
 	// whose children the archive holds only some: the merge store completes
@@ -74,6 +76,9 @@ type Options struct {
 	// what a writer did beside the user's request (it removed the temporary
 	// file a killed run left). Nil says nothing.
 	Notef func(format string, args ...any)
+	// Debugf is told how a compressed archive is read: each pass over its
+	// stream, and why one more is needed. Nil says nothing.
+	Debugf func(format string, args ...any)
 }
 
 // maxManifestSize bounds what is read into memory as one manifest, as for a
@@ -159,8 +164,9 @@ type Entry struct {
 }
 
 var (
-	_ store.Archive = (*Archive)(nil)
-	_ store.Store   = (*repository)(nil)
+	_ store.Archive  = (*Archive)(nil)
+	_ store.Store    = (*repository)(nil)
+	_ store.Streamed = (*repository)(nil)
 )
 
 // Open opens an archive location for reading (write false) or writing (write
@@ -203,7 +209,7 @@ func openRead(ctx context.Context, loc location.Location, opts Options) (*Archiv
 	a := newArchive(loc, opts)
 	if st.IsDir() {
 		a.files = dirFiles{root: loc.Path}
-	} else if a.files, err = openTar(ctx, loc.Path, opts.TempDir); err != nil {
+	} else if a.files, err = openTar(ctx, loc.Path, opts, a.layerDigests); err != nil {
 		return nil, err
 	}
 	if err := a.load(ctx); err != nil {
@@ -462,7 +468,44 @@ func (r *repository) BlobSize(ctx context.Context, d v1.Hash) (int64, bool, erro
 }
 
 func (r *repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-	return r.a.openBlob(d)
+	return r.a.openBlob(ctx, d)
+}
+
+// Expect says which blobs a copy will read (store.Streamed): a compressed
+// archive, read as one stream, keeps those that pass before their reader
+// asks for them.
+func (r *repository) Expect(ctx context.Context, ds []v1.Hash) {
+	s, ok := r.a.files.(*streamFiles)
+	if !ok {
+		return
+	}
+	var names []string
+	for _, d := range ds {
+		if _, synth := r.a.synth[d]; synth {
+			continue
+		}
+		if f, ok := r.a.fileOf(d); ok {
+			names = append(names, f)
+		}
+	}
+	s.Expect(ctx, names)
+}
+
+// StreamOrder is where blob d passes in a compressed archive's stream
+// (store.Streamed), and false when it is not read from the stream.
+func (r *repository) StreamOrder(d v1.Hash) (int, bool) {
+	s, ok := r.a.files.(*streamFiles)
+	if !ok {
+		return 0, false
+	}
+	if _, synth := r.a.synth[d]; synth {
+		return 0, false
+	}
+	f, ok := r.a.fileOf(d)
+	if !ok {
+		return 0, false
+	}
+	return s.position(f)
 }
 
 func (r *repository) PutBlob(ctx context.Context, d v1.Hash, size int64, body io.Reader) error {
@@ -504,7 +547,7 @@ func (a *Archive) hasBlob(d v1.Hash) bool {
 	return ok
 }
 
-func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
+func (a *Archive) openBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	if b, ok := a.synth[d]; ok {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
@@ -518,7 +561,13 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	if err := a.checkLayer(d); err != nil {
 		return nil, err
 	}
-	rc, err := a.files.open(f)
+	var rc io.ReadCloser
+	var err error
+	if s, ok := a.files.(*streamFiles); ok {
+		rc, err = s.openContext(ctx, f)
+	} else {
+		rc, err = a.files.open(f)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, a.missingBlob(d)
 	}

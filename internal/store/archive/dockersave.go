@@ -138,6 +138,9 @@ func (a *Archive) saveLayer(ctx context.Context, file string, diffID v1.Hash) (s
 	if !ok {
 		return saveDescriptor{}, a.missingFile(nil, "layer", file)
 	}
+	if s, ok := a.files.(*streamFiles); ok && s.streamed(name) {
+		return a.streamedLayer(s, name, file, size, diffID)
+	}
 	rc, err := a.files.open(name)
 	if err != nil {
 		return saveDescriptor{}, a.missingFile(err, "layer", file)
@@ -183,6 +186,43 @@ func (a *Archive) saveLayer(ctx context.Context, file string, diffID v1.Hash) (s
 	done := &layerCheck{got: got}
 	done.once.Do(func() {})
 	a.checks[digest] = done
+	return d, nil
+}
+
+// streamedLayer is saveLayer for a layer of a compressed archive read from
+// its stream: its head and, compressed, its digests are what the first pass
+// found.
+func (a *Archive) streamedLayer(s *streamFiles, name, file string, size int64, diffID v1.Hash) (saveDescriptor, error) {
+	head, _ := s.headOf(name)
+	c, other := detect(head)
+	if other != "" {
+		return saveDescriptor{}, errdefs.New(errdefs.InvalidArgument,
+			"%s has a layer %s compressed with %s, which registries do not take: only uncompressed, gzip and zstd layers are read", a.loc.Path, file, other)
+	}
+	d := saveDescriptor{Size: size, MediaType: types.DockerUncompressedLayer, Digest: diffID}
+	l, found := s.digestsOf(name)
+	if c == uncompressed || !found {
+		if diffID.Algorithm != "sha256" {
+			return saveDescriptor{}, errdefs.New(errdefs.InvalidArgument, "%s has a layer %s whose diff_id %s is not a sha256 digest", a.loc.Path, file, diffID)
+		}
+		a.paths[d.Digest] = name
+		return d, nil
+	}
+	if l.err != nil {
+		return saveDescriptor{}, l.err
+	}
+	if l.diffID != diffID {
+		return saveDescriptor{}, errdefs.New(errdefs.InvalidArgument,
+			"%s is damaged: its layer %s uncompresses to %s, but the image's config says %s; docker load refuses such an archive", a.loc.Path, file, l.diffID, diffID)
+	}
+	d.MediaType, d.Digest = types.DockerLayer, l.digest
+	if c == zstandard {
+		d.MediaType = types.OCILayerZStd
+	}
+	a.paths[d.Digest] = name
+	done := &layerCheck{got: l.diffID, digest: l.digest}
+	done.once.Do(func() {})
+	a.checks[l.digest] = done
 	return d, nil
 }
 

@@ -12,12 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
-	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // fileSet is what an archive is read from: a directory, or a tar file indexed
@@ -90,8 +86,6 @@ func cleanName(name string) string {
 type tarFiles struct {
 	f       *os.File
 	entries map[string]tarEntry
-	// temp is the decompressed copy of a compressed archive, removed at close.
-	temp string
 }
 
 type tarEntry struct {
@@ -111,15 +105,7 @@ func (t *tarFiles) size(name string) (int64, bool) {
 	return e.size, ok
 }
 
-func (t *tarFiles) close() error {
-	err := t.f.Close()
-	if t.temp != "" {
-		if rerr := os.Remove(t.temp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
-			err = rerr
-		}
-	}
-	return err
-}
+func (t *tarFiles) close() error { return t.f.Close() }
 
 // compression is how an archive file is compressed.
 type compression string
@@ -177,10 +163,10 @@ func compressionFor(file string) compression {
 }
 
 // openTar opens an archive file for reading. An uncompressed tar is indexed in
-// place; a compressed one is first decompressed, once, into a temporary file in
-// tempDir (the bytes have to be somewhere for random access, and memory is not
-// the place for them).
-func openTar(ctx context.Context, file, tempDir string) (*tarFiles, error) {
+// place; a compressed one is read in passes of one decompressing stream each
+// (see streamFiles), digests finding each compressed layer's digests in the
+// first.
+func openTar(ctx context.Context, file string, opts Options, digests digestFunc) (fileSet, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, openError(file, err)
@@ -200,19 +186,18 @@ func openTar(ctx context.Context, file, tempDir string) (*tarFiles, error) {
 		f.Close()
 		return nil, err
 	}
+	if c != uncompressed {
+		s, err := openPasses(ctx, f, c, file, opts, digests)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
 	t := &tarFiles{f: f}
-	if c != uncompressed {
-		tmp, err := decompress(ctx, f, c, file, tempDir)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		t.f, t.temp = tmp, tmp.Name()
-	}
 	if err := t.index(file); err != nil {
 		t.close()
 		return nil, err
@@ -228,63 +213,6 @@ func openError(file string, err error) error {
 		return errdefs.Wrap(err, errdefs.InvalidArgument, "%s cannot be read: permission denied", file)
 	}
 	return errdefs.Wrap(err, errdefs.InvalidArgument, "cannot open %s: %v", file, err)
-}
-
-// decompress writes the decompressed content of f to a new temporary file and
-// returns it, open and rewound.
-func decompress(ctx context.Context, f *os.File, c compression, file, tempDir string) (*os.File, error) {
-	var r io.Reader
-	switch c {
-	case gzipped:
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid gzip file: %v", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	case zstandard:
-		// One goroutine and low memory: decompression runs once, ahead of the
-		// copy, and a k3s archive's 32 MiB window is all it needs to hold.
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is not a valid zstd file: %v", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	if tempDir == "" {
-		tempDir = os.TempDir()
-	}
-	tmp, err := os.CreateTemp(tempDir, "docker-migrate-"+filepath.Base(file)+"-*.tar")
-	if err != nil {
-		return nil, fmt.Errorf("decompress %s: %w", file, err)
-	}
-	if _, err := io.Copy(tmp, store.ContextReader{Ctx: ctx, R: r}); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var pathErr *fs.PathError
-		if errors.As(err, &pathErr) && pathErr.Path == tmp.Name() {
-			if errors.Is(err, syscall.ENOSPC) {
-				// Reading a compressed archive needs its whole tar unpacked
-				// first: say where there must be room, and how to move it.
-				return nil, errdefs.Wrap(err, errdefs.Unknown, "decompress %s into %s: no space left on device; reading it needs room for its uncompressed tar there: point TMPDIR at a file system with more room, or decompress it yourself and pass the .tar", file, tempDir)
-			}
-			return nil, fmt.Errorf("decompress %s into %s: %w", file, tempDir, err)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is truncated: its %s stream ends early", file, c)
-		}
-		return nil, errdefs.Wrap(err, errdefs.InvalidArgument, "%s is damaged: %s decompression failed: %v", file, c, err)
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, err
-	}
-	return tmp, nil
 }
 
 // isSparse reports a GNU sparse file, old style or PAX: its bytes in the tar
@@ -355,23 +283,46 @@ func (t *tarFiles) index(file string) error {
 				return errdefs.New(errdefs.InvalidArgument, "%s is truncated: %s needs %d bytes but the file ends before them", file, name, hdr.Size)
 			}
 			t.entries[name] = tarEntry{offset: off, size: hdr.Size}
-		case tar.TypeSymlink:
-			links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
-		case tar.TypeLink:
-			links[name] = cleanName(hdr.Linkname)
+		default:
+			addLink(links, hdr, name)
 		}
 	}
+	linkEntries(t.entries, links)
+	return nil
+}
+
+// addLink records hdr, named name, when it is a symbolic or hard link.
+func addLink(links map[string]string, hdr *tar.Header, name string) {
+	switch hdr.Typeflag {
+	case tar.TypeSymlink:
+		links[name] = cleanName(path.Join(path.Dir(name), hdr.Linkname))
+	case tar.TypeLink:
+		links[name] = cleanName(hdr.Linkname)
+	}
+}
+
+// linkEntries gives each link the entry of the file it ends at.
+func linkEntries[E any](entries map[string]E, links map[string]string) {
+	for name, target := range resolveLinks(links) {
+		if e, ok := entries[target]; ok {
+			entries[name] = e
+		}
+	}
+}
+
+// resolveLinks follows each link to what it ends at, at most maxLinkDepth
+// links deep.
+func resolveLinks(links map[string]string) map[string]string {
+	out := make(map[string]string, len(links))
 	for name, target := range links {
 		for range maxLinkDepth {
-			if next, ok := links[target]; ok {
-				target = next
-				continue
+			next, ok := links[target]
+			if !ok {
+				break
 			}
-			break
+			target = next
 		}
-		if e, ok := t.entries[target]; ok {
-			t.entries[name] = e
-		}
+		out[name] = target
 	}
-	return nil
+	return out
 }

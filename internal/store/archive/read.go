@@ -387,6 +387,10 @@ func (a *Archive) uncompressedDigest(d v1.Hash) (v1.Hash, error) {
 			c.err = a.missingBlob(d)
 			return
 		}
+		if s, ok := a.files.(*streamFiles); ok && s.streamed(f) {
+			c.got, c.digest, c.err = a.streamedDigests(s, d, f)
+			return
+		}
 		rc, err := a.files.open(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			c.err = a.missingBlob(d)
@@ -457,6 +461,29 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 		diffID = digest
 	}
 	return diffID, digest, nil
+}
+
+// streamedDigests is uncompressedDigest for a file of a compressed archive
+// that is read from its stream: what its first pass found, as its head says
+// it is compressed or not.
+func (a *Archive) streamedDigests(s *streamFiles, d v1.Hash, f string) (diffID, digest v1.Hash, err error) {
+	l, ok := s.digestsOf(f)
+	if !ok {
+		head, _ := s.headOf(f)
+		// Uncompressed: its diff_id is its digest, which the copy checks as
+		// it streams; else the compression no registry takes.
+		return a.diffIDOf(bytes.NewReader(head), d, f)
+	}
+	if l.digest != d {
+		return v1.Hash{}, l.digest, errdefs.New(errdefs.DigestMismatch, "%s is damaged: its file %s, blob %s, has digest %s; copy from a good archive", a.loc.Path, f, d, l.digest)
+	}
+	return l.diffID, l.digest, l.err
+}
+
+// layerDigests finds what a compressed file of an archive read as a stream
+// uncompresses to, and its digest, as the first pass goes by (digestFunc).
+func (a *Archive) layerDigests(r io.Reader, name string) (diffID, digest v1.Hash, err error) {
+	return a.diffIDOf(r, v1.Hash{}, name)
 }
 
 // UncompressedDigest is the digest of layer d's uncompressed content, read

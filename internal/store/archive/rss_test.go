@@ -141,7 +141,7 @@ func TestPeakRSSRead(t *testing.T) {
 			return
 		}
 		seen[d] = true
-		rc, err := a.openBlob(d)
+		rc, err := a.openBlob(context.Background(), d)
 		if err != nil {
 			return // a sparse archive
 		}

@@ -44,7 +44,10 @@ type Archive struct {
 	images map[string]*image
 }
 
-var _ store.Archive = (*Archive)(nil)
+var (
+	_ store.Archive  = (*Archive)(nil)
+	_ store.Streamed = (*repository)(nil)
+)
 
 // image is one name, merged: the root it is served under, and where each of
 // its manifests and blobs lives.
@@ -126,6 +129,26 @@ type rootOf struct {
 // archives complete it, else a new index of the platforms they hold.
 func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial bool, notef func(string, ...any)) error {
 	label := im.ref.Name()
+	children, upstream, err := a.children(ctx, roots, label)
+	if err != nil {
+		return err
+	}
+	if children, err = a.dedupe(children, label); err != nil {
+		return err
+	}
+	if len(children) == 0 {
+		return errdefs.New(errdefs.InvalidArgument, "%s: the archives hold none of its platforms' images", label)
+	}
+	if upstream != nil {
+		return a.fromUpstream(im, upstream, children, partial, notef)
+	}
+	return a.asList(im, children, len(roots), partial, notef)
+}
+
+// children gathers the platform manifests the archives hold whole for one
+// name, each checked, and the upstream index when every archive names the
+// same one (nil otherwise).
+func (a *Archive) children(ctx context.Context, roots []rootOf, label string) ([]child, *rootOf, error) {
 	var children []child
 	var upstream *rootOf
 	sameIndex := true
@@ -137,7 +160,7 @@ func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial 
 		if !r.desc.MediaType.IsIndex() {
 			plat, err := a.checkImage(ctx, r.store, r.body, nil, label, r.from)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			d := r.desc
 			d.Size = int64(len(r.body))
@@ -145,73 +168,88 @@ func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial 
 			children = append(children, child{desc: d, body: r.body, from: r.from, store: r.store})
 			continue
 		}
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(r.body))
+		found, err := a.indexChildren(ctx, r, label)
 		if err != nil {
-			return errdefs.New(errdefs.InvalidArgument, "%s in %s: its index does not parse: %v", label, a.parts[r.from], err)
+			return nil, nil, err
 		}
-		for _, d := range idx.Manifests {
-			body, _, err := r.store.GetManifest(ctx, d.Digest.String())
-			if errdefs.Is(err, errdefs.NotFound) {
-				continue // a sparse archive: another archive may hold it
-			} else if err != nil {
-				return err
-			}
-			if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
-				continue
-			}
-			if ok, err := sparse.Complete(ctx, r.store, body); err != nil || !ok {
-				continue
-			}
-			if d.Platform != nil && !platforms.IsUnknown(d.Platform) {
-				if _, err := a.checkImage(ctx, r.store, body, d.Platform, label, r.from); err != nil {
-					return err
-				}
-			}
-			children = append(children, child{desc: d, body: body, from: r.from, store: r.store})
-		}
+		children = append(children, found...)
 		upstream = r
 	}
+	if !sameIndex {
+		upstream = nil
+	}
+	return children, upstream, nil
+}
 
-	children, err := a.dedupe(children, label)
+// indexChildren is the children of index root r that its archive holds
+// whole, each checked against the platform the index gives it.
+func (a *Archive) indexChildren(ctx context.Context, r *rootOf, label string) ([]child, error) {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(r.body))
+	if err != nil {
+		return nil, errdefs.New(errdefs.InvalidArgument, "%s in %s: its index does not parse: %v", label, a.parts[r.from], err)
+	}
+	var children []child
+	for _, d := range idx.Manifests {
+		body, _, err := r.store.GetManifest(ctx, d.Digest.String())
+		if errdefs.Is(err, errdefs.NotFound) {
+			continue // a sparse archive: another archive may hold it
+		} else if err != nil {
+			return nil, err
+		}
+		if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
+			continue
+		}
+		if ok, err := sparse.Complete(ctx, r.store, body); err != nil || !ok {
+			continue
+		}
+		if d.Platform != nil && !platforms.IsUnknown(d.Platform) {
+			if _, err := a.checkImage(ctx, r.store, body, d.Platform, label, r.from); err != nil {
+				return nil, err
+			}
+		}
+		children = append(children, child{desc: d, body: body, from: r.from, store: r.store})
+	}
+	return children, nil
+}
+
+// fromUpstream serves the upstream index every archive names: as it is when
+// the archives hold all of its children, else an index of those they hold.
+func (a *Archive) fromUpstream(im *image, upstream *rootOf, children []child, partial bool, notef func(string, ...any)) error {
+	label := im.ref.Name()
+	idx, _ := v1.ParseIndexManifest(bytes.NewReader(upstream.body))
+	have := map[v1.Hash]bool{}
+	for _, c := range children {
+		have[c.desc.Digest] = true
+	}
+	missing := 0
+	for _, d := range idx.Manifests {
+		if !have[d.Digest] {
+			missing++
+		}
+	}
+	if missing == 0 {
+		im.root, im.desc = upstream.body, upstream.desc
+		if partial {
+			notef("note: %s is in only some of the archives; it is complete all the same", label)
+		}
+		return nil
+	}
+	// The children present, in the upstream index's own order and with its
+	// entries as they were: the same index one archive alone gives.
+	kept := sparse.Keep(idx.Manifests, func(d v1.Descriptor) bool { return have[d.Digest] })
+	body, err := sparse.Rewrite(upstream.body, kept)
 	if err != nil {
 		return err
 	}
-	if len(children) == 0 {
-		return errdefs.New(errdefs.InvalidArgument, "%s: the archives hold none of its platforms' images", label)
-	}
-	if sameIndex && upstream != nil {
-		idx, _ := v1.ParseIndexManifest(bytes.NewReader(upstream.body))
-		have := map[v1.Hash]bool{}
-		for _, c := range children {
-			have[c.desc.Digest] = true
-		}
-		missing := 0
-		for _, d := range idx.Manifests {
-			if !have[d.Digest] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			im.root, im.desc = upstream.body, upstream.desc
-			if partial {
-				notef("note: %s is in only some of the archives; it is complete all the same", label)
-			}
-			return nil
-		}
-		// The children present, in the upstream index's own order and with its
-		// entries as they were: the same index one archive alone gives.
-		kept := sparse.Keep(idx.Manifests, func(d v1.Descriptor) bool { return have[d.Digest] })
-		body, err := sparse.Rewrite(upstream.body, kept)
-		if err != nil {
-			return err
-		}
-		im.root, im.desc = body, descriptorOf(body, upstream.desc.MediaType)
-		notef("note: the archives hold %d of the %d manifests of %s's upstream index (%s): serving an index of %s, a new digest %s instead of %s",
-			len(kept), len(idx.Manifests), label, platformList(kept), platformList(kept), im.desc.Digest, upstream.desc.Digest)
-		return nil
-	}
+	im.root, im.desc = body, descriptorOf(body, upstream.desc.MediaType)
+	notef("note: the archives hold %d of the %d manifests of %s's upstream index (%s): serving an index of %s, a new digest %s instead of %s",
+		len(kept), len(idx.Manifests), label, platformList(kept), platformList(kept), im.desc.Digest, upstream.desc.Digest)
+	return nil
+}
 
-	// Single-platform images (docker save), or different indexes: one list.
+// asList serves single-platform images (docker save), or children of
+// different indexes, as one list made here.
+func (a *Archive) asList(im *image, children []child, holders int, partial bool, notef func(string, ...any)) error {
 	var descs []v1.Descriptor
 	docker := true
 	for _, c := range children {
@@ -229,9 +267,9 @@ func (a *Archive) merge(ctx context.Context, im *image, roots []rootOf, partial 
 		return err
 	}
 	im.root, im.desc = body, descriptorOf(body, mt)
-	note := fmt.Sprintf("note: %s: a list of %s made from the archives' images", label, platformList(descs))
+	note := fmt.Sprintf("note: %s: a list of %s made from the archives' images", im.ref.Name(), platformList(descs))
 	if partial {
-		note += fmt.Sprintf(" (only %d of %d archives hold it)", len(roots), len(a.parts))
+		note += fmt.Sprintf(" (only %d of %d archives hold it)", holders, len(a.parts))
 	}
 	notef("%s", note)
 	return nil
@@ -471,12 +509,49 @@ func (r *repository) BlobExists(ctx context.Context, d v1.Hash) (bool, error) {
 }
 
 func (r *repository) GetBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
-	for _, s := range r.stores() {
-		if ok, err := s.BlobExists(ctx, d); err == nil && ok {
-			return s.GetBlob(ctx, d)
-		}
+	if s := r.holder(ctx, d); s != nil {
+		return s.GetBlob(ctx, d)
 	}
 	return nil, errdefs.New(errdefs.NotFound, "blob %s is in none of %s", d, r.a)
+}
+
+// holder is the archive's view that GetBlob reads blob d from, or nil.
+func (r *repository) holder(ctx context.Context, d v1.Hash) store.Store {
+	for _, s := range r.stores() {
+		if ok, err := s.BlobExists(ctx, d); err == nil && ok {
+			return s
+		}
+	}
+	return nil
+}
+
+// Expect tells each archive read as a stream which of its blobs a copy will
+// read (store.Streamed).
+func (r *repository) Expect(ctx context.Context, ds []v1.Hash) {
+	per := map[store.Streamed][]v1.Hash{}
+	var order []store.Streamed
+	for _, d := range ds {
+		s, ok := r.holder(ctx, d).(store.Streamed)
+		if !ok {
+			continue
+		}
+		if _, seen := per[s]; !seen {
+			order = append(order, s)
+		}
+		per[s] = append(per[s], d)
+	}
+	for _, s := range order {
+		s.Expect(ctx, per[s])
+	}
+}
+
+// StreamOrder is where blob d passes in the stream of the archive it is read
+// from (store.Streamed).
+func (r *repository) StreamOrder(d v1.Hash) (int, bool) {
+	if s, ok := r.holder(context.Background(), d).(store.Streamed); ok {
+		return s.StreamOrder(d)
+	}
+	return 0, false
 }
 
 func (r *repository) PutManifest(context.Context, string, types.MediaType, []byte) error {

@@ -255,6 +255,9 @@ func (e *executor) dispatch(ctx context.Context, g *errgroup.Group, p *plan.Plan
 		}
 		return cmp.Compare(b.Size, a.Size)
 	})
+	if s, ok := e.src.(store.Streamed); ok {
+		streamOrder(ctx, s, blobs, p)
+	}
 	for _, b := range blobs {
 		if !copying[b.Digest] {
 			e.blobsSkip.Add(1)
