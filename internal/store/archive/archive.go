@@ -515,7 +515,8 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	if err := a.checkSize(d, f); err != nil {
 		return nil, err
 	}
-	if err := a.checkLayer(d); err != nil {
+	w, stream, err := a.layerToCheck(d)
+	if err != nil {
 		return nil, err
 	}
 	rc, err := a.files.open(f)
@@ -524,6 +525,9 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	}
 	if err != nil {
 		return nil, a.readError(err, "blob "+d.String())
+	}
+	if size, ok := a.files.size(f); stream && ok {
+		return a.checkingReader(rc, d, f, size, w), nil
 	}
 	return rc, nil
 }

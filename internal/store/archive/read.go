@@ -422,24 +422,7 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 	raw := sha256.New()
 	in := io.TeeReader(io.MultiReader(bytes.NewReader(head[:n]), r), raw)
 	un := sha256.New()
-	switch c {
-	case gzipped:
-		zr, zerr := gzip.NewReader(in)
-		if zerr == nil {
-			_, zerr = io.Copy(un, zr)
-			zr.Close()
-		}
-		err = zerr
-	case zstandard:
-		zr, zerr := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if zerr == nil {
-			_, zerr = io.Copy(un, zr)
-			zr.Close()
-		}
-		err = zerr
-	default:
-		_, err = io.Copy(un, in)
-	}
+	err = uncompressTo(un, in, c)
 	// The rest of the blob's bytes, for its digest: a blob that does not
 	// uncompress is most often one whose bytes are not its digest's.
 	if _, rerr := io.Copy(io.Discard, in); rerr != nil && err == nil {
@@ -457,6 +440,30 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 		diffID = digest
 	}
 	return diffID, digest, nil
+}
+
+// uncompressTo writes what in, compressed with c, uncompresses to.
+func uncompressTo(w io.Writer, in io.Reader, c compression) error {
+	switch c {
+	case gzipped:
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		_, err = io.Copy(w, zr)
+		return err
+	case zstandard:
+		zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		_, err = io.Copy(w, zr)
+		return err
+	}
+	_, err := io.Copy(w, in)
+	return err
 }
 
 // UncompressedDigest is the digest of layer d's uncompressed content, read
