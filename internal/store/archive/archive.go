@@ -519,6 +519,14 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	size, sized := a.files.size(f)
+	if stream && !sized {
+		// Where its end is not known, the layer is checked whole first.
+		if err := a.checkLayer(d); err != nil {
+			return nil, err
+		}
+		stream = false
+	}
 	rc, err := a.files.open(f)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, a.missingBlob(d)
@@ -526,7 +534,7 @@ func (a *Archive) openBlob(d v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, a.readError(err, "blob "+d.String())
 	}
-	if size, ok := a.files.size(f); stream && ok {
+	if stream {
 		return a.checkingReader(rc, d, f, size, w), nil
 	}
 	return rc, nil
