@@ -130,15 +130,7 @@ func BenchmarkBundleArchiveBig(b *testing.B) {
 			run.imported = tool.importTo(env, file, dst.Host)
 			b.StopTimer()
 			run.importTmp = stop()[0]
-			for _, im := range images {
-				ref := dst.Ref(prefix + "/" + im.ref)
-				if tool.migrate {
-					benchCheckCopy(b, dst, ref, im.digest)
-					assertComplete(b, dst, ref)
-				} else if _, ok := headDigest(b, dst, ref); !ok {
-					b.Fatalf("%s: %s was not pushed", tool.name, ref)
-				}
-			}
+			benchCheckBundle(b, dst, prefix, images, tool.name, tool.migrate)
 			dst.Stop()
 			// Gigabytes a round: keep the disk for the next.
 			for _, p := range []string{file, filepath.Join(filepath.Dir(dst.logFile), "storage")} {
