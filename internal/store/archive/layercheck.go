@@ -11,6 +11,8 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // layerToCheck says how layer d's diff_id is to be checked when it is opened
@@ -171,4 +173,28 @@ func (a *Archive) streamDiffID(r io.Reader, d v1.Hash, f string) (v1.Hash, error
 		return v1.Hash{}, errdefs.Wrap(err, errdefs.DigestMismatch, "%s is damaged: layer %s does not uncompress (%s): %v", a.loc.Path, f, c, err)
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(un.Sum(nil))}, nil
+}
+
+// uncompressTo writes what in, compressed with c, uncompresses to.
+func uncompressTo(w io.Writer, in io.Reader, c compression) error {
+	switch c {
+	case gzipped:
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		_, err = io.Copy(w, zr)
+		return err
+	case zstandard:
+		zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		_, err = io.Copy(w, zr)
+		return err
+	}
+	_, err := io.Copy(w, in)
+	return err
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // notIndex tells what an index.json is when it is not an image index (an
@@ -440,30 +438,6 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 		diffID = digest
 	}
 	return diffID, digest, nil
-}
-
-// uncompressTo writes what in, compressed with c, uncompresses to.
-func uncompressTo(w io.Writer, in io.Reader, c compression) error {
-	switch c {
-	case gzipped:
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		_, err = io.Copy(w, zr)
-		return err
-	case zstandard:
-		zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		_, err = io.Copy(w, zr)
-		return err
-	}
-	_, err := io.Copy(w, in)
-	return err
 }
 
 // UncompressedDigest is the digest of layer d's uncompressed content, read
