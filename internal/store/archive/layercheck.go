@@ -50,7 +50,7 @@ const streamCheckBuffer = 64 << 10
 // can be committed.
 func (a *Archive) checkingReader(rc io.ReadCloser, d v1.Hash, f string, size int64, w layerWant) io.ReadCloser {
 	pr, pw := io.Pipe()
-	c := &checkingReader{a: a, d: d, file: f, want: w, rc: rc, left: size, pw: pw, feeding: true, result: make(chan streamedDiffID, 1)}
+	c := &checkingReader{a: a, d: d, want: w, rc: rc, left: size, pw: pw, feeding: true, result: make(chan streamedDiffID, 1)}
 	go func() {
 		got, err := a.streamDiffID(bufio.NewReaderSize(pr, streamCheckBuffer), d, f)
 		// Whatever it did not read is not wanted: the copy's writes end.
@@ -71,7 +71,6 @@ type streamedDiffID struct {
 type checkingReader struct {
 	a    *Archive
 	d    v1.Hash
-	file string
 	want layerWant
 	rc   io.ReadCloser
 	// left is how many of the file's bytes are still to be read.
