@@ -100,15 +100,7 @@ func BenchmarkBundleArchive(b *testing.B) {
 			b.StartTimer()
 			imported := tool.importTo(file, dst.Host)
 			b.StopTimer()
-			for _, im := range images {
-				ref := dst.Ref(prefix + "/" + im.ref)
-				if tool.migrate {
-					benchCheckCopy(b, dst, ref, im.digest)
-					assertComplete(b, dst, ref)
-				} else if _, ok := headDigest(b, dst, ref); !ok {
-					b.Fatalf("%s: %s was not pushed", tool.name, ref)
-				}
-			}
+			benchCheckBundle(b, dst, prefix, images, tool.name, tool.migrate)
 			dst.Stop()
 			// The next round writes new files: keep the disk for them.
 			if err := os.RemoveAll(file); err != nil {
@@ -181,4 +173,20 @@ func (t *bundleTool) median(f func(bundleRun) float64) float64 {
 		xs[i] = f(r)
 	}
 	return benchMedian(xs)
+}
+
+// benchCheckBundle fails the benchmark unless every image of a bundle
+// imported by tool arrived under prefix in dst: with the source's digest and
+// whole when kept says the tool keeps digests, else at least tagged.
+func benchCheckBundle(b *testing.B, dst *Registry, prefix string, images []batchImage, tool string, kept bool) {
+	b.Helper()
+	for _, im := range images {
+		ref := dst.Ref(prefix + "/" + im.ref)
+		if kept {
+			benchCheckCopy(b, dst, ref, im.digest)
+			assertComplete(b, dst, ref)
+		} else if _, ok := headDigest(b, dst, ref); !ok {
+			b.Fatalf("%s: %s was not pushed", tool, ref)
+		}
+	}
 }

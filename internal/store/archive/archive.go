@@ -558,14 +558,31 @@ func (a *Archive) openBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 	if err := a.checkSize(d, f); err != nil {
 		return nil, err
 	}
-	if err := a.checkLayer(d); err != nil {
+	w, stream, err := a.layerToCheck(d)
+	if err != nil {
 		return nil, err
 	}
 	var rc io.ReadCloser
-	var err error
+	size, sized := a.files.size(f)
 	if s, ok := a.files.(*streamFiles); ok {
+		if stream {
+			// The first pass over the stream found the layer's diff_id
+			// already: checking it again in this read would cost a second
+			// decompression for nothing.
+			if err := a.checkLayer(d); err != nil {
+				return nil, err
+			}
+			stream = false
+		}
 		rc, err = s.openContext(ctx, f)
 	} else {
+		if stream && !sized {
+			// Where its end is not known, the layer is checked whole first.
+			if err := a.checkLayer(d); err != nil {
+				return nil, err
+			}
+			stream = false
+		}
 		rc, err = a.files.open(f)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
@@ -573,6 +590,9 @@ func (a *Archive) openBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 	}
 	if err != nil {
 		return nil, a.readError(err, "blob "+d.String())
+	}
+	if stream {
+		return a.checkingReader(rc, d, f, size, w), nil
 	}
 	return rc, nil
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // notIndex tells what an index.json is when it is not an image index (an
@@ -426,24 +424,7 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 	raw := sha256.New()
 	in := io.TeeReader(io.MultiReader(bytes.NewReader(head[:n]), r), raw)
 	un := sha256.New()
-	switch c {
-	case gzipped:
-		zr, zerr := gzip.NewReader(in)
-		if zerr == nil {
-			_, zerr = io.Copy(un, zr)
-			zr.Close()
-		}
-		err = zerr
-	case zstandard:
-		zr, zerr := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if zerr == nil {
-			_, zerr = io.Copy(un, zr)
-			zr.Close()
-		}
-		err = zerr
-	default:
-		_, err = io.Copy(un, in)
-	}
+	err = uncompressTo(un, in, c)
 	// The rest of the blob's bytes, for its digest: a blob that does not
 	// uncompress is most often one whose bytes are not its digest's.
 	if _, rerr := io.Copy(io.Discard, in); rerr != nil && err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -199,17 +200,25 @@ func TestDiffIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, l := range m.Layers {
+			// The check runs as the layer is read: its error comes at the
+			// end of the read, in place of the last bytes.
 			rc, err := s.GetBlob(ctx, l.Digest)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
 			if i < 2 {
 				if err != nil {
 					t.Errorf("layer %d: %v", i, err)
-				} else {
-					rc.Close()
 				}
 				continue
 			}
 			if !errdefs.Is(err, errdefs.DigestMismatch) || errdefs.Is(err, errdefs.InvalidArgument) || !strings.Contains(err.Error(), l.Digest.String()) || !strings.Contains(err.Error(), dir) {
 				t.Errorf("layer %d: got %v", i, err)
+			}
+			// Found once, the verdict is kept: the next open says it at once.
+			if _, again := s.GetBlob(ctx, l.Digest); again == nil || again.Error() != err.Error() {
+				t.Errorf("layer %d opened again: got %v, want %v", i, again, err)
 			}
 		}
 	})
@@ -237,5 +246,61 @@ func BenchmarkLayerCheck(b *testing.B) {
 		if _, err := a.uncompressedDigest(d); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCheckingReaderHoldsBackTheEnd checks that a layer whose diff_id is wrong
+// never reaches its last byte: the copy's reader would otherwise find the
+// blob's digest right and let the upload be committed.
+func TestCheckingReaderHoldsBackTheEnd(t *testing.T) {
+	ctx := context.Background()
+	raw := make([]byte, 300<<10)
+	rand.NewChaCha8([32]byte{7}).Read(raw)
+	layer := gzipOf(t, raw)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755)
+	d, _, _ := v1.SHA256(bytes.NewReader(layer))
+	os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Hex), layer, 0o644)
+	good, _, _ := v1.SHA256(bytes.NewReader(raw))
+	for _, tc := range []struct {
+		name   string
+		diffID v1.Hash
+		ok     bool
+	}{
+		{"right diff_id", good, true},
+		{"wrong diff_id", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newArchive(location.Location{Transport: location.OCIDir, Path: dir}, Options{})
+			a.files = dirFiles{root: dir}
+			a.layers[d] = layerWant{diffID: tc.diffID, manifest: d}
+			rc, err := a.Repository(mustRepo(t, nginx)).GetBlob(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			// A read given up half way (an upload that broke) ends its check.
+			half, err := a.Repository(mustRepo(t, nginx)).GetBlob(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(half, make([]byte, len(layer)/2)); err != nil {
+				t.Fatal(err)
+			}
+			half.Close()
+			got, err := io.ReadAll(rc)
+			if tc.ok {
+				if err != nil || !bytes.Equal(got, layer) {
+					t.Fatalf("read %d of %d bytes: %v", len(got), len(layer), err)
+				}
+				return
+			}
+			if !errdefs.Is(err, errdefs.DigestMismatch) || !strings.Contains(err.Error(), "uncompresses to "+good.String()) {
+				t.Errorf("got %v", err)
+			}
+			if len(got) >= len(layer) {
+				t.Errorf("read %d bytes, the whole layer, before the error", len(got))
+			}
+		})
 	}
 }
