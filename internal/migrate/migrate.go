@@ -216,6 +216,14 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// An engine SRC puts its layers into DST as its save streams
+	// (store.Forwarder); the plan finds them there. Not before a signature check.
+	var forwarded store.Forwarded
+	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
+		if forwarded, err = f.Forward(ctx, dst, o.Progress); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	manifests := o.Manifests
 	if o.DryRun {
@@ -293,6 +301,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if err == nil {
 			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 			res.fill(s.Name(), out)
+			res.countForwarded(p, forwarded)
 			o.noteUnsigned(res)
 			o.recordBlobs(p, s.Name())
 			if o.Referrers {
@@ -375,6 +384,17 @@ func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
 	for _, b := range p.Blobs {
 		if b.Action != plan.Foreign {
 			o.Blobs.Saw(host, b.Digest, repo)
+		}
+	}
+}
+
+// countForwarded counts as copied the blobs a store.Forwarder put into DST
+// before the plan, which then found them there.
+func (r *Result) countForwarded(p *plan.Plan, fwd store.Forwarded) {
+	for _, b := range p.Blobs {
+		if _, ok := fwd[b.Digest]; ok && b.Action == plan.Skip {
+			r.Blobs.Copied, r.Blobs.Skipped = r.Blobs.Copied+1, r.Blobs.Skipped-1
+			r.Bytes.Copied, r.Bytes.Skipped = r.Bytes.Copied+b.Size, r.Bytes.Skipped-b.Size
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
@@ -40,6 +41,10 @@ type Source struct {
 	err     error
 	dir     string
 	archive store.Archive
+	// diffIDs are the image's layers as the engine lists them; label names
+	// its platform in progress.
+	diffIDs []v1.Hash
+	label   string
 	// Notify says when the save starts (it may take a while).
 	notify func(format string, args ...any)
 }
@@ -53,6 +58,10 @@ type SourceOptions struct {
 	TempDir string
 	// Notify, when set, is told when the engine starts saving.
 	Notify func(format string, args ...any)
+	// Layers records what layers were compressed to in each registry, so a
+	// run again sends none the registry has; nil is the user's cache
+	// (manifestcache.OpenLayerRecord).
+	Layers *manifestcache.LayerRecord
 }
 
 var _ store.Archive = (*Source)(nil)
@@ -90,7 +99,16 @@ func OpenSource(ctx context.Context, eng *Engine, loc location.Location, opts So
 		}
 		return nil, eng.reachError(err)
 	}
-	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify}
+	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify,
+		label: platformLabel(res.Os, res.Architecture, res.Variant)}
+	if s.opts.Layers == nil {
+		s.opts.Layers = manifestcache.OpenLayerRecord("")
+	}
+	for _, l := range res.RootFS.Layers {
+		if h, err := v1.NewHash(l); err == nil {
+			s.diffIDs = append(s.diffIDs, h)
+		}
+	}
 	if len(opts.Platforms) == 0 {
 		s.opts.Platforms = availablePlatforms(res.Manifests)
 		if len(s.opts.Platforms) > 0 && opts.Notify != nil {

@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+)
+
+// Out of an engine into a registry, the save stream is read once and nothing
+// of it is spooled: each layer is compressed (in parallel) and put into the
+// destination repository as it streams, with its digest known only at its
+// end (store.StreamPutter), while the small files (configs, manifests,
+// manifest.json, index.json) are kept in memory. Once the stream has ended,
+// the image is presented with those compressed layers (a streamedImage): the
+// copy then finds every layer at the destination and pushes only the config
+// and the manifests, the tag last. A failure or an interrupt leaves blobs
+// without a tag, never a tag.
+
+// Compression is deterministic, so that a layer compressed again gives the
+// same digest (what LayerRecord relies on): one library (pgzip), one level,
+// fixed blocks, and no name or time in the gzip header.
+const (
+	gzipLevel     = gzip.DefaultCompression
+	gzipBlockSize = 1 << 20
+	gzipBlocks    = 4
+)
+
+// maxSmallFile bounds what of a save is kept in memory: configs, manifests
+// and the archive's JSON files. A file larger than that which is not a layer
+// is not something `docker load` reads either.
+const maxSmallFile = 16 << 20
+
+// Forward reads the image out of the engine once, putting its layers into
+// dst as they stream when dst is a registry repository (store.Forwarder);
+// for any other destination it puts nothing, and the save is spooled when
+// the copy reads it.
+func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, pw *progress.Writer) (store.Forwarded, error) {
+	sp, ok := dst.(store.StreamPutter)
+	if !ok {
+		return nil, nil
+	}
+	var fwd store.Forwarded
+	ran := false
+	r.s.once.Do(func() {
+		ran = true
+		fwd, r.s.err = r.s.stream(ctx, dst, sp, pw)
+	})
+	if !ran {
+		return nil, r.s.err
+	}
+	return fwd, r.s.err
+}
+
+// saveStream is one read of an engine's save stream into a destination.
+type saveStream struct {
+	s    *Source
+	dst  store.Store
+	sp   store.StreamPutter
+	pw   *progress.Writer
+	host string
+	rec  *manifestcache.LayerRecord
+	// held are, when a record says the destination holds every layer of the
+	// image (a run again), what each diff_id was put there as: the layers
+	// are then read past, not compressed nor sent.
+	held map[v1.Hash]v1.Descriptor
+
+	files  map[string][]byte        // small files by path
+	links  map[string]string        // symlink path → the path it names
+	layers map[string]streamedLayer // classic layers by path (NAME/layer.tar)
+	blobs  map[v1.Hash]int64        // OCI layout blobs at the destination
+	fwd    store.Forwarded          // what this read put there
+	wantID map[v1.Hash]bool         // the image's diff_ids, as the engine gave them
+}
+
+// streamedLayer is a classic layer once streamed: what it uncompressed to,
+// and the blob it became at the destination.
+type streamedLayer struct {
+	diffID v1.Hash
+	desc   v1.Descriptor
+}
+
+// stream reads the save of the image into dst and presents what it read.
+func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPutter, pw *progress.Writer) (store.Forwarded, error) {
+	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers,
+		files: map[string][]byte{}, links: map[string]string{}, layers: map[string]streamedLayer{},
+		blobs: map[v1.Hash]int64{}, fwd: store.Forwarded{}, wantID: map[v1.Hash]bool{}}
+	if p, ok := dst.(store.Placed); ok {
+		sv.host = p.Place()
+	}
+	for _, d := range s.diffIDs {
+		sv.wantID[d] = true
+	}
+	sv.held = sv.heldLayers(ctx)
+	if s.notify != nil {
+		s.notify("reading %s from the Docker engine %s, its layers straight into %s", reference.FamiliarString(mustNamed(s.image)), s.eng, dst)
+	}
+	var opts []client.ImageSaveOption
+	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
+		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
+	}
+	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+	}
+	defer rc.Close()
+	if err := sv.read(ctx, rc); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if _, ok := err.(*errdefs.Error); ok {
+			return nil, err
+		}
+		return nil, errdefs.Wrap(err, errdefs.Unknown, "cannot read the save of %s from the Docker engine %s: %v", s.image, s.eng, err)
+	}
+	img, err := sv.image(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.archive = img
+	return sv.fwd, nil
+}
+
+// heldLayers is, when the record says what every layer of the image was put
+// into the destination as and the destination has each of those blobs, that
+// record by diff_id; nil otherwise. A classic save names its layers by IDs
+// of its own, known only from manifest.json at its end, so a layer cannot be
+// told apart before it is read: either every one is at the destination, or
+// each is compressed and sent.
+func (sv *saveStream) heldLayers(ctx context.Context) map[v1.Hash]v1.Descriptor {
+	if sv.rec == nil || sv.host == "" || len(sv.s.diffIDs) == 0 {
+		return nil
+	}
+	held := map[v1.Hash]v1.Descriptor{}
+	for _, id := range sv.s.diffIDs {
+		d, ok := sv.rec.Compressed(sv.host, id)
+		if !ok {
+			return nil
+		}
+		held[id] = d
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, d := range held {
+		g.Go(func() error {
+			ok, err := store.BlobPresent(gctx, sv.dst, d.Digest, d.Size, nil)
+			if err == nil && !ok {
+				err = errdefs.New(errdefs.NotFound, "not there")
+			}
+			return err
+		})
+	}
+	if g.Wait() != nil {
+		return nil
+	}
+	return held
+}
+
+// read goes through the save stream once.
+func (sv *saveStream) read(ctx context.Context, r io.Reader) error {
+	tr := tar.NewReader(store.ContextReader{Ctx: ctx, R: r})
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if name == "." || name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name) {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			// dockerd links a layer two images share to the first copy.
+			if !path.IsAbs(h.Linkname) {
+				sv.links[name] = path.Clean(path.Join(path.Dir(name), h.Linkname))
+			}
+		case tar.TypeReg:
+			if err := sv.file(ctx, name, h.Size, tr); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// file takes one regular file of the stream: a classic layer, a blob of an
+// OCI layout, or a small file kept.
+func (sv *saveStream) file(ctx context.Context, name string, size int64, r io.Reader) error {
+	if path.Base(name) == "layer.tar" {
+		return sv.classicLayer(ctx, name, size, r)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(1)
+	d, isBlob := blobDigest(name)
+	if isBlob && (size > maxSmallFile || len(head) == 0 || head[0] != '{') {
+		return sv.ociBlob(ctx, d, size, br)
+	}
+	if size > maxSmallFile {
+		_, err := io.Copy(io.Discard, br)
+		return err
+	}
+	data, err := io.ReadAll(br)
+	if err != nil {
+		return err
+	}
+	if isBlob {
+		if got, _, _ := v1.SHA256(strings.NewReader(string(data))); got != d {
+			return errdefs.New(errdefs.DigestMismatch, "the Docker engine %s saved blob %s of %s with digest %s: run again, and if it persists, check the engine's storage", sv.s.eng, d, sv.s.image, got)
+		}
+	}
+	sv.files[name] = data
+	return nil
+}
+
+// blobDigest reads the digest an OCI layout's blob path names.
+func blobDigest(name string) (v1.Hash, bool) {
+	rest, ok := strings.CutPrefix(name, "blobs/")
+	if !ok {
+		return v1.Hash{}, false
+	}
+	alg, hex, ok := strings.Cut(rest, "/")
+	if !ok {
+		return v1.Hash{}, false
+	}
+	h, err := v1.NewHash(alg + ":" + hex)
+	return h, err == nil
+}
+
+// classicLayer compresses one uncompressed layer of a classic save into the
+// destination as it streams, checking that it uncompresses to one of the
+// image's diff_ids before the upload is committed.
+func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64, r io.Reader) error {
+	id := path.Base(path.Dir(name))
+	if sv.held != nil {
+		// Every layer is at the destination: the stream is only read past.
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	t := sv.pw.Task(sv.s.label, "layer "+id[:min(len(id), 12)], size)
+	body := newCompressor(ctx, r, t, sv.wantID)
+	desc, err := sv.sp.PutBlobStream(ctx, types.DockerLayer, body)
+	body.stop()
+	if err != nil {
+		t.Reset()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s of %s, streamed from the Docker engine %s into %s: %s", id[:min(len(id), 12)], wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
+	}
+	t.Done("copied")
+	sv.layers[name] = streamedLayer{diffID: body.diffID, desc: desc}
+	sv.fwd[desc.Digest] = desc.Size
+	sv.rec.Put(sv.host, body.diffID, desc)
+	return nil
+}
+
+// ociBlob puts one blob of an OCI layout save (Docker 25+) into the
+// destination as it is: its digest is its name, so a blob the destination
+// holds is read past, and one it lacks is checked as it streams.
+func (sv *saveStream) ociBlob(ctx context.Context, d v1.Hash, size int64, r io.Reader) error {
+	if ok, err := store.BlobPresent(ctx, sv.dst, d, size, nil); err == nil && ok {
+		sv.blobs[d] = size
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+	t := sv.pw.Task(sv.s.label, "blob "+wording.ID(d), size)
+	body := &checkedBlob{r: r, h: sha256.New(), want: d, size: size, t: t}
+	if err := sv.dst.PutBlob(ctx, d, size, body); err != nil {
+		t.Reset()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errdefs.Wrap(err, errdefs.KindOf(err), "blob %s of %s, streamed from the Docker engine %s into %s: %s", wording.ID(d), wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
+	}
+	t.Done("copied")
+	sv.blobs[d] = size
+	sv.fwd[d] = size
+	return nil
+}
+
+// compressor is a layer's body for the registry: the uncompressed stream,
+// hashed for its diff_id and gzip-compressed by pgzip on its own goroutines.
+// Its last read fails when the layer is not one of the image's (so the
+// upload commits nothing).
+type compressor struct {
+	pr     *io.PipeReader
+	done   chan struct{}
+	diffID v1.Hash
+}
+
+func newCompressor(ctx context.Context, r io.Reader, t *progress.Task, want map[v1.Hash]bool) *compressor {
+	pr, pw := io.Pipe()
+	c := &compressor{pr: pr, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		zw, _ := pgzip.NewWriterLevel(pw, gzipLevel)
+		_ = zw.SetConcurrency(gzipBlockSize, gzipBlocks)
+		h := sha256.New()
+		_, err := io.Copy(zw, &tracked{r: store.ContextReader{Ctx: ctx, R: r}, h: h, t: t})
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		c.diffID = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}
+		if err == nil && len(want) > 0 && !want[c.diffID] {
+			err = errdefs.New(errdefs.DigestMismatch, "it uncompresses to %s, which is not one of the image's layers as the engine lists them; run again, and if it persists, check the engine's storage", c.diffID)
+		}
+		pw.CloseWithError(err)
+	}()
+	return c
+}
+
+func (c *compressor) Read(p []byte) (int, error) { return c.pr.Read(p) }
+
+// stop ends the compression (the upload may have stopped reading) and waits
+// for it.
+func (c *compressor) stop() {
+	c.pr.CloseWithError(io.ErrClosedPipe)
+	<-c.done
+}
+
+// tracked hashes what it reads and shows it as progress.
+type tracked struct {
+	r io.Reader
+	h hash.Hash
+	t *progress.Task
+}
+
+func (t *tracked) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.h.Write(p[:n])
+	t.t.Add(int64(n))
+	return n, err
+}
+
+// checkedBlob is a blob of known digest as it streams: store.Verifier says
+// whether it was that blob.
+type checkedBlob struct {
+	r    io.Reader
+	h    hash.Hash
+	want v1.Hash
+	size int64
+	n    int64
+	t    *progress.Task
+}
+
+func (b *checkedBlob) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	b.t.Add(int64(n))
+	return n, err
+}
+
+func (b *checkedBlob) Verified() error {
+	got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", b.h.Sum(nil))}
+	if b.n != b.size || got != b.want {
+		return errdefs.New(errdefs.DigestMismatch, "the Docker engine saved blob %s with digest %s (%d bytes): run again, and if it persists, check the engine's storage", b.want, got, b.n)
+	}
+	return nil
+}
