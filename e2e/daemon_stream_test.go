@@ -112,7 +112,7 @@ func TestDaemonStreamOut(t *testing.T) {
 	reg := startRegistry(t, registryOptions{})
 	ref := reg.Ref("stream/src:v1")
 	// Incompressible layers of 2 MiB: a spool would show in $TMPDIR.
-	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2111, LayersPerImage: 3, LayerSize: 2 << 20}, false)
+	pushFixture(t, reg, ref, fixture.Options{Platforms: daemonPlatforms, Seed: 2111, LayersPerImage: 3, LayerSize: 2 << 20, Base: "stream-base"}, false)
 	cli := NewCLI(t).WithEngine(startEngine(t))
 	cli.SetEnv("XDG_CACHE_HOME", t.TempDir())
 	cli.RunDocker(t, "pull", ref).AssertSuccess(t)
@@ -140,6 +140,23 @@ func TestDaemonStreamOut(t *testing.T) {
 		}
 		if c := jsonCounts(t, res); c.Blobs.Copied != 0 || c.Blobs.Skipped != 4 {
 			t.Errorf("counts %+v; want nothing copied, 4 blobs there", c)
+		}
+	})
+
+	t.Run("shared base", func(t *testing.T) {
+		// Another image on the same base: only its own layers are sent.
+		other := reg.Ref("stream/src2:v1")
+		pushFixture(t, reg, other, fixture.Options{Platforms: daemonPlatforms, Seed: 2113, LayersPerImage: 3, LayerSize: 2 << 20, Base: "stream-base"}, false)
+		cli.RunDocker(t, "pull", other).AssertSuccess(t)
+		before := proxy.Stats()
+		res := cli.RunDocker(t, "migrate", "--format", "json", "docker-daemon:"+other, proxy.Ref("stream/out2:v1")).AssertSuccess(t)
+		pullableThrough(t, res, reg, proxy)
+		sent := proxy.Stats().UploadedBytes - before.UploadedBytes
+		if sent < 2*2<<20 || sent > 2*2<<20+256<<10 {
+			t.Errorf("%d bytes uploaded for an image whose two own layers are 2 MiB each", sent)
+		}
+		if c := jsonCounts(t, res); c.Blobs.Copied != 3 || c.Blobs.Skipped != 1 {
+			t.Errorf("counts %+v; want two layers and the config copied, the base there", c)
 		}
 	})
 

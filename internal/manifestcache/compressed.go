@@ -45,31 +45,39 @@ func (r *LayerRecord) path(host string, diffID v1.Hash) (string, bool) {
 	return filepath.Join(r.dir, hex.EncodeToString(h[:8]), diffID.Hex[:2], diffID.Hex), true
 }
 
-// Compressed returns what diffID was put into host as, if recorded.
-func (r *LayerRecord) Compressed(host string, diffID v1.Hash) (v1.Descriptor, bool) {
+// layerEntry is one record: the blob, and the repository it was put into
+// last (a copy into another repository of the registry mounts it from there).
+type layerEntry struct {
+	v1.Descriptor
+	Repository string `json:"repository,omitempty"`
+}
+
+// Compressed returns what diffID was put into host as, if recorded, and the
+// repository of host it was put into last.
+func (r *LayerRecord) Compressed(host string, diffID v1.Hash) (v1.Descriptor, string, bool) {
 	p, ok := r.path(host, diffID)
 	if !ok {
-		return v1.Descriptor{}, false
+		return v1.Descriptor{}, "", false
 	}
 	data, err := os.ReadFile(p)
 	if err != nil || len(data) > 4<<10 {
-		return v1.Descriptor{}, false
+		return v1.Descriptor{}, "", false
 	}
-	var d v1.Descriptor
-	if json.Unmarshal(data, &d) != nil || d.Digest.Algorithm != "sha256" || d.Size <= 0 || d.MediaType == "" {
-		return v1.Descriptor{}, false
+	var e layerEntry
+	if json.Unmarshal(data, &e) != nil || e.Digest.Algorithm != "sha256" || e.Size <= 0 || e.MediaType == "" {
+		return v1.Descriptor{}, "", false
 	}
-	return v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, true
+	return v1.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size}, e.Repository, true
 }
 
-// Put records that diffID was put into host as d. Best effort, as the
-// rest of the cache: a record not written only costs work later.
-func (r *LayerRecord) Put(host string, diffID v1.Hash, d v1.Descriptor) {
+// Put records that diffID was put into repo of host as d. Best effort, as
+// the rest of the cache: a record not written only costs work later.
+func (r *LayerRecord) Put(host, repo string, diffID v1.Hash, d v1.Descriptor) {
 	p, ok := r.path(host, diffID)
 	if !ok {
 		return
 	}
-	data, err := json.Marshal(v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+	data, err := json.Marshal(layerEntry{Descriptor: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, Repository: repo})
 	if err != nil || os.MkdirAll(filepath.Dir(p), 0o700) != nil {
 		return
 	}

@@ -11,19 +11,19 @@ func TestLayerRecord(t *testing.T) {
 	r := OpenLayerRecord(t.TempDir())
 	diffID := v1.Hash{Algorithm: "sha256", Hex: "1111111111111111111111111111111111111111111111111111111111111111"}
 	d := v1.Descriptor{MediaType: types.DockerLayer, Digest: v1.Hash{Algorithm: "sha256", Hex: "2222222222222222222222222222222222222222222222222222222222222222"}, Size: 42}
-	if _, ok := r.Compressed("127.0.0.1:5000", diffID); ok {
+	if _, _, ok := r.Compressed("127.0.0.1:5000", diffID); ok {
 		t.Fatal("found in an empty record")
 	}
-	r.Put("127.0.0.1:5000", diffID, d)
-	if got, ok := r.Compressed("127.0.0.1:5000", diffID); !ok || got.Digest != d.Digest || got.Size != 42 || got.MediaType != types.DockerLayer {
-		t.Fatalf("Compressed = %+v, %v; want %+v", got, ok, d)
+	r.Put("127.0.0.1:5000", "team/app", diffID, d)
+	if got, repo, ok := r.Compressed("127.0.0.1:5000", diffID); !ok || got.Digest != d.Digest || got.Size != 42 || got.MediaType != types.DockerLayer || repo != "team/app" {
+		t.Fatalf("Compressed = %+v, %q, %v; want %+v in team/app", got, repo, ok, d)
 	}
-	if _, ok := r.Compressed("other:5000", diffID); ok {
+	if _, _, ok := r.Compressed("other:5000", diffID); ok {
 		t.Fatal("a record of one registry answered for another")
 	}
 	var none *LayerRecord
-	none.Put("h", diffID, d)
-	if _, ok := none.Compressed("h", diffID); ok {
+	none.Put("h", "r", diffID, d)
+	if _, _, ok := none.Compressed("h", diffID); ok {
 		t.Fatal("a nil record found something")
 	}
 }

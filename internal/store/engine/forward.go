@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -22,7 +23,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 	"github.com/moby/moby/client"
-	"golang.org/x/sync/errgroup"
 )
 
 // Out of an engine into a registry, the save stream is read once and nothing
@@ -72,16 +72,17 @@ func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, pw *progress.
 
 // saveStream is one read of an engine's save stream into a destination.
 type saveStream struct {
-	s    *Source
-	dst  store.Store
-	sp   store.StreamPutter
-	pw   *progress.Writer
-	host string
-	rec  *manifestcache.LayerRecord
-	// held are, when a record says the destination holds every layer of the
-	// image (a run again), what each diff_id was put there as: the layers
-	// are then read past, not compressed nor sent.
-	held map[v1.Hash]v1.Descriptor
+	s   *Source
+	dst store.Store
+	sp  store.StreamPutter
+	pw  *progress.Writer
+	// host and repo name the destination for the record (repo is the
+	// repository's path in host).
+	host, repo string
+	rec        *manifestcache.LayerRecord
+	// chain are the image's chain IDs, by which a classic layer is known
+	// before it is read (v1LayerID).
+	chain []v1.Hash
 
 	files  map[string][]byte        // small files by path
 	links  map[string]string        // symlink path → the path it names
@@ -105,11 +106,13 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 		blobs: map[v1.Hash]int64{}, fwd: store.Forwarded{}, wantID: map[v1.Hash]bool{}}
 	if p, ok := dst.(store.Placed); ok {
 		sv.host = p.Place()
+		// A registry repository is named HOST/PATH.
+		sv.repo = strings.TrimPrefix(dst.String(), sv.host+"/")
 	}
 	for _, d := range s.diffIDs {
 		sv.wantID[d] = true
 	}
-	sv.held = sv.heldLayers(ctx)
+	sv.chain = chainIDs(s.diffIDs)
 	if s.notify != nil {
 		s.notify("reading %s from the Docker engine %s, its layers straight into %s", reference.FamiliarString(mustNamed(s.image)), s.eng, dst)
 	}
@@ -140,41 +143,6 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 	}
 	s.archive = img
 	return sv.fwd, nil
-}
-
-// heldLayers is, when the record says what every layer of the image was put
-// into the destination as and the destination has each of those blobs, that
-// record by diff_id; nil otherwise. A classic save names its layers by IDs
-// of its own, known only from manifest.json at its end, so a layer cannot be
-// told apart before it is read: either every one is at the destination, or
-// each is compressed and sent.
-func (sv *saveStream) heldLayers(ctx context.Context) map[v1.Hash]v1.Descriptor {
-	if sv.rec == nil || sv.host == "" || len(sv.s.diffIDs) == 0 {
-		return nil
-	}
-	held := map[v1.Hash]v1.Descriptor{}
-	for _, id := range sv.s.diffIDs {
-		d, ok := sv.rec.Compressed(sv.host, id)
-		if !ok {
-			return nil
-		}
-		held[id] = d
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, d := range held {
-		g.Go(func() error {
-			ok, err := store.BlobPresent(gctx, sv.dst, d.Digest, d.Size, nil)
-			if err == nil && !ok {
-				err = errdefs.New(errdefs.NotFound, "not there")
-			}
-			return err
-		})
-	}
-	if g.Wait() != nil {
-		return nil
-	}
-	return held
 }
 
 // read goes through the save stream once.
@@ -249,18 +217,34 @@ func blobDigest(name string) (v1.Hash, bool) {
 	return h, err == nil
 }
 
-// classicLayer compresses one uncompressed layer of a classic save into the
-// destination as it streams, checking that it uncompresses to one of the
-// image's diff_ids before the upload is committed.
+// classicLayer puts one uncompressed layer of a classic save into the
+// destination: read past when a record says what it was compressed to there
+// and the destination has that blob (a run again), else compressed as it
+// streams. Either way it must uncompress to the diff_id it was known by (or,
+// when it could not be known before, one of the image's) before anything is
+// committed or kept.
 func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64, r io.Reader) error {
-	id := path.Base(path.Dir(name))
-	if sv.held != nil {
-		// Every layer is at the destination: the stream is only read past.
-		_, err := io.Copy(io.Discard, r)
-		return err
+	dir := path.Dir(name)
+	id := path.Base(dir)
+	short := id[:min(len(id), 12)]
+	want := sv.wantID
+	diffID, known := sv.layerDiffID(dir)
+	if known {
+		want = map[v1.Hash]bool{diffID: true}
+		if d, ok := sv.atDestination(ctx, diffID); ok {
+			h := sha256.New()
+			if _, err := io.Copy(h, r); err != nil {
+				return err
+			}
+			if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}); got != diffID {
+				return errdefs.New(errdefs.DigestMismatch, "layer %s of %s from the Docker engine %s uncompresses to %s, not %s; run again, and if it persists, check the engine's storage", short, wording.Familiar(sv.s.image), sv.s.eng, got, diffID)
+			}
+			sv.layers[name] = streamedLayer{diffID: diffID, desc: d}
+			return nil
+		}
 	}
-	t := sv.pw.Task(sv.s.label, "layer "+id[:min(len(id), 12)], size)
-	body := newCompressor(ctx, r, t, sv.wantID)
+	t := sv.pw.Task(sv.s.label, "layer "+short, size)
+	body := newCompressor(ctx, r, t, want)
 	desc, err := sv.sp.PutBlobStream(ctx, types.DockerLayer, body)
 	body.stop()
 	if err != nil {
@@ -268,13 +252,105 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s of %s, streamed from the Docker engine %s into %s: %s", id[:min(len(id), 12)], wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
+		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s of %s, streamed from the Docker engine %s into %s: %s", short, wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
 	}
 	t.Done("copied")
 	sv.layers[name] = streamedLayer{diffID: body.diffID, desc: desc}
 	sv.fwd[desc.Digest] = desc.Size
-	sv.rec.Put(sv.host, body.diffID, desc)
+	sv.rec.Put(sv.host, sv.repo, body.diffID, desc)
 	return nil
+}
+
+// atDestination is the blob the record says layer diffID was compressed to
+// in this registry, when the destination repository has it, or takes it by
+// a mount from the repository it was put into.
+func (sv *saveStream) atDestination(ctx context.Context, diffID v1.Hash) (v1.Descriptor, bool) {
+	d, from, ok := sv.rec.Compressed(sv.host, diffID)
+	if !ok {
+		return v1.Descriptor{}, false
+	}
+	if there, err := store.BlobPresent(ctx, sv.dst, d.Digest, d.Size, nil); err == nil && there {
+		return d, true
+	}
+	m, ok := sv.dst.(store.RecordedMounter)
+	if !ok || from == "" || from == sv.repo {
+		return v1.Descriptor{}, false
+	}
+	if mounted, err := m.MountFrom(ctx, d.Digest, from); err != nil || !mounted {
+		return v1.Descriptor{}, false
+	}
+	if there, err := store.BlobPresent(ctx, sv.dst, d.Digest, d.Size, nil); err == nil && there {
+		sv.rec.Put(sv.host, sv.repo, diffID, d)
+		return d, true
+	}
+	return v1.Descriptor{}, false
+}
+
+// layerDiffID finds which of the image's layers the classic layer directory
+// dir holds, before its layer.tar is read: dockerd names the directory by a
+// v1 ID made from the directory's json (read before layer.tar: the stream
+// is in name order) and the layer's chain ID, so the chain ID that makes the
+// directory's name is the layer's. False when none does (the layer is then
+// known once read).
+func (sv *saveStream) layerDiffID(dir string) (v1.Hash, bool) {
+	raw, ok := sv.files[dir+"/json"]
+	if !ok {
+		return v1.Hash{}, false
+	}
+	id := path.Base(dir)
+	for i, c := range sv.chain {
+		if v1LayerID(raw, c, id) {
+			return sv.s.diffIDs[i], true
+		}
+	}
+	return v1.Hash{}, false
+}
+
+// v1LayerID reports whether id is the ID dockerd (image/tarexport,
+// v1.CreateID) gives the directory of the layer with chain ID chain, whose
+// json is raw: the digest of that json without its id, with the parent as a
+// digest and the chain ID as layer_id, in Go's encoding. For every layer but
+// the top one, the json's os was set after the ID was made: both are tried.
+func v1LayerID(raw []byte, chain v1.Hash, id string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	var parent string
+	_ = json.Unmarshal(m["parent"], &parent)
+	delete(m, "id")
+	if parent != "" {
+		m["parent"], _ = json.Marshal("sha256:" + parent)
+	}
+	m["layer_id"], _ = json.Marshal(chain.String())
+	for {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return false
+		}
+		if fmt.Sprintf("%x", sha256.Sum256(b)) == id {
+			return true
+		}
+		if _, ok := m["os"]; !ok {
+			return false
+		}
+		delete(m, "os")
+	}
+}
+
+// chainIDs are the chain IDs of a stack of layers, as the engine computes
+// them: the first diff_id, then each the digest of "PARENT DIFFID".
+func chainIDs(diffIDs []v1.Hash) []v1.Hash {
+	var out []v1.Hash
+	for i, d := range diffIDs {
+		if i == 0 {
+			out = append(out, d)
+			continue
+		}
+		sum := sha256.Sum256([]byte(out[i-1].String() + " " + d.String()))
+		out = append(out, v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sum)})
+	}
+	return out
 }
 
 // ociBlob puts one blob of an OCI layout save (Docker 25+) into the

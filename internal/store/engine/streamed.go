@@ -117,13 +117,6 @@ func (sv *saveStream) classicImage(img *streamedImage, mj []byte) error {
 // classicLayerDesc is what layer file l, which must uncompress to diffID,
 // became at the destination.
 func (sv *saveStream) classicLayerDesc(l string, diffID v1.Hash) (v1.Descriptor, error) {
-	if sv.held != nil {
-		d, ok := sv.held[diffID]
-		if !ok {
-			return v1.Descriptor{}, errdefs.New(errdefs.Unknown, "the image %s in the Docker engine %s changed while it was read (layer %s is new): run again", wording.Familiar(sv.s.image), sv.s.eng, diffID)
-		}
-		return d, nil
-	}
 	for range 8 { // a link to a link, as far as dockerd makes them
 		if to, ok := sv.links[l]; ok {
 			l = to

@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
+	"github.com/docker-migrate/docker-migrate/internal/progress"
+	"github.com/docker-migrate/docker-migrate/internal/registry"
+	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/client"
+)
+
+// The layer directories of a real classic save (dockerd 20.10, three
+// layers): each is known by its diff_id from its json alone.
+func TestV1LayerID(t *testing.T) {
+	var diffs []v1.Hash
+	raw, err := os.ReadFile("testdata/v1ids/diff_ids.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &diffs); err != nil {
+		t.Fatal(err)
+	}
+	chain := chainIDs(diffs)
+	want := map[string]int{"aaa6353a6bd3": 0, "56a8e32f7436": 1, "54b132e075e7": 2}
+	files, _ := filepath.Glob("testdata/v1ids/*.json")
+	found := 0
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		if id == "diff_ids" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var at []int
+		for i, c := range chain {
+			if v1LayerID(data, c, id) {
+				at = append(at, i)
+			}
+		}
+		if !slices.Equal(at, []int{want[id[:12]]}) {
+			t.Errorf("%s is layer %v; want %d", id[:12], at, want[id[:12]])
+		}
+		found++
+	}
+	if found != 3 {
+		t.Fatalf("%d layer jsons in testdata", found)
+	}
+}
+
+// classicSave is a classic `docker save` stream of one image, in the order
+// dockerd 20.10 writes it (names sorted), with layer directories named as
+// it names them.
+type classicSave struct {
+	layers  [][]byte
+	diffIDs []v1.Hash
+	config  []byte
+	save    []byte
+}
+
+func newClassicSave(t *testing.T, tag string, sizes ...int) *classicSave {
+	t.Helper()
+	cs := &classicSave{}
+	for i, n := range sizes {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		data := make([]byte, n)
+		_, _ = rand.Read(data)
+		_ = tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("file%d", i), Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(data)
+		_ = tw.Close()
+		cs.layers = append(cs.layers, buf.Bytes())
+		d, _, _ := v1.SHA256(bytes.NewReader(buf.Bytes()))
+		cs.diffIDs = append(cs.diffIDs, d)
+	}
+	cfg := v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: cs.diffIDs}}
+	cs.config, _ = json.Marshal(cfg)
+	cd, _, _ := v1.SHA256(bytes.NewReader(cs.config))
+	files := map[string][]byte{cd.Hex + ".json": cs.config}
+	var paths []string
+	parent := ""
+	for i, c := range chainIDs(cs.diffIDs) {
+		// As v1.CreateID: the json without id and os, with layer_id.
+		m := map[string]any{"created": "1970-01-01T00:00:00Z", "layer_id": c.String()}
+		if parent != "" {
+			m["parent"] = "sha256:" + parent
+		}
+		b, _ := json.Marshal(m)
+		id := fmt.Sprintf("%x", sha256.Sum256(b))
+		delete(m, "layer_id")
+		m["id"], m["os"] = id, "linux"
+		if parent != "" {
+			m["parent"] = parent
+		}
+		j, _ := json.Marshal(m)
+		files[id+"/VERSION"], files[id+"/json"], files[id+"/layer.tar"] = []byte("1.0"), j, cs.layers[i]
+		paths = append(paths, id+"/layer.tar")
+		parent = id
+	}
+	mj, _ := json.Marshal([]map[string]any{{"Config": cd.Hex + ".json", "RepoTags": []string{tag}, "Layers": paths}})
+	files["manifest.json"] = mj
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, n := range names {
+		_ = tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(files[n])
+	}
+	_ = tw.Close()
+	cs.save = buf.Bytes()
+	return cs
+}
+
+func (cs *classicSave) inspect() map[string]any {
+	var layers []string
+	for _, d := range cs.diffIDs {
+		layers = append(layers, d.String())
+	}
+	return map[string]any{"Id": "sha256:x", "Os": "linux", "Architecture": "amd64", "RootFS": map[string]any{"Type": "layers", "Layers": layers}}
+}
+
+// forwardOnce opens the image in the engine f and forwards it into dst.
+func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *manifestcache.LayerRecord) (store.Store, store.Forwarded, error) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := client.New(client.WithHost("tcp://"+strings.TrimPrefix(srv.URL, "http://")), client.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := location.Parse("docker-daemon:" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenSource(context.Background(), New(c, "fake", ""), loc, SourceOptions{Layers: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	ref, _ := name.NewTag(tag)
+	repo := src.Repository(ref.Context())
+	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, progress.Discard())
+	return repo, fwd, err
+}
+
+// Out of a classic-store engine into a registry: each layer is compressed
+// into the registry as the save streams, and the image presented with those
+// blobs, each of which uncompresses to its diff_id. A second run finds every
+// layer there through the record, and sends and compresses none, with the
+// same manifest (compression is deterministic). A layer that is not what the
+// config says fails the read.
+func TestForwardClassic(t *testing.T) {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	tag := "example.com/app:v1"
+	cs := newClassicSave(t, tag, 300<<10, 1000, 600<<10)
+	f := &fakeEngine{images: map[string]any{tag: cs.inspect()}, save: cs.save}
+	dstRepo, _ := name.NewRepository(host + "/out")
+	dst, err := registry.New().Repository(ctx, dstRepo, registry.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := manifestcache.OpenLayerRecord(t.TempDir())
+
+	src, fwd, err := forwardOnce(t, f, tag, dst, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fwd) != 3 {
+		t.Fatalf("forwarded %v; want the three layers", fwd)
+	}
+	body, desc, err := src.GetManifest(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range m.Layers {
+		if _, ok := fwd[l.Digest]; !ok {
+			t.Errorf("layer %d (%s) was not forwarded", i, l.Digest)
+		}
+		rc, err := dst.GetBlob(ctx, l.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, _ := v1.SHA256(zr)
+		rc.Close()
+		if got != cs.diffIDs[i] {
+			t.Errorf("layer %d uncompresses to %s; want %s", i, got, cs.diffIDs[i])
+		}
+	}
+	if ok, _ := src.BlobExists(ctx, m.Config.Digest); !ok {
+		t.Error("the config is not in the source")
+	}
+
+	t.Run("again", func(t *testing.T) {
+		src2, fwd2, err := forwardOnce(t, f, tag, dst, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fwd2) != 0 {
+			t.Errorf("a run again forwarded %v", fwd2)
+		}
+		if _, d2, _ := src2.GetManifest(ctx, "v1"); d2.Digest != desc.Digest {
+			t.Errorf("a run again made manifest %s; want %s", d2.Digest, desc.Digest)
+		}
+	})
+	t.Run("without a record", func(t *testing.T) {
+		// Compressed again, the layers have the same digests.
+		_, fwd3, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := range fwd3 {
+			if _, ok := fwd[d]; !ok {
+				t.Errorf("compressed again, a layer became %s", d)
+			}
+		}
+	})
+	t.Run("wrong layer", func(t *testing.T) {
+		bad := newClassicSave(t, tag, 300<<10, 1000, 600<<10)
+		in := cs.inspect() // the engine lists other layers than it saves
+		fb := &fakeEngine{images: map[string]any{tag: in}, save: bad.save}
+		_, _, err := forwardOnce(t, fb, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+		if !errdefs.Is(err, errdefs.DigestMismatch) {
+			t.Fatalf("err = %v; want a digest mismatch", err)
+		}
+	})
+}
