@@ -78,16 +78,7 @@ func (r *LayerRecord) Put(host, repo string, diffID v1.Hash, d v1.Descriptor) {
 		return
 	}
 	data, err := json.Marshal(layerEntry{Descriptor: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, Repository: repo})
-	if err != nil || os.MkdirAll(filepath.Dir(p), 0o700) != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil || os.Rename(f.Name(), p) != nil {
-		_ = os.Remove(f.Name())
+	if err == nil {
+		writeAtomic(p, data)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
-	"github.com/moby/moby/client"
 )
 
 // Out of an engine into a registry, the save stream is read once and nothing
@@ -116,16 +115,9 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 	if s.notify != nil {
 		s.notify("reading %s from the Docker engine %s, its layers straight into %s", reference.FamiliarString(mustNamed(s.image)), s.eng, dst)
 	}
-	var opts []client.ImageSaveOption
-	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
-		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
-	}
-	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	rc, err := s.openSave(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+		return nil, err
 	}
 	defer rc.Close()
 	if err := sv.read(ctx, rc); err != nil {

@@ -194,16 +194,9 @@ func (s *Source) save(ctx context.Context) error {
 		return errdefs.Wrap(err, errdefs.Unknown, "cannot make a work directory for the save of %s: %v (set TMPDIR to a directory with room)", s.image, err)
 	}
 	s.dir = dir
-	var opts []client.ImageSaveOption
-	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
-		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
-	}
-	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	rc, err := s.openSave(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+		return err
 	}
 	defer rc.Close()
 	if err := unpack(ctx, rc, dir, s.layerRead); err != nil {
@@ -219,6 +212,23 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.archive = a
 	return nil
+}
+
+// openSave starts GET /images/get of the image (only the platforms asked
+// for, where the engine takes a platform).
+func (s *Source) openSave(ctx context.Context) (io.ReadCloser, error) {
+	var opts []client.ImageSaveOption
+	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
+		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
+	}
+	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+	}
+	return rc, nil
 }
 
 // layerRead says, in plain progress, that a layer came out of the engine:
