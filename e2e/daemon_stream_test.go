@@ -160,6 +160,26 @@ func TestDaemonStreamOut(t *testing.T) {
 		}
 	})
 
+	t.Run("stalled upload", func(t *testing.T) {
+		// A streamed layer cannot be resumed: the image fails with a
+		// sentence that says to run again, nothing is tagged, and a run
+		// again (the registry well) completes.
+		stall := startQuirkProxy(t, reg, quirk.Options{StallUploadAt: 1 << 20, StallUploadCount: 1})
+		cli2 := NewCLI(t).WithEngine(startEngine(t))
+		cli2.SetEnv("XDG_CACHE_HOME", t.TempDir())
+		cli2.SetEnv("DOCKER_MIGRATE_STALL_TIMEOUT", "2s")
+		target := stall.Ref("stream/stall:v1")
+		res := cli2.RunDocker(t, "migrate", "docker-daemon:"+ref, target).AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, "a streamed upload cannot be resumed: run the command again") {
+			t.Errorf("stderr does not say to run again:\n%s", res.Stderr)
+		}
+		if _, ok := headDigest(t, reg, reg.Ref("stream/stall:v1")); ok {
+			t.Errorf("%s is tagged after a failed run", target)
+		}
+		res = cli2.RunDocker(t, "migrate", "docker-daemon:"+ref, target).AssertSuccess(t)
+		pullableThrough(t, res, reg, stall)
+	})
+
 	t.Run("interrupted", func(t *testing.T) {
 		slow := startQuirkProxy(t, reg, quirk.Options{Delay: 1500 * time.Millisecond})
 		cli2 := NewCLI(t).WithEngine(startEngine(t))

@@ -109,10 +109,10 @@ func (u *upload) patchStream(ctx context.Context, body io.Reader) error {
 			return e // the body's own failure (a diff_id that does not match)
 		}
 		if se, ok := errors.AsType[*StallError](err); ok {
-			return errdefs.Wrap(se, errdefs.Unreachable, "%s stopped taking a streamed layer and answered nothing for %s; a streamed layer cannot be resumed: run the command again",
+			return errdefs.Wrap(se, errdefs.Unreachable, "%s stopped taking the upload and answered nothing for %s; a streamed upload cannot be resumed: run the command again",
 				se.Who(), fmtIdle(se.Idle))
 		}
-		return errdefs.Wrap(err, errdefs.Unreachable, "the upload of a streamed layer to %s broke: %s; a streamed layer cannot be resumed: run the command again",
+		return errdefs.Wrap(err, errdefs.Unreachable, "the upload to %s broke: %s; a streamed upload cannot be resumed: run the command again",
 			u.r.Host(), errdefs.Message(unreachable(err, u.r.Host())))
 	}
 	defer drain(resp)

@@ -134,4 +134,37 @@ func TestPutBlobStream(t *testing.T) {
 			t.Fatalf("err = %v; want context.Canceled", err)
 		}
 	})
+
+	t.Run("broken PATCH", func(t *testing.T) {
+		var deletes atomic.Int64
+		broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.Method {
+			case http.MethodPatch:
+				_, _ = io.CopyN(io.Discard, r.Body, 1<<20)
+				if hj, ok := w.(http.Hijacker); ok {
+					if c, _, err := hj.Hijack(); err == nil {
+						c.Close()
+						return
+					}
+				}
+			case http.MethodDelete:
+				deletes.Add(1)
+			}
+			inner.ServeHTTP(w, r)
+		}))
+		defer broken.Close()
+		br, err := openRepo(ctx, New(), repoOf(t, hostOf(broken), "streamed"), Push)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, 3<<20)
+		_, _ = rand.Read(data)
+		_, err = br.PutBlobStream(ctx, types.DockerLayer, onlyReader{bytes.NewReader(data)})
+		if err == nil || !strings.Contains(errdefs.Message(err), "a streamed upload cannot be resumed: run the command again") {
+			t.Fatalf("err = %v; want a sentence that says to run again", err)
+		}
+		if deletes.Load() == 0 {
+			t.Error("the session was not cancelled")
+		}
+	})
 }

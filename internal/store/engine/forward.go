@@ -244,7 +244,7 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s of %s, streamed from the Docker engine %s into %s: %s", short, wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
+		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s, streamed into %s: %s", short, sv.dst, errdefs.Message(err))
 	}
 	t.Done("copied")
 	sv.layers[name] = streamedLayer{diffID: body.diffID, desc: desc}
@@ -361,7 +361,7 @@ func (sv *saveStream) ociBlob(ctx context.Context, d v1.Hash, size int64, r io.R
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return errdefs.Wrap(err, errdefs.KindOf(err), "blob %s of %s, streamed from the Docker engine %s into %s: %s", wording.ID(d), wording.Familiar(sv.s.image), sv.s.eng, sv.dst, errdefs.Message(err))
+		return errdefs.Wrap(err, errdefs.KindOf(err), "blob %s, streamed into %s: %s", wording.ID(d), sv.dst, errdefs.Message(err))
 	}
 	t.Done("copied")
 	sv.blobs[d] = size
