@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"path"
+	"runtime"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -36,12 +37,25 @@ import (
 
 // Compression is deterministic, so that a layer compressed again gives the
 // same digest (what LayerRecord relies on): one library (pgzip), one level,
-// fixed blocks, and no name or time in the gzip header.
+// one block size, and no name or time in the gzip header. pgzip compresses
+// each block with the end of the one before as its dictionary, so its output
+// depends on the block size but not on how many blocks are compressed at
+// once (gzipBlocks, the parallelism) nor on how the input is written
+// (TestCompressionDeterministic).
 const (
 	gzipLevel     = gzip.DefaultCompression
 	gzipBlockSize = 1 << 20
-	gzipBlocks    = 4
 )
+
+// gzipBlocks is how many blocks are compressed at once: one per core.
+var gzipBlocks = max(runtime.GOMAXPROCS(0), 2)
+
+// newGzip is the layer compressor, writing to w.
+func newGzip(w io.Writer, blocks int) *pgzip.Writer {
+	zw, _ := pgzip.NewWriterLevel(w, gzipLevel)
+	_ = zw.SetConcurrency(gzipBlockSize, blocks)
+	return zw
+}
 
 // maxSmallFile bounds what of a save is kept in memory: configs, manifests
 // and the archive's JSON files. A file larger than that which is not a layer
@@ -384,8 +398,7 @@ func newCompressor(ctx context.Context, r io.Reader, t *progress.Task, want map[
 	c := &compressor{pr: pr, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		zw, _ := pgzip.NewWriterLevel(pw, gzipLevel)
-		_ = zw.SetConcurrency(gzipBlockSize, gzipBlocks)
+		zw := newGzip(pw, gzipBlocks)
 		h := sha256.New()
 		_, err := io.Copy(zw, &tracked{r: store.ContextReader{Ctx: ctx, R: r}, h: h, t: t})
 		if cerr := zw.Close(); err == nil {

@@ -261,3 +261,43 @@ func TestForwardClassic(t *testing.T) {
 		}
 	})
 }
+
+// The compressed bytes of a layer are the same however many blocks are
+// compressed at once and however the layer is written: a layer compressed on
+// another machine, or read in other pieces, has the same digest.
+func TestCompressionDeterministic(t *testing.T) {
+	data := make([]byte, 5<<20+333)
+	_, _ = rand.Read(data[:2<<20])
+	for i := 2 << 20; i < len(data); i++ {
+		data[i] = byte(i % 251) // compressible
+	}
+	var outs [][]byte
+	for _, blocks := range []int{1, 2, 8} {
+		var buf bytes.Buffer
+		zw := newGzip(&buf, blocks)
+		n := 1
+		for i := 0; i < len(data); {
+			e := min(i+n, len(data))
+			_, _ = zw.Write(data[i:e])
+			i = e
+			n = (n*7919+13*blocks)%200000 + 1
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, buf.Bytes())
+	}
+	for i := range outs[1:] {
+		if !bytes.Equal(outs[i+1], outs[0]) {
+			t.Fatalf("compressed with other blocks, the layer differs (%d and %d bytes)", len(outs[i+1]), len(outs[0]))
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(outs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(zr)
+	if !bytes.Equal(back, data) {
+		t.Fatal("the layer does not uncompress to itself")
+	}
+}
