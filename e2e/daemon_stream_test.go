@@ -181,23 +181,34 @@ func TestDaemonStreamOut(t *testing.T) {
 	})
 
 	t.Run("interrupted", func(t *testing.T) {
-		slow := startQuirkProxy(t, reg, quirk.Options{Delay: 1500 * time.Millisecond})
 		cli2 := NewCLI(t).WithEngine(startEngine(t))
-		cli2.SetEnv("XDG_CACHE_HOME", t.TempDir())
-		target := slow.Ref("stream/int:v1")
-		run := cli2.StartDocker(t, "migrate", "--progress", "plain", "docker-daemon:"+ref, target)
-		if !waitFor(60*time.Second, func() bool { return strings.Contains(run.Stderr(), "straight into") }) {
-			t.Fatalf("the save did not start:\n%s", run.Stderr())
-		}
-		time.Sleep(2 * time.Second)
-		if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		run.Wait(t, 60*time.Second).AssertExit(t, 130)
-		if _, ok := headDigest(t, reg, reg.Ref("stream/int:v1")); ok {
-			t.Errorf("%s is tagged after an interrupted run", target)
-		}
+		interruptStream(t, cli2, reg, "docker-daemon:"+ref, "stream/int:v1")
 	})
+}
+
+// interruptStream starts a copy of src into repoTag of reg behind a slow
+// link, interrupts it while the save streams, and checks that it exits 130
+// with no tag written.
+func interruptStream(t *testing.T, cli *CLI, reg *Registry, src, repoTag string) {
+	t.Helper()
+	slow := startQuirkProxy(t, reg, quirk.Options{Delay: 1500 * time.Millisecond})
+	cli.SetEnv("XDG_CACHE_HOME", t.TempDir())
+	target := slow.Ref(repoTag)
+	run := cli.StartDocker(t, "migrate", "--progress", "plain", src, target)
+	// Interrupted once a layer's upload has begun: mid-stream.
+	if !waitFor(60*time.Second, func() bool { return slow.Stats().UploadsOpened > 0 }) {
+		t.Fatalf("no upload began:\n%s", run.Stderr())
+	}
+	if !strings.Contains(run.Stderr(), "straight into") {
+		t.Errorf("the layers were not streamed:\n%s", run.Stderr())
+	}
+	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	run.Wait(t, 60*time.Second).AssertExit(t, 130)
+	if _, ok := headDigest(t, reg, reg.Ref(repoTag)); ok {
+		t.Errorf("%s is tagged after an interrupted run", target)
+	}
 }
 
 // TestEngine29StreamOut is a containerd-store engine (Docker 29) into a
@@ -229,5 +240,21 @@ func TestEngine29StreamOut(t *testing.T) {
 		if peak > 0 {
 			t.Errorf("$TMPDIR held %d bytes during the run", peak)
 		}
+	})
+	t.Run("again", func(t *testing.T) {
+		// Both platforms are in the engine now, and in stream/c8d-all.
+		before := proxy.Stats()
+		res := cli.RunDocker(t, "migrate", "--format", "json", "docker-daemon@c8d:"+ref, proxy.Ref("stream/c8d-all:v2")).AssertSuccess(t)
+		pullableThrough(t, res, reg, proxy)
+		after := proxy.Stats()
+		if sent := after.UploadedBytes - before.UploadedBytes; sent > 64<<10 {
+			t.Errorf("a run again uploaded %d bytes; the registry had every blob", sent)
+		}
+		if c := jsonCounts(t, res); c.Blobs.Copied != 0 {
+			t.Errorf("counts %+v; want nothing copied", c)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		interruptStream(t, cli, reg, "docker-daemon@c8d:"+ref, "stream/c8d-int:v1")
 	})
 }
