@@ -12,6 +12,7 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
+	"golang.org/x/sync/errgroup"
 )
 
 // Out of an engine into a registry, the save stream is read once and nothing
@@ -56,6 +58,10 @@ func newGzip(w io.Writer, blocks int) *pgzip.Writer {
 	_ = zw.SetConcurrency(gzipBlockSize, blocks)
 	return zw
 }
+
+// maxPendingUploads bounds the uploads still finishing while the stream
+// goes on.
+const maxPendingUploads = 4
 
 // maxSmallFile bounds what of a save is kept in memory: configs, manifests
 // and the archive's JSON files. A file larger than that which is not a layer
@@ -96,6 +102,12 @@ type saveStream struct {
 	// chain are the image's chain IDs, by which a classic layer is known
 	// before it is read (v1LayerID).
 	chain []v1.Hash
+	// uploads finish each layer's upload (its last bytes, the commit) while
+	// the stream goes on to the next layer; upCtx ends with the first that
+	// fails. mu guards what they fill in (layers, blobs, fwd).
+	uploads *errgroup.Group
+	upCtx   context.Context
+	mu      sync.Mutex
 
 	files  map[string][]byte        // small files by path
 	links  map[string]string        // symlink path → the path it names
@@ -134,7 +146,13 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 		return nil, err
 	}
 	defer rc.Close()
-	if err := sv.read(ctx, rc); err != nil {
+	sv.uploads, sv.upCtx = errgroup.WithContext(ctx)
+	sv.uploads.SetLimit(maxPendingUploads)
+	err = sv.read(ctx, rc)
+	if uerr := sv.uploads.Wait(); uerr != nil {
+		err = uerr // an upload's failure stopped the read
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -155,6 +173,9 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 func (sv *saveStream) read(ctx context.Context, r io.Reader) error {
 	tr := tar.NewReader(store.ContextReader{Ctx: ctx, R: r})
 	for {
+		if sv.upCtx.Err() != nil {
+			return nil // an upload failed: Wait says why
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -245,25 +266,35 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 			if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}); got != diffID {
 				return errdefs.New(errdefs.DigestMismatch, "layer %s of %s from the Docker engine %s uncompresses to %s, not %s; run again, and if it persists, check the engine's storage", short, wording.Familiar(sv.s.image), sv.s.eng, got, diffID)
 			}
+			sv.mu.Lock()
 			sv.layers[name] = streamedLayer{diffID: diffID, desc: d}
+			sv.mu.Unlock()
 			return nil
 		}
 	}
 	t := sv.pw.Task(sv.s.label, "layer "+short, size)
-	body := newCompressor(ctx, r, t, want)
-	desc, err := sv.sp.PutBlobStream(ctx, types.DockerLayer, body)
-	body.stop()
-	if err != nil {
-		t.Reset()
-		if ctx.Err() != nil {
-			return ctx.Err()
+	body := newCompressor(sv.upCtx, r, t, want)
+	sv.uploads.Go(func() error {
+		desc, err := sv.sp.PutBlobStream(sv.upCtx, types.DockerLayer, body)
+		body.stop()
+		if err != nil {
+			t.Reset()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s, streamed into %s: %s", short, sv.dst, errdefs.Message(err))
 		}
-		return errdefs.Wrap(err, errdefs.KindOf(err), "layer %s, streamed into %s: %s", short, sv.dst, errdefs.Message(err))
-	}
-	t.Done("copied")
-	sv.layers[name] = streamedLayer{diffID: body.diffID, desc: desc}
-	sv.fwd[desc.Digest] = desc.Size
-	sv.rec.Put(sv.host, sv.repo, body.diffID, desc)
+		t.Done("copied")
+		sv.mu.Lock()
+		sv.layers[name] = streamedLayer{diffID: body.diffID, desc: desc}
+		sv.fwd[desc.Digest] = desc.Size
+		sv.mu.Unlock()
+		sv.rec.Put(sv.host, sv.repo, body.diffID, desc)
+		return nil
+	})
+	// The stream goes on once the layer is read from it; its upload ends
+	// (the last blocks, the commit) beside the next one.
+	<-body.read
 	return nil
 }
 
@@ -364,22 +395,36 @@ func chainIDs(diffIDs []v1.Hash) []v1.Hash {
 // holds is read past, and one it lacks is checked as it streams.
 func (sv *saveStream) ociBlob(ctx context.Context, d v1.Hash, size int64, r io.Reader) error {
 	if ok, err := store.BlobPresent(ctx, sv.dst, d, size, nil); err == nil && ok {
+		sv.mu.Lock()
 		sv.blobs[d] = size
+		sv.mu.Unlock()
 		_, err := io.Copy(io.Discard, r)
 		return err
 	}
 	t := sv.pw.Task(sv.s.label, "blob "+wording.ID(d), size)
-	body := &checkedBlob{r: r, h: sha256.New(), want: d, size: size, t: t}
-	if err := sv.dst.PutBlob(ctx, d, size, body); err != nil {
-		t.Reset()
-		if ctx.Err() != nil {
-			return ctx.Err()
+	body := &checkedBlob{r: r, h: sha256.New(), want: d, size: size, t: t, read: make(chan struct{})}
+	uploaded := make(chan struct{})
+	sv.uploads.Go(func() error {
+		defer close(uploaded)
+		if err := sv.dst.PutBlob(sv.upCtx, d, size, body); err != nil {
+			t.Reset()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errdefs.Wrap(err, errdefs.KindOf(err), "blob %s, streamed into %s: %s", wording.ID(d), sv.dst, errdefs.Message(err))
 		}
-		return errdefs.Wrap(err, errdefs.KindOf(err), "blob %s, streamed into %s: %s", wording.ID(d), sv.dst, errdefs.Message(err))
+		t.Done("copied")
+		sv.mu.Lock()
+		sv.blobs[d] = size
+		sv.fwd[d] = size
+		sv.mu.Unlock()
+		return nil
+	})
+	// On to the next entry once this one is read (or its upload is over).
+	select {
+	case <-body.read:
+	case <-uploaded:
 	}
-	t.Done("copied")
-	sv.blobs[d] = size
-	sv.fwd[d] = size
 	return nil
 }
 
@@ -388,19 +433,22 @@ func (sv *saveStream) ociBlob(ctx context.Context, d v1.Hash, size int64, r io.R
 // Its last read fails when the layer is not one of the image's (so the
 // upload commits nothing).
 type compressor struct {
-	pr     *io.PipeReader
-	done   chan struct{}
-	diffID v1.Hash
+	pr *io.PipeReader
+	// read is closed once the layer has been read from the stream (or its
+	// upload stopped taking it), done once compression has ended.
+	read, done chan struct{}
+	diffID     v1.Hash
 }
 
 func newCompressor(ctx context.Context, r io.Reader, t *progress.Task, want map[v1.Hash]bool) *compressor {
 	pr, pw := io.Pipe()
-	c := &compressor{pr: pr, done: make(chan struct{})}
+	c := &compressor{pr: pr, read: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		zw := newGzip(pw, gzipBlocks)
 		h := sha256.New()
 		_, err := io.Copy(zw, &tracked{r: store.ContextReader{Ctx: ctx, R: r}, h: h, t: t})
+		close(c.read)
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
@@ -445,13 +493,30 @@ type checkedBlob struct {
 	size int64
 	n    int64
 	t    *progress.Task
+	// read is closed at the end of the blob (or a failed read): the stream
+	// is no longer read through it.
+	read   chan struct{}
+	closed bool
 }
 
 func (b *checkedBlob) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.size-b.n {
+		p = p[:b.size-b.n]
+	}
 	n, err := b.r.Read(p)
 	b.h.Write(p[:n])
 	b.n += int64(n)
 	b.t.Add(int64(n))
+	if err == nil && b.n == b.size {
+		err = io.EOF
+	}
+	if err != nil {
+		b.closed = true
+		close(b.read)
+	}
 	return n, err
 }
 
