@@ -301,3 +301,99 @@ func TestCompressionDeterministic(t *testing.T) {
 		t.Fatal("the layer does not uncompress to itself")
 	}
 }
+
+// ociSave is a Docker 25+ save stream (an OCI layout) of one image with
+// gzip layers, blobs first and index.json last, as containerd writes it.
+func ociSave(t *testing.T, tag string, sizes ...int) (save []byte, root v1.Hash, layers []v1.Hash, diffIDs []v1.Hash) {
+	t.Helper()
+	blobs := map[v1.Hash][]byte{}
+	var m v1.Manifest
+	m.SchemaVersion, m.MediaType = 2, "application/vnd.oci.image.manifest.v1+json"
+	for i, n := range sizes {
+		var raw bytes.Buffer
+		tw := tar.NewWriter(&raw)
+		data := make([]byte, n)
+		_, _ = rand.Read(data)
+		_ = tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%d", i), Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(data)
+		_ = tw.Close()
+		diff, _, _ := v1.SHA256(bytes.NewReader(raw.Bytes()))
+		diffIDs = append(diffIDs, diff)
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		_, _ = zw.Write(raw.Bytes())
+		_ = zw.Close()
+		d, size, _ := v1.SHA256(bytes.NewReader(z.Bytes()))
+		blobs[d] = z.Bytes()
+		layers = append(layers, d)
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Digest: d, Size: size})
+	}
+	cfg, _ := json.Marshal(v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs}})
+	cd, cn, _ := v1.SHA256(bytes.NewReader(cfg))
+	blobs[cd] = cfg
+	m.Config = v1.Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: cd, Size: cn}
+	mb, _ := json.Marshal(m)
+	md, mn, _ := v1.SHA256(bytes.NewReader(mb))
+	blobs[md] = mb
+	idx, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{{
+		MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: md, Size: mn,
+		Annotations: map[string]string{"io.containerd.image.name": tag, "org.opencontainers.image.ref.name": "v1"},
+	}}})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for d, b := range blobs {
+		_ = tw.WriteHeader(&tar.Header{Name: "blobs/sha256/" + d.Hex, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(b)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {"index.json", idx}, {"manifest.json", []byte(`[]`)}} {
+		_ = tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write(f.data)
+	}
+	_ = tw.Close()
+	return buf.Bytes(), md, layers, diffIDs
+}
+
+// Out of a containerd-store engine: the layout's blobs go across as they
+// are (the image's digest unchanged), the configs and manifests are kept;
+// a run again sends nothing.
+func TestForwardOCI(t *testing.T) {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	tag := "example.com/app:v1"
+	save, root, layers, diffIDs := ociSave(t, tag, 600<<10, 500, 400<<10)
+	var ids []string
+	for _, d := range diffIDs {
+		ids = append(ids, d.String())
+	}
+	f := &fakeEngine{containerd: true, api: "1.48", save: save, images: map[string]any{tag: map[string]any{
+		"Id": root.String(), "Os": "linux", "Architecture": "amd64", "RootFS": map[string]any{"Type": "layers", "Layers": ids}}}}
+	dstRepo, _ := name.NewRepository(host + "/out")
+	dst, err := registry.New().Repository(ctx, dstRepo, registry.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, fwd, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fwd) != len(layers) {
+		t.Errorf("forwarded %v; want the %d layers", fwd, len(layers))
+	}
+	for _, l := range layers {
+		if ok, _ := dst.BlobExists(ctx, l); !ok {
+			t.Errorf("layer %s is not at the destination", l)
+		}
+	}
+	if d, err := src.HeadManifest(ctx, "v1"); err != nil || d.Digest != root {
+		t.Errorf("the image is %v (%v); want the engine's %s", d.Digest, err, root)
+	}
+	_, fwd2, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+	if err != nil || len(fwd2) != 0 {
+		t.Errorf("a run again forwarded %v (%v)", fwd2, err)
+	}
+}
