@@ -160,6 +160,23 @@ func TestDaemonStreamOut(t *testing.T) {
 		}
 	})
 
+	t.Run("after docker push", func(t *testing.T) {
+		// No record (another cache), but the tag holds the image docker
+		// pushed, compressed its own way: its layers are found by the
+		// config's diff_ids, and nothing is sent.
+		pushed := reg.Ref("stream/pushed:v1")
+		cli.RunDocker(t, "tag", ref, pushed).AssertSuccess(t)
+		cli.RunDocker(t, "push", pushed).AssertSuccess(t)
+		cli2 := NewCLI(t).WithEngine(startEngine(t))
+		cli2.SetEnv("XDG_CACHE_HOME", t.TempDir())
+		before := proxy.Stats()
+		res := cli2.RunDocker(t, "migrate", "--format", "json", "docker-daemon:"+ref, proxy.Ref("stream/pushed:v1")).AssertSuccess(t)
+		pullableThrough(t, res, reg, proxy)
+		if sent := proxy.Stats().UploadedBytes - before.UploadedBytes; sent > 64<<10 {
+			t.Errorf("%d bytes uploaded over the image docker pushed", sent)
+		}
+	})
+
 	t.Run("stalled upload", func(t *testing.T) {
 		// A streamed layer cannot be resumed: the image fails with a
 		// sentence that says to run again, nothing is tagged, and a run

@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	// (store.Forwarder); the plan finds them there. Not before a signature check.
 	var forwarded store.Forwarded
 	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
-		if forwarded, err = f.Forward(ctx, dst, o.Progress); err != nil {
+		if forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
 			return nil, nil, err
 		}
 	}

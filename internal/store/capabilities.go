@@ -109,10 +109,11 @@ type StreamPutter interface {
 // Forward and finds them there; no tag is written by Forward.
 type Forwarder interface {
 	// Forward reads the source, putting into dst what it can, and reports
-	// each blob it put on pw. It returns what it put, by digest with its
-	// size; none when dst cannot take blobs this way (the source is then read
-	// as before, when the copy asks).
-	Forward(ctx context.Context, dst Store, pw *progress.Writer) (Forwarded, error)
+	// each blob it put on pw; ref is the tag (or digest) the copy writes in
+	// dst, whose image may hold some of the blobs already. It returns what
+	// it put, by digest with its size; none when dst cannot take blobs this
+	// way (the source is then read as before, when the copy asks).
+	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer) (Forwarded, error)
 }
 
 // Forwarded are the blobs a Forwarder put into the destination: the copy

@@ -3,6 +3,7 @@ package engine
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
+	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
@@ -72,7 +74,7 @@ const maxSmallFile = 16 << 20
 // dst as they stream when dst is a registry repository (store.Forwarder);
 // for any other destination it puts nothing, and the save is spooled when
 // the copy reads it.
-func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, pw *progress.Writer) (store.Forwarded, error) {
+func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, pw *progress.Writer) (store.Forwarded, error) {
 	sp, ok := dst.(store.StreamPutter)
 	if !ok {
 		return nil, nil
@@ -81,7 +83,7 @@ func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, pw *progress.
 	ran := false
 	r.s.once.Do(func() {
 		ran = true
-		fwd, r.s.err = r.s.stream(ctx, dst, sp, pw)
+		fwd, r.s.err = r.s.stream(ctx, dst, ref, sp, pw)
 	})
 	if !ran {
 		return nil, r.s.err
@@ -102,6 +104,10 @@ type saveStream struct {
 	// chain are the image's chain IDs, by which a classic layer is known
 	// before it is read (v1LayerID).
 	chain []v1.Hash
+	// tagged are the layers of the image the destination tag points at, by
+	// diff_id (underTag, read once).
+	tagged   func() map[v1.Hash]v1.Descriptor
+	underTag map[v1.Hash]v1.Descriptor
 	// uploads finish each layer's upload (its last bytes, the commit) while
 	// the stream goes on to the next layer; upCtx ends with the first that
 	// fails. mu guards what they fill in (layers, blobs, fwd).
@@ -125,7 +131,7 @@ type streamedLayer struct {
 }
 
 // stream reads the save of the image into dst and presents what it read.
-func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPutter, pw *progress.Writer) (store.Forwarded, error) {
+func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp store.StreamPutter, pw *progress.Writer) (store.Forwarded, error) {
 	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers,
 		files: map[string][]byte{}, links: map[string]string{}, layers: map[string]streamedLayer{},
 		blobs: map[v1.Hash]int64{}, fwd: store.Forwarded{}, wantID: map[v1.Hash]bool{}}
@@ -138,6 +144,19 @@ func (s *Source) stream(ctx context.Context, dst store.Store, sp store.StreamPut
 		sv.wantID[d] = true
 	}
 	sv.chain = chainIDs(s.diffIDs)
+	// What the destination tag holds now, asked while the engine starts
+	// its save: a run again without a record, or after a `docker push`.
+	tagged := make(chan map[v1.Hash]v1.Descriptor, 1)
+	go func() { tagged <- taggedLayers(ctx, dst, ref, s.platform) }()
+	sv.tagged = func() map[v1.Hash]v1.Descriptor {
+		if sv.underTag == nil {
+			sv.underTag = <-tagged
+			if sv.underTag == nil {
+				sv.underTag = map[v1.Hash]v1.Descriptor{}
+			}
+		}
+		return sv.underTag
+	}
 	if s.notify != nil {
 		s.notify("reading %s from the Docker engine %s, its layers straight into %s", reference.FamiliarString(mustNamed(s.image)), s.eng, dst)
 	}
@@ -298,10 +317,16 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	return nil
 }
 
-// atDestination is the blob the record says layer diffID was compressed to
-// in this registry, when the destination repository has it, or takes it by
-// a mount from the repository it was put into.
+// atDestination is the blob layer diffID is at the destination as: the one
+// the image under the destination tag has for it, or the one the record
+// says it was compressed to in this registry, when the repository has it or
+// takes it by a mount from the repository it was put into.
 func (sv *saveStream) atDestination(ctx context.Context, diffID v1.Hash) (v1.Descriptor, bool) {
+	if d, ok := sv.tagged()[diffID]; ok {
+		if there, err := store.BlobPresent(ctx, sv.dst, d.Digest, d.Size, nil); err == nil && there {
+			return d, true
+		}
+	}
 	d, from, ok := sv.rec.Compressed(sv.host, diffID)
 	if !ok {
 		return v1.Descriptor{}, false
@@ -321,6 +346,60 @@ func (sv *saveStream) atDestination(ctx context.Context, diffID v1.Hash) (v1.Des
 		return d, true
 	}
 	return v1.Descriptor{}, false
+}
+
+// taggedLayers reads the image ref points at in dst (for an index, its
+// manifest for platform p), and gives its layers by diff_id; nil when there
+// is none or it cannot be read. Whoever compressed them (an earlier run,
+// `docker push`), a layer that uncompresses to the same diff_id is the same
+// layer.
+func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platform) map[v1.Hash]v1.Descriptor {
+	if ref == "" {
+		return nil
+	}
+	body, desc, err := dst.GetManifest(ctx, ref)
+	if err != nil {
+		return nil
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+		if err != nil {
+			return nil
+		}
+		var child *v1.Descriptor
+		for i, m := range idx.Manifests {
+			if m.Platform != nil && m.MediaType.IsImage() && platforms.Match(p, *m.Platform) {
+				child = &idx.Manifests[i]
+				break
+			}
+		}
+		if child == nil {
+			return nil
+		}
+		if body, _, err = dst.GetManifest(ctx, child.Digest.String()); err != nil {
+			return nil
+		}
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil || m.Config.Size > maxSmallFile {
+		return nil
+	}
+	rc, err := dst.GetBlob(ctx, m.Config.Digest)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, maxSmallFile))
+	if err != nil || len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil
+	}
+	out := map[v1.Hash]v1.Descriptor{}
+	for i, l := range m.Layers {
+		if l.MediaType.IsDistributable() {
+			out[cfg.RootFS.DiffIDs[i]] = v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+		}
+	}
+	return out
 }
 
 // layerDiffID finds which of the image's layers the classic layer directory

@@ -165,7 +165,7 @@ func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *
 	t.Cleanup(func() { src.Close() })
 	ref, _ := name.NewTag(tag)
 	repo := src.Repository(ref.Context())
-	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, progress.Discard())
+	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, "v1", progress.Discard())
 	return repo, fwd, err
 }
 
@@ -249,6 +249,26 @@ func TestForwardClassic(t *testing.T) {
 			if _, ok := fwd[d]; !ok {
 				t.Errorf("compressed again, a layer became %s", d)
 			}
+		}
+	})
+	t.Run("tagged without a record", func(t *testing.T) {
+		// The copy pushes the config and manifest, the tag last; a later
+		// run without the record finds the layers by the tag's config.
+		rc, err := src.GetBlob(ctx, m.Config.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := io.ReadAll(rc)
+		rc.Close()
+		if err := dst.PutBlob(ctx, m.Config.Digest, int64(len(cfg)), bytes.NewReader(cfg)); err != nil {
+			t.Fatal(err)
+		}
+		if err := dst.PutManifest(ctx, "v1", desc.MediaType, body); err != nil {
+			t.Fatal(err)
+		}
+		_, fwd4, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+		if err != nil || len(fwd4) != 0 {
+			t.Errorf("with the image under the tag, a run without a record forwarded %v (%v)", fwd4, err)
 		}
 	})
 	t.Run("wrong layer", func(t *testing.T) {

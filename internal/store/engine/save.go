@@ -41,10 +41,11 @@ type Source struct {
 	err     error
 	dir     string
 	archive store.Archive
-	// diffIDs are the image's layers as the engine lists them; label names
-	// its platform in progress.
-	diffIDs []v1.Hash
-	label   string
+	// diffIDs are the image's layers as the engine lists them; platform is
+	// its platform, and label names that in progress.
+	diffIDs  []v1.Hash
+	platform v1.Platform
+	label    string
 	// Notify says when the save starts (it may take a while).
 	notify func(format string, args ...any)
 }
@@ -100,7 +101,8 @@ func OpenSource(ctx context.Context, eng *Engine, loc location.Location, opts So
 		return nil, eng.reachError(err)
 	}
 	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify,
-		label: platformLabel(res.Os, res.Architecture, res.Variant)}
+		label:    platformLabel(res.Os, res.Architecture, res.Variant),
+		platform: v1.Platform{OS: res.Os, Architecture: res.Architecture, Variant: res.Variant}}
 	if s.opts.Layers == nil {
 		s.opts.Layers = manifestcache.OpenLayerRecord("")
 	}
