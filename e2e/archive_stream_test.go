@@ -13,19 +13,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
 
-// tempArchiveSize is the size of the temporary archive a running export
-// writes beside target, 0 when there is none.
-func tempArchiveSize(target string) int64 {
-	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*"))
-	var n int64
-	for _, p := range temps {
-		if st, err := os.Stat(p); err == nil {
-			n += st.Size()
-		}
-	}
-	return n
-}
-
 // TestArchiveKilledThenRerun kills an export (SIGKILL: no cleanup runs) part
 // way: what is left is only the hidden temporary archive, never a file that
 // looks finished. The next run on the same target removes it, says so, and

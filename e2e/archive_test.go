@@ -3,29 +3,22 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
-	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
@@ -35,309 +28,6 @@ import (
 // here wrote (containerd's ctr, dockerd's docker load, skopeo), and read
 // archives those tools make the way k3s and RKE2 make their airgap tarballs.
 
-// runTool runs an external program and returns its stdout; the test fails with
-// its output when it fails.
-func runTool(t testing.TB, env []string, name string, args ...string) string {
-	t.Helper()
-	out, err := toolResult(t, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func toolResult(t testing.TB, env []string, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		return stdout.String() + stderr.String(), err
-	}
-	return stdout.String(), nil
-}
-
-// needTool finds a program, installing it with scripts/install-tools.sh when
-// it is missing (the CI machine runs as root).
-func needTool(t testing.TB, name, installName string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	script := filepath.Join(repoRoot, "scripts", "install-tools.sh")
-	if out, err := exec.Command(script, installName).CombinedOutput(); err != nil {
-		t.Fatalf("%s is not installed and %s %s failed: %v\n%s", name, script, installName, err, out)
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is still missing after %s %s", name, script, installName)
-	}
-	return p
-}
-
-// containerd is a private containerd: its own root, state and socket, no CRI,
-// the native snapshotter (no mounts to clean up).
-type containerd struct {
-	dir, sock string
-}
-
-func startContainerd(t testing.TB) *containerd {
-	t.Helper()
-	needTool(t, "containerd", "dockerd")
-	// A short path: a unix socket path must fit in 108 bytes.
-	dir, err := os.MkdirTemp("", "dm-ctrd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &containerd{dir: dir, sock: filepath.Join(dir, "c.sock")}
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[grpc]
-  address = %q
-[plugins."io.containerd.internal.v1.opt"]
-  path = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, filepath.Join(dir, "opt"))
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("containerd", "--config", cfg, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Logf("containerd log:\n%s", b)
-		}
-		os.RemoveAll(dir)
-	})
-	ready := waitFor(20*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		_, err := toolResult(t, nil, "ctr", "--address", c.sock, "version")
-		return err == nil
-	})
-	select {
-	case <-exited:
-		b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-		t.Fatalf("containerd exited at start:\n%s", b)
-	default:
-	}
-	if !ready {
-		t.Fatal("containerd did not answer in 20s")
-	}
-	return c
-}
-
-// ctr runs ctr against this containerd in namespace ns.
-func (c *containerd) ctr(t testing.TB, ns string, args ...string) string {
-	t.Helper()
-	return runTool(t, []string{"CONTAINERD_SNAPSHOTTER=native"}, "ctr", append([]string{"--address", c.sock, "--namespace", ns}, args...)...)
-}
-
-// ctrImage is a line of `ctr images ls`.
-type ctrImage struct {
-	mediaType types.MediaType
-	digest    v1.Hash
-	platforms string
-}
-
-// images lists the images of namespace ns by name.
-func (c *containerd) images(t testing.TB, ns string) map[string]ctrImage {
-	t.Helper()
-	out := c.ctr(t, ns, "images", "ls")
-	images := map[string]ctrImage{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 6 {
-			continue
-		}
-		d, err := v1.NewHash(f[2])
-		if err != nil {
-			t.Fatalf("ctr images ls: %q: %v", line, err)
-		}
-		// REF TYPE DIGEST SIZE UNIT PLATFORMS LABELS
-		images[f[0]] = ctrImage{mediaType: types.MediaType(f[1]), digest: d, platforms: f[5]}
-	}
-	return images
-}
-
-// k3sImage is one image of a k3s-like airgap fixture: its name as k3s has it
-// (docker.io/rancher/…), where it is pushed, and its upstream digest.
-type k3sImage struct {
-	name   string // rancher/klipper-lb:v0.3.4
-	ref    string // in the source registry
-	digest v1.Hash
-	index  v1.IndexManifest
-}
-
-// k3sArches are the architectures k3s ships airgap archives for.
-var k3sArches = []string{"amd64", "arm64", "arm"}
-
-// seedK3sImages pushes three-platform images as k3s's are: a Docker manifest
-// list, an OCI index, and an OCI index with buildx attestations.
-func seedK3sImages(t testing.TB, r *Registry, tag string) []k3sImage {
-	t.Helper()
-	three := fixture.EightPlatforms()[:3]
-	specs := []struct {
-		name string
-		opts fixture.Options
-	}{
-		{"rancher/klipper-lb", fixture.Options{Platforms: three, Docker: true, LayerSize: 4096, Seed: 901, Base: "k3s"}},
-		{"rancher/mirrored-pause", fixture.Options{Platforms: three, LayerSize: 4096, Seed: 902, Base: "k3s"}},
-		{"rancher/local-path-provisioner", fixture.Options{Platforms: three, Attestations: true, LayerSize: 4096, Seed: 903}},
-	}
-	var out []k3sImage
-	for _, s := range specs {
-		ref := r.Ref("k3s/" + s.name + ":" + tag)
-		d := pushFixture(t, r, ref, s.opts, false)
-		idx, err := fixture.NewIndex(s.opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, _ := idx.IndexManifest()
-		out = append(out, k3sImage{name: s.name + ":" + tag, ref: ref, digest: d, index: *im})
-	}
-	return out
-}
-
-// ctrExport makes the archives current k3s releases ship:
-// `ctr images export --platform linux/ARCH`, one per architecture, of images
-// named docker.io/rancher/…; returned by architecture.
-func ctrExport(t testing.TB, c *containerd, images []k3sImage, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, arch := range k3sArches {
-		var names []string
-		for _, im := range images {
-			c.ctr(t, "export", "images", "pull", "--plain-http", "--platform", "linux/"+arch, im.ref)
-			full := "docker.io/" + im.name
-			c.ctr(t, "export", "images", "tag", "--force", im.ref, full)
-			names = append(names, full)
-		}
-		file := filepath.Join(dir, "k3s-airgap-images-"+arch+".tar")
-		c.ctr(t, "export", append([]string{"images", "export", "--platform", "linux/" + arch, file}, names...)...)
-		out[arch] = file
-	}
-	return out
-}
-
-// dockerSave makes the archives RKE2 and older k3s releases ship: `docker
-// pull --platform` of each image, then one `docker save` per architecture, by
-// the real dockerd. Nothing else may use these names on the shared engine.
-func dockerSave(t testing.TB, cli *CLI, images []k3sImage, dir string) map[string]string {
-	t.Helper()
-	// The names are the engine's, which every test shares: one save at a time.
-	dockerSaveMu.Lock()
-	defer dockerSaveMu.Unlock()
-	out := map[string]string{}
-	for _, arch := range k3sArches {
-		var names []string
-		for _, im := range images {
-			cli.RunDocker(t, "pull", "-q", "--platform", "linux/"+arch, im.ref).AssertSuccess(t)
-			cli.RunDocker(t, "tag", im.ref, im.name).AssertSuccess(t)
-			names = append(names, im.name)
-		}
-		file := filepath.Join(dir, "rke2-images-"+arch+".tar")
-		cli.RunDocker(t, append([]string{"save", "-o", file}, names...)...).AssertSuccess(t)
-		out[arch] = file
-		// The next architecture's pull must not find this one's layers tagged.
-		for _, im := range images {
-			cli.RunDocker(t, "rmi", im.name, im.ref).AssertSuccess(t)
-		}
-	}
-	return out
-}
-
-var dockerSaveMu sync.Mutex
-
-// compressed writes FILE.zst as k3s does (zstd -16 --long=25) and FILE.gz
-// (gzip), and returns both names.
-func compressed(t testing.TB, file string) (zst, gz string) {
-	t.Helper()
-	needTool(t, "zstd", "zstd")
-	zst, gz = file+".zst", file+".gz"
-	runTool(t, nil, "zstd", "-q", "-T0", "-16", "--long=25", "-f", file, "-o", zst)
-	f, err := os.Create(gz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var stderr bytes.Buffer
-	cmd := exec.Command("gzip", "-c", file)
-	cmd.Stdout, cmd.Stderr = f, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("gzip %s: %v\n%s", file, err, stderr.String())
-	}
-	return zst, gz
-}
-
-// readAllVerified reads a blob and checks it against its digest and size.
-func readAllVerified(t testing.TB, s store.Store, d v1.Descriptor) []byte {
-	t.Helper()
-	rc, err := s.GetBlob(context.Background(), d.Digest)
-	if err != nil {
-		t.Fatalf("blob %s: %v", d.Digest, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("blob %s: %v", d.Digest, err)
-	}
-	sum := sha256.Sum256(b)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() || (d.Size > 0 && int64(len(b)) != d.Size) {
-		t.Errorf("blob %s reads as %s, %d bytes (want %d)", d.Digest, got, len(b), d.Size)
-	}
-	return b
-}
-
-func openArchiveT(t testing.TB, text string, opts ...archive.Options) *archive.Archive {
-	t.Helper()
-	l, err := location.Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var o archive.Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	a, err := archive.Open(context.Background(), l, false, o)
-	if err != nil {
-		t.Fatalf("open %s: %v", text, err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a.(*archive.Archive)
-}
-
 func repoOf(t testing.TB, ref string) name.Repository {
 	t.Helper()
 	r, err := name.ParseReference(ref)
@@ -346,8 +36,6 @@ func repoOf(t testing.TB, ref string) name.Repository {
 	}
 	return r.Context()
 }
-
-func tagOf(ref string) string { return ref[strings.LastIndexByte(ref, ':')+1:] }
 
 // TestArchiveReadCtrExport reads what `ctr images export --platform` writes,
 // k3s's current airgap format, plain, zstd and gzip, whatever the prefix, as
@@ -424,24 +112,6 @@ func checkSparse(t testing.TB, a *archive.Archive, images []k3sImage, arch strin
 			t.Errorf("%s: %d children present, want 1", im.name, present)
 		}
 	}
-}
-
-// checkImageBlobs reads an image manifest's config and layers and verifies each.
-func checkImageBlobs(t testing.TB, s store.Store, d v1.Hash) *v1.Manifest {
-	t.Helper()
-	body, _, err := s.GetManifest(context.Background(), d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := v1.ParseManifest(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAllVerified(t, s, m.Config)
-	for _, l := range m.Layers {
-		readAllVerified(t, s, l)
-	}
-	return m
 }
 
 // TestArchiveReadDockerSave reads what dockerd 20.10's `docker save` writes of
@@ -567,25 +237,6 @@ func TestArchiveRoundTrip(t *testing.T) {
 	}
 }
 
-// assertFiles fails unless dir holds exactly the files named: no temporary
-// file or work directory is left.
-func assertFiles(t testing.TB, dir string, names ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	slices.Sort(got)
-	slices.Sort(names)
-	if !slices.Equal(got, names) {
-		t.Errorf("%s holds %v, want %v", dir, got, names)
-	}
-}
-
 func blobCount(t testing.TB, dir string) int {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
@@ -688,21 +339,6 @@ func TestArchiveConsumers(t *testing.T) {
 		assertLoaded(t, engine, refs[1], fixtureImage(t, fixtureCases[1].opts, 0, false))
 		engine.RunDocker(t, "rmi", refs[0], refs[1], refs[2]).AssertSuccess(t)
 	})
-}
-
-// fetchRaw GETs a manifest's bytes from r.
-func fetchRaw(t testing.TB, r *Registry, ref string) []byte {
-	t.Helper()
-	ctx := checkContext(t)
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Get(parsed, r.remoteOptions(ctx)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return desc.Manifest
 }
 
 // fixtureImage is platform i of a fixture (or the single image).

@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
@@ -36,9 +33,6 @@ func putArtifactTag(t testing.TB, env []string, ref, configType, config, artifac
 	runTool(t, env, "regctl", append(args, ref)...)
 	return strings.TrimSpace(runTool(t, env, "regctl", "image", "digest", ref))
 }
-
-// stdoutRefs are the references a run printed, one a line.
-func stdoutRefs(r Result) []string { return strings.Fields(r.Stdout) }
 
 // TestArtifactsCopied copies OCI artifacts whose config is no image config
 // (a Helm chart's, a WASM module's that is not even JSON, ORAS's empty
@@ -115,26 +109,4 @@ func TestNestedIndexCopied(t *testing.T) {
 			t.Errorf("the nested index %s is not at the destination: %s", inner, got)
 		}
 	}
-}
-
-// assertPullsWhole runs the pull check (assertPullable) on ref, a tag or a
-// line a run printed (DST@DIGEST), and returns the digest it points to.
-func assertPullsWhole(t testing.TB, r *Registry, ref string) v1.Hash {
-	t.Helper()
-	text, digest, byDigest := strings.Cut(ref, "@")
-	parsed, err := name.ParseReference(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d v1.Hash
-	if byDigest {
-		d = hashOf(t, digest)
-	} else {
-		var ok bool
-		if d, ok = headDigest(t, r, ref); !ok {
-			t.Fatalf("%s is not there", ref)
-		}
-	}
-	assertPullable(t, r, parsed, d, true)
-	return d
 }

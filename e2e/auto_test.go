@@ -100,17 +100,6 @@ func assertAttempts(t testing.TB, got []attempt, want ...string) {
 	}
 }
 
-// stderrLines returns the non-empty lines of stderr.
-func stderrLines(res Result) []string {
-	var out []string
-	for l := range strings.SplitSeq(res.Stderr, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // findLine returns the first stderr line that starts with prefix.
 func findLine(res Result, prefix string) (string, bool) {
 	for _, l := range stderrLines(res) {
@@ -184,16 +173,6 @@ func assertDoneLine(t testing.TB, res Result, strategy string, changed bool) {
 	t.Errorf("last stderr line %q, want %q\n%s", last, want, res)
 }
 
-// assertNoLine fails if a stderr line contains s.
-func assertNoLine(t testing.TB, res Result, s string) {
-	t.Helper()
-	for _, l := range stderrLines(res) {
-		if strings.Contains(l, s) {
-			t.Errorf("stderr has %q, and should not:\n%s", l, res)
-		}
-	}
-}
-
 // mediaTypes returns the media type of ref and those of its children.
 func mediaTypes(t testing.TB, r *Registry, ref string) (types.MediaType, []types.MediaType) {
 	t.Helper()
@@ -242,16 +221,6 @@ func assertSameContent(t *testing.T, src *Registry, srcRef string, dst *Registry
 	if got, want := diffIDs(t, dst, dstRef), diffIDs(t, src, srcRef); !equalDiffIDs(got, want) {
 		t.Errorf("diff_ids differ from the source's:\n got %v\nwant %v", got, want)
 	}
-}
-
-// hashOf parses a digest of the JSON output.
-func hashOf(t testing.TB, digest string) v1.Hash {
-	t.Helper()
-	h, err := v1.NewHash(digest)
-	if err != nil {
-		t.Fatalf("digest %q: %v", digest, err)
-	}
-	return h
 }
 
 // seedTag points ref in r at a small image of its own and returns its digest,

@@ -261,22 +261,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// assertUsageSentence checks the shape of a refusal: nothing on stdout, and on
-// stderr one sentence and nothing else but docker's "See '... --help'." line.
-func assertUsageSentence(t testing.TB, res Result) {
-	t.Helper()
-	if res.Stdout != "" {
-		t.Errorf("stdout is not empty: %q", res.Stdout)
-	}
-	lines := strings.Split(strings.TrimRight(res.Stderr, "\n"), "\n")
-	if len(lines) == 2 && strings.HasPrefix(lines[1], "See '") {
-		lines = lines[:1]
-	}
-	if len(lines) != 1 || strings.TrimSpace(lines[0]) == "" {
-		t.Errorf("want one sentence (and the --help hint at most), got %d lines:\n%s", len(lines), res.Stderr)
-	}
-}
-
 // TestBadInputNeighbours: inputs next to refused ones, which must still work.
 // A DST that is a registry alone takes one image as it takes several, under
 // its repository path (docker would read "HOST:PORT" as the Docker Hub image

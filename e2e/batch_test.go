@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,90 +17,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
-
-// batchImage is one image of a batch fixture: its repository:tag and digest.
-type batchImage struct {
-	ref    string
-	digest v1.Hash
-}
-
-// seedBatch pushes n two-platform images to r whose first layer is shared
-// (as images built FROM one base are), each with layers of its own.
-func seedBatch(t testing.TB, r *Registry, prefix string, n int, layerSize int64) []batchImage {
-	t.Helper()
-	var out []batchImage
-	for i := range n {
-		ref := fmt.Sprintf("%s%02d:v1", prefix, i)
-		opts := fixture.Options{Platforms: fixture.EightPlatforms()[:2], LayerSize: layerSize, Seed: int64(100 + i), Base: "batch-base"}
-		out = append(out, batchImage{ref: ref, digest: pushFixture(t, r, r.Ref(ref), opts, false)})
-	}
-	return out
-}
-
-// writeList writes the lines to a file in the test's directory.
-func writeList(t testing.TB, name string, lines ...string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// reportRecords reads a --report file.
-func reportRecords(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var fields map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &fields); err != nil {
-			t.Fatalf("report line %q is not JSON: %v", sc.Text(), err)
-		}
-		rec := map[string]string{}
-		for k, v := range fields {
-			rec[k] = fmt.Sprint(v)
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-// catalog lists the repositories of r.
-func catalogOf(t testing.TB, r *Registry) []string {
-	t.Helper()
-	repos, err := r.catalog(checkContext(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repos
-}
-
-// tagsOf lists the tags of repo in r.
-func tagsOf(t testing.TB, r *Registry, repo string) []string {
-	t.Helper()
-	resp, err := r.httpClient().Get(r.scheme() + "://" + r.Host + "/v2/" + repo + "/tags/list?n=1000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var list struct {
-		Tags []string `json:"tags"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(list.Tags)
-	return list.Tags
-}
 
 // TestBatchSharedLayers copies ten multi-arch images whose platforms share a
 // base layer: every digest arrives equal, and the destination receives each

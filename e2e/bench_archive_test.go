@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,37 +323,4 @@ func (t *archiveTool) kept() string {
 		return "yes"
 	}
 	return fmt.Sprintf("no (%d/%d rounds)", lost, len(t.runs))
-}
-
-// loadAverage is the 1, 5 and 15 minute load averages of /proc/loadavg: the
-// machine is shared, and the figures mean little without them.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if err != nil || len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// diskSize is the size of a file, or the sum of the regular files under a
-// directory.
-func diskSize(b *testing.B, path string) int64 {
-	b.Helper()
-	var n int64
-	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		n += info.Size()
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n
 }

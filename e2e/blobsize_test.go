@@ -88,20 +88,6 @@ func (im sizedImage) push(t testing.TB, r *Registry, repo, tag string) {
 	}
 }
 
-// putManifestHTTP PUTs body as manifest repo:ref in r, as it is, and
-// returns the status.
-func putManifestHTTP(t testing.TB, r *Registry, repo, ref string, mt types.MediaType, body []byte) int {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://%s/v2/%s/manifests/%s", r.Host, repo, ref), bytes.NewReader(body))
-	req.Header.Set("Content-Type", string(mt))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // assertSizeSentence: one sentence that names the blob, both sizes and the
 // source, and does not send the user to try again.
 func assertSizeSentence(t testing.TB, res Result, blob string, got, want int) {

@@ -4,7 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -74,13 +73,4 @@ func childPlatforms(t testing.TB, r *Registry, ref string) []v1.Platform {
 		}
 	}
 	return out
-}
-
-func mustRef(t testing.TB, ref string) name.Reference {
-	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }

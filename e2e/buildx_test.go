@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,23 +13,6 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
-
-// buildxReport is the part of --format json the buildx tests look at beyond
-// migrateReport.
-type buildxReport struct {
-	ContentVerified *bool  `json:"contentVerified"`
-	DigestNote      string `json:"digestNote"`
-}
-
-func parseBuildxReport(t *testing.T, res Result) (migrateReport, buildxReport) {
-	t.Helper()
-	r := parseReport(t, res)
-	var extra buildxReport
-	if err := json.Unmarshal([]byte(res.Stdout), &extra); err != nil {
-		t.Fatal(err)
-	}
-	return r, extra
-}
 
 // TestBuildx rebuilds fixtures through a real buildx and BuildKit with
 // `docker migrate --strategy buildx` and checks what the destination holds.

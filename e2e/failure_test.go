@@ -11,32 +11,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
-// assertOneLineError checks the shape of a failure: nothing on stdout, and on
-// stderr one sentence, last (after what plain progress said had started).
-// Usage errors (125) may add docker's "See '... --help'." line.
-func assertOneLineError(t testing.TB, res Result) {
-	t.Helper()
-	if res.Stdout != "" {
-		t.Errorf("a failure wrote on stdout:\n%s", res)
-	}
-	lines := strings.Split(strings.TrimRight(res.Stderr, "\n"), "\n")
-	if res.ExitCode == 125 && len(lines) >= 2 && strings.HasPrefix(lines[len(lines)-1], "See '") {
-		lines = lines[:len(lines)-1]
-	}
-	// Plain progress (the default when stderr is not a terminal) says what
-	// started before the failure; the failure itself is the last line, one
-	// sentence, and said once.
-	last := lines[len(lines)-1]
-	if last == "" {
-		t.Errorf("stderr ends with no sentence:\n%s", res)
-	}
-	for _, l := range lines[:len(lines)-1] {
-		if l == last || strings.Contains(strings.ToLower(l), "error") {
-			t.Errorf("stderr has a line besides the failure's sentence that reads like an error: %q\n%s", l, res)
-		}
-	}
-}
-
 // TestFailures checks exit codes and messages, and that the destination tag is
 // left as it was: each case's DST is pre-seeded with another image.
 func TestFailures(t *testing.T) {

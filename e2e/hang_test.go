@@ -11,37 +11,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
 
-// hangStall is the stall timeout the hang tests give the plugin
-// (DOCKER_MIGRATE_STALL_TIMEOUT); the default is 30s.
-const hangStall = 2 * time.Second
-
-// hangImage is a single image whose layers (256 KiB) are larger than where
-// the stalling proxies stop.
-var hangImage = fixture.Options{LayerSize: 256 << 10, Seed: 31}
-
-// stallAt is the byte of a blob (or an upload) where the proxies stop.
-const stallAt = 100_000
-
-// stallCLI is a CLI whose plugin gives a request up after hangStall of
-// silence.
-func stallCLI(t testing.TB) *CLI {
-	cli := NewCLI(t)
-	cli.env = append(cli.env, "DOCKER_MIGRATE_STALL_TIMEOUT="+hangStall.String())
-	return cli
-}
-
-// runBounded runs docker in the background and fails the test if it is still
-// running after bound; it returns the result and how long it took.
-func runBounded(t *testing.T, cli *CLI, bound time.Duration, args ...string) (Result, time.Duration) {
-	t.Helper()
-	start := time.Now()
-	run := cli.StartDocker(t, args...)
-	res := run.Wait(t, bound)
-	took := time.Since(start)
-	t.Logf("took %s (bound %s)", took.Round(10*time.Millisecond), bound)
-	return res, took
-}
-
 // TestNeverHang: a registry that accepts connections and never answers (as
 // source, as destination), and a source that stops in the middle of a blob
 // for good, each end the run within a bounded time, non-zero, with one

@@ -8,24 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
-
-// Set once by TestMain.
-var (
-	// pluginBinary is the docker-migrate binary built for this run.
-	pluginBinary string
-	// pluginBuildErr, when set, fails every test that needs the plugin, while
-	// the harness tests still run.
-	pluginBuildErr error
-	// registryBinary is the distribution registry (v3) executable.
-	registryBinary string
-	// dockerBinary is the real docker CLI.
-	dockerBinary string
-	// repoRoot is the module root, the parent of e2e/.
-	repoRoot string
 )
 
 func TestMain(m *testing.M) {
@@ -64,20 +48,6 @@ func runMain(m *testing.M) int {
 	}
 	defer runAtExit()
 	return m.Run()
-}
-
-// atExit holds the stops of servers shared by the whole run (dockerd,
-// buildkitd), which outlive any one test.
-var (
-	atExitMu sync.Mutex
-	atExit   []func()
-)
-
-// onExit registers f to run when the package's tests are done, last first.
-func onExit(f func()) {
-	atExitMu.Lock()
-	atExit = append(atExit, f)
-	atExitMu.Unlock()
 }
 
 func runAtExit() {

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
@@ -18,40 +15,6 @@ import (
 
 // The manifest strategy's tests share one dockerd and run one after another
 // (no t.Parallel): each checks that the engine is left as it was found.
-
-// diffIDs reads the rootfs.diff_ids of every platform image of an index.
-func diffIDs(t *testing.T, r *Registry, ref string) map[string][]v1.Hash {
-	t.Helper()
-	ctx := checkContext(t)
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(parsed, r.remoteOptions(ctx)...)
-	if err != nil {
-		t.Fatalf("GET %s: %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]v1.Hash{}
-	for _, m := range im.Manifests {
-		if m.Platform == nil || m.Platform.OS == "unknown" {
-			continue
-		}
-		img, err := idx.Image(m.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			t.Fatalf("config of %s: %v", m.Digest, err)
-		}
-		out[m.Platform.String()] = cf.RootFS.DiffIDs
-	}
-	return out
-}
 
 func TestManifestStrategy(t *testing.T) {
 	host := startEngine(t)
@@ -220,18 +183,6 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
-}
-
-func equalDiffIDs(a, b map[string][]v1.Hash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !slices.Equal(v, b[k]) {
-			return false
-		}
-	}
-	return true
 }
 
 // TestManifestStrategyInterrupt stops a run while the engine pulls: exit 130,

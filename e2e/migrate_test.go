@@ -6,67 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
-
-// tinyLayer keeps the fixtures small: the tests are about structure, not size.
-const tinyLayer = 2048
-
-type fixtureCase struct {
-	name   string
-	opts   fixture.Options
-	single bool
-}
-
-// fixtureCases are the kinds of image a registry holds in practice.
-var fixtureCases = []fixtureCase{
-	{
-		name: "oci index with attestations",
-		opts: fixture.Options{Platforms: fixture.EightPlatforms(), Attestations: true, LayerSize: tinyLayer, Seed: 1},
-	},
-	{
-		name: "docker manifest list",
-		opts: fixture.Options{Platforms: fixture.EightPlatforms()[:3], Docker: true, LayerSize: tinyLayer, Seed: 2},
-	},
-	{
-		name:   "single manifest",
-		opts:   fixture.Options{LayerSize: tinyLayer, Seed: 3},
-		single: true,
-	},
-}
-
-func (fc fixtureCase) repo() string {
-	return strings.ReplaceAll(fc.name, " ", "-")
-}
-
-// ociIndex is the 8-platform fixture most tests copy.
-var ociIndex = fixtureCases[0]
-
-// assertResultLine checks that stdout is exactly "DST@DIGEST\n".
-func assertResultLine(t testing.TB, res Result, dst string, digest v1.Hash) {
-	t.Helper()
-	if want := dst + "@" + digest.String() + "\n"; res.Stdout != want {
-		t.Errorf("stdout %q, want %q\n%s", res.Stdout, want, res)
-	}
-}
-
-// resultDigest parses the digest out of a "DST@DIGEST" stdout line.
-func resultDigest(t testing.TB, res Result, dst string) v1.Hash {
-	t.Helper()
-	line, ok := strings.CutSuffix(res.Stdout, "\n")
-	rest, found := strings.CutPrefix(line, dst+"@")
-	if !ok || !found || strings.Contains(rest, "\n") {
-		t.Fatalf("stdout is not one line %s@DIGEST:\n%s", dst, res)
-	}
-	d, err := v1.NewHash(rest)
-	if err != nil {
-		t.Fatalf("stdout %q: %v", res.Stdout, err)
-	}
-	return d
-}
 
 // TestCopy copies each kind of fixture between two registries and checks the
 // result through the registry API.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,20 +9,6 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
-
-// deleteAt sends DELETE to a path of r's API (the test registries allow it).
-func deleteAt(t testing.TB, r *Registry, path string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, "http://"+r.Host+"/v2/"+path, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("DELETE %s: %s", path, resp.Status)
-	}
-}
 
 // TestCheck proves mirrors with --check: it writes nothing, and says per image
 // equal, same content under another digest, missing (and what), or different

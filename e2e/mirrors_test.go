@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,35 +60,6 @@ func startMirrorSetup(t *testing.T) *mirrorSetup {
 func startPullThroughCache(t *testing.T, remote string) *Registry {
 	t.Helper()
 	return startRegistry(t, registryOptions{extra: "proxy:\n  remoteurl: " + remote + "\n"})
-}
-
-// startPrivateEngine starts a dockerd of the test's own with extra daemon
-// flags (scripts/dockerd.sh, DOCKERD_ARGS) and stops it when the test ends.
-func startPrivateEngine(t testing.TB, args string, env ...string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dm-dockerd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(repoRoot, "scripts", "dockerd.sh")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, script, "start", dir)
-	cmd.Env = append(append(os.Environ(), "DOCKERD_ARGS="+args), env...)
-	out, err := cmd.Output()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = exec.CommandContext(ctx, script, "stop", dir).Run()
-		os.RemoveAll(dir)
-	})
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			t.Logf("dockerd.sh: %s", ee.Stderr)
-		}
-		t.Fatalf("cannot start dockerd with %s: %v", args, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // TestMirrors copies images of Docker Hub through the engine's registry

@@ -13,47 +13,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/quirk"
 )
 
-// jsonResult is the part of --format json these tests read.
-type jsonResult struct {
-	Source            string `json:"source"`
-	Destination       string `json:"destination"`
-	SourceDigest      string `json:"sourceDigest"`
-	DestinationDigest string `json:"destinationDigest"`
-	DryRun            bool   `json:"dryRun"`
-	PreviousDigest    string `json:"previousDigest"`
-	Error             string `json:"error"`
-	Attempts          []struct {
-		Strategy, Outcome, Reason string
-	} `json:"attempts"`
-	Plan *struct {
-		Manifests []struct {
-			Digest, Action, Tag string
-			Size                int64
-		} `json:"manifests"`
-		Blobs []struct {
-			Digest, Action, Platform string
-			Size                     int64
-		} `json:"blobs"`
-	} `json:"plan"`
-}
-
-// jsonLines parses stdout as one compact JSON object per line.
-func jsonLines(t *testing.T, res Result) []jsonResult {
-	t.Helper()
-	var out []jsonResult
-	for _, line := range strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n") {
-		var r jsonResult
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("stdout line is not one JSON object: %v\n%s", err, res)
-		}
-		if strings.HasPrefix(line, "{\n") || strings.Contains(line, "\n  ") {
-			t.Errorf("JSON is indented, want one compact line: %q", line)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 // TestScriptOutput checks what scripts read: --format json and Go templates
 // on stdout, --metadata-file, a failure's JSON, and -n/--no-clobber.
 func TestScriptOutput(t *testing.T) {

@@ -95,8 +95,3 @@ func TestRedactSignedURLs(t *testing.T) {
 		assertDigest(t, dst, dst.Ref("redact/lost:v1"), digest)
 	})
 }
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}

@@ -18,40 +18,6 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
 
-// regctlFor returns a regctl environment that speaks plain HTTP to the given
-// registries, with a config of its own (never the machine's).
-func regctlFor(t testing.TB, hosts ...string) []string {
-	t.Helper()
-	needTool(t, "regctl", "regclient")
-	env := []string{"HOME=" + t.TempDir()}
-	for _, h := range hosts {
-		runTool(t, env, "regctl", "registry", "set", h, "--tls", "disabled")
-	}
-	return env
-}
-
-// putArtifact attaches an artifact of artifactType to subject with regctl
-// (through the referrers API where the registry has it, else the fallback
-// tag, as regctl decides) and returns its digest.
-func putArtifact(t testing.TB, env []string, subject, artifactType, content string) v1.Hash {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "artifact")
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// An annotation names the artifact: registries report artifactType
-	// differently (go-containerregistry's gives the config's media type).
-	id := "org.example.id=" + sha256Digest([]byte(content))[7:19]
-	runTool(t, env, "regctl", "artifact", "put", "--subject", subject, "--artifact-type", artifactType,
-		"--annotation", id, "--file-media-type", "application/octet-stream", "--file", file)
-	out := runTool(t, env, "regctl", "artifact", "list", subject, "--filter-annotation", id, "--format", "{{range .Descriptors}}{{.Digest}}\n{{end}}")
-	lines := strings.Fields(out)
-	if len(lines) != 1 {
-		t.Fatalf("regctl lists %d artifacts %s on %s, want 1", len(lines), id, subject)
-	}
-	return hashOf(t, lines[0])
-}
-
 // referrersAt lists the digests that refer to subject in r, by the API when r
 // has it, else from the fallback tag.
 func referrersAt(t testing.TB, r *Registry, repo string, subject v1.Hash) []string {

@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -98,18 +96,6 @@ func TestHTTPSProxy(t *testing.T) {
 				t.Errorf("%d CONNECTs to %s through the proxy; want some: %v", got, remote.Host, tc.via)
 			}
 		})
-	}
-}
-
-// trustCA puts r's certificate in the CLI's certs.d, as a user would.
-func trustCA(t testing.TB, cli *CLI, r *Registry) {
-	t.Helper()
-	dir := filepath.Join(cli.ConfigDir, "certs.d", r.Host)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), r.CAPEM, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -1,21 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,57 +16,6 @@ import (
 
 	"github.com/docker-migrate/docker-migrate/internal/testutil/fixture"
 )
-
-// cosignDir is a directory cosign runs in: its keys, and a HOME and
-// DOCKER_CONFIG of its own (never the machine's).
-type cosignDir string
-
-func newCosignDir(t testing.TB) cosignDir {
-	t.Helper()
-	needTool(t, "cosign", "cosign")
-	return cosignDir(t.TempDir())
-}
-
-// run runs cosign in d; the keys have no password (COSIGN_PASSWORD=), and
-// nothing reaches beyond loopback (no transparency log upload).
-func (d cosignDir) run(t testing.TB, env []string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "cosign", args...)
-	cmd.Dir = string(d)
-	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+string(d), "DOCKER_CONFIG="+filepath.Join(string(d), "docker"), "TUF_ROOT="+filepath.Join(string(d), "tuf"))
-	cmd.Env = append(cmd.Env, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("cosign %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-// keyPair makes NAME.key and NAME.pub with `cosign generate-key-pair` and
-// returns the public key's path.
-func (d cosignDir) keyPair(t testing.TB, prefix string) string {
-	t.Helper()
-	d.run(t, nil, "generate-key-pair", "--output-key-prefix", prefix)
-	return filepath.Join(string(d), prefix+".pub")
-}
-
-// sign signs ref (NAME@DIGEST) with the private key beside pub, as a
-// publisher does, with cosign's tag (sha256-HEX.sig) unless extra says
-// otherwise.
-func (d cosignDir) sign(t testing.TB, pub, ref string, extra ...string) {
-	t.Helper()
-	args := []string{"sign", "--yes", "--key", strings.TrimSuffix(pub, ".pub") + ".key", "--tlog-upload=false", "--allow-insecure-registry", "--allow-http-registry"}
-	d.run(t, nil, append(append(args, extra...), ref)...)
-}
-
-// verify is what a careful user scripts today before copying.
-func (d cosignDir) verify(t testing.TB, pub, ref string) {
-	t.Helper()
-	d.run(t, nil, "verify", "--key", pub, "--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry", ref)
-}
 
 // copyTag copies what from points at to the tag to, by hand (a signature
 // moved onto another image).
@@ -369,23 +311,6 @@ func TestVerifyKeyReferrers(t *testing.T) {
 			assertAbsent(t, dst, dst.Ref("other/app:"+tc.tag))
 		})
 	}
-}
-
-// importKey writes priv as PKCS#8 PEM and imports it with `cosign
-// import-key-pair` (cosign's way to sign with an Ed25519 or RSA key); it
-// returns the public key's path.
-func (d cosignDir) importKey(t testing.TB, prefix string, priv crypto.PrivateKey) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(string(d), prefix+".pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d.run(t, nil, "import-key-pair", "--key", file, "--output-key-prefix", prefix)
-	return filepath.Join(string(d), prefix+".pub")
 }
 
 // TestVerifyKeyAlgorithms verifies cosign's signatures made with Ed25519 and

@@ -6,46 +6,38 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"io"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
-	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 )
 
 // Image is one copy of a batch.
 type Image struct {
-	Source, Destination name.Reference
-	// SourceStore and DestinationStore are set for archives; nil means the
-	// registry repository the reference names.
-	SourceStore, DestinationStore store.Store
+	// Image is the copy: its references, its stores (set for archives),
+	// its platforms.
+	copyopts.Image
 	// DestinationName is how results name the destination when it is not
 	// Destination's full name: the name an archive stores as the user gave
 	// it ("tools/bb:1.36").
 	DestinationName string
-	// Platforms is this image's platform subset, nil for every platform.
-	Platforms []v1.Platform
-	// SinglePlatform writes the platform's own manifest, not an index of one:
-	// the destination is a docker-save archive.
-	SinglePlatform bool
 	// Origin says where the image was named ("images.txt line 4", an
 	// archive), or originArgument.
 	Origin string
@@ -116,29 +108,6 @@ func (q *Quota) note(im Image) string {
 	return ""
 }
 
-// Outcome is what became of one image.
-type Outcome string
-
-const (
-	Copied   Outcome = "copied"
-	UpToDate Outcome = "up-to-date"
-	// Done means an earlier run with the same --report copied it and the
-	// destination still serves that digest: nothing was read or written.
-	Done   Outcome = "done-earlier"
-	Failed Outcome = "failed"
-	// NotDone is an image not started (a rate limit that would take too long to
-	// sit out, --fail-fast, an interrupt): a re-run picks it up.
-	NotDone Outcome = "not-done"
-	// NotSigned is an image --verify-key kept out: no signature by any of the
-	// keys over its digest (at the source; at the destination with --check).
-	NotSigned Outcome = "not-signed"
-)
-
-// Arrived reports an outcome after which the destination has the image.
-func (o Outcome) Arrived() bool {
-	return o == Copied || o == UpToDate || o == Done || o == Equal || o == SameContent
-}
-
 // Options is one batch run.
 type Options struct {
 	// Copy is the single copy every image is: Source, Destination, stores,
@@ -148,10 +117,6 @@ type Options struct {
 	// share.
 	Jobs     int
 	FailFast bool
-	// Format "json" prints each image's result as one JSON line on Out;
-	// otherwise DST@DIGEST.
-	Format   string
-	Out      io.Writer
 	Progress *progress.Writer
 	// Report, when set, records each image as it ends and names the images an
 	// earlier run finished.
@@ -159,21 +124,42 @@ type Options struct {
 	// Quota, when set, has the pulls registries say remain, for the progress
 	// lines.
 	Quota *Quota
-	// Print, when set, prints each image's result on Out instead of
-	// DST@DIGEST or Format: the ones that arrived (planned, in a dry run)
-	// and, with Error set, the ones that did not.
-	Print func(im Image, res *migrate.Result)
-	// PrintCheck, when set, prints each --check verdict instead.
-	PrintCheck func(im Image, res *check.Result)
+	// Ended, when set, is told each image's end, one at a time, in the order
+	// they end: the caller prints the results (the batch prints nothing on
+	// stdout).
+	Ended func(Ended)
 	// Check compares each image with its destination instead of copying it
 	// (--check): nothing is written.
 	Check bool
+	// OneImage is a run of the one image the command line names in full: its
+	// progress shows its platforms (there is no line of its own to end), and
+	// it shares slots and a ledger with no other copy.
+	OneImage bool
+}
+
+// Ended is one image's end, as Options.Ended receives it.
+type Ended struct {
+	Image   Image
+	Outcome outcome.Outcome
+	// Result is what the copy did (or, in a dry run, plans); for an image
+	// that did not arrive, what is known of the attempt, or nil when it
+	// stopped before a plan.
+	Result *migrate.Result
+	// Describe prints a dry run's plan.
+	Describe migrate.Describer
+	// Check is --check's verdict; nil when the image could not be checked.
+	Check *check.Result
+	// Reason says, for an image that did not arrive (or is not equal), why.
+	Reason string
+	// Err is the error behind Reason, for its kind and detail (-D); nil when
+	// the run decided it (not started, not equal).
+	Err error
 }
 
 // Summary is what a run did, for the table on stderr and the exit code.
 type Summary struct {
 	Images   int
-	Counts   map[Outcome]int
+	Counts   map[outcome.Outcome]int
 	Failures []Failure
 	// Bytes is what crossed the wire (copied) and what was mounted.
 	Bytes    migrate.Counts
@@ -193,7 +179,7 @@ type Summary struct {
 // Failure is one image that did not arrive, in one sentence.
 type Failure struct {
 	Image   Image
-	Outcome Outcome
+	Outcome outcome.Outcome
 	Reason  string
 	// Usage marks bad input found only once the image was planned (a
 	// multi-platform image for a docker-archive without --platform).
@@ -201,6 +187,8 @@ type Failure struct {
 	// Final marks a failure a second run would meet again: what an archive
 	// SRC holds (damage, a platform it lacks), which no retry changes.
 	Final bool
+	// Err is the error behind Reason (Ended.Err).
+	Err error
 }
 
 // AllFinal reports a run whose every failure is Final: advice to run it
@@ -249,10 +237,11 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 	r := &runner{
 		o:       o,
 		total:   len(images),
-		slots:   strategy.NewSlots(jobs),
-		ledger:  ledger.New(),
 		stopped: map[string]string{},
-		sum:     Summary{Images: len(images), Counts: map[Outcome]int{}, Check: o.Check},
+		sum:     Summary{Images: len(images), Counts: map[outcome.Outcome]int{}, Check: o.Check},
+	}
+	if !o.OneImage {
+		r.slots, r.ledger = copyopts.NewSlots(jobs), ledger.New()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -260,13 +249,13 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 
 	g := errgroup.Group{}
 	g.SetLimit(jobs)
-	for i, im := range images {
+	for _, im := range images {
 		if ctx.Err() != nil {
-			r.finish(im, i, nil, NotDone, r.stopReason(ctx))
+			r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: r.stopReason(ctx)}, false, false)
 			continue
 		}
 		g.Go(func() error {
-			r.one(ctx, i, im)
+			r.one(ctx, im)
 			return nil
 		})
 	}
@@ -283,7 +272,7 @@ func Run(ctx context.Context, images []Image, o Options) Summary {
 type runner struct {
 	o      Options
 	total  int
-	slots  *strategy.Slots
+	slots  *copyopts.Slots
 	ledger *ledger.Ledger
 	cancel context.CancelFunc
 
@@ -332,58 +321,75 @@ func (r *runner) underWayReason(res *migrate.Result) string {
 
 // one copies one image, unless a report says an earlier run did or its
 // registry has stopped this run with a rate limit.
-func (r *runner) one(ctx context.Context, i int, im Image) {
+func (r *runner) one(ctx context.Context, im Image) {
 	if r.o.Check {
-		r.checkOne(ctx, i, im)
+		r.checkOne(ctx, im)
 		return
 	}
 	if why := r.hostStopped(im); why != "" {
-		r.finish(im, i, nil, NotDone, why)
+		r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: why}, false, false)
 		return
 	}
 	if d, ok := r.doneEarlier(ctx, im); ok {
-		r.finish(im, i, &migrate.Result{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), DestinationDigest: d, UpToDate: true,
-			Platforms: []plan.PlatformDigest{}, Attempts: []migrate.Attempt{}}, Done, "")
+		res := &migrate.Result{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), DestinationDigest: d, UpToDate: true,
+			Platforms: []plan.PlatformDigest{}, Attempts: []migrate.Attempt{}}
+		r.end(Ended{Image: im, Outcome: outcome.Done, Result: res}, false, false)
 		return
 	}
-	o := r.o.Copy
-	o.Source, o.Destination = im.Source, im.Destination
-	o.SourceStore, o.DestinationStore = im.SourceStore, im.DestinationStore
-	o.Platforms = im.Platforms
-	o.SinglePlatform = im.SinglePlatform
-	o.Slots, o.Ledger = r.slots, r.ledger
-	o.Progress = r.o.Progress.Group(im.Label())
-	o.VerifyKeys = r.keys(im)
-	res, describe, err := migrate.Run(ctx, o)
+	res, describe, err := migrate.Run(ctx, r.copyOptions(im))
+	e := Ended{Image: im, Result: res, Err: err}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		r.finish(im, i, res, NotDone, r.underWayReason(res))
+		e.Outcome, e.Reason = outcome.NotDone, r.underWayReason(res)
 	case migrate.IsNotSigned(err):
-		r.end(im, i, res, NotSigned, errdefs.Message(err), false, false)
+		e.Outcome, e.Reason = outcome.NotSigned, errdefs.Message(err)
 	case err != nil:
-		if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
-			why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
-			r.stop(rl.Host, why)
-			r.finish(im, i, nil, NotDone, errdefs.Message(err))
-			return
-		}
-		// res, when the image got as far as a plan, has the attempts.
-		r.end(im, i, res, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument), finalFailure(im, err))
-		if r.o.FailFast {
-			r.mu.Lock()
-			r.failFastStopped = true
-			r.mu.Unlock()
-			r.cancel()
-		}
+		r.failed(e)
+		return
 	default:
 		if describe != nil {
-			r.describe(im, res, describe)
+			r.countPlanned(im, res)
 		}
-		outcome := Copied
+		e.Outcome, e.Describe = outcome.Copied, describe
 		if res.UpToDate {
-			outcome = UpToDate
+			e.Outcome = outcome.UpToDate
 		}
-		r.finish(im, i, res, outcome, "")
+	}
+	r.end(e, false, false)
+}
+
+// copyOptions is the single copy of im.
+func (r *runner) copyOptions(im Image) migrate.Options {
+	o := r.o.Copy
+	o.Image = im.Image
+	o.Slots, o.Ledger = r.slots, r.ledger
+	o.Progress = r.o.Progress
+	if !r.o.OneImage {
+		o.Progress = r.o.Progress.Group(im.Label())
+	}
+	o.VerifyKeys = r.keys(im)
+	return o
+}
+
+// failed records an image whose copy failed: a rate limit stops its registry
+// for the rest of the run; --fail-fast stops the run.
+func (r *runner) failed(e Ended) {
+	err := e.Err
+	if rl, ok := errors.AsType[*registry.RateLimitError](err); ok {
+		why := fmt.Sprintf("not started: %s is rate limiting requests (it asks to wait %s); run again later", rl.Host, rl.RetryAfter)
+		r.stop(rl.Host, why)
+		e.Outcome, e.Reason, e.Result = outcome.NotDone, errdefs.Message(err), nil
+		r.end(e, false, false)
+		return
+	}
+	// e.Result, when the image got as far as a plan, has the attempts.
+	e.Outcome, e.Reason = outcome.Failed, errdefs.Message(err)
+	r.end(e, errdefs.Is(err, errdefs.InvalidArgument), finalFailure(e.Image, err))
+	if r.o.FailFast {
+		r.mu.Lock()
+		r.failFastStopped = true
+		r.mu.Unlock()
+		r.cancel()
 	}
 }
 
@@ -431,6 +437,9 @@ func (r *runner) stop(host, why string) {
 	defer r.mu.Unlock()
 	if _, ok := r.stopped[host]; !ok {
 		r.stopped[host] = why
+		if r.o.OneImage {
+			return // there are no others: the image's failure says it
+		}
 		r.o.Progress.Logf("%s is rate limiting for longer than this run waits: no more images start there; the others go on", host)
 	}
 }
@@ -460,136 +469,111 @@ func (r *runner) doneEarlier(ctx context.Context, im Image) (string, bool) {
 	return d, true
 }
 
-// describe prints a dry run's plan for one image and adds its blobs to the
-// run's unique total.
-func (r *runner) describe(im Image, res *migrate.Result, describe migrate.Describer) {
+// countPlanned adds a dry run's blobs to the run's unique total.
+func (r *runner) countPlanned(im Image, res *migrate.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.unique == nil {
 		r.unique = map[string]int64{}
 	}
-	if res.Plan != nil {
-		place := im.Destination.Context().RegistryStr()
-		if im.DestinationStore != nil {
-			place = im.DestinationStore.String()
-		}
-		for _, b := range res.Plan.Blobs {
-			if b.Action == plan.Copy {
-				r.unique[place+" "+b.Digest.String()] = b.Size
-			}
-		}
+	if res.Plan == nil {
+		return
 	}
-	if r.o.Format == "" {
-		fmt.Fprintf(r.o.Out, "# %s → %s\n", wording.Reference(im.Source), wording.Reference(im.Destination))
-		_ = describe(r.o.Out)
+	place := im.Destination.Context().RegistryStr()
+	if im.DestinationStore != nil {
+		place = im.DestinationStore.String()
+	}
+	for _, b := range res.Plan.Blobs {
+		if b.Action == plan.Copy {
+			r.unique[place+" "+b.Digest.String()] = b.Size
+		}
 	}
 }
 
-// fail records an image that did not arrive; usage marks bad input.
-func (r *runner) fail(im Image, i int, outcome Outcome, reason string, usage bool) {
-	r.end(im, i, nil, outcome, reason, usage, false)
-}
-
-// finish records an image's end: the report line, stdout, the [n/N] line.
-func (r *runner) finish(im Image, i int, res *migrate.Result, outcome Outcome, reason string) {
-	r.end(im, i, res, outcome, reason, false, false)
-}
-
-// end records an image's end; usage and final describe a failure (see
+// end records an image's end: the summary, the report line, the image's
+// [n/N] line, and the caller's Ended. usage and final describe a failure (see
 // Failure).
-func (r *runner) end(im Image, i int, res *migrate.Result, outcome Outcome, reason string, usage, final bool) {
+func (r *runner) end(e Ended, usage, final bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished++
-	r.sum.Counts[outcome]++
-	if !outcome.Arrived() {
-		r.sum.Failures = append(r.sum.Failures, Failure{Image: im, Outcome: outcome, Reason: reason, Usage: usage, Final: final})
-		r.sum.NotDone = append(r.sum.NotDone, im)
+	r.sum.Counts[e.Outcome]++
+	if !e.Outcome.Arrived() {
+		r.sum.Failures = append(r.sum.Failures, Failure{Image: e.Image, Outcome: e.Outcome, Reason: e.Reason, Usage: usage, Final: final, Err: e.Err})
+		r.sum.NotDone = append(r.sum.NotDone, e.Image)
 	}
-	rec := Record{Source: wording.Reference(im.Source), Destination: wording.Reference(im.Destination), Outcome: outcome, Error: reason}
-	detail := ""
-	if res != nil && !outcome.Arrived() {
+	r.record(e)
+	if !r.o.OneImage {
+		r.finishLine(e)
+	}
+	if r.o.Ended != nil {
+		r.o.Ended(e)
+	}
+}
+
+// record adds what moved to the summary's bytes, and appends the image's
+// line to the report.
+func (r *runner) record(e Ended) {
+	res := e.Result
+	rec := Record{Source: wording.Reference(e.Image.Source), Destination: wording.Reference(e.Image.Destination), Outcome: e.Outcome, Error: e.Reason}
+	if res != nil && !e.Outcome.Arrived() {
 		// Stopped under way: what moved counts, and the next run skips it.
 		r.sum.Bytes.Copied += res.Bytes.Copied
 		r.sum.Bytes.Mounted += res.Bytes.Mounted
 		rec.BytesMoved = res.Bytes.Copied + res.Bytes.Mounted
 	}
-	if res != nil && outcome.Arrived() {
+	if res != nil && e.Outcome.Arrived() {
 		rec.SourceDigest, rec.DestinationDigest = res.SourceDigest, res.DestinationDigest
 		r.sum.Bytes.Copied += res.Bytes.Copied
 		r.sum.Bytes.Mounted += res.Bytes.Mounted
 		r.sum.Bytes.Skipped += res.Bytes.Skipped
-		detail = fmt.Sprintf(" (%s, %s)", wording.Count(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
 	}
 	if r.o.Report != nil && !r.o.Copy.DryRun && !r.o.Check {
 		if err := r.o.Report.Append(rec); err != nil {
 			r.o.Progress.Logf("warning: cannot write the report: %v", err)
 		}
 	}
-	word := string(outcome)
-	switch outcome {
-	case UpToDate:
+}
+
+// finishLine ends the image's own line of the display, "[3/40] nginx:1.27 …
+// copied (2 platforms, 3MB)": on a terminal it ends the image's step
+// (CANCELED when it did not start, ERROR when it failed).
+func (r *runner) finishLine(e Ended) {
+	word, detail := string(e.Outcome), ""
+	if res := e.Result; res != nil && e.Outcome.Arrived() {
+		detail = fmt.Sprintf(" (%s, %s)", wording.Count(len(res.Platforms), "platform"), units.HumanSize(float64(res.Bytes.Copied)))
+	}
+	switch e.Outcome {
+	case outcome.UpToDate:
 		word = "up to date"
-	case Done:
+	case outcome.Done:
 		word, detail = "done in an earlier run", ""
-	case Failed, NotDone:
-		word, detail = word+": "+reason, ""
-	case NotSigned:
-		word, detail = "not signed: "+reason, ""
-	case Missing, Different:
+	case outcome.Failed, outcome.NotDone:
+		word, detail = word+": "+e.Reason, ""
+	case outcome.NotSigned:
+		word, detail = "not signed: "+e.Reason, ""
+	case outcome.Missing, outcome.Different:
 		// --check: one problem a line in the summary; here the first.
-		first, rest, _ := strings.Cut(reason, "\n")
+		first, rest, _ := strings.Cut(e.Reason, "\n")
 		word, detail = word+": "+first, ""
 		if n := strings.Count(rest, "\n") + 1; rest != "" {
 			detail = fmt.Sprintf(" (and %d more)", n)
 		}
-	case SameContent:
+	case outcome.SameContent:
 		word, detail = "same content under another digest (every platform's rootfs.diff_ids match)", ""
 	}
-	if r.o.Copy.DryRun && outcome.Arrived() {
+	if r.o.Copy.DryRun && e.Outcome.Arrived() {
 		word = "planned"
 	}
-	// The image's own line of the display: on a terminal it ends the image's
-	// step (CANCELED when it did not start, ERROR when it failed).
 	var ended error
 	switch {
-	case outcome == NotDone:
+	case e.Outcome == outcome.NotDone:
 		ended = context.Canceled
-	case !outcome.Arrived():
-		ended = errors.New(reason)
+	case !e.Outcome.Arrived():
+		ended = errors.New(e.Reason)
 	}
-	r.o.Progress.Group(im.Label()).Finish(fmt.Sprintf("[%d/%d] %s … %s%s%s", r.finished, r.total, im.Label(), word, detail, r.o.Quota.note(im)), ended)
-	switch {
-	case r.o.Check:
-		// checkOne printed it.
-	case r.o.Print != nil:
-		if !outcome.Arrived() {
-			res = migrate.Failed(res, im.Source, im.Destination, reason)
-		}
-		if res != nil && im.DestinationName != "" {
-			res.Destination = im.DestinationName
-		}
-		if res != nil {
-			r.o.Print(im, res)
-		}
-	case outcome.Arrived() && res != nil && !r.o.Copy.DryRun:
-		r.printResult(im, res)
-	case r.o.Copy.DryRun && res != nil && r.o.Format == "json":
-		r.printResult(im, res)
-	}
-}
-
-func (r *runner) printResult(im Image, res *migrate.Result) {
-	dst := im.DestinationLabel()
-	res.Destination = dst
-	if r.o.Format == "json" {
-		b, err := json.Marshal(res)
-		if err == nil {
-			fmt.Fprintf(r.o.Out, "%s\n", b)
-		}
-		return
-	}
-	fmt.Fprintf(r.o.Out, "%s@%s\n", dst, res.DestinationDigest)
+	label := e.Image.Label()
+	r.o.Progress.Group(label).Finish(fmt.Sprintf("[%d/%d] %s … %s%s%s", r.finished, r.total, label, word, detail, r.o.Quota.note(e.Image)), ended)
 }
 
 // Write prints the table a run ends with.
@@ -601,23 +585,23 @@ func (s Summary) Write(w io.Writer, dryRun bool) {
 			fmt.Fprintf(&b, "  %-22s %d\n", label, n)
 		}
 	}
-	row("equal", s.Counts[Equal])
-	row("same content", s.Counts[SameContent])
-	row("missing", s.Counts[Missing])
-	row("different", s.Counts[Different])
-	if s.Check || s.Counts[Equal]+s.Counts[SameContent]+s.Counts[Missing]+s.Counts[Different] > 0 {
+	row("equal", s.Counts[outcome.Equal])
+	row("same content", s.Counts[outcome.SameContent])
+	row("missing", s.Counts[outcome.Missing])
+	row("different", s.Counts[outcome.Different])
+	if s.Check || s.Counts[outcome.Equal]+s.Counts[outcome.SameContent]+s.Counts[outcome.Missing]+s.Counts[outcome.Different] > 0 {
 		// --check: nothing moved.
 	} else if dryRun {
-		row("planned", s.Counts[Copied]+s.Counts[UpToDate])
+		row("planned", s.Counts[outcome.Copied]+s.Counts[outcome.UpToDate])
 		fmt.Fprintf(&b, "  %-22s %d blob(s), %s\n", "would move", s.UniqueBlobs, units.HumanSize(float64(s.UniqueBytes)))
 	} else {
-		row("copied", s.Counts[Copied])
-		row("up to date", s.Counts[UpToDate])
-		row("done in an earlier run", s.Counts[Done])
+		row("copied", s.Counts[outcome.Copied])
+		row("up to date", s.Counts[outcome.UpToDate])
+		row("done in an earlier run", s.Counts[outcome.Done])
 	}
-	row("not signed", s.Counts[NotSigned])
-	row("failed", s.Counts[Failed])
-	row("not done (run again)", s.Counts[NotDone])
+	row("not signed", s.Counts[outcome.NotSigned])
+	row("failed", s.Counts[outcome.Failed])
+	row("not done (run again)", s.Counts[outcome.NotDone])
 	if !dryRun {
 		fmt.Fprintf(&b, "  %-22s %s copied, %s mounted\n", "bytes moved", units.HumanSize(float64(s.Bytes.Copied)), units.HumanSize(float64(s.Bytes.Mounted)))
 	}

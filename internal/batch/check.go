@@ -2,8 +2,8 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"strings"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
@@ -12,73 +12,51 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
-	"github.com/docker-migrate/docker-migrate/internal/wording"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Outcomes of --check, which writes nothing: the mirror is equal to the
-// source, has the same content under another digest, lacks something, or
-// differs.
-const (
-	Equal       Outcome = "equal"
-	SameContent Outcome = "same-content"
-	Missing     Outcome = "missing"
-	Different   Outcome = "different"
-)
-
 // checkOne checks one image instead of copying it.
-func (r *runner) checkOne(ctx context.Context, i int, im Image) {
+func (r *runner) checkOne(ctx context.Context, im Image) {
 	src, dst, err := r.readStores(ctx, im)
 	var res *check.Result
 	if err == nil {
 		res, err = check.Image(ctx, check.Request{Src: src, Dst: dst, Source: im.Source, Destination: im.Destination, Platforms: im.Platforms})
 	}
+	// Bad input is the image's or the places'; a signature that cannot be
+	// read is not.
+	usage := errdefs.Is(err, errdefs.InvalidArgument)
+	if err == nil {
+		err = r.checkSignature(ctx, dst, im, res)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.end(Ended{Image: im, Outcome: outcome.NotDone, Reason: r.stopReason(ctx)}, false, false)
+	case err != nil:
+		r.end(Ended{Image: im, Outcome: outcome.Failed, Reason: errdefs.Message(err), Err: err}, usage, false)
+	default:
+		r.end(Ended{Image: im, Outcome: res.Status, Check: res, Reason: strings.Join(res.Problems, "\n")}, false, false)
+	}
+}
+
+// checkSignature, with keys to verify, says in res whether the destination
+// carries a signature by one of them.
+func (r *runner) checkSignature(ctx context.Context, dst store.Store, im Image, res *check.Result) error {
+	keys := r.keys(im)
+	if len(keys) == 0 || res.DestinationDigest == "" {
+		return nil
+	}
+	v, err := r.verifyDestination(ctx, dst, im, res, keys)
 	if err != nil {
-		if ctx.Err() != nil {
-			r.finish(im, i, nil, NotDone, r.stopReason(ctx))
-			return
-		}
-		r.fail(im, i, Failed, errdefs.Message(err), errdefs.Is(err, errdefs.InvalidArgument))
-		return
+		return err
 	}
-	if keys := r.keys(im); len(keys) > 0 && res.DestinationDigest != "" {
-		v, err := r.verifyDestination(ctx, dst, im, res, keys)
-		if err != nil {
-			if ctx.Err() != nil {
-				r.finish(im, i, nil, NotDone, r.stopReason(ctx))
-				return
-			}
-			r.fail(im, i, Failed, errdefs.Message(err), false)
-			return
-		}
-		res.Signature = v
-		if !v.Signed {
-			res.Problems = append(res.Problems, fmt.Sprintf("%s is %s", im.Destination.Name(), v))
-			if res.Status.OK() {
-				res.Status = check.NotSigned
-			}
+	res.Signature = v
+	if !v.Signed {
+		res.Problems = append(res.Problems, fmt.Sprintf("%s is %s", im.Destination.Name(), v))
+		if res.Status.Arrived() {
+			res.Status = outcome.NotSigned
 		}
 	}
-	outcome := Outcome(res.Status)
-	reason := strings.Join(res.Problems, "\n")
-	if r.o.PrintCheck != nil {
-		r.o.PrintCheck(im, res)
-	} else {
-		r.mu.Lock()
-		if r.o.Format == "json" {
-			if b, err := json.Marshal(res); err == nil {
-				fmt.Fprintf(r.o.Out, "%s\n", b)
-			}
-		} else {
-			ref := wording.Reference(im.Destination)
-			if res.DestinationDigest != "" {
-				ref += "@" + res.DestinationDigest
-			}
-			fmt.Fprintf(r.o.Out, "%s %s\n", outcome, ref)
-		}
-		r.mu.Unlock()
-	}
-	r.end(im, i, nil, outcome, reason, false, false)
+	return nil
 }
 
 // verifyDestination checks --check --verify-key: whether the destination

@@ -3,6 +3,7 @@ package batch
 import (
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -21,7 +22,7 @@ func TestPruneTargetsMerge(t *testing.T) {
 		{Destination: dst, Tags: []string{"1.0"}, Entry: imagelist.Entry{Tags: semver}},
 		{Destination: dst, Tags: []string{"2.0"}, Entry: imagelist.Entry{Tags: semver}},
 		{Destination: dst, Tags: nil, Archive: true},
-	}, []Image{{Destination: tag}})
+	}, []Image{{Image: copyopts.Image{Destination: tag}}})
 	if len(targets) != 1 {
 		t.Fatalf("%d targets, want 1", len(targets))
 	}

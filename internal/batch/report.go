@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"os"
 	"sync"
 
@@ -13,12 +14,12 @@ import (
 
 // Record is one line of a --report file: one image as it ended.
 type Record struct {
-	Source            string  `json:"source"`
-	SourceDigest      string  `json:"sourceDigest,omitempty"`
-	Destination       string  `json:"destination"`
-	DestinationDigest string  `json:"destinationDigest,omitempty"`
-	Outcome           Outcome `json:"outcome"`
-	Error             string  `json:"error,omitempty"`
+	Source            string          `json:"source"`
+	SourceDigest      string          `json:"sourceDigest,omitempty"`
+	Destination       string          `json:"destination"`
+	DestinationDigest string          `json:"destinationDigest,omitempty"`
+	Outcome           outcome.Outcome `json:"outcome"`
+	Error             string          `json:"error,omitempty"`
 	// BytesMoved is what an image that did not arrive had moved when it
 	// stopped (those blobs are at the destination; a re-run skips them).
 	BytesMoved int64 `json:"bytesMoved,omitempty"`
@@ -60,7 +61,7 @@ func OpenReport(path string) (*Report, error) {
 		key := [2]string{rec.Source, rec.Destination}
 		if rec.Outcome.Arrived() && rec.DestinationDigest != "" {
 			r.finished[key] = rec.DestinationDigest
-		} else if rec.Outcome == Failed {
+		} else if rec.Outcome == outcome.Failed {
 			delete(r.finished, key)
 		}
 	}

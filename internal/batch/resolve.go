@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/distribution/reference"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/imagelist"
 	"github.com/docker-migrate/docker-migrate/internal/location"
@@ -87,185 +88,238 @@ type destination struct {
 // opens archives, maps every source to its destination, and refuses two
 // sources that would write one destination tag.
 func Resolve(ctx context.Context, req Request) (res Resolved, err error) {
+	r := &resolver{req: req}
 	defer func() {
 		if err != nil {
-			res.Close()
+			r.res.Close()
 		}
 	}()
 	// One archive SRC and a DST with a tag: the archive's one image goes
 	// there, as a registry image would; told once the archive is open.
-	oneArchive := !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
-	if !req.Exact && !oneArchive && isTagged(req.Destination) {
+	r.oneArchive = !req.Exact && oneArchiveSource(req.Entries) && isTagged(req.Destination)
+	if !req.Exact && !r.oneArchive && isTagged(req.Destination) {
 		if names := sourceNames(req.Entries); len(names) > 1 {
-			return res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
+			return r.res, severalImages(req.Destination, fmt.Sprintf("%d images go there", len(names)), names)
 		}
 	}
-	dst, err := parseDestination(req.Destination, req.Exact || oneArchive)
-	if err != nil {
-		return res, err
+	if err := r.openDestination(ctx); err != nil {
+		return r.res, err
 	}
-	dst.loadKey = req.LoadKey
-	if dst.loc.IsArchive() {
-		switch _, statErr := os.Stat(dst.loc.Path); {
-		case req.ReadOnly && os.IsNotExist(statErr):
-			dst.archive = absentArchive{dst.loc}
-		default:
-			if dst.archive, err = req.OpenArchive(ctx, dst.loc, !req.ReadOnly); err != nil {
-				return res, err
-			}
-		}
-		res.Target = dst.archive
-		res.Opened = append(res.Opened, dst.archive)
-	}
-	if dst.loc.IsEngine() {
-		if dst.archive, err = req.OpenEngine(ctx, dst.loc, true, req.ReadOnly); err != nil {
-			return res, err
-		}
-		res.Target = dst.archive
-		res.Opened = append(res.Opened, dst.archive)
-	}
-
-	var archiveLocs []location.Location
-	var archiveEntries []imagelist.Entry
-	type repoEntry struct {
-		entry imagelist.Entry
-		repo  name.Repository
-		tags  []string
-	}
-	var repos []*repoEntry
 	entries, err := expandRegistries(ctx, req, req.Entries)
 	if err != nil {
-		return res, err
+		return r.res, err
 	}
 	for _, e := range entries {
-		loc, err := location.Parse(e.Source)
-		if err != nil {
-			return res, usage(e, "%v", err)
-		}
-		switch {
-		case loc.IsArchive():
-			archiveLocs = append(archiveLocs, loc)
-			archiveEntries = append(archiveEntries, e)
-		case loc.IsEngine():
-			a, err := req.OpenEngine(ctx, loc, false, true)
-			if err != nil {
-				return res, err
-			}
-			res.Opened = append(res.Opened, a)
-			names, err := a.Images(ctx)
-			if err != nil {
-				return res, err
-			}
-			for _, n := range names {
-				im, err := dst.image(e, n, a.Repository(n.Context()), req.Platforms)
-				if err != nil {
-					return res, err
-				}
-				im.Origin = a.String()
-				res.Images = append(res.Images, im)
-			}
-		case e.Repository:
-			repo, err := name.NewRepository(normalizeName(e.Source))
-			if err != nil {
-				return res, usage(e, "%q is not a repository name: %v", e.Source, err)
-			}
-			repos = append(repos, &repoEntry{entry: e, repo: repo})
-		default:
-			src, err := parseSource(e.Source)
-			if err != nil {
-				return res, usage(e, "%v", err)
-			}
-			im, err := dst.image(e, src, nil, req.Platforms)
-			if err != nil {
-				return res, err
-			}
-			res.Images = append(res.Images, im)
+		if err := r.add(ctx, e); err != nil {
+			return r.res, err
 		}
 	}
+	if err := r.listTags(ctx); err != nil {
+		return r.res, err
+	}
+	if err := r.addRepositories(); err != nil {
+		return r.res, err
+	}
+	if err := r.addArchives(ctx); err != nil {
+		return r.res, err
+	}
+	r.res.Images, err = dedupe(r.res.Images)
+	if err == nil && r.dst.archive != nil {
+		defaultPlatforms(ctx, r.res.Images, req.Registry)
+	}
+	return r.res, err
+}
 
-	// Tag listings are small requests: a few at once.
+// resolver is one Resolve under way.
+type resolver struct {
+	req Request
+	dst destination
+	res Resolved
+	// oneArchive is one archive SRC whose one image goes to a DST with a tag.
+	oneArchive bool
+	// archiveLocs are the archive SRCs, opened together once every entry is
+	// known (several may be one multi-arch set); archiveEntries name them.
+	archiveLocs    []location.Location
+	archiveEntries []imagelist.Entry
+	// repos are the repository entries, whose tags are listed together.
+	repos []*repoEntry
+}
+
+// repoEntry is a repository entry and the tags its selection keeps.
+type repoEntry struct {
+	entry imagelist.Entry
+	repo  name.Repository
+	tags  []string
+}
+
+// openDestination reads DST and opens it when it is an archive or an engine:
+// a run that only reads sees an archive not written yet as empty.
+func (r *resolver) openDestination(ctx context.Context) error {
+	req := r.req
+	dst, err := parseDestination(req.Destination, req.Exact || r.oneArchive)
+	if err != nil {
+		return err
+	}
+	dst.loadKey = req.LoadKey
+	switch {
+	case dst.loc.IsArchive():
+		if _, statErr := os.Stat(dst.loc.Path); req.ReadOnly && os.IsNotExist(statErr) {
+			dst.archive = absentArchive{dst.loc}
+		} else if dst.archive, err = req.OpenArchive(ctx, dst.loc, !req.ReadOnly); err != nil {
+			return err
+		}
+	case dst.loc.IsEngine():
+		if dst.archive, err = req.OpenEngine(ctx, dst.loc, true, req.ReadOnly); err != nil {
+			return err
+		}
+	}
+	if dst.archive != nil {
+		r.res.Target = dst.archive
+		r.res.Opened = append(r.res.Opened, dst.archive)
+	}
+	r.dst = dst
+	return nil
+}
+
+// add takes one entry: an image, a repository whose tags are to be listed,
+// an archive to open with the others, or an engine whose images it reads.
+func (r *resolver) add(ctx context.Context, e imagelist.Entry) error {
+	loc, err := location.Parse(e.Source)
+	if err != nil {
+		return usage(e, "%v", err)
+	}
+	switch {
+	case loc.IsArchive():
+		r.archiveLocs = append(r.archiveLocs, loc)
+		r.archiveEntries = append(r.archiveEntries, e)
+	case loc.IsEngine():
+		a, err := r.req.OpenEngine(ctx, loc, false, true)
+		if err != nil {
+			return err
+		}
+		r.res.Opened = append(r.res.Opened, a)
+		names, err := a.Images(ctx)
+		if err != nil {
+			return err
+		}
+		return r.addArchiveImages(e, a, names)
+	case e.Repository:
+		repo, err := name.NewRepository(normalizeName(e.Source))
+		if err != nil {
+			return usage(e, "%q is not a repository name: %v", e.Source, err)
+		}
+		r.repos = append(r.repos, &repoEntry{entry: e, repo: repo})
+	default:
+		src, err := parseSource(e.Source)
+		if err != nil {
+			return usage(e, "%v", err)
+		}
+		im, err := r.dst.image(e, src, nil, r.req.Platforms)
+		if err != nil {
+			return err
+		}
+		r.res.Images = append(r.res.Images, im)
+	}
+	return nil
+}
+
+// addArchiveImages adds the images names of a, an archive or an engine SRC.
+func (r *resolver) addArchiveImages(e imagelist.Entry, a store.Archive, names []name.Reference) error {
+	for _, n := range names {
+		im, err := r.dst.image(e, n, a.Repository(n.Context()), r.req.Platforms)
+		if err != nil {
+			return err
+		}
+		im.Origin = a.String()
+		r.res.Images = append(r.res.Images, im)
+	}
+	return nil
+}
+
+// listTags lists and selects the tags of every repository entry. Tag
+// listings are small requests: a few at once.
+func (r *resolver) listTags(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	for _, r := range repos {
+	for _, re := range r.repos {
 		g.Go(func() error {
-			repo, err := req.Registry.Repository(gctx, r.repo, registry.Pull)
+			repo, err := r.req.Registry.Repository(gctx, re.repo, registry.Pull)
 			if err != nil {
 				return err
 			}
 			all, err := repo.ListTags(gctx)
 			if err != nil {
-				return fmt.Errorf("list the tags of %s (%s): %w", r.repo.Name(), origin(r.entry), err)
+				return fmt.Errorf("list the tags of %s (%s): %w", re.repo.Name(), origin(re.entry), err)
 			}
-			r.tags, err = selectTags(gctx, repo, r.entry, all)
+			re.tags, err = selectTags(gctx, repo, re.entry, all)
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return res, err
-	}
-	for _, r := range repos {
-		if len(r.tags) == 0 && req.Warnf != nil {
-			req.Warnf("warning: %s (%s): tag selection %s matched none of its tags", r.repo.Name(), origin(r.entry), r.entry.Tags)
-		}
-		for _, tag := range r.tags {
-			im, err := dst.image(r.entry, r.repo.Tag(tag), nil, req.Platforms)
-			if err != nil {
-				return res, err
-			}
-			res.Images = append(res.Images, im)
-		}
-		if sel, err := dst.image(r.entry, r.repo.Tag("latest"), nil, req.Platforms); err == nil {
-			res.Selections = append(res.Selections, Selection{Entry: r.entry, Source: r.repo, Destination: sel.Destination.Context(), Tags: r.tags, Archive: dst.archive != nil})
-		}
-	}
+	return g.Wait()
+}
 
-	if len(archiveLocs) > 0 {
-		var sources []store.Archive
-		if len(archiveLocs) > 1 && req.OpenArchives != nil {
-			a, err := req.OpenArchives(ctx, archiveLocs)
-			if err != nil {
-				return res, err
-			}
-			res.Opened = append(res.Opened, a)
-			sources = []store.Archive{a}
-			archiveEntries = archiveEntries[:1]
-		} else {
-			for _, loc := range archiveLocs {
-				a, err := req.OpenArchive(ctx, loc, false)
-				if err != nil {
-					return res, err
-				}
-				res.Opened = append(res.Opened, a)
-				sources = append(sources, a)
-			}
+// addRepositories adds the selected tags of each repository entry, and the
+// selection itself, for --prune.
+func (r *resolver) addRepositories() error {
+	for _, re := range r.repos {
+		if len(re.tags) == 0 && r.req.Warnf != nil {
+			r.req.Warnf("warning: %s (%s): tag selection %s matched none of its tags", re.repo.Name(), origin(re.entry), re.entry.Tags)
 		}
-		for i, a := range sources {
-			names, err := a.Images(ctx)
+		for _, tag := range re.tags {
+			im, err := r.dst.image(re.entry, re.repo.Tag(tag), nil, r.req.Platforms)
 			if err != nil {
-				return res, err
+				return err
 			}
-			if len(names) == 0 {
-				return res, errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
-			}
-			if oneArchive && len(names) != 1 {
-				return res, severalImages(req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
-			}
-			e := archiveEntries[min(i, len(archiveEntries)-1)]
-			for _, n := range names {
-				im, err := dst.image(e, n, a.Repository(n.Context()), req.Platforms)
-				if err != nil {
-					return res, err
-				}
-				im.Origin = a.String()
-				res.Images = append(res.Images, im)
-			}
+			r.res.Images = append(r.res.Images, im)
+		}
+		if sel, err := r.dst.image(re.entry, re.repo.Tag("latest"), nil, r.req.Platforms); err == nil {
+			r.res.Selections = append(r.res.Selections, Selection{Entry: re.entry, Source: re.repo, Destination: sel.Destination.Context(), Tags: re.tags, Archive: r.dst.archive != nil})
 		}
 	}
-	res.Images, err = dedupe(res.Images)
-	if err == nil && dst.archive != nil {
-		defaultPlatforms(ctx, res.Images, req.Registry)
+	return nil
+}
+
+// addArchives opens the archive SRCs, several as one where the request can
+// (k3s's per-architecture airgap archives), and adds their images.
+func (r *resolver) addArchives(ctx context.Context) error {
+	if len(r.archiveLocs) == 0 {
+		return nil
 	}
-	return res, err
+	var sources []store.Archive
+	entries := r.archiveEntries
+	if len(r.archiveLocs) > 1 && r.req.OpenArchives != nil {
+		a, err := r.req.OpenArchives(ctx, r.archiveLocs)
+		if err != nil {
+			return err
+		}
+		r.res.Opened = append(r.res.Opened, a)
+		sources, entries = []store.Archive{a}, entries[:1]
+	} else {
+		for _, loc := range r.archiveLocs {
+			a, err := r.req.OpenArchive(ctx, loc, false)
+			if err != nil {
+				return err
+			}
+			r.res.Opened = append(r.res.Opened, a)
+			sources = append(sources, a)
+		}
+	}
+	for i, a := range sources {
+		names, err := a.Images(ctx)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return errdefs.New(errdefs.InvalidArgument, "%s holds no image: there is nothing to copy", a)
+		}
+		if r.oneArchive && len(names) != 1 {
+			return severalImages(r.req.Destination, fmt.Sprintf("%s holds %d images", a, len(names)), names)
+		}
+		if err := r.addArchiveImages(entries[min(i, len(entries)-1)], a, names); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckSinglePlatform refuses, before anything is written, an image bound
@@ -490,7 +544,7 @@ func (d destination) image(e imagelist.Entry, src name.Reference, srcStore store
 	if err != nil {
 		return Image{}, usage(e, "destination %q for %s is not valid: %v", ref, src.Name(), err)
 	}
-	im := Image{Source: src, Destination: dstRef, SourceStore: srcStore, Platforms: plats, Origin: origin(e), ListLine: e.Source}
+	im := Image{Image: copyopts.Image{Source: src, Destination: dstRef, SourceStore: srcStore, Platforms: plats}, Origin: origin(e), ListLine: e.Source}
 	switch {
 	case e.Repository:
 		im.ListLine = src.Name()

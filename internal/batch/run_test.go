@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"io"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -34,11 +36,16 @@ func memImage(src, dst store.Store, tag string) Image {
 	if err != nil {
 		panic(err)
 	}
-	return Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}
+	return Image{Image: copyopts.Image{Source: srcRef, Destination: dstRef, SourceStore: src, DestinationStore: dst}}
 }
 
+// runOptions writes DST@DIGEST on out for each image that arrived.
 func runOptions(out io.Writer, jobs int) Options {
-	return Options{Copy: migrate.Options{Jobs: jobs}, Jobs: jobs, Out: out, Progress: progress.Discard()}
+	return Options{Copy: migrate.Options{Shared: copyopts.Shared{Jobs: jobs}}, Jobs: jobs, Progress: progress.Discard(), Ended: func(e Ended) {
+		if e.Outcome.Arrived() && e.Result != nil {
+			fmt.Fprintf(out, "%s@%s\n", e.Image.DestinationLabel(), e.Result.DestinationDigest)
+		}
+	}}
 }
 
 // Every image arrives, is printed as DST@DIGEST, and a layer two images
@@ -73,7 +80,7 @@ func TestRunSharesALayer(t *testing.T) {
 
 	var out bytes.Buffer
 	sum := Run(context.Background(), []Image{memImage(src, dst, "v1"), memImage(src, dst, "v2")}, runOptions(&out, 2))
-	if sum.Counts[Copied] != 2 || len(sum.Failures) != 0 {
+	if sum.Counts[outcome.Copied] != 2 || len(sum.Failures) != 0 {
 		t.Fatalf("summary %+v; want both copied", sum)
 	}
 	want := fmt.Sprintf("dst.test/app:v1@%s\ndst.test/app:v2@%s\n", a.Digest, b.Digest)
@@ -175,7 +182,7 @@ func TestRunSharesSlots(t *testing.T) {
 		images = append(images, memImage(src, dst, "v1"))
 	}
 	sum := Run(context.Background(), images, runOptions(io.Discard, 2))
-	if sum.Counts[Copied] != 4 {
+	if sum.Counts[outcome.Copied] != 4 {
 		t.Fatalf("summary %+v; want 4 copied", sum)
 	}
 	if m := most.Load(); m > 2 || m < 1 {
@@ -220,7 +227,7 @@ func TestRunFailingStore(t *testing.T) {
 				}
 			}
 			sum := Run(context.Background(), images, runOptions(io.Discard, 2))
-			if sum.Counts[Copied] != 1 || sum.Counts[Failed] != 1 || len(sum.Failures) != 1 {
+			if sum.Counts[outcome.Copied] != 1 || sum.Counts[outcome.Failed] != 1 || len(sum.Failures) != 1 {
 				t.Fatalf("summary %+v; want one copied, one failed", sum)
 			}
 			if f := sum.Failures[0]; f.Image.SourceStore != images[1].SourceStore || !strings.Contains(f.Reason, "(injected)") {
@@ -260,7 +267,7 @@ func TestRunCancelled(t *testing.T) {
 		images, dsts = append(images, memImage(src, dst, "v1")), append(dsts, dst)
 	}
 	sum := Run(ctx, images, runOptions(io.Discard, 1))
-	if !sum.Interrupted || sum.Counts[NotDone] != 3 || len(sum.NotDone) != 3 {
+	if !sum.Interrupted || sum.Counts[outcome.NotDone] != 3 || len(sum.NotDone) != 3 {
 		t.Fatalf("summary %+v; want interrupted with 3 not done", sum)
 	}
 	if !strings.Contains(sum.Failures[0].Reason, "interrupted while copying") {
@@ -294,12 +301,37 @@ func TestRunFailFast(t *testing.T) {
 	o := runOptions(io.Discard, 1)
 	o.FailFast = true
 	sum := Run(context.Background(), images, o)
-	if sum.Interrupted || sum.Counts[Failed] != 1 || sum.Counts[NotDone] != 2 {
+	if sum.Interrupted || sum.Counts[outcome.Failed] != 1 || sum.Counts[outcome.NotDone] != 2 {
 		t.Fatalf("summary %+v; want 1 failed, 2 not done, not interrupted", sum)
 	}
 	for _, f := range sum.Failures[1:] {
 		if !strings.Contains(f.Reason, "--fail-fast") {
 			t.Errorf("a stopped image says %q; want --fail-fast named", f.Reason)
 		}
+	}
+}
+
+// A run of one image named in full ends that image once, with the copy's
+// own error kept beside its sentence, so that the command can say it as a
+// single copy does (its exit code, -D's detail).
+func TestRunOneImageKeepsTheError(t *testing.T) {
+	src, dst := memstore.New("src.test/app"), memstore.New("dst.test/app")
+	src.Index("v1", src.Image("linux/amd64", large))
+	dst.Hook = func(_ context.Context, op memstore.Op, _ string) error {
+		if op == memstore.PutManifest {
+			return errdefs.New(errdefs.InvalidArgument, "refused (injected)")
+		}
+		return nil
+	}
+	var ends []Ended
+	o := runOptions(io.Discard, 1)
+	o.OneImage = true
+	o.Ended = func(e Ended) { ends = append(ends, e) }
+	sum := Run(context.Background(), []Image{memImage(src, dst, "v1")}, o)
+	if len(ends) != 1 || ends[0].Outcome != outcome.Failed || !errdefs.Is(ends[0].Err, errdefs.InvalidArgument) || ends[0].Result == nil {
+		t.Fatalf("ends %+v; want one failure with the copy's error and its attempts", ends)
+	}
+	if len(sum.Failures) != 1 || sum.Failures[0].Err != ends[0].Err || !sum.AllUsage() {
+		t.Errorf("summary %+v; want the failure, bad input, with its error", sum)
 	}
 }

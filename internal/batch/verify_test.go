@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"strings"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -17,12 +19,12 @@ func TestSummaryCountsNotSigned(t *testing.T) {
 	}{
 		{
 			name: "copy",
-			sum:  Summary{Images: 3, Counts: map[Outcome]int{Copied: 2, NotSigned: 1}, Failures: []Failure{{Image: Image{Source: src, Origin: "argument 1"}, Outcome: NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
+			sum:  Summary{Images: 3, Counts: map[outcome.Outcome]int{outcome.Copied: 2, outcome.NotSigned: 1}, Failures: []Failure{{Image: Image{Image: copyopts.Image{Source: src}, Origin: "argument 1"}, Outcome: outcome.NotSigned, Reason: "app:1 was not copied: it is not signed"}}},
 			want: []string{"copied                 2", "not signed             1", "not-signed localhost:5000/app:1 (argument 1): app:1 was not copied"},
 		},
 		{
 			name:  "check, all unsigned",
-			sum:   Summary{Images: 1, Check: true, Counts: map[Outcome]int{NotSigned: 1}},
+			sum:   Summary{Images: 1, Check: true, Counts: map[outcome.Outcome]int{outcome.NotSigned: 1}},
 			want:  []string{"not signed             1"},
 			avoid: []string{"would move", "bytes moved"},
 		},

@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/outcome"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -25,30 +26,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Status is the verdict on one image.
-type Status string
-
-const (
-	Equal Status = "equal" // the same digest, every child and blob present
-	// SameContent is a different digest with every platform's layers the same.
-	SameContent Status = "same-content"
-	Missing     Status = "missing"   // the tag, a platform, a manifest or a blob is not there
-	Different   Status = "different" // a platform's layers differ
-	// NotSigned is a destination that holds the image but no signature by
-	// the --verify-key keys over its digest.
-	NotSigned Status = "not-signed"
-)
-
-// OK reports a verdict after which the mirror can be used.
-func (s Status) OK() bool { return s == Equal || s == SameContent }
-
 // Result is what --check found for one image; --format json prints it.
 type Result struct {
-	Source            string `json:"source"`
-	Destination       string `json:"destination"`
-	SourceDigest      string `json:"sourceDigest"`
-	DestinationDigest string `json:"destinationDigest,omitempty"`
-	Status            Status `json:"status"`
+	Source            string          `json:"source"`
+	Destination       string          `json:"destination"`
+	SourceDigest      string          `json:"sourceDigest"`
+	DestinationDigest string          `json:"destinationDigest,omitempty"`
+	Status            outcome.Outcome `json:"status"`
 	// Problems says what is missing or different, one sentence each.
 	Problems []string `json:"problems"`
 	// Signature is what --verify-key found at the destination.
@@ -75,7 +59,7 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 	res.SourceDigest = srcDesc.Digest.String()
 	dstDesc, err := store.Describe(ctx, req.Dst, req.Destination.Identifier())
 	if errdefs.Is(err, errdefs.NotFound) {
-		res.Status = Missing
+		res.Status = outcome.Missing
 		res.Problems = append(res.Problems, fmt.Sprintf("%s does not exist", req.Destination.Name()))
 		return res, nil
 	} else if err != nil {
@@ -85,9 +69,9 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 
 	if dstDesc.Digest == srcDesc.Digest && len(req.Platforms) == 0 {
 		res.Problems = missingFrom(ctx, req.Dst, dstDesc.Digest, req.Destination)
-		res.Status = Equal
+		res.Status = outcome.Equal
 		if len(res.Problems) > 0 {
-			res.Status = Missing
+			res.Status = outcome.Missing
 		}
 		return res, nil
 	}
@@ -106,17 +90,17 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 			return !slices.ContainsFunc(req.Platforms, func(p v1.Platform) bool { return platforms.Match(p, pi.platform) })
 		})
 	}
-	res.Status = SameContent
+	res.Status = outcome.SameContent
 	for _, w := range want {
 		i := slices.IndexFunc(have, func(h platformImage) bool { return platforms.Match(w.platform, h.platform) })
 		if i < 0 {
-			res.Status = Missing
+			res.Status = outcome.Missing
 			res.Problems = append(res.Problems, fmt.Sprintf("platform %s is not in %s", platforms.Format(w.platform), req.Destination.Name()))
 			continue
 		}
 		h := have[i]
 		if gaps := missingFrom(ctx, req.Dst, h.digest, req.Destination); len(gaps) > 0 {
-			res.Status = Missing
+			res.Status = outcome.Missing
 			res.Problems = append(res.Problems, gaps...)
 			continue
 		}
@@ -129,15 +113,15 @@ func Image(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		if !slices.Equal(a, b) {
-			if res.Status != Missing {
-				res.Status = Different
+			if res.Status != outcome.Missing {
+				res.Status = outcome.Different
 			}
 			res.Problems = append(res.Problems, fmt.Sprintf("platform %s holds other layers than the source's (rootfs.diff_ids differ: %s at the destination, %s at the source)",
 				platforms.Format(w.platform), h.digest, w.digest))
 		}
 	}
-	if res.Status == SameContent && dstDesc.Digest == srcDesc.Digest {
-		res.Status = Equal
+	if res.Status == outcome.SameContent && dstDesc.Digest == srcDesc.Digest {
+		res.Status = outcome.Equal
 	}
 	return res, nil
 }

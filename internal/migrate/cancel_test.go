@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
-	"github.com/docker-migrate/docker-migrate/internal/strategy"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -33,14 +33,15 @@ func TestRunCancelled(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			o := migrate.Options{
-				Source: name.MustParseReference("src.test/app:v1"), Destination: name.MustParseReference("dst.test/app:v1"),
-				Jobs: 1, Progress: progress.Discard(), SourceStore: src, DestinationStore: dst,
+				Image: copyopts.Image{Source: name.MustParseReference("src.test/app:v1"), Destination: name.MustParseReference("dst.test/app:v1"),
+					SourceStore: src, DestinationStore: dst},
+				Shared: copyopts.Shared{Jobs: 1, Progress: progress.Discard()},
 			}
 			var reads atomic.Int32
 			switch stage {
 			case "waiting for a slot":
 				// A batch's other copy holds the one large slot.
-				o.Slots = strategy.NewSlots(1)
+				o.Slots = copyopts.NewSlots(1)
 				if _, err := o.Slots.Acquire(ctx, large); err != nil {
 					t.Fatal(err)
 				}
@@ -88,8 +89,9 @@ func TestRunStoresNoStrategyHint(t *testing.T) {
 		return nil
 	}
 	_, _, err := migrate.Run(context.Background(), migrate.Options{
-		Source: name.MustParseReference("src.test/app:v1"), Destination: name.MustParseReference("dst.test/app:v1"),
-		Jobs: 1, Progress: progress.Discard(), SourceStore: src, DestinationStore: dst,
+		Image: copyopts.Image{Source: name.MustParseReference("src.test/app:v1"), Destination: name.MustParseReference("dst.test/app:v1"),
+			SourceStore: src, DestinationStore: dst},
+		Shared: copyopts.Shared{Jobs: 1, Progress: progress.Discard()},
 	})
 	if err == nil || strings.Contains(errdefs.Message(err), "--strategy") {
 		t.Errorf("Run = %v; want a failure that does not mention --strategy", err)

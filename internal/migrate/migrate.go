@@ -5,26 +5,21 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/fallback"
-	"github.com/docker-migrate/docker-migrate/internal/ledger"
-	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
-	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/strategy"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
-	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Strategy names, as --strategy takes them.
@@ -35,30 +30,19 @@ const (
 	StrategyBuildx   = "buildx"
 )
 
-// Options is one migration, already validated by the command.
+// Options is one migration, already validated by the command: the image,
+// what it shares with the other copies of its run, and how to copy it.
 type Options struct {
-	Source      name.Reference
-	Destination name.Reference
-	Platforms   []v1.Platform
-	Jobs        int
-	DryRun      bool
-	Strategy    string
+	copyopts.Image
+	copyopts.Shared
+	DryRun   bool
+	Strategy string
 	// MediaTypes, when set, converts manifests to that family (--media-types).
 	MediaTypes plan.Format
 	// Strategies are the engine- and builder-backed strategies the command could
 	// build (manifest, buildx); index is always there.
 	Strategies []strategy.Strategy
 	Registry   *registry.Client
-	Progress   *progress.Writer
-	Debugf     func(format string, args ...any)
-	// SourceStore and DestinationStore, when set, are the places to copy
-	// between instead of the registry repositories the references name (an
-	// archive's view of one repository). Only the index strategy reads and
-	// writes stores that are not registries.
-	SourceStore, DestinationStore store.Store
-	// SinglePlatform writes one platform's own manifest, not an index of one
-	// (for a docker-save archive).
-	SinglePlatform bool
 	// NoClobber refuses to replace a destination tag that points at another
 	// digest (-n); otherwise the run says what it replaces.
 	NoClobber bool
@@ -67,17 +51,6 @@ type Options struct {
 	// sha256-HEX.sig/.att/.sbom tags; ReferrerTypes narrows them by artifactType.
 	Referrers     bool
 	ReferrerTypes []string
-	// Manifests are the manifests read before, by digest (plan.Request).
-	Manifests *manifestcache.Cache
-	// Blobs records across runs where blobs were seen at each registry, to
-	// mount them from there (plan.Request.Seen).
-	Blobs *manifestcache.BlobRecord
-	// Uploads keeps the upload sessions of large blobs that were cut off
-	// (strategy.Input).
-	Uploads *uploadsession.Store
-	// Slots and Ledger are shared by the copies of a batch (see index.Options).
-	Slots  *strategy.Slots
-	Ledger *ledger.Ledger
 	// VerifyKeys, when set (--verify-key), are the keys one of which must have
 	// signed the source's digest; an image without such a signature is not
 	// copied (a NotSignedError).
@@ -130,7 +103,8 @@ type Result struct {
 	Resumed []strategy.Resumed `json:"resumed,omitempty"`
 	// Signature is what --verify-key found at the source.
 	Signature *verify.Verdict `json:"signature,omitempty"`
-	// Plan is what the index strategy planned, for a batch's dry-run totals.
+	// Plan is the plan made for the image (before any conversion), for a
+	// batch's dry-run totals and for how far an interrupted copy got.
 	Plan *plan.Plan `json:"-"`
 }
 
@@ -154,11 +128,11 @@ func chain(o Options) ([]strategy.Strategy, error) {
 	case "", StrategyAuto:
 		if o.MediaTypes != "" {
 			// The user asked for a conversion: that is the index step.
-			return append([]strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+			return append([]strategy.Strategy{indexstrategy.Strategy{Format: o.MediaTypes}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
 		}
-		return append([]strategy.Strategy{index.Strategy{}, index.Strategy{Format: plan.FormatDocker}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
+		return append([]strategy.Strategy{indexstrategy.Strategy{}, indexstrategy.Strategy{Format: plan.FormatDocker}}, present(byName, StrategyManifest, StrategyBuildx)...), nil
 	case StrategyIndex:
-		return []strategy.Strategy{index.Strategy{Format: o.MediaTypes}}, nil
+		return []strategy.Strategy{indexstrategy.Strategy{Format: o.MediaTypes}}, nil
 	case StrategyManifest, StrategyBuildx:
 		if o.MediaTypes != "" {
 			return nil, errdefs.New(errdefs.InvalidArgument, "--media-types works with the index strategy; the %s strategy writes what its engine or builder writes", o.Strategy)
@@ -182,7 +156,7 @@ func present(byName map[string]strategy.Strategy, names ...string) []strategy.St
 }
 
 // Describer prints a dry run's plan.
-type Describer func(w io.Writer) error
+type Describer = strategy.Describer
 
 // Run plans and, unless DryRun, executes the migration. With --strategy auto
 // it falls back along the chain when a failure is one another strategy can get
@@ -190,13 +164,13 @@ type Describer func(w io.Writer) error
 // that failed after planning returns its Result too (the attempts), with the
 // error.
 func Run(ctx context.Context, o Options) (*Result, Describer, error) {
-	start := time.Now()
+	m := &migration{start: time.Now()}
 	if o.Debugf == nil {
 		o.Debugf = func(string, ...any) {}
 	}
 	// Asked for by the user, not set below for an archive: a hint to run
 	// "without --strategy" is for a run that gave one.
-	explicit := o.Strategy != "" && o.Strategy != StrategyAuto
+	m.explicit = o.Strategy != "" && o.Strategy != StrategyAuto
 	if o.SourceStore != nil || o.DestinationStore != nil {
 		if err := onlyIndex(&o); err != nil {
 			return nil, nil, err
@@ -206,120 +180,112 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if explicit && steps[0].Name() != StrategyIndex && !strings.HasPrefix(steps[0].Name(), "index-") {
+	if m.explicit {
 		if err := steps[0].Available(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
+	m.o, m.steps = o, steps
+	if err := m.plan(ctx); err != nil {
+		return nil, nil, err
+	}
+	if len(o.VerifyKeys) > 0 {
+		if err := o.verifySource(ctx, m.in.Src, m.in.Plan, m.res); err != nil {
+			m.res.DurationSeconds = time.Since(m.start).Seconds()
+			return m.res, nil, err
+		}
+	}
+	if o.DryRun {
+		return m.dryRun(ctx)
+	}
+	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(m.in.Plan.Manifests)+1, len(m.in.Plan.Blobs), time.Since(m.start))
+	return m.execute(ctx)
+}
 
+// migration is one run under way: the strategies to try, what they are
+// given, and the result so far.
+type migration struct {
+	o        Options
+	start    time.Time
+	explicit bool
+	steps    []strategy.Strategy
+	in       strategy.Input
+	res      *Result
+	// forwarded are the blobs the source put into DST before the plan.
+	forwarded store.Forwarded
+}
+
+// plan opens both ends, plans the copy, and looks at what the destination
+// tag points at now.
+func (m *migration) plan(ctx context.Context) error {
+	o := m.o
 	src, dst, err := o.stores(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	// An engine SRC puts its layers into DST as its save streams
 	// (store.Forwarder); the plan finds them there. Not before a signature check.
-	var forwarded store.Forwarded
 	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
-		if forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
-			return nil, nil, err
+		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
+			return err
 		}
 	}
-
-	manifests := o.Manifests
+	shared := o.Shared
 	if o.DryRun {
-		manifests = manifests.ReadOnly()
+		shared.Manifests, shared.Blobs = shared.Manifests.ReadOnly(), shared.Blobs.ReadOnly()
 	}
-	seen := o.Blobs
-	if o.DryRun {
-		seen = seen.ReadOnly()
-	}
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: o.Source, Destination: o.Destination, Platforms: o.Platforms, Jobs: o.Jobs, SinglePlatform: o.SinglePlatform, Manifests: manifests, Seen: seen})
+	p, err := plan.Build(ctx, src, dst, o.Image, shared)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	previous, err := o.checkClobber(ctx, dst, p)
 	if err != nil {
+		return err
+	}
+	m.in = strategy.Input{Plan: p, Src: src, Dst: dst, Shared: o.Shared}
+	m.res = newResult(o, p)
+	m.res.PreviousDigest = previous
+	if s, ok := src.(interface{ ServedBy(ref string) string }); ok {
+		m.res.Mirror = s.ServedBy(o.Source.Identifier())
+	}
+	return nil
+}
+
+// dryRun asks the first strategy what it would do, and writes nothing.
+func (m *migration) dryRun(ctx context.Context) (*Result, Describer, error) {
+	o, res, s := m.o, m.res, m.steps[0]
+	res.Strategy = s.Name()
+	out, describe, err := s.DryRun(ctx, m.in)
+	if err != nil {
 		return nil, nil, err
 	}
-	in := strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
-	res := newResult(o, p)
-	res.PreviousDigest = previous
-	if m, ok := src.(interface{ ServedBy(ref string) string }); ok {
-		res.Mirror = m.ServedBy(o.Source.Identifier())
-	}
-	if len(o.VerifyKeys) > 0 {
-		if err := o.verifySource(ctx, src, p, res); err != nil {
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, nil, err
+	res.planned(out)
+	if o.Referrers && out.Plan != nil {
+		counts, err := o.copyReferrers(ctx, m.in.Src, m.in.Dst, s.Name(), out)
+		if err != nil {
+			return nil, nil, err
 		}
+		res.Referrers = &counts
 	}
-	if o.DryRun {
-		s := steps[0]
-		res.Strategy = s.Name()
-		if is, ok := s.(index.Strategy); ok {
-			// The index strategy knows its digest up front, conversion included.
-			q, err := is.Prepare(ctx, in)
-			if err != nil {
-				return nil, nil, err
-			}
-			converted := newResult(o, q)
-			res.DestinationDigest, res.MediaType, res.Platforms = converted.DestinationDigest, converted.MediaType, converted.Platforms
-			res.DigestChanged, res.DigestNote = q.DigestChanged, q.ChangeReason
-			res.Steps = newSteps(q)
-			if o.Referrers {
-				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
-				if err != nil {
-					return nil, nil, err
-				}
-				res.Referrers = &counts
-			}
-			o.noteUnsigned(res)
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, func(w io.Writer) error { return q.Describe(w, s.Name()) }, nil
-		}
-		res.DestinationDigest = ""
-		res.DigestChanged = true
-		res.DigestNote = fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", s.Name())
-		o.noteUnsigned(res)
-		res.DurationSeconds = time.Since(start).Seconds()
-		return res, func(w io.Writer) error { return s.Describe(ctx, w, in) }, nil
-	}
-	if p.UpToDate && steps[0].Name() == StrategyIndex {
-		// The summary says "up to date"; progress says what was found, once.
-		o.Progress.Logf("nothing to copy: %s already points at %s", o.Destination.Name(), p.Root.Digest)
-	}
-	o.Debugf("plan: %d manifests, %d blobs, made in %s", len(p.Manifests)+1, len(p.Blobs), time.Since(start))
+	o.noteUnsigned(res)
+	res.DurationSeconds = time.Since(m.start).Seconds()
+	return res, describe, nil
+}
 
+// execute tries the strategies in turn until one succeeds, one fails in a
+// way no other can get past, or none is left.
+func (m *migration) execute(ctx context.Context) (*Result, Describer, error) {
+	o, res := m.o, m.res
 	var (
 		firstErr   error
 		firstClass fallback.Class
 	)
-	for i := 0; i < len(steps); {
-		s := steps[i]
+	for i := 0; i >= 0 && i < len(m.steps); {
+		s := m.steps[i]
 		o.Debugf("strategy %s: start", s.Name())
-		out, err := s.Execute(ctx, in)
+		out, err := s.Execute(ctx, m.in)
 		if err == nil {
-			res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
-			res.fill(s.Name(), out)
-			res.countForwarded(p, forwarded)
-			o.noteUnsigned(res)
-			o.recordBlobs(p, s.Name())
-			if o.Referrers {
-				q := p
-				if is, ok := s.(index.Strategy); ok {
-					q, _ = is.Prepare(ctx, in)
-				}
-				counts, err := o.copyReferrers(ctx, src, dst, q, s.Name(), o.indexOptions())
-				res.Referrers = &counts
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, nil, ctx.Err()
-					}
-					return res, nil, errdefs.Wrap(err, errdefs.KindOf(err), "%s arrived, but not all of its referrers: %s; run again, and if it persists, report it to the registry's operator or leave out --referrers", o.Destination.Name(), errdefs.Message(err))
-				}
-			}
-			res.DurationSeconds = time.Since(start).Seconds()
-			return res, nil, nil
+			return m.succeeded(ctx, s, out)
 		}
 		if ctx.Err() != nil {
 			// What moved before the interrupt is said (a batch reports it
@@ -330,7 +296,7 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		class, cerr := fallback.Classify(err)
 		o.Debugf("strategy %s failed (%s): %v", s.Name(), class, err)
 		res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "failed", Class: string(class), Reason: errdefs.Message(cerr)})
-		if explicit {
+		if m.explicit {
 			if hint := fallback.Hint(class, true); hint != "" {
 				cerr = errdefs.Wrap(cerr, errdefs.KindOf(cerr), "%s; %s", errdefs.Message(cerr), hint)
 			}
@@ -342,42 +308,75 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 		if firstErr == nil {
 			firstErr, firstClass = cerr, class
 		}
-		next, skipped := nextStep(ctx, steps, i, firstClass, p)
-		if next < 0 {
-			o.Progress.Logf("%s strategy failed (%s): %s", s.Name(), class, errdefs.Message(cerr))
-			for _, sk := range skipped {
-				res.skip(o, sk.Strategy, sk.Reason)
-			}
-			break
-		}
-		o.Progress.Logf("%s strategy failed (%s): %s; trying %s", s.Name(), class, errdefs.Message(cerr), steps[next].Name())
-		for _, sk := range skipped {
-			res.skip(o, sk.Strategy, sk.Reason)
-		}
-		i = next
+		i = m.fallBack(ctx, i, class, cerr, firstClass)
 	}
 	if firstErr == nil {
 		return nil, nil, errdefs.New(errdefs.Unknown, "no strategy was tried")
 	}
+	return res, nil, m.failure(firstErr, firstClass)
+}
+
+// succeeded fills the result from what strategy s did, and copies the
+// image's referrers when asked.
+func (m *migration) succeeded(ctx context.Context, s strategy.Strategy, out strategy.Output) (*Result, Describer, error) {
+	o, res := m.o, m.res
+	res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
+	res.fill(s.Name(), out)
+	res.countForwarded(m.in.Plan, m.forwarded)
+	o.noteUnsigned(res)
+	o.recordBlobs(out.Plan)
+	if o.Referrers {
+		counts, err := o.copyReferrers(ctx, m.in.Src, m.in.Dst, s.Name(), out)
+		res.Referrers = &counts
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			return res, nil, errdefs.Wrap(err, errdefs.KindOf(err), "%s arrived, but not all of its referrers: %s; run again, and if it persists, report it to the registry's operator or leave out --referrers", o.Destination.Name(), errdefs.Message(err))
+		}
+	}
+	res.DurationSeconds = time.Since(m.start).Seconds()
+	return res, nil, nil
+}
+
+// fallBack says that steps[i] failed (class, cerr) and returns the next
+// strategy to try, or -1, noting the ones passed over on the way.
+func (m *migration) fallBack(ctx context.Context, i int, class fallback.Class, cerr error, firstClass fallback.Class) int {
+	next, skipped := nextStep(ctx, m.steps, i, firstClass, m.in.Plan)
+	msg := fmt.Sprintf("%s strategy failed (%s): %s", m.steps[i].Name(), class, errdefs.Message(cerr))
+	if next >= 0 {
+		msg += "; trying " + m.steps[next].Name()
+	}
+	m.o.Progress.Logf("%s", msg)
+	for _, sk := range skipped {
+		m.res.skip(m.o, sk.Strategy, sk.Reason)
+	}
+	return next
+}
+
+// failure is the run's error when no strategy got the image there: the
+// first failure, which is the one that says what to do, with the
+// fallbacks tried after it.
+func (m *migration) failure(firstErr error, firstClass fallback.Class) error {
 	var tried []string
-	for _, a := range res.Attempts[1:] {
+	for _, a := range m.res.Attempts[1:] {
 		tried = append(tried, a.Strategy+" "+a.Outcome)
 	}
 	msg := errdefs.Message(firstErr)
-	if hint := fallback.Hint(firstClass, explicit); hint != "" && len(tried) == 0 {
+	if hint := fallback.Hint(firstClass, m.explicit); hint != "" && len(tried) == 0 {
 		msg += "; " + hint
 	}
 	if len(tried) > 0 {
 		msg += " (fallbacks: " + strings.Join(tried, ", ") + ")"
 	}
-	return res, nil, errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
+	return errdefs.Wrap(firstErr, errdefs.KindOf(firstErr), "%s", msg)
 }
 
-// recordBlobs notes where the plan's blobs now are, for later runs to mount
-// them from: after the index strategy, which copies them as they are, into a
-// registry repository.
-func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
-	if o.Blobs == nil || o.DestinationStore != nil || !strings.HasPrefix(strategyName, StrategyIndex) {
+// recordBlobs notes where the blobs of p, the plan a strategy carried out,
+// now are, for later runs to mount them from: after a strategy that copies
+// them as they are (one with a plan), into a registry repository.
+func (o Options) recordBlobs(p *plan.Plan) {
+	if o.Blobs == nil || o.DestinationStore != nil || p == nil {
 		return
 	}
 	host, repo := o.Destination.Context().RegistryStr(), o.Destination.Context().RepositoryStr()
@@ -391,18 +390,15 @@ func (o Options) recordBlobs(p *plan.Plan, strategyName string) {
 // countForwarded counts as copied the blobs a store.Forwarder put into DST
 // before the plan, which then found them there.
 func (r *Result) countForwarded(p *plan.Plan, fwd store.Forwarded) {
+	if p == nil {
+		return
+	}
 	for _, b := range p.Blobs {
 		if _, ok := fwd[b.Digest]; ok && b.Action == plan.Skip {
 			r.Blobs.Copied, r.Blobs.Skipped = r.Blobs.Copied+1, r.Blobs.Skipped-1
 			r.Bytes.Copied, r.Bytes.Skipped = r.Bytes.Copied+b.Size, r.Bytes.Skipped-b.Size
 		}
 	}
-}
-
-// indexOptions are the executor's options for the copies this run makes
-// besides the image (its referrers).
-func (o Options) indexOptions() index.Options {
-	return index.Options{Jobs: o.Jobs, Progress: o.Progress, Debugf: o.Debugf, Slots: o.Slots, Ledger: o.Ledger, Uploads: o.Uploads}
 }
 
 // onlyIndex narrows auto to the index strategy when a side is not a registry:
@@ -466,11 +462,9 @@ func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallb
 			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: errdefs.Message(err)})
 			continue
 		}
-		if f := strings.TrimPrefix(s.Name(), "index-"); f != s.Name() {
-			if err := p.CanConvert(plan.Format(f)); err != nil {
-				skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: err.Error()})
-				continue
-			}
+		if err := s.Supports(p); err != nil {
+			skipped = append(skipped, Attempt{Strategy: s.Name(), Outcome: "skipped", Reason: err.Error()})
+			continue
 		}
 		return j, skipped
 	}
@@ -480,6 +474,22 @@ func nextStep(ctx context.Context, steps []strategy.Strategy, i int, class fallb
 func (r *Result) skip(o Options, name, why string) {
 	o.Progress.Logf("skipping %s strategy: %s", name, why)
 	r.Attempts = append(r.Attempts, Attempt{Strategy: name, Outcome: "skipped", Reason: why})
+}
+
+// planned fills what a dry run knows of the destination: what the strategy
+// would write, as far as it knows before anything is pushed.
+func (r *Result) planned(out strategy.Output) {
+	r.DigestChanged, r.DigestNote = out.DigestChanged, out.DigestNote
+	if out.Plan == nil {
+		r.DestinationDigest = "" // known only once pushed
+		return
+	}
+	r.DestinationDigest, r.MediaType = out.DestinationDigest.String(), string(out.MediaType)
+	r.Platforms = out.Platforms
+	if r.Platforms == nil {
+		r.Platforms = []plan.PlatformDigest{}
+	}
+	r.Steps = newSteps(out.Plan)
 }
 
 func (r *Result) fill(name string, out strategy.Output) {

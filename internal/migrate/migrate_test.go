@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
@@ -95,11 +96,9 @@ func ref(t *testing.T, s string) name.Reference {
 func run(t *testing.T, src, dst string, mod func(*Options)) (*Result, error) {
 	t.Helper()
 	o := Options{
-		Source:      ref(t, src),
-		Destination: ref(t, dst),
-		Jobs:        4,
-		Registry:    registry.New(),
-		Progress:    progress.New(io.Discard, progress.Plain),
+		Image:    copyopts.Image{Source: ref(t, src), Destination: ref(t, dst)},
+		Shared:   copyopts.Shared{Jobs: 4, Progress: progress.New(io.Discard, progress.Plain)},
+		Registry: registry.New(),
 	}
 	if mod != nil {
 		mod(&o)
@@ -351,8 +350,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	dstHost, dstRec := newRegistry(t)
 	seed(t, srcHost+"/app:1.0", eight)
 	o := Options{
-		Source: ref(t, srcHost+"/app:1.0"), Destination: ref(t, dstHost+"/app:1.0"),
-		Jobs: 4, DryRun: true, Registry: registry.New(), Progress: progress.Discard(),
+		Image:  copyopts.Image{Source: ref(t, srcHost+"/app:1.0"), Destination: ref(t, dstHost+"/app:1.0")},
+		Shared: copyopts.Shared{Jobs: 4, Progress: progress.Discard()},
+		DryRun: true, Registry: registry.New(),
 	}
 	res, describe, err := Run(context.Background(), o)
 	if err != nil {

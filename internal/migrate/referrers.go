@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/referrers"
 	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/strategy/index"
+	"github.com/docker-migrate/docker-migrate/internal/strategy"
+	"github.com/docker-migrate/docker-migrate/internal/strategy/indexstrategy"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -34,16 +36,18 @@ const maxReferrers = 1000
 var fallbackTag = referrers.FallbackTag
 
 // copyReferrers copies, for every manifest of the copied graph whose digest
-// the copy kept, the artifacts that refer to it, and theirs in turn. Each is
+// the copy kept (out.Plan, the plan the strategy carried out), the
+// artifacts that refer to it, and theirs in turn. Each is
 // copied by digest through the same planner and executor as the image. Where
 // the destination has the referrers API it indexes them itself on the PUT;
 // elsewhere (an older registry, an archive) the fallback tag is updated,
 // keeping what another tool already listed there.
-func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *plan.Plan, strategyName string, pw index.Options) (ReferrerCounts, error) {
+func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, strategyName string, out strategy.Output) (ReferrerCounts, error) {
 	var counts ReferrerCounts
 	var subjects []v1.Hash
+	p := out.Plan
 	switch {
-	case strategyName != StrategyIndex:
+	case p == nil || p.ConvertedTo != "":
 		o.Progress.Logf("note: referrers not copied: the %s strategy writes new manifests, and a signature or SBOM names the digest it refers to", strategyName)
 		return counts, nil
 	case p.DigestChanged:
@@ -63,6 +67,7 @@ func (o Options) copyReferrers(ctx context.Context, src, dst store.Store, p *pla
 		dstAPI = supported
 	}
 	// Each referrer's copy knows the answer: no need to ask again.
+	pw := o.Shared
 	pw.ReferrersAPI = &dstAPI
 
 	seen := map[v1.Hash]bool{}
@@ -171,29 +176,28 @@ func FindReferrers(ctx context.Context, s store.Store, d v1.Hash) ([]v1.Descript
 
 // copyByDigest copies the manifest d of src and everything it names to dst,
 // under its digest. present reports that dst had it already.
-func (o Options) copyByDigest(ctx context.Context, src, dst store.Store, d v1.Hash, pw index.Options) (bool, error) {
+func (o Options) copyByDigest(ctx context.Context, src, dst store.Store, d v1.Hash, pw copyopts.Shared) (bool, error) {
 	return o.copySub(ctx, src, dst, d.String(), d, pw)
 }
 
 // copyTag copies src's tag (a cosign signature, say) to the same tag in dst.
-func (o Options) copyTag(ctx context.Context, src, dst store.Store, tag string, d v1.Hash, pw index.Options) (bool, error) {
+func (o Options) copyTag(ctx context.Context, src, dst store.Store, tag string, d v1.Hash, pw copyopts.Shared) (bool, error) {
 	return o.copySub(ctx, src, dst, tag, d, pw)
 }
 
-func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, d v1.Hash, pw index.Options) (bool, error) {
-	srcRef := o.Source.Context().Digest(d.String())
-	var dstRef = o.Destination.Context().Digest(d.String())
-	req := plan.Request{Source: srcRef, Destination: dstRef, Jobs: o.Jobs}
+func (o Options) copySub(ctx context.Context, src, dst store.Store, ref string, d v1.Hash, pw copyopts.Shared) (bool, error) {
+	im := copyopts.Image{Source: o.Source.Context().Digest(d.String()), Destination: o.Destination.Context().Digest(d.String())}
 	if ref != d.String() {
-		req.Destination = o.Destination.Context().Tag(ref)
+		im.Destination = o.Destination.Context().Tag(ref)
 	}
-	p, err := plan.Build(ctx, src, dst, req)
+	// Planned with the jobs alone: no manifest cache, no blob record.
+	p, err := plan.Build(ctx, src, dst, im, copyopts.Shared{Jobs: pw.Jobs})
 	if err != nil {
 		return false, err
 	}
 	if p.UpToDate || o.DryRun {
 		return p.UpToDate, nil
 	}
-	_, err = index.Execute(ctx, p, src, dst, pw)
+	_, err = indexstrategy.Execute(ctx, p, src, dst, pw)
 	return false, err
 }

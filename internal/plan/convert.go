@@ -109,7 +109,7 @@ func Convert(ctx context.Context, p *Plan, src, dst store.Store, f Format, jobs 
 		}
 	}
 	q := &Plan{Source: p.Source, Destination: p.Destination, SourceDigest: p.SourceDigest, DigestChanged: true,
-		DestinationTag: p.DestinationTag, DestinationTagRead: p.DestinationTagRead}
+		DestinationTag: p.DestinationTag, DestinationTagRead: p.DestinationTagRead, ConvertedTo: f}
 	reasons := []string{fmt.Sprintf("manifests converted to %s media types", f)}
 	if p.ChangeReason != "" {
 		reasons = append([]string{p.ChangeReason}, reasons...)

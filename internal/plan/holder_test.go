@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/store"
@@ -38,7 +39,7 @@ func TestBuildHeldImage(t *testing.T) {
 	body, _ := src.Manifest(d.Digest.String())
 	src.Put("v1", d.MediaType, body)
 	other := v1.Hash{Algorithm: "sha256", Hex: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
-	req := plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2}
+	im := copyopts.Image{Source: srcRef, Destination: dstRef}
 
 	for _, tc := range []struct {
 		name     string
@@ -52,7 +53,7 @@ func TestBuildHeldImage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.dst.Store = memstore.New("dst.test/app")
-			p, err := plan.Build(context.Background(), src, tc.dst, req)
+			p, err := plan.Build(context.Background(), src, tc.dst, im, copyopts.Shared{Jobs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}

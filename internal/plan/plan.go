@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
@@ -49,7 +50,7 @@ type Blob struct {
 	// Owner is the first platform that uses the blob, for progress display.
 	Owner string
 	// MountFrom are repositories of the destination's registry that held the
-	// blob in an earlier run (Request.Seen): a Mount tries them, in order,
+	// blob in an earlier run (copyopts.Shared.Blobs): a Mount tries them, in order,
 	// before it uploads.
 	MountFrom []string
 }
@@ -113,84 +114,115 @@ type Plan struct {
 	// made (zero when it did not exist), once DestinationTagRead is set.
 	DestinationTag     v1.Hash
 	DestinationTagRead bool
+	// ConvertedTo is the family of media types Convert rewrote the
+	// manifests to; empty for a plan that copies them as they are.
+	ConvertedTo Format
 }
 
-// Request is what the user asked for.
-type Request struct {
-	Source      name.Reference
-	Destination name.Reference
-	Platforms   []v1.Platform
-	// Jobs bounds the concurrent requests made while planning.
-	Jobs int
-	// SinglePlatform writes the one platform's own manifest under the tag, not
-	// an index of one, as `docker pull --platform` then `docker save` does: a
-	// docker-save archive holds one platform per image.
-	SinglePlatform bool
-	// Manifests, when set, are the manifests read before, by digest: what it
-	// has is not read from the source again, and an index's children are
-	// asked of the destination before its tag has answered.
-	Manifests *manifestcache.Cache
-	// Seen, when set, says where earlier runs saw blobs at the destination's
-	// registry: a blob the destination lacks but another repository there
-	// held is planned as a mount from there.
-	Seen *manifestcache.BlobRecord
-}
-
-// Build makes the plan for copying req.Source to req.Destination.
-func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error) {
-	jobs := max(req.Jobs, 1)
-	p := &Plan{Source: req.Source, Destination: req.Destination}
-	srcName := req.Source.Name()
-	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: jobs, cache: req.Manifests}
-
-	// The destination's tag is read at the same time as the source's is
-	// asked: on a far link each is a round trip. A GET, not a HEAD: a no-op
-	// needs the body (to check the children), and the destination's GETs
-	// cost no one's pull quota the way the source's would. What it finds also
-	// tells whether the copy will replace another image (DestinationTag).
-	type dstTag struct {
-		body []byte
-		desc v1.Descriptor
-		err  error
-	}
-	dstTagRead := make(chan dstTag, 1)
-	go func() {
-		// Not while a copy of this batch writes the tag, when it is a
-		// referrers fallback tag (see referrers.Lock).
-		unlock := referrers.Lock(dst, req.Destination.Identifier())
-		body, d, err := dst.GetManifest(ctx, req.Destination.Identifier())
-		unlock()
-		dstTagRead <- dstTag{body, d, err}
-	}()
-	desc, err := store.Describe(ctx, src, req.Source.Identifier())
+// Build makes the plan for copying im.Source from src to im.Destination in
+// dst (im's stores, or the registry repositories its references name), with
+// sh's jobs and caches.
+func Build(ctx context.Context, src, dst store.Store, im copyopts.Image, sh copyopts.Shared) (*Plan, error) {
+	p := &Plan{Source: im.Source, Destination: im.Destination}
+	w := &walker{src: src, dst: dst, blobs: map[v1.Hash]*Blob{}, jobs: max(sh.Jobs, 1), cache: sh.Manifests}
+	dstTag := readTag(ctx, dst, im.Destination)
+	desc, err := describeSource(ctx, src, im.Source)
 	if err != nil {
-		if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
-			// Read through mirrors: the sentence names each endpoint and why.
-			hint := ""
-			if errdefs.Is(err, errdefs.NotFound) {
-				hint = "; check the repository name and tag"
-			}
-			return nil, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(req.Source), ee, hint)
-		}
-		if errdefs.Is(err, errdefs.NotFound) {
-			return nil, SourceNotFound(ctx, src, req.Source, err)
-		}
 		return nil, err
 	}
 	p.SourceDigest = desc.Digest
 	if isSchema1(desc.MediaType) {
-		return nil, schema1Error(srcName)
+		return nil, schema1Error(im.Source.Name())
 	}
-
 	// The children, when the index is known from before, are asked of the
 	// destination now: a no-op then takes the round trip of the tag alone.
 	w.prefetch(ctx, desc.Digest)
-	h := <-dstTagRead
+	if desc, err = w.readRoot(ctx, p, desc, <-dstTag, im); err != nil {
+		return nil, err
+	}
+	w.upToDate = p.UpToDate
+	if p.Root.MediaType.IsIndex() {
+		err = w.root(ctx, p, im)
+	} else {
+		err = w.single(ctx, p, desc, im)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := dst.(store.Mounter); ok && sh.Blobs != nil && im.Destination != nil {
+		w.seen, w.dstHost, w.dstRepo = sh.Blobs, im.Destination.Context().RegistryStr(), im.Destination.Context().RepositoryStr()
+	}
+	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
+		return nil, err
+	}
+	p.Blobs = w.order
+	if p.UpToDate {
+		p.Root.Action = Skip
+	}
+	if err := askHolder(ctx, dst, p, im); err != nil {
+		return nil, err
+	}
+	if err := checkUnreadLayers(ctx, src, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// tagRead is the destination's answer for its tag.
+type tagRead struct {
+	body []byte
+	desc v1.Descriptor
+	err  error
+}
+
+// readTag reads the destination's tag while the source's is asked: on a
+// far link each is a round trip. A GET, not a HEAD: a no-op needs the body
+// (to check the children), and the destination's GETs cost no one's pull
+// quota the way the source's would. What it finds also tells whether the
+// copy will replace another image (DestinationTag).
+func readTag(ctx context.Context, dst store.Store, ref name.Reference) <-chan tagRead {
+	read := make(chan tagRead, 1)
+	go func() {
+		// Not while a copy of this batch writes the tag, when it is a
+		// referrers fallback tag (see referrers.Lock).
+		unlock := referrers.Lock(dst, ref.Identifier())
+		body, d, err := dst.GetManifest(ctx, ref.Identifier())
+		unlock()
+		read <- tagRead{body, d, err}
+	}()
+	return read
+}
+
+// describeSource resolves the source reference to a descriptor, and says
+// in one sentence why it could not.
+func describeSource(ctx context.Context, src store.Store, ref name.Reference) (v1.Descriptor, error) {
+	desc, err := store.Describe(ctx, src, ref.Identifier())
+	if err == nil {
+		return desc, nil
+	}
+	if ee, ok := errors.AsType[*registry.EndpointsError](err); ok {
+		// Read through mirrors: the sentence names each endpoint and why.
+		hint := ""
+		if errdefs.Is(err, errdefs.NotFound) {
+			hint = "; check the repository name and tag"
+		}
+		return desc, errdefs.Wrap(err, errdefs.KindOf(err), "source %s: %s%s", wording.Reference(ref), ee, hint)
+	}
+	if errdefs.Is(err, errdefs.NotFound) {
+		return desc, SourceNotFound(ctx, src, ref, err)
+	}
+	return desc, err
+}
+
+// readRoot sets p.Root, the top manifest, read where it costs least: from
+// the destination's answer h when its tag already has the source's digest
+// (up to date), else from the source. It returns the root's descriptor.
+func (w *walker) readRoot(ctx context.Context, p *Plan, desc v1.Descriptor, h tagRead, im copyopts.Image) (v1.Descriptor, error) {
 	switch {
 	case h.err == nil:
 		p.DestinationTag = h.desc.Digest
 	case !errdefs.Is(h.err, errdefs.NotFound):
-		return nil, h.err
+		return desc, h.err
 	}
 	p.DestinationTagRead = true
 	// Up to date, the destination has the very same manifest, already read
@@ -200,67 +232,51 @@ func Build(ctx context.Context, src, dst store.Store, req Request) (*Plan, error
 	var body []byte
 	// A single-platform image is what it is whatever --platform names (a
 	// platform it lacks is refused below), so its digest decides too.
-	samePlatforms := len(req.Platforms) == 0 || !h.desc.MediaType.IsIndex()
+	samePlatforms := len(im.Platforms) == 0 || !h.desc.MediaType.IsIndex()
 	if samePlatforms && h.err == nil && h.desc.Digest == desc.Digest {
 		p.UpToDate = true
 		body, desc = h.body, h.desc
 	}
+	var err error
 	if p.UpToDate {
 		w.cache.Put(desc.Digest, body)
 	} else if body, err = w.sourceManifest(ctx, desc.Digest); err != nil {
-		return nil, err
+		return desc, err
 	}
 	if isSchema1(desc.MediaType) {
-		return nil, schema1Error(srcName)
+		return desc, schema1Error(im.Source.Name())
 	}
 	mt, err := store.MediaType(body, desc.MediaType)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", srcName, err)
+		return desc, fmt.Errorf("source %s: %w", im.Source.Name(), err)
 	}
 	p.Root = &Manifest{Digest: desc.Digest, MediaType: mt, Size: int64(len(body)), Body: body, Label: "index", Action: Copy}
+	return desc, nil
+}
 
-	w.upToDate = p.UpToDate
-	if mt.IsIndex() {
-		if err := w.root(ctx, p, req); err != nil {
-			return nil, err
-		}
-	} else {
-		p.Root.Label = "manifest"
-		plat, err := w.image(ctx, p.Root, "")
-		if err != nil {
-			return nil, err
-		}
-		if len(req.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
-			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
-				formatList(req.Platforms), srcName, p.Root.artifactType)
-		}
-		if len(req.Platforms) > 0 && !slices.ContainsFunc(req.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
-			return nil, errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
-				formatList(req.Platforms), srcName, platforms.Format(plat))
-		}
-		rootDesc := desc
-		rootDesc.MediaType, rootDesc.Platform = mt, &plat
-		p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest, Source: rootDesc}}
-		p.Root.Label = platforms.Format(plat)
-		w.register(p.Root)
+// single plans a root that is one image's manifest (desc): its blobs, and
+// its platform, which must be one --platform names.
+func (w *walker) single(ctx context.Context, p *Plan, desc v1.Descriptor, im copyopts.Image) error {
+	srcName := im.Source.Name()
+	p.Root.Label = "manifest"
+	plat, err := w.image(ctx, p.Root, "")
+	if err != nil {
+		return err
 	}
-	if _, ok := dst.(store.Mounter); ok && req.Seen != nil && req.Destination != nil {
-		w.seen, w.dstHost, w.dstRepo = req.Seen, req.Destination.Context().RegistryStr(), req.Destination.Context().RepositoryStr()
+	if len(im.Platforms) > 0 && p.Root.artifactType != "" && plat.OS == "unknown" {
+		return errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is an artifact (%s), which has no platform; copy it without --platform",
+			formatList(im.Platforms), srcName, p.Root.artifactType)
 	}
-	if err := w.checkBlobs(ctx, canMount(src, dst)); err != nil {
-		return nil, err
+	if len(im.Platforms) > 0 && !slices.ContainsFunc(im.Platforms, func(want v1.Platform) bool { return platforms.Match(want, plat) }) {
+		return errdefs.New(errdefs.PlatformMissing, "platform %s not found in %s: it is a single-platform image for %s",
+			formatList(im.Platforms), srcName, platforms.Format(plat))
 	}
-	p.Blobs = w.order
-	if p.UpToDate {
-		p.Root.Action = Skip
-	}
-	if err := askHolder(ctx, dst, p, req); err != nil {
-		return nil, err
-	}
-	if err := checkUnreadLayers(ctx, src, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+	rootDesc := desc
+	rootDesc.MediaType, rootDesc.Platform = p.Root.MediaType, &plat
+	p.Platforms = []PlatformDigest{{Platform: platforms.Format(plat), SourceDigest: desc.Digest, DestinationDigest: desc.Digest, Source: rootDesc}}
+	p.Root.Label = platforms.Format(plat)
+	w.register(p.Root)
+	return nil
 }
 
 // checkUnreadLayers asks a source that checks layers as they are read (an
@@ -339,15 +355,15 @@ type indexEntry struct {
 	desc v1.Descriptor
 }
 
-func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
+func (w *walker) root(ctx context.Context, p *Plan, im copyopts.Image) error {
 	doc, entries, err := parseIndex(p.Root.Body)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", req.Source.Name(), err)
+		return fmt.Errorf("source %s: %w", im.Source.Name(), err)
 	}
 
 	kept := entries
-	if len(req.Platforms) > 0 {
-		if kept, err = filterPlatforms(entries, req.Platforms, req.Source.Name()); err != nil {
+	if len(im.Platforms) > 0 {
+		if kept, err = filterPlatforms(entries, im.Platforms, im.Source.Name()); err != nil {
 			return err
 		}
 		if len(kept) != len(entries) {
@@ -387,8 +403,8 @@ func (w *walker) root(ctx context.Context, p *Plan, req Request) error {
 			p.Platforms = append(p.Platforms, PlatformDigest{Platform: labels[e.desc.Digest], SourceDigest: e.desc.Digest, DestinationDigest: e.desc.Digest, Source: e.desc})
 		}
 	}
-	if req.SinglePlatform {
-		return w.unwrap(ctx, p, req)
+	if im.SinglePlatform {
+		return w.unwrap(ctx, p, im)
 	}
 	return nil
 }
@@ -496,13 +512,13 @@ func (w *walker) children(ctx context.Context, kept []indexEntry, depth int) ([]
 
 // unwrap makes the one platform's manifest the root, dropping the index and
 // its attestations (which describe the index's children, not a lone image).
-func (w *walker) unwrap(ctx context.Context, p *Plan, req Request) error {
+func (w *walker) unwrap(ctx context.Context, p *Plan, im copyopts.Image) error {
 	if len(p.Platforms) != 1 {
 		var have []string
 		for _, pd := range p.Platforms {
 			have = append(have, pd.Platform)
 		}
-		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, req.Source.Name(), len(have), strings.Join(have, ", "))
+		return errdefs.New(errdefs.InvalidArgument, "%s holds one platform per image, and %s has %d (%s): pick one with --platform", w.dst, im.Source.Name(), len(have), strings.Join(have, ", "))
 	}
 	pd := p.Platforms[0]
 	var m *Manifest

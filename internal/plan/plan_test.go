@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/testutil/memstore"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -20,15 +21,15 @@ var (
 
 func build(t *testing.T, src *memstore.Store, plats ...string) (*plan.Plan, error) {
 	t.Helper()
-	req := plan.Request{Source: srcRef, Destination: dstRef, Jobs: 2}
+	im := copyopts.Image{Source: srcRef, Destination: dstRef}
 	for _, s := range plats {
 		p, err := v1.ParsePlatform(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Platforms = append(req.Platforms, *p)
+		im.Platforms = append(im.Platforms, *p)
 	}
-	return plan.Build(context.Background(), src, memstore.New("dst.test/app"), req)
+	return plan.Build(context.Background(), src, memstore.New("dst.test/app"), im, copyopts.Shared{Jobs: 2})
 }
 
 // TestBuildArtifact plans OCI artifacts whose config is not an image

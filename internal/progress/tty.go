@@ -177,18 +177,30 @@ func render(f frameOf, width, height int) []string {
 
 // body is a running frame's steps in at most budget lines.
 func body(f frameOf, width, budget int) []string {
-	groupLine := func(v *vertex) string {
-		return stepLine(" => ", label(v), groupStatus(v), duration(v.Started, v.Completed, f.now), width)
+	if fullHeight(f) <= budget {
+		return fullBody(f, width)
 	}
-	statusLine := func(s *status) string {
-		st := ""
-		if s.Total > 0 {
-			st = fmt.Sprintf("%s / %s", size(s.Current), size(s.Total))
-		} else if s.Current > 0 {
-			st = size(s.Current)
-		}
-		return stepLine(" => => ", s.ID, st, duration(s.Started, s.Completed, f.now), width)
+	return collapsedBody(f, width, budget)
+}
+
+// groupLine is a group's line: its label, progress and time.
+func groupLine(v *vertex, now time.Time, width int) string {
+	return stepLine(" => ", label(v), groupStatus(v), duration(v.Started, v.Completed, now), width)
+}
+
+// statusLine is a transfer's line, under its group's.
+func statusLine(s *status, now time.Time, width int) string {
+	st := ""
+	if s.Total > 0 {
+		st = fmt.Sprintf("%s / %s", size(s.Current), size(s.Total))
+	} else if s.Current > 0 {
+		st = size(s.Current)
 	}
+	return stepLine(" => => ", s.ID, st, duration(s.Started, s.Completed, now), width)
+}
+
+// fullHeight is how many lines the steps take with every open transfer.
+func fullHeight(f frameOf) int {
 	full := 0
 	for _, v := range f.items {
 		full++
@@ -196,39 +208,33 @@ func body(f frameOf, width, budget int) []string {
 			full += len(v.open)
 		}
 	}
-	if full <= budget {
-		var out []string
-		for _, v := range f.items {
-			if v.group == nil {
-				out = append(out, stepLine(" => ", v.Name, "", 0, width))
-				continue
-			}
-			out = append(out, groupLine(v))
-			if v.Completed == nil {
-				for _, s := range v.open {
-					out = append(out, statusLine(s))
-				}
-			}
-		}
-		return out
-	}
+	return full
+}
 
-	// Collapse: finished and waiting groups one line each, the last few
-	// messages, the running groups with as many transfers as fit.
-	const keptMessages = 2
-	var finished, waiting, running, messages []*vertex
+// fullBody is every step, each running group with its open transfers.
+func fullBody(f frameOf, width int) []string {
+	var out []string
 	for _, v := range f.items {
-		switch {
-		case v.group == nil:
-			messages = append(messages, v)
-		case v.Completed != nil:
-			finished = append(finished, v)
-		case len(v.open) == 0 && v.group.current == 0:
-			waiting = append(waiting, v)
-		default:
-			running = append(running, v)
+		if v.group == nil {
+			out = append(out, stepLine(" => ", v.Name, "", 0, width))
+			continue
+		}
+		out = append(out, groupLine(v, f.now, width))
+		if v.Completed == nil {
+			for _, s := range v.open {
+				out = append(out, statusLine(s, f.now, width))
+			}
 		}
 	}
+	return out
+}
+
+// collapsedBody is a frame too tall for budget, collapsed: finished and
+// waiting groups one line each, the last few messages, the running groups
+// with as many transfers as fit.
+func collapsedBody(f frameOf, width, budget int) []string {
+	const keptMessages = 2
+	finished, waiting, running, messages := sortSteps(f.items)
 	if len(messages) > keptMessages {
 		messages = messages[len(messages)-keptMessages:]
 	}
@@ -249,29 +255,15 @@ func body(f frameOf, width, budget int) []string {
 	if more > 0 {
 		room--
 	}
-	// Transfers shared out: each running group one first, then more in order.
-	shown := make([]int, len(shownRunning))
-	for room > 0 {
-		gave := false
-		for i, v := range shownRunning {
-			if room > 0 && shown[i] < len(v.open) {
-				shown[i]++
-				room--
-				gave = true
-			}
-		}
-		if !gave {
-			break
-		}
-	}
+	shown := shareTransfers(shownRunning, room)
 	var out []string
 	if len(finished) > 0 {
 		out = append(out, stepLine(" => ", summary(len(finished), "finished", finished), "", 0, width))
 	}
 	for i, v := range shownRunning {
-		out = append(out, groupLine(v))
+		out = append(out, groupLine(v, f.now, width))
 		for _, s := range v.open[:shown[i]] {
-			out = append(out, statusLine(s))
+			out = append(out, statusLine(s, f.now, width))
 		}
 	}
 	if more > 0 {
@@ -284,6 +276,45 @@ func body(f frameOf, width, budget int) []string {
 		out = append(out, stepLine(" => ", summary(len(waiting), "waiting", waiting), "", 0, width))
 	}
 	return out
+}
+
+// sortSteps sorts the steps of a collapsed frame: the groups finished,
+// waiting and running, and the messages.
+func sortSteps(items []*vertex) (finished, waiting, running, messages []*vertex) {
+	for _, v := range items {
+		switch {
+		case v.group == nil:
+			messages = append(messages, v)
+		case v.Completed != nil:
+			finished = append(finished, v)
+		case len(v.open) == 0 && v.group.current == 0:
+			waiting = append(waiting, v)
+		default:
+			running = append(running, v)
+		}
+	}
+	return finished, waiting, running, messages
+}
+
+// shareTransfers shares room lines out among the running groups' open
+// transfers: each group one first, then more in order. It returns how many
+// of each group's transfers are shown.
+func shareTransfers(running []*vertex, room int) []int {
+	shown := make([]int, len(running))
+	for room > 0 {
+		gave := false
+		for i, v := range running {
+			if room > 0 && shown[i] < len(v.open) {
+				shown[i]++
+				room--
+				gave = true
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	return shown
 }
 
 // summary is a collapsed line: "5 finished: linux/amd64, linux/arm64, …".

@@ -14,7 +14,8 @@ import (
 
 // A registry that answers a manifest HEAD without Docker-Content-Digest:
 // HeadManifest says so with store.ErrNoDigest in its chain (no caller reads
-// the error's text), and store.Describe finds the digest by a GET.
+// the error's text), and the repository, a store.Describer, finds the digest
+// by a GET.
 func TestHeadManifestWithoutDigest(t *testing.T) {
 	inner := quiet()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +51,7 @@ func TestHeadManifestWithoutDigest(t *testing.T) {
 	if _, err := r.HeadManifest(ctx, "v1"); !errors.Is(err, store.ErrNoDigest) {
 		t.Fatalf("HeadManifest: %v; want store.ErrNoDigest in its chain", err)
 	}
+	var _ store.Describer = r
 	d, err := store.Describe(ctx, r, "v1")
 	if err != nil || d.Digest != want {
 		t.Fatalf("Describe = %v, %v; want %s", d.Digest, err, want)

@@ -264,6 +264,17 @@ func newRequest(method, u string, body io.Reader) (*http.Request, error) {
 	return http.NewRequest(method, u, body)
 }
 
+// Describe returns the descriptor of the manifest ref points to: by a HEAD,
+// or by a GET when the registry leaves the digest off its answer to a HEAD
+// (store.Describer).
+func (r *Repository) Describe(ctx context.Context, ref string) (v1.Descriptor, error) {
+	d, err := r.HeadManifest(ctx, ref)
+	if errors.Is(err, store.ErrNoDigest) {
+		_, d, err = r.GetManifest(ctx, ref)
+	}
+	return d, err
+}
+
 // HeadManifest returns the descriptor of the manifest ref (a tag or a digest)
 // points to. A missing manifest is an errdefs.NotFound error.
 func (r *Repository) HeadManifest(ctx context.Context, ref string) (v1.Descriptor, error) {
@@ -283,7 +294,7 @@ func (r *Repository) HeadManifest(ctx context.Context, ref string) (v1.Descripto
 	}
 	d, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
-		// Some registries send no digest on HEAD; store.Describe falls back to GET.
+		// Some registries send no digest on HEAD; Describe falls back to GET.
 		return v1.Descriptor{}, fmt.Errorf("HEAD %s gave no Docker-Content-Digest: %w", ref, store.ErrNoDigest)
 	}
 	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)

@@ -46,17 +46,22 @@ type Store interface {
 // ErrNoDigest is in the chain of a HeadManifest error that says the store
 // answered without the manifest's digest (some registries omit
 // Docker-Content-Digest on HEAD): the manifest may well be there, and a GET
-// tells.
+// tells. A store whose HEAD can say so is a Describer, which asks that GET.
 var ErrNoDigest = errors.New("no digest in response")
 
-// Describe returns the descriptor ref points to in s: by a HEAD, or by a GET
-// when the HEAD gave no digest.
+// Describer is a store that finds what a reference points to better than by
+// its HeadManifest alone: a registry asks a GET when a HEAD gave no digest.
+type Describer interface {
+	Describe(ctx context.Context, ref string) (v1.Descriptor, error)
+}
+
+// Describe returns the descriptor ref points to in s: the Describer's
+// answer, else the HEAD's.
 func Describe(ctx context.Context, s Store, ref string) (v1.Descriptor, error) {
-	d, err := s.HeadManifest(ctx, ref)
-	if errors.Is(err, ErrNoDigest) {
-		_, d, err = s.GetManifest(ctx, ref)
+	if d, ok := s.(Describer); ok {
+		return d.Describe(ctx, ref)
 	}
-	return d, err
+	return s.HeadManifest(ctx, ref)
 }
 
 // SmallBlobSize is the size up to which a blob costs round trips rather than

@@ -5,64 +5,24 @@ package strategy
 
 import (
 	"context"
+	"fmt"
 	"io"
 
-	"github.com/docker-migrate/docker-migrate/internal/ledger"
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
-	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/store"
-	"github.com/docker-migrate/docker-migrate/internal/uploadsession"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Input is one migration as a strategy sees it: the plan (which pins the source
-// by digest and lists its platforms) and handles on both repositories.
+// by digest and lists its platforms), handles on both repositories, and what
+// the copy shares with the other copies of its run.
 type Input struct {
 	Plan *plan.Plan
 	// Src reads the source repository; Dst reads and writes the destination.
 	Src, Dst store.Store
-	Jobs     int
-	Progress *progress.Writer
-	Debugf   func(format string, args ...any)
-	// Slots, when set, are the blob transfers shared by a batch's copies.
-	Slots *Slots
-	// Ledger, when set, is the batch's record of which blobs each destination
-	// has or is receiving.
-	Ledger *ledger.Ledger
-	// Uploads, when set, keeps the upload sessions of large blobs that were
-	// cut off, so that the next run goes on from what the registry holds.
-	Uploads *uploadsession.Store
-}
-
-// Slots bound the blob transfers of a run, or of a whole batch. A large blob
-// takes one of jobs slots: its time is bandwidth, and each goes over a
-// connection of its own. A small one (store.SmallBlobSize or less) takes one of
-// 4 × jobs others: its time is round trips, so it should not wait behind the
-// large ones, nor they behind it.
-type Slots struct {
-	large, small chan struct{}
-}
-
-// NewSlots returns the slots for --jobs jobs.
-func NewSlots(jobs int) *Slots {
-	jobs = max(jobs, 1)
-	return &Slots{large: make(chan struct{}, jobs), small: make(chan struct{}, 4*jobs)}
-}
-
-// Acquire takes a slot for a blob of size bytes, waiting until one is free
-// or ctx ends; release gives it back.
-func (s *Slots) Acquire(ctx context.Context, size int64) (release func(), err error) {
-	pool := s.large
-	if size <= store.SmallBlobSize {
-		pool = s.small
-	}
-	select {
-	case pool <- struct{}{}:
-		return func() { <-pool }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	copyopts.Shared
 }
 
 // Logf prints a progress line.
@@ -85,6 +45,33 @@ type Output struct {
 	// Resumed lists the blobs whose upload went on in a session an earlier
 	// run was cut off in; Bytes.Copied counts only what this run sent.
 	Resumed []Resumed
+	// Plan is the plan carried out (or, in a dry run, to carry out) by a
+	// strategy that copies the graph: the input's, or its conversion
+	// (Plan.ConvertedTo). Nil for a strategy that writes manifests of its
+	// own (an engine, a builder), whose digests are known only once pushed.
+	Plan *plan.Plan
+}
+
+// PlanOutput is what carrying out p reports before any counting: its
+// digests, platforms and why its digest differs from the source's.
+func PlanOutput(p *plan.Plan) Output {
+	return Output{
+		DestinationDigest: p.Root.Digest,
+		MediaType:         p.Root.MediaType,
+		Platforms:         p.Platforms,
+		DigestChanged:     p.DigestChanged,
+		DigestNote:        p.ChangeReason,
+		Plan:              p,
+	}
+}
+
+// NewManifests is a dry run's output for a strategy that writes manifests
+// of its own (name): their digests are known only once they are pushed.
+func NewManifests(name string) Output {
+	return Output{
+		DigestChanged: true,
+		DigestNote:    fmt.Sprintf("the %s strategy writes new manifests, whose digests are known only once they are pushed", name),
+	}
 }
 
 // Resumed is a blob whose upload went on from what the registry held of it.
@@ -110,14 +97,24 @@ type ManifestCounts struct {
 	Skipped int `json:"skipped"`
 }
 
+// Describer prints a dry run's steps.
+type Describer func(w io.Writer) error
+
 // Strategy is one way of getting the source's platforms to the destination.
 type Strategy interface {
 	Name() string
 	// Available says why the strategy cannot run here (no engine, no builder),
 	// or nil. It must be cheap and must not write anything.
 	Available(ctx context.Context) error
-	// Describe prints what Execute would do (for --dry-run) and writes nothing.
-	Describe(ctx context.Context, w io.Writer, in Input) error
+	// Supports says why the strategy cannot carry out p when the plan alone
+	// shows it (a conversion to media types that cannot hold its layers),
+	// or nil. It makes no requests: auto passes over such a strategy
+	// rather than trying it.
+	Supports(p *plan.Plan) error
+	// DryRun says what Execute would do (--dry-run) and writes nothing: the
+	// output as far as it is known before anything is pushed, and the steps
+	// to print.
+	DryRun(ctx context.Context, in Input) (Output, Describer, error)
 	// Execute migrates. It writes the destination tag last, and not at all on
 	// failure.
 	Execute(ctx context.Context, in Input) (Output, error)

@@ -14,13 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
-	"golang.org/x/sys/unix"
 )
 
 // tarStream is an archive file written as one stream: the temporary file
@@ -36,7 +34,7 @@ import (
 // written again when the blob is retried.
 type tarStream struct {
 	target string
-	f      *os.File
+	f      *pendingFile
 	comp   compression
 
 	// turn is held by the one blob that writes the tar now.
@@ -77,12 +75,12 @@ func streamTempPrefix(target string) string {
 // run's sweep leaves it alone, and starts the tar with oci-layout.
 func openStream(target string, comp compression) (*tarStream, error) {
 	dir := filepath.Dir(target)
-	f, err := os.CreateTemp(dir, streamTempPrefix(target))
+	f, err := createPending(dir, streamTempPrefix(target))
 	if err != nil {
 		return nil, writeError(err, target, dir)
 	}
 	// Advisory: a run that holds it is alive.
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	_ = tryLock(f.File)
 	s := &tarStream{
 		target:  target,
 		f:       f,
@@ -91,7 +89,7 @@ func openStream(target string, comp compression) (*tarStream, error) {
 		offsets: map[string]int64{},
 		inline:  map[string][]byte{},
 	}
-	s.cw = &countWriter{f: f}
+	s.cw = &countWriter{f: f.File}
 	s.bw = bufio.NewWriterSize(s.cw, 256<<10)
 	switch comp {
 	case zstandard:
@@ -139,7 +137,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.f.Write(p)
 	c.n += int64(n)
 	if c.n-c.writeback >= writebackStep {
-		_ = unix.SyncFileRange(int(c.f.Fd()), c.writeback, c.n-c.writeback, unix.SYNC_FILE_RANGE_WRITE)
+		startWriteback(c.f, c.writeback, c.n-c.writeback)
 		c.writeback = c.n
 	}
 	return n, err
@@ -436,16 +434,9 @@ func (s *tarStream) finish(ctx context.Context, manifests []string, meta []metaF
 	if err := s.endFrame(); err != nil {
 		return writeError(err, s.target, dir)
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := s.f.commit(s.target); err != nil {
 		return writeError(err, s.target, dir)
 	}
-	if err := s.f.Chmod(0o644); err != nil {
-		return writeError(err, s.target, dir)
-	}
-	if err := os.Rename(s.f.Name(), s.target); err != nil {
-		return writeError(err, s.target, dir)
-	}
-	s.f.Close()
 	_ = syncDir(dir)
 	return nil
 }
@@ -456,11 +447,7 @@ func (s *tarStream) discard() error {
 	if s.zst != nil {
 		s.zst.Close()
 	}
-	err := os.Remove(s.f.Name())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
+	return s.f.discard()
 }
 
 // readAhead is the pool of memory blobs waiting for the turn read into.
@@ -512,7 +499,7 @@ func sweepTemps(target string) []string {
 		if err != nil {
 			continue
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := tryLock(f); err != nil {
 			f.Close() // a live run's
 			continue
 		}

@@ -43,9 +43,6 @@ type writer struct {
 	// docker restricts a docker-archive to single-platform images, which is
 	// all `docker load` reads.
 	docker bool
-	// fsync makes blobs durable before they get their names: only a directory
-	// keeps them.
-	fsync bool
 	// stream is the archive file being written, for a target file.
 	stream *tarStream
 
@@ -96,7 +93,7 @@ func openWrite(ctx context.Context, loc location.Location, opts Options) (*Archi
 // layout, to which images are added (an image of the same name is replaced).
 func (a *Archive) openDir() error {
 	dir := a.loc.Path
-	a.w.root, a.w.fsync = dir, true
+	a.w.root = dir
 	a.files = dirFiles{root: dir}
 	st, err := os.Stat(dir)
 	switch {
@@ -158,8 +155,8 @@ func (a *Archive) writable() error {
 
 // tempFile makes a temporary file in the root, tracked so that Close removes
 // it if it was never renamed.
-func (a *Archive) tempFile(pattern string) (*os.File, error) {
-	f, err := os.CreateTemp(a.w.root, pattern)
+func (a *Archive) tempFile(pattern string) (*pendingFile, error) {
+	f, err := createPending(a.w.root, pattern)
 	if err != nil {
 		return nil, writeError(err, a.loc.Path, a.w.root)
 	}
@@ -250,23 +247,11 @@ func (a *Archive) writeBlobFile(final string, d v1.Hash, fill func(*os.File) err
 	}
 	renamed := false
 	defer func() { a.dropTemp(f.Name(), !renamed) }()
-	if err := fill(f); err != nil {
+	if err := fill(f.File); err != nil {
 		f.Close()
 		return err
 	}
-	if a.w.fsync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return writeError(err, a.loc.Path, a.w.root)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	if err := os.Rename(f.Name(), dst); err != nil {
+	if err := f.commit(dst); err != nil {
 		return writeError(err, a.loc.Path, a.w.root)
 	}
 	renamed = true
@@ -432,17 +417,7 @@ func (a *Archive) writeFileAtomic(name string, body []byte) error {
 		f.Close()
 		return writeError(err, a.loc.Path, a.w.root)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	if err := f.Close(); err != nil {
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return writeError(err, a.loc.Path, a.w.root)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(a.w.root, name)); err != nil {
+	if err := f.commit(filepath.Join(a.w.root, name)); err != nil {
 		return writeError(err, a.loc.Path, a.w.root)
 	}
 	renamed = true

@@ -166,8 +166,18 @@ func (s *Strategy) buildArgs(b *builder, j *job, metadataFile string) []string {
 	return args
 }
 
-// Describe prints the Dockerfile, the platforms and the builder.
-func (s *Strategy) Describe(ctx context.Context, w io.Writer, in strategy.Input) error {
+// Supports is nil: a platform BuildKit cannot build for is refused when the
+// build is made (newJob).
+func (*Strategy) Supports(*plan.Plan) error { return nil }
+
+// DryRun says that the digests are BuildKit's to make, and prints the
+// Dockerfile, the platforms and the builder, which it looks up only then.
+func (s *Strategy) DryRun(ctx context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	return strategy.NewManifests(s.Name()), func(w io.Writer) error { return s.describe(ctx, w, in) }, nil
+}
+
+// describe prints the Dockerfile, the platforms and the builder.
+func (s *Strategy) describe(ctx context.Context, w io.Writer, in strategy.Input) error {
 	b, err := s.findBuilder(ctx)
 	if err != nil {
 		return err
@@ -203,69 +213,127 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 		in.Debugf = func(string, ...any) {}
 	}
 	p := in.Plan
-	b, err := s.findBuilder(ctx)
+	digest, err := s.buildAndPush(ctx, in)
 	if err != nil {
 		return out, err
 	}
-	j, err := s.newJob(p)
+	root, err := readPushed(ctx, in, digest)
 	if err != nil {
 		return out, err
+	}
+	if err := s.check(ctx, in, root.pushed, &out); err != nil {
+		return out, err
+	}
+	ok := true
+	out.ContentVerified = &ok
+
+	// The tag, last: BuildKit pushed by digest only.
+	kind := "index"
+	if !root.mediaType.IsIndex() {
+		kind = "manifest"
+	}
+	t := in.Progress.Task(kind, kind+" "+root.digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(root.body)))
+	if err := in.Dst.PutManifest(ctx, p.Destination.Identifier(), root.mediaType, root.body); err != nil {
+		return out, fmt.Errorf("write %s: %w", p.Destination.Name(), err)
+	}
+	t.Done("pushed")
+
+	out.DestinationDigest = root.digest
+	out.MediaType = root.mediaType
+	out.Platforms = root.pushed.platforms
+	out.DigestChanged = root.digest != p.SourceDigest
+	out.DigestNote = "the buildx strategy rebuilds the image with BuildKit, which writes new configs, manifests and index around the source's layers"
+	if s.cfg.Provenance != "false" || s.cfg.SBOM != "false" {
+		out.DigestNote += fmt.Sprintf(", with attestations (%s)", s.attestations())
+	}
+	return out, nil
+}
+
+// buildAndPush rebuilds the source with the builder, which pushes the
+// result to the destination by digest only, and returns that digest.
+func (s *Strategy) buildAndPush(ctx context.Context, in strategy.Input) (v1.Hash, error) {
+	b, err := s.findBuilder(ctx)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	j, err := s.newJob(in.Plan)
+	if err != nil {
+		return v1.Hash{}, err
 	}
 	dir, err := os.MkdirTemp("", "docker-migrate-buildx-")
 	if err != nil {
-		return out, err
+		return v1.Hash{}, err
 	}
 	defer os.RemoveAll(dir)
 
 	var env []string
 	if b.Addr != "" {
 		if env, err = s.cfg.Docker.tempBuilder(ctx, dir, b.Addr); err != nil {
-			return out, err
+			return v1.Hash{}, err
 		}
 	}
 	metadataFile := filepath.Join(dir, "metadata.json")
 	if err := s.build(ctx, in, b, j, env, metadataFile); err != nil {
-		return out, err
+		return v1.Hash{}, err
 	}
 	digest, err := readMetadata(metadataFile)
 	if err != nil {
-		return out, fmt.Errorf("read what buildx pushed: %w", err)
+		return v1.Hash{}, fmt.Errorf("read what buildx pushed: %w", err)
 	}
+	return digest, nil
+}
 
+// pushedRoot is what the destination tag gets: the root BuildKit pushed,
+// made to carry the source's shape (an index for an index) and platforms.
+type pushedRoot struct {
+	body      []byte
+	digest    v1.Hash
+	mediaType types.MediaType
+	pushed    *pushedImage
+}
+
+// readPushed reads the root BuildKit pushed as digest, pairs its platforms
+// with the source's, and makes of it what the destination tag gets.
+func readPushed(ctx context.Context, in strategy.Input, digest v1.Hash) (*pushedRoot, error) {
+	p := in.Plan
 	body, desc, err := in.Dst.GetManifest(ctx, digest.String())
 	if err != nil {
-		return out, fmt.Errorf("read the index BuildKit pushed (%s): %w", digest, err)
+		return nil, fmt.Errorf("read the index BuildKit pushed (%s): %w", digest, err)
 	}
 	if desc.Digest != digest {
-		return out, errdefs.New(errdefs.DigestMismatch, "digest mismatch: %s returned %s for the index BuildKit pushed as %s; %s was not changed", p.Destination.Context().RegistryStr(), desc.Digest, digest, p.Destination.Name())
+		return nil, errdefs.New(errdefs.DigestMismatch, "digest mismatch: %s returned %s for the index BuildKit pushed as %s; %s was not changed", p.Destination.Context().RegistryStr(), desc.Digest, digest, p.Destination.Name())
 	}
 	mt, err := mediaType(body, desc.MediaType)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	pushed, err := pairPlatforms(p, body, mt, digest)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	if !mt.IsIndex() && p.Root.MediaType.IsIndex() {
 		// BuildKit pushes one platform as a bare manifest; the source was an
 		// index, and so is what DST gets.
 		if body, digest, mt, err = wrapInIndex(pushed, body, mt); err != nil {
-			return out, err
+			return nil, err
 		}
 	} else if mt.IsIndex() {
 		// BuildKit normalises platforms (linux/arm64/v8 becomes linux/arm64):
 		// the index DST gets carries the source's fields for every child.
 		if body, digest, err = restorePlatforms(body, pushed.platforms); err != nil {
-			return out, err
+			return nil, err
 		}
 	}
-	// Check every platform (each blob there, the content the source's), and
-	// count what was pushed, at once.
+	return &pushedRoot{body: body, digest: digest, mediaType: mt, pushed: pushed}, nil
+}
+
+// check checks every platform BuildKit pushed (each blob there, the content
+// the source's) and counts what was pushed into out, all at once.
+func (s *Strategy) check(ctx context.Context, in strategy.Input, pushed *pushedImage, out *strategy.Output) error {
 	differs := make([]bool, len(pushed.platforms))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(in.Jobs, 1) + 1)
-	g.Go(func() error { return s.count(gctx, in, pushed, &out) })
+	g.Go(func() error { return s.count(gctx, in, pushed, out) })
 	for i, pd := range pushed.platforms {
 		g.Go(func() error {
 			if err := strategy.CheckPushed(gctx, in.Dst, pd.DestinationDigest, pd.Platform); err != nil {
@@ -277,7 +345,7 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return out, err
+		return err
 	}
 	var differ []string
 	for i, d := range differs {
@@ -286,32 +354,10 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (strategy.Out
 		}
 	}
 	if len(differ) > 0 {
-		return out, errdefs.New(errdefs.DigestMismatch,
-			"BuildKit pushed different content for %s (rootfs.diff_ids differ from the source); %s was not changed", strings.Join(differ, ", "), p.Destination.Name())
+		return errdefs.New(errdefs.DigestMismatch,
+			"BuildKit pushed different content for %s (rootfs.diff_ids differ from the source); %s was not changed", strings.Join(differ, ", "), in.Plan.Destination.Name())
 	}
-	ok := true
-	out.ContentVerified = &ok
-
-	// The tag, last: BuildKit pushed by digest only.
-	kind := "index"
-	if !mt.IsIndex() {
-		kind = "manifest"
-	}
-	t := in.Progress.Task(kind, kind+" "+digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(body)))
-	if err := in.Dst.PutManifest(ctx, p.Destination.Identifier(), mt, body); err != nil {
-		return out, fmt.Errorf("write %s: %w", p.Destination.Name(), err)
-	}
-	t.Done("pushed")
-
-	out.DestinationDigest = digest
-	out.MediaType = mt
-	out.Platforms = pushed.platforms
-	out.DigestChanged = digest != p.SourceDigest
-	out.DigestNote = "the buildx strategy rebuilds the image with BuildKit, which writes new configs, manifests and index around the source's layers"
-	if s.cfg.Provenance != "false" || s.cfg.SBOM != "false" {
-		out.DigestNote += fmt.Sprintf(", with attestations (%s)", s.attestations())
-	}
-	return out, nil
+	return nil
 }
 
 // build runs `docker buildx build` and shows its progress.

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/docker-migrate/docker-migrate/internal/copyopts"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/plan"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -151,11 +152,11 @@ func newWorld(t *testing.T, platforms ...v1.Platform) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Build(ctx, src, dst, plan.Request{Source: w.srcRef, Destination: w.dstRef, Platforms: platforms, Jobs: 2})
+	p, err := plan.Build(ctx, src, dst, copyopts.Image{Source: w.srcRef, Destination: w.dstRef, Platforms: platforms}, copyopts.Shared{Jobs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.in = strategy.Input{Plan: p, Src: src, Dst: dst, Jobs: 2, Progress: progress.Discard()}
+	w.in = strategy.Input{Plan: p, Src: src, Dst: dst, Shared: copyopts.Shared{Jobs: 2, Progress: progress.Discard()}}
 	return w
 }
 
@@ -471,7 +472,11 @@ func TestDescribe(t *testing.T) {
 	f := newFake(t)
 	s, _ := New(Config{Docker: f.docker, Provenance: "mode=max"})
 	var out bytes.Buffer
-	if err := s.Describe(context.Background(), &out, w.in); err != nil {
+	_, describe, err := s.DryRun(context.Background(), w.in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := describe(&out); err != nil {
 		t.Fatal(err)
 	}
 	srcDigest, _ := w.srcIndex.Digest()

@@ -149,8 +149,17 @@ func (s *Strategy) steps(in strategy.Input) ([]*step, error) {
 
 var validTag = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 
-// Describe lists the pulls, tags and pushes.
-func (s *Strategy) Describe(_ context.Context, w io.Writer, in strategy.Input) error {
+// Supports is nil: what the engine cannot pull or push, it says when asked.
+func (*Strategy) Supports(*plan.Plan) error { return nil }
+
+// DryRun says that the digests are the engine's to make, and lists the
+// pulls, tags and pushes.
+func (s *Strategy) DryRun(_ context.Context, in strategy.Input) (strategy.Output, strategy.Describer, error) {
+	return strategy.NewManifests(s.Name()), func(w io.Writer) error { return s.describe(w, in) }, nil
+}
+
+// describe lists the pulls, tags and pushes.
+func (s *Strategy) describe(w io.Writer, in strategy.Input) error {
 	steps, err := s.steps(in)
 	if err != nil {
 		return err
@@ -188,80 +197,25 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (out strategy
 	defer s.cleanup(steps, in)
 
 	var counts counts
-	// A failure stops the platforms that have not started, but lets the
-	// engine finish what it is doing for the others: an engine call cut off
-	// mid-pull may still register the image after we have cleaned up.
-	var g errgroup.Group
-	g.SetLimit(max(in.Jobs, 1))
-	var failed atomic.Bool
-	for _, st := range steps {
-		g.Go(func() error {
-			if failed.Load() {
-				return nil
-			}
-			err := s.platform(ctx, in, st, srcAuth, dstAuth, &counts, &failed)
-			if err != nil {
-				failed.Store(true)
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := s.platforms(ctx, in, steps, srcAuth, dstAuth, &counts); err != nil {
 		return out, err
 	}
-
-	// The list is made of what the engine pushed, with the source's platform fields.
-	var entries []v1.Descriptor
-	allDocker := true
-	for _, st := range steps {
-		// A GET, not a HEAD: the list needs the size, and some registries
-		// leave Content-Length off a HEAD.
-		_, d, err := in.Dst.GetManifest(ctx, st.pushed.String())
-		if err != nil {
-			return out, fmt.Errorf("check the image pushed for %s: %w", st.pd.Platform, err)
-		}
-		if d.MediaType != types.DockerManifestSchema2 {
-			allDocker = false
-		}
-		plat := st.platform
-		entries = append(entries, v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: st.pushed, Platform: &plat})
-		st.pd.DestinationDigest = st.pushed
-		out.Platforms = append(out.Platforms, st.pd)
-	}
-	for _, pd := range out.Platforms {
-		if err := strategy.CheckPushed(ctx, in.Dst, pd.DestinationDigest, pd.Platform); err != nil {
-			return out, err
-		}
-	}
-	differ, err := strategy.CompareDiffIDs(ctx, in.Src, in.Dst, out.Platforms)
+	entries, mt, err := listEntries(ctx, in, steps)
 	if err != nil {
 		return out, err
 	}
-	if len(differ) > 0 {
-		return out, errdefs.New(errdefs.DigestMismatch,
-			"the engine pushed different content for %s (rootfs.diff_ids differ from the source); %s was not changed", strings.Join(differ, ", "), p.Destination.Name())
+	for _, st := range steps {
+		out.Platforms = append(out.Platforms, st.pd)
+	}
+	if err := checkContent(ctx, in, out.Platforms); err != nil {
+		return out, err
 	}
 	ok := true
 	out.ContentVerified = &ok
-
-	mt := types.OCIImageIndex
-	if allDocker {
-		mt = types.DockerManifestList
-	}
-	body, err := json.Marshal(struct {
-		SchemaVersion int             `json:"schemaVersion"`
-		MediaType     types.MediaType `json:"mediaType"`
-		Manifests     []v1.Descriptor `json:"manifests"`
-	}{2, mt, entries})
+	digest, err := writeList(ctx, in, mt, entries)
 	if err != nil {
 		return out, err
 	}
-	digest, _, _ := v1.SHA256(bytes.NewReader(body))
-	t := in.Progress.Task(labelList, "manifest list "+digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(body)))
-	if err := in.Dst.PutManifest(ctx, p.Destination.Identifier(), mt, body); err != nil {
-		return out, fmt.Errorf("write %s: %w", p.Destination.Name(), err)
-	}
-	t.Done("pushed")
 
 	out.DestinationDigest = digest
 	out.MediaType = mt
@@ -271,6 +225,93 @@ func (s *Strategy) Execute(ctx context.Context, in strategy.Input) (out strategy
 	out.Blobs = strategy.Counts{Copied: counts.blobs[0], Mounted: counts.blobs[1], Skipped: counts.blobs[2]}
 	out.Bytes = strategy.Counts{Copied: counts.bytes[0], Mounted: counts.bytes[1], Skipped: counts.bytes[2]}
 	return out, nil
+}
+
+// platforms pulls, tags and pushes every platform through the engine, Jobs
+// at a time. A failure stops the platforms that have not started, but lets
+// the engine finish what it is doing for the others: an engine call cut off
+// mid-pull may still register the image after we have cleaned up.
+func (s *Strategy) platforms(ctx context.Context, in strategy.Input, steps []*step, srcAuth, dstAuth string, c *counts) error {
+	var g errgroup.Group
+	g.SetLimit(max(in.Jobs, 1))
+	var failed atomic.Bool
+	for _, st := range steps {
+		g.Go(func() error {
+			if failed.Load() {
+				return nil
+			}
+			err := s.platform(ctx, in, st, srcAuth, dstAuth, c, &failed)
+			if err != nil {
+				failed.Store(true)
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// listEntries are the list's entries: what the engine pushed, with the
+// source's platform fields. The list is a Docker manifest list when every
+// entry is a Docker v2 manifest, else an OCI index. Each step's platform
+// gets its destination digest.
+func listEntries(ctx context.Context, in strategy.Input, steps []*step) ([]v1.Descriptor, types.MediaType, error) {
+	var entries []v1.Descriptor
+	mt := types.DockerManifestList
+	for _, st := range steps {
+		// A GET, not a HEAD: the list needs the size, and some registries
+		// leave Content-Length off a HEAD.
+		_, d, err := in.Dst.GetManifest(ctx, st.pushed.String())
+		if err != nil {
+			return nil, "", fmt.Errorf("check the image pushed for %s: %w", st.pd.Platform, err)
+		}
+		if d.MediaType != types.DockerManifestSchema2 {
+			mt = types.OCIImageIndex
+		}
+		plat := st.platform
+		entries = append(entries, v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: st.pushed, Platform: &plat})
+		st.pd.DestinationDigest = st.pushed
+	}
+	return entries, mt, nil
+}
+
+// checkContent checks that every platform the engine pushed is whole at the
+// destination and has the source's content (rootfs.diff_ids).
+func checkContent(ctx context.Context, in strategy.Input, pushed []plan.PlatformDigest) error {
+	for _, pd := range pushed {
+		if err := strategy.CheckPushed(ctx, in.Dst, pd.DestinationDigest, pd.Platform); err != nil {
+			return err
+		}
+	}
+	differ, err := strategy.CompareDiffIDs(ctx, in.Src, in.Dst, pushed)
+	if err != nil {
+		return err
+	}
+	if len(differ) > 0 {
+		return errdefs.New(errdefs.DigestMismatch,
+			"the engine pushed different content for %s (rootfs.diff_ids differ from the source); %s was not changed", strings.Join(differ, ", "), in.Plan.Destination.Name())
+	}
+	return nil
+}
+
+// writeList writes the manifest list of entries to the destination tag,
+// through the registry API, and returns its digest.
+func writeList(ctx context.Context, in strategy.Input, mt types.MediaType, entries []v1.Descriptor) (v1.Hash, error) {
+	p := in.Plan
+	body, err := json.Marshal(struct {
+		SchemaVersion int             `json:"schemaVersion"`
+		MediaType     types.MediaType `json:"mediaType"`
+		Manifests     []v1.Descriptor `json:"manifests"`
+	}{2, mt, entries})
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	digest, _, _ := v1.SHA256(bytes.NewReader(body))
+	t := in.Progress.Task(labelList, "manifest list "+digest.Hex[:12]+" as "+p.Destination.Identifier(), int64(len(body)))
+	if err := in.Dst.PutManifest(ctx, p.Destination.Identifier(), mt, body); err != nil {
+		return v1.Hash{}, fmt.Errorf("write %s: %w", p.Destination.Name(), err)
+	}
+	t.Done("pushed")
+	return digest, nil
 }
 
 const labelList = "manifest list"
