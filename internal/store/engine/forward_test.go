@@ -80,19 +80,26 @@ type classicSave struct {
 	save    []byte
 }
 
+// randomLayer is an uncompressed layer of one file of n random bytes, and
+// its diff_id.
+func randomLayer(i, n int) ([]byte, v1.Hash) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	data := make([]byte, n)
+	_, _ = rand.Read(data)
+	_ = tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("file%d", i), Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})
+	_, _ = tw.Write(data)
+	_ = tw.Close()
+	d, _, _ := v1.SHA256(bytes.NewReader(buf.Bytes()))
+	return buf.Bytes(), d
+}
+
 func newClassicSave(t *testing.T, tag string, sizes ...int) *classicSave {
 	t.Helper()
 	cs := &classicSave{}
 	for i, n := range sizes {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		data := make([]byte, n)
-		_, _ = rand.Read(data)
-		_ = tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("file%d", i), Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})
-		_, _ = tw.Write(data)
-		_ = tw.Close()
-		cs.layers = append(cs.layers, buf.Bytes())
-		d, _, _ := v1.SHA256(bytes.NewReader(buf.Bytes()))
+		layer, d := randomLayer(i, n)
+		cs.layers = append(cs.layers, layer)
 		cs.diffIDs = append(cs.diffIDs, d)
 	}
 	cfg := v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: cs.diffIDs}}
@@ -330,18 +337,11 @@ func ociSave(t *testing.T, tag string, sizes ...int) (save []byte, root v1.Hash,
 	var m v1.Manifest
 	m.SchemaVersion, m.MediaType = 2, "application/vnd.oci.image.manifest.v1+json"
 	for i, n := range sizes {
-		var raw bytes.Buffer
-		tw := tar.NewWriter(&raw)
-		data := make([]byte, n)
-		_, _ = rand.Read(data)
-		_ = tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%d", i), Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})
-		_, _ = tw.Write(data)
-		_ = tw.Close()
-		diff, _, _ := v1.SHA256(bytes.NewReader(raw.Bytes()))
+		raw, diff := randomLayer(i, n)
 		diffIDs = append(diffIDs, diff)
 		var z bytes.Buffer
 		zw := gzip.NewWriter(&z)
-		_, _ = zw.Write(raw.Bytes())
+		_, _ = zw.Write(raw)
 		_ = zw.Close()
 		d, size, _ := v1.SHA256(bytes.NewReader(z.Bytes()))
 		blobs[d] = z.Bytes()
