@@ -278,6 +278,19 @@ func TestForwardClassic(t *testing.T) {
 			t.Errorf("with the image under the tag, a run without a record forwarded %v (%v)", fwd4, err)
 		}
 	})
+	t.Run("tagged index without a record", func(t *testing.T) {
+		// An index under the tag: its manifest for the engine's platform.
+		idx, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{
+			{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
+		}})
+		if err := dst.PutManifest(ctx, "v1", "application/vnd.oci.image.index.v1+json", idx); err != nil {
+			t.Fatal(err)
+		}
+		_, fwd5, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
+		if err != nil || len(fwd5) != 0 {
+			t.Errorf("with an index under the tag, a run without a record forwarded %v (%v)", fwd5, err)
+		}
+	})
 	t.Run("wrong layer", func(t *testing.T) {
 		bad := newClassicSave(t, tag, 300<<10, 1000, 600<<10)
 		in := cs.inspect() // the engine lists other layers than it saves
