@@ -115,16 +115,5 @@ func (r *BlobRecord) Saw(host string, d v1.Hash, repo string) {
 	repos = slices.DeleteFunc(repos, func(s string) bool { return s == repo })
 	repos = append([]string{repo}, repos...)
 	repos = repos[:min(len(repos), maxSeen)]
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := f.WriteString(strings.Join(repos, "\n") + "\n")
-	cerr := f.Close()
-	if werr != nil || cerr != nil || os.Rename(f.Name(), p) != nil {
-		_ = os.Remove(f.Name())
-	}
+	writeAtomic(p, []byte(strings.Join(repos, "\n")+"\n"))
 }

@@ -211,6 +211,8 @@ type migration struct {
 	steps    []strategy.Strategy
 	in       strategy.Input
 	res      *Result
+	// forwarded are the blobs the source put into DST before the plan.
+	forwarded store.Forwarded
 }
 
 // plan opens both ends, plans the copy, and looks at what the destination
@@ -220,6 +222,13 @@ func (m *migration) plan(ctx context.Context) error {
 	src, dst, err := o.stores(ctx)
 	if err != nil {
 		return err
+	}
+	// An engine SRC puts its layers into DST as its save streams
+	// (store.Forwarder); the plan finds them there. Not before a signature check.
+	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
+		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
+			return err
+		}
 	}
 	shared := o.Shared
 	if o.DryRun {
@@ -313,6 +322,7 @@ func (m *migration) succeeded(ctx context.Context, s strategy.Strategy, out stra
 	o, res := m.o, m.res
 	res.Attempts = append(res.Attempts, Attempt{Strategy: s.Name(), Outcome: "succeeded"})
 	res.fill(s.Name(), out)
+	res.countForwarded(m.in.Plan, m.forwarded)
 	o.noteUnsigned(res)
 	o.recordBlobs(out.Plan)
 	if o.Referrers {
@@ -373,6 +383,20 @@ func (o Options) recordBlobs(p *plan.Plan) {
 	for _, b := range p.Blobs {
 		if b.Action != plan.Foreign {
 			o.Blobs.Saw(host, b.Digest, repo)
+		}
+	}
+}
+
+// countForwarded counts as copied the blobs a store.Forwarder put into DST
+// before the plan, which then found them there.
+func (r *Result) countForwarded(p *plan.Plan, fwd store.Forwarded) {
+	if p == nil {
+		return
+	}
+	for _, b := range p.Blobs {
+		if _, ok := fwd[b.Digest]; ok && b.Action == plan.Skip {
+			r.Blobs.Copied, r.Blobs.Skipped = r.Blobs.Copied+1, r.Blobs.Skipped-1
+			r.Bytes.Copied, r.Bytes.Skipped = r.Bytes.Copied+b.Size, r.Bytes.Skipped-b.Size
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 
+	"github.com/docker-migrate/docker-migrate/internal/progress"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // The optional capabilities of a store, and of a blob body handed to one,
@@ -103,3 +105,30 @@ type Held struct {
 	// Same reports the very image asked about, with all of its content.
 	Same bool
 }
+
+// StreamPutter is a store that takes a blob whose digest and size are known
+// only once its body has been read (a registry repository: an upload is
+// named by its digest when it is closed, not when it is opened). It returns
+// the blob's descriptor; nothing is committed when body fails.
+type StreamPutter interface {
+	PutBlobStream(ctx context.Context, mediaType types.MediaType, body io.Reader) (v1.Descriptor, error)
+}
+
+// Forwarder is a source read in one pass whose manifests come last (a Docker
+// engine's save stream): it cannot say its blobs' digests before it has read
+// them, so instead of holding them until the copy is planned it puts the
+// large ones straight into the destination as they stream, when the
+// destination can take them so (a StreamPutter). The copy is planned after
+// Forward and finds them there; no tag is written by Forward.
+type Forwarder interface {
+	// Forward reads the source, putting into dst what it can, and reports
+	// each blob it put on pw; ref is the tag (or digest) the copy writes in
+	// dst, whose image may hold some of the blobs already. It returns what
+	// it put, by digest with its size; none when dst cannot take blobs this
+	// way (the source is then read as before, when the copy asks).
+	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer) (Forwarded, error)
+}
+
+// Forwarded are the blobs a Forwarder put into the destination: the copy
+// counts them as copied, not as found there.
+type Forwarded map[v1.Hash]int64

@@ -12,10 +12,13 @@
 // image is in it, and a stream that ends without them (a failure, an
 // interrupt) is refused whole by the engine, leaving no image under the name.
 //
-// Out of an engine, GET /images/get is read once per image: layers that
-// arrive uncompressed (the classic store saves them so) are gzip-compressed
-// as they stream into a work directory beside the small JSON files, and the
-// result is read as the docker save archive it is (internal/store/archive).
+// Out of an engine, GET /images/get is read once per image. Into a registry
+// (forward.go), each layer is compressed and uploaded as it streams, the
+// small JSON files kept in memory, and nothing is written to disk. Into an
+// archive or another engine, layers that arrive uncompressed (the classic
+// store saves them so) are gzip-compressed as they stream into a work
+// directory beside the small JSON files, and the result is read as the
+// docker save archive it is (internal/store/archive).
 package engine
 
 import (

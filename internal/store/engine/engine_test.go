@@ -38,6 +38,8 @@ type fakeEngine struct {
 	api string
 	// images answer GET /images/NAME/json, by NAME.
 	images map[string]any
+	// save is the body of GET /images/get.
+	save []byte
 
 	// loaded gets a value each time a load body has been read.
 	loaded chan struct{}
@@ -96,6 +98,9 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			json.NewEncoder(w).Encode(map[string]string{"stream": "Loaded image: app:v1\n"})
 		}
+	case path == "/images/get":
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.Write(f.save)
 	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
 		img, ok := f.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")]
 		if !ok {

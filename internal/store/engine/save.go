@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
 	"github.com/docker-migrate/docker-migrate/internal/location"
+	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/platforms"
 	"github.com/docker-migrate/docker-migrate/internal/store"
 	"github.com/docker-migrate/docker-migrate/internal/store/archive"
@@ -40,6 +41,11 @@ type Source struct {
 	err     error
 	dir     string
 	archive store.Archive
+	// diffIDs are the image's layers as the engine lists them; platform is
+	// its platform, and label names that in progress.
+	diffIDs  []v1.Hash
+	platform v1.Platform
+	label    string
 	// Notify says when the save starts (it may take a while).
 	notify func(format string, args ...any)
 }
@@ -53,6 +59,10 @@ type SourceOptions struct {
 	TempDir string
 	// Notify, when set, is told when the engine starts saving.
 	Notify func(format string, args ...any)
+	// Layers records what layers were compressed to in each registry, so a
+	// run again sends none the registry has; nil is the user's cache
+	// (manifestcache.OpenLayerRecord).
+	Layers *manifestcache.LayerRecord
 }
 
 var _ store.Archive = (*Source)(nil)
@@ -90,7 +100,17 @@ func OpenSource(ctx context.Context, eng *Engine, loc location.Location, opts So
 		}
 		return nil, eng.reachError(err)
 	}
-	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify}
+	s := &Source{eng: eng, loc: loc, info: info, image: tag, opts: opts, notify: opts.Notify,
+		label:    platformLabel(res.Os, res.Architecture, res.Variant),
+		platform: v1.Platform{OS: res.Os, Architecture: res.Architecture, Variant: res.Variant}}
+	if s.opts.Layers == nil {
+		s.opts.Layers = manifestcache.OpenLayerRecord("")
+	}
+	for _, l := range res.RootFS.Layers {
+		if h, err := v1.NewHash(l); err == nil {
+			s.diffIDs = append(s.diffIDs, h)
+		}
+	}
 	if len(opts.Platforms) == 0 {
 		s.opts.Platforms = availablePlatforms(res.Manifests)
 		if len(s.opts.Platforms) > 0 && opts.Notify != nil {
@@ -176,16 +196,9 @@ func (s *Source) save(ctx context.Context) error {
 		return errdefs.Wrap(err, errdefs.Unknown, "cannot make a work directory for the save of %s: %v (set TMPDIR to a directory with room)", s.image, err)
 	}
 	s.dir = dir
-	var opts []client.ImageSaveOption
-	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
-		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
-	}
-	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	rc, err := s.openSave(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+		return err
 	}
 	defer rc.Close()
 	if err := unpack(ctx, rc, dir, s.layerRead); err != nil {
@@ -201,6 +214,23 @@ func (s *Source) save(ctx context.Context) error {
 	}
 	s.archive = a
 	return nil
+}
+
+// openSave starts GET /images/get of the image (only the platforms asked
+// for, where the engine takes a platform).
+func (s *Source) openSave(ctx context.Context) (io.ReadCloser, error) {
+	var opts []client.ImageSaveOption
+	if s.info.platformParams() && len(s.opts.Platforms) > 0 {
+		opts = append(opts, client.ImageSaveWithPlatforms(ociPlatforms(s.opts.Platforms)...))
+	}
+	rc, err := s.eng.client.ImageSave(ctx, []string{s.image.Name()}, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errdefs.Wrap(err, errdefs.Unknown, "the Docker engine %s could not save %s: %s", s.eng, s.image, firstLine(err.Error()))
+	}
+	return rc, nil
 }
 
 // layerRead says, in plain progress, that a layer came out of the engine:
