@@ -236,7 +236,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 				b.err = err
 				return 0, err
 			}
-			b.err = errdefs.New(errdefs.DigestMismatch, "digest mismatch: blob %s from %s is longer than the %d bytes its manifest says; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, b.size)
+			b.err = errdefs.New(errdefs.DigestMismatch, "%s", b.corruptSentence(fmt.Sprintf("is longer than the %d bytes its manifest says", b.size)))
 			return 0, b.err
 		}
 		if b.n == b.size {
@@ -283,8 +283,20 @@ func (b *blobReader) corrupt(what string) error {
 	return errdefs.Wrap(registry.ErrRetried, errdefs.DigestMismatch, "%s", b.corruptSentence(what))
 }
 
+// fromRegistry says whether the source is a registry, reached over a network,
+// rather than a file on this machine (an archive, an engine's save): what
+// went wrong, and what to do about it, differ. Only a registry reads a blob
+// from an offset on (store.RangeReader).
+func (b *blobReader) fromRegistry() bool {
+	_, ok := b.src.(store.RangeReader)
+	return ok
+}
+
 // corruptSentence says that blob b from the source is what, and what to do.
 func (b *blobReader) corruptSentence(what string) string {
+	if !b.fromRegistry() {
+		return fmt.Sprintf("%s is damaged: blob %s in it %s; copy from an undamaged copy of it", b.src, b.want, what)
+	}
 	return fmt.Sprintf("digest mismatch: blob %s from %s %s; the source registry holds a corrupt blob: report it to its operator, or copy from another mirror", b.want, b.src, what)
 }
 
@@ -293,6 +305,15 @@ func (b *blobReader) corruptSentence(what string) string {
 func (b *blobReader) broke(cause error) error {
 	if b.ctx.Err() != nil {
 		return b.ctx.Err()
+	}
+	if !b.fromRegistry() {
+		switch errdefs.KindOf(cause) {
+		case errdefs.DigestMismatch, errdefs.InvalidArgument, errdefs.NotFound:
+			// A file on this machine said what is wrong with it (a layer
+			// that fails its diff_id, a damaged archive): reading it again
+			// gives the same answer, and its sentence names the file.
+			return cause
+		}
 	}
 	if errors.Is(cause, io.EOF) {
 		// The source ended early; reading on from there tells a cut
@@ -324,6 +345,11 @@ func (b *blobReader) broke(cause error) error {
 		if stalled {
 			return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "%s stopped sending blob %s after %s of %s and sent nothing for %s",
 				se.Who(), wording.ID(b.want), units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), se.Idle)
+		}
+		if !b.fromRegistry() {
+			// Not a network's failure: "later" would read the same file.
+			return errdefs.Wrap(registry.Retried(cause), errdefs.Unknown, "cannot read blob %s from %s: the read failed %d times, the last after %s of %s (%v)",
+				wording.ID(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))
 		}
 		return errdefs.Wrap(registry.Retried(cause), errdefs.Unreachable, "cannot read blob %s from %s: the download broke off %d times, the last after %s of %s (%v); run again later",
 			wording.ID(b.want), b.src, b.breaks, units.HumanSize(float64(b.n)), units.HumanSize(float64(b.size)), errdefs.Redact(cause.Error()))

@@ -227,3 +227,52 @@ func TestBlobReaderStallsEveryTime(t *testing.T) {
 		t.Errorf("a 2 GiB blob gets %d stall resumes, want %d", got, maxReadBreaks)
 	}
 }
+
+// fileSource is a source on this machine (an archive): no ranged reads, and
+// its reader may fail with a sentence of its own about the file.
+type fileSource struct {
+	store.Store // a *flakySource, seen without its ranged reads
+	data        []byte
+	fail        error
+	opens       int
+}
+
+func newFileSource(data []byte, fail error) *fileSource {
+	return &fileSource{Store: &flakySource{data: data}, data: data, fail: fail}
+}
+
+func (s *fileSource) GetBlob(_ context.Context, _ v1.Hash) (io.ReadCloser, error) {
+	s.opens++
+	if s.fail != nil {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(s.data[:1000]), errReader{s.fail})), nil
+	}
+	return io.NopCloser(bytes.NewReader(s.data)), nil
+}
+
+// A file's damage is the file's, not a registry's: no advice to report it to
+// an operator, and a sentence the file gave is not read again for.
+func TestBlobReaderLocalFile(t *testing.T) {
+	data, d := blobOf(t, 1<<20)
+	bad := append([]byte(nil), data...)
+	bad[len(bad)/2] ^= 0xff
+	_, err := readAll(newTestReader(newFileSource(bad, nil), d, int64(len(data))))
+	if !errdefs.Is(err, errdefs.DigestMismatch) || !strings.Contains(err.Error(), "is damaged") || strings.Contains(err.Error(), "registry") {
+		t.Errorf("a corrupt blob in a file: %v", err)
+	}
+
+	damaged := errdefs.New(errdefs.DigestMismatch, "x.tar is damaged: layer L uncompresses to A, but the image's config says B")
+	src := newFileSource(data, damaged)
+	_, err = readAll(newTestReader(src, d, int64(len(data))))
+	if !errors.Is(err, damaged) {
+		t.Errorf("a file that says what is wrong with it: %v, want its own sentence", err)
+	}
+	if src.opens != 1 {
+		t.Errorf("%d reads of a file that said what is wrong with it, want 1", src.opens)
+	}
+
+	src = newFileSource(data, errors.New("input/output error"))
+	_, err = readAll(newTestReader(src, d, int64(len(data))))
+	if err == nil || strings.Contains(err.Error(), "later") {
+		t.Errorf("a file that cannot be read: %v, want no advice to try later", err)
+	}
+}
