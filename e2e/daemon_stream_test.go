@@ -209,11 +209,12 @@ func TestDaemonStreamOut(t *testing.T) {
 		cli2 := NewCLI(t).WithEngine(startEngine(t))
 		interruptStream(t, cli2, reg, "docker-daemon:"+ref, "stream/int:v1")
 	})
+
 }
 
 // interruptStream starts a copy of src into repoTag of reg behind a slow
 // link, interrupts it while the save streams, and checks that it exits 130
-// with no tag written.
+// with no tag written, saying that layers were being sent.
 func interruptStream(t *testing.T, cli *CLI, reg *Registry, src, repoTag string) {
 	t.Helper()
 	slow := startQuirkProxy(t, reg, quirk.Options{Delay: 1500 * time.Millisecond})
@@ -230,7 +231,12 @@ func interruptStream(t *testing.T, cli *CLI, reg *Registry, src, repoTag string)
 	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	run.Wait(t, 60*time.Second).AssertExit(t, 130)
+	res := run.Wait(t, 60*time.Second).AssertExit(t, 130)
+	// The layers went up before any plan: the run says so, not that it
+	// was being planned.
+	if !strings.Contains(res.Stderr, "interrupted while its layers were being sent") || !strings.Contains(res.Stderr, "nothing is tagged at") {
+		t.Errorf("the interrupt is not said as layers being sent:\n%s", res.Stderr)
+	}
 	if _, ok := headDigest(t, reg, reg.Ref(repoTag)); ok {
 		t.Errorf("%s is tagged after an interrupted run", target)
 	}

@@ -125,7 +125,8 @@ type Forwarder interface {
 	// each blob it put on pw; ref is the tag (or digest) the copy writes in
 	// dst, whose image may hold some of the blobs already. It returns what
 	// it put, by digest with its size; none when dst cannot take blobs this
-	// way (the source is then read as before, when the copy asks).
+	// way (the source is then read as before, when the copy asks). When
+	// ctx ends part way it returns what had arrived whole, with ctx's error.
 	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer) (Forwarded, error)
 }
 

@@ -173,7 +173,8 @@ func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp sto
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			// What arrived whole is said: a run again finds it there.
+			return sv.fwd, ctx.Err()
 		}
 		if _, ok := err.(*errdefs.Error); ok {
 			return nil, err
