@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Strategy names, as --strategy takes them.
@@ -232,6 +233,13 @@ func (m *migration) plan(ctx context.Context) error {
 	// An engine SRC puts its layers into DST as its save streams
 	// (store.Forwarder); the plan finds them there. Not before a signature check.
 	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
+		// -n: refused before any layer is sent, when the tag holds other
+		// layers; checkClobber below decides by digest once the image is made.
+		if o.NoClobber {
+			if have := f.OtherImageAt(ctx, dst, o.Destination.Identifier()); have != (v1.Hash{}) {
+				return o.clobberRefused(have)
+			}
+		}
 		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
 			if ctx.Err() != nil {
 				m.res = forwardCut(o, m.forwarded, m.start)

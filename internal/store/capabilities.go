@@ -128,6 +128,11 @@ type Forwarder interface {
 	// way (the source is then read as before, when the copy asks). When
 	// ctx ends part way it returns what had arrived whole, with ctx's error.
 	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer) (Forwarded, error)
+	// OtherImageAt is what ref points at in dst when that is another image
+	// than the source's, as far as the source can tell before it is read
+	// (its layers); the zero hash when ref is not there or may be the same
+	// image. -n (no clobber) asks it before Forward.
+	OtherImageAt(ctx context.Context, dst Store, ref string) v1.Hash
 }
 
 // Forwarded are the blobs a Forwarder put into the destination: the copy

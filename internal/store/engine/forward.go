@@ -12,6 +12,7 @@ import (
 	"io"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -349,23 +350,34 @@ func (sv *saveStream) atDestination(ctx context.Context, diffID v1.Hash) (v1.Des
 	return v1.Descriptor{}, false
 }
 
-// taggedLayers reads the image ref points at in dst (for an index, its
-// manifest for platform p), and gives its layers by diff_id; nil when there
-// is none or it cannot be read. Whoever compressed them (an earlier run,
-// `docker push`), a layer that uncompresses to the same diff_id is the same
-// layer.
-func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platform) map[v1.Hash]v1.Descriptor {
+// taggedImage is the image a destination tag points at, as far as the
+// engine's platform of it goes.
+type taggedImage struct {
+	// digest is what the tag points at (an index or a manifest).
+	digest v1.Hash
+	// diffIDs and layers are the platform's image: its config's
+	// rootfs.diff_ids and its manifest's layers, one for one; both nil when
+	// the tag holds no such image (another platform, an artifact).
+	diffIDs []v1.Hash
+	layers  []v1.Descriptor
+}
+
+// readTagged reads the image ref points at in dst (for an index, its
+// manifest for platform p); ok is false when ref is not there or cannot be
+// read.
+func readTagged(ctx context.Context, dst store.Store, ref string, p v1.Platform) (t taggedImage, ok bool) {
 	if ref == "" {
-		return nil
+		return t, false
 	}
 	body, desc, err := dst.GetManifest(ctx, ref)
 	if err != nil {
-		return nil
+		return t, false
 	}
+	t.digest = desc.Digest
 	if desc.MediaType.IsIndex() {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
 		if err != nil {
-			return nil
+			return t, true
 		}
 		var child *v1.Descriptor
 		for i, m := range idx.Manifests {
@@ -375,32 +387,63 @@ func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platfor
 			}
 		}
 		if child == nil {
-			return nil
+			return t, true
 		}
 		if body, _, err = dst.GetManifest(ctx, child.Digest.String()); err != nil {
-			return nil
+			return t, true
 		}
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(body))
 	if err != nil || m.Config.Size > maxSmallFile {
-		return nil
+		return t, true
 	}
 	rc, err := dst.GetBlob(ctx, m.Config.Digest)
 	if err != nil {
-		return nil
+		return t, true
 	}
 	defer rc.Close()
 	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, maxSmallFile))
 	if err != nil || len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return t, true
+	}
+	t.diffIDs, t.layers = cfg.RootFS.DiffIDs, m.Layers
+	return t, true
+}
+
+// taggedLayers gives the layers of the image ref points at in dst by
+// diff_id; nil when there is none or it cannot be read. Whoever compressed
+// them (an earlier run, `docker push`), a layer that uncompresses to the
+// same diff_id is the same layer.
+func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platform) map[v1.Hash]v1.Descriptor {
+	t, ok := readTagged(ctx, dst, ref, p)
+	if !ok || t.diffIDs == nil {
 		return nil
 	}
 	out := map[v1.Hash]v1.Descriptor{}
-	for i, l := range m.Layers {
+	for i, l := range t.layers {
 		if l.MediaType.IsDistributable() {
-			out[cfg.RootFS.DiffIDs[i]] = v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+			out[t.diffIDs[i]] = v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
 		}
 	}
 	return out
+}
+
+// OtherImageAt is what ref points at in dst when that is an image whose
+// layers are not the engine's image's (its rootfs.diff_ids, of the engine's
+// platform), checked before Forward sends anything so that -n refuses
+// without leaving layers behind; the zero hash when ref is not there or
+// holds the same layers. Then Forward sends nothing that is not there
+// already (the layers under the tag are found by diff_id), and the check
+// after the plan, by digest, is the one that decides.
+func (r *sourceRepo) OtherImageAt(ctx context.Context, dst store.Store, ref string) v1.Hash {
+	if strings.HasPrefix(ref, "sha256:") {
+		return v1.Hash{} // a digest names one image; no tag is replaced
+	}
+	t, ok := readTagged(ctx, dst, ref, r.s.platform)
+	if !ok || slices.Equal(t.diffIDs, r.s.diffIDs) {
+		return v1.Hash{}
+	}
+	return t.digest
 }
 
 // layerDiffID finds which of the image's layers the classic layer directory

@@ -155,6 +155,14 @@ func (cs *classicSave) inspect() map[string]any {
 // forwardOnce opens the image in the engine f and forwards it into dst.
 func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *manifestcache.LayerRecord) (store.Store, store.Forwarded, error) {
 	t.Helper()
+	repo := openRepo(t, f, tag, rec)
+	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, "v1", progress.Discard())
+	return repo, fwd, err
+}
+
+// openRepo opens the image tag in the engine f.
+func openRepo(t *testing.T, f *fakeEngine, tag string, rec *manifestcache.LayerRecord) store.Store {
+	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	c, err := client.New(client.WithHost("tcp://"+strings.TrimPrefix(srv.URL, "http://")), client.WithHTTPClient(srv.Client()))
@@ -171,9 +179,7 @@ func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *
 	}
 	t.Cleanup(func() { src.Close() })
 	ref, _ := name.NewTag(tag)
-	repo := src.Repository(ref.Context())
-	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, "v1", progress.Discard())
-	return repo, fwd, err
+	return src.Repository(ref.Context())
 }
 
 // Out of a classic-store engine into a registry: each layer is compressed
@@ -276,6 +282,19 @@ func TestForwardClassic(t *testing.T) {
 		_, fwd4, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
 		if err != nil || len(fwd4) != 0 {
 			t.Errorf("with the image under the tag, a run without a record forwarded %v (%v)", fwd4, err)
+		}
+		// -n asks before the stream: the same layers under the tag are not
+		// another image; other layers are; no tag is nothing to replace.
+		if have := src.(store.Forwarder).OtherImageAt(ctx, dst, "v1"); have != (v1.Hash{}) {
+			t.Errorf("the same image under the tag is another image: %s", have)
+		}
+		if have := src.(store.Forwarder).OtherImageAt(ctx, dst, "absent"); have != (v1.Hash{}) {
+			t.Errorf("no image under a tag is another image: %s", have)
+		}
+		other := newClassicSave(t, tag, 1000)
+		otherRepo := openRepo(t, &fakeEngine{images: map[string]any{tag: other.inspect()}, save: other.save}, tag, manifestcache.OpenLayerRecord(t.TempDir()))
+		if have := otherRepo.(store.Forwarder).OtherImageAt(ctx, dst, "v1"); have != desc.Digest {
+			t.Errorf("another image under the tag is %s; want %s", have, desc.Digest)
 		}
 	})
 	t.Run("tagged index without a record", func(t *testing.T) {
