@@ -240,7 +240,11 @@ func (m *migration) plan(ctx context.Context) error {
 				return o.clobberRefused(have)
 			}
 		}
-		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
+		var claims store.LayerClaimer
+		if o.Ledger != nil {
+			claims = o.Ledger
+		}
+		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress, claims); err != nil {
 			if ctx.Err() != nil {
 				m.res = forwardCut(o, m.forwarded, m.start)
 			}

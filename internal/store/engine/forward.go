@@ -75,7 +75,7 @@ const maxSmallFile = 16 << 20
 // dst as they stream when dst is a registry repository (store.Forwarder);
 // for any other destination it puts nothing, and the save is spooled when
 // the copy reads it.
-func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, pw *progress.Writer) (store.Forwarded, error) {
+func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, pw *progress.Writer, claims store.LayerClaimer) (store.Forwarded, error) {
 	sp, ok := dst.(store.StreamPutter)
 	if !ok {
 		return nil, nil
@@ -84,7 +84,7 @@ func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, p
 	ran := false
 	r.s.once.Do(func() {
 		ran = true
-		fwd, r.s.err = r.s.stream(ctx, dst, ref, sp, pw)
+		fwd, r.s.err = r.s.stream(ctx, dst, ref, sp, pw, claims)
 	})
 	if !ran {
 		return nil, r.s.err
@@ -102,6 +102,9 @@ type saveStream struct {
 	// repository's path in host).
 	host, repo string
 	rec        *manifestcache.LayerRecord
+	// claims, when not nil, say which layers another image of the run is
+	// sending into the same registry now (a classic layer, by diff_id).
+	claims store.LayerClaimer
 	// chain are the image's chain IDs, by which a classic layer is known
 	// before it is read (v1LayerID).
 	chain []v1.Hash
@@ -132,8 +135,8 @@ type streamedLayer struct {
 }
 
 // stream reads the save of the image into dst and presents what it read.
-func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp store.StreamPutter, pw *progress.Writer) (store.Forwarded, error) {
-	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers,
+func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp store.StreamPutter, pw *progress.Writer, claims store.LayerClaimer) (store.Forwarded, error) {
+	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers, claims: claims,
 		files: map[string][]byte{}, links: map[string]string{}, layers: map[string]streamedLayer{},
 		blobs: map[v1.Hash]int64{}, fwd: store.Forwarded{}, wantID: map[v1.Hash]bool{}}
 	if p, ok := dst.(store.Placed); ok {
@@ -277,9 +280,17 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	short := id[:min(len(id), 12)]
 	want := sv.wantID
 	diffID, known := sv.layerDiffID(dir)
+	finish := func(bool) {}
 	if known {
 		want = map[v1.Hash]bool{diffID: true}
-		if d, ok := sv.atDestination(ctx, diffID); ok {
+		d, ok, claim, err := sv.claimed(ctx, diffID)
+		if err != nil {
+			return err
+		}
+		if claim != nil {
+			finish = claim.Finish
+		}
+		if ok {
 			h := sha256.New()
 			if _, err := io.Copy(h, r); err != nil {
 				return err
@@ -295,7 +306,10 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	}
 	t := sv.pw.Task(sv.s.label, "layer "+short, size)
 	body := newCompressor(sv.upCtx, r, t, want)
-	sv.uploads.Go(func() error {
+	sv.uploads.Go(func() (err error) {
+		// Another image of the run waiting for this layer finds it (the
+		// record) once it is committed, or sends it itself.
+		defer func() { finish(err == nil) }()
 		desc, err := sv.sp.PutBlobStream(sv.upCtx, types.DockerLayer, body)
 		body.stop()
 		if err != nil {
@@ -317,6 +331,26 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	// (the last blocks, the commit) beside the next one.
 	<-body.read
 	return nil
+}
+
+// claimed finds layer diffID at the destination (atDestination), or, when
+// it is not there, claims it for this image to send (claim, to Finish once
+// sent): when another image of the run is sending it into the same
+// registry, it waits for that and looks again.
+func (sv *saveStream) claimed(ctx context.Context, diffID v1.Hash) (d v1.Descriptor, there bool, claim store.LayerClaim, err error) {
+	if d, ok := sv.atDestination(ctx, diffID); ok || sv.claims == nil {
+		return d, ok, nil, nil
+	}
+	c := sv.claims.ClaimLayer(sv.dst, diffID)
+	if !c.Follower() {
+		return v1.Descriptor{}, false, c, nil
+	}
+	if _, err := c.Wait(ctx); err != nil {
+		return v1.Descriptor{}, false, nil, err
+	}
+	// The other image sent it (or failed to: then this one sends it).
+	d, ok := sv.atDestination(ctx, diffID)
+	return d, ok, nil, nil
 }
 
 // atDestination is the blob layer diffID is at the destination as: the one
