@@ -466,14 +466,7 @@ func TestDaemonBatch(t *testing.T) {
 	}
 	cli := NewCLI(t).WithEngine(startEngine(t))
 	res := cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
-	copied := 0
-	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-		var r struct{ Blobs struct{ Copied int } }
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("stdout line %q: %v", l, err)
-		}
-		copied += r.Blobs.Copied
-	}
+	copied := blobsCopied(t, res.Stdout)
 	for _, r := range lines {
 		if _, ok := inspectEngineImage(t, cli, r); !ok {
 			t.Errorf("%s is not in the engine", r)
@@ -504,15 +497,7 @@ func TestDaemonBatch(t *testing.T) {
 			outLines = append(outLines, "docker-daemon:"+r)
 		}
 		res := cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "out.txt", outLines...), proxy.Host+"/out").AssertSuccess(t)
-		copied := 0
-		for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-			var r struct{ Blobs struct{ Copied int } }
-			if err := json.Unmarshal([]byte(l), &r); err != nil {
-				t.Fatalf("stdout line %q: %v", l, err)
-			}
-			copied += r.Blobs.Copied
-		}
-		if copied != 1+2*len(images) {
+		if copied := blobsCopied(t, res.Stdout); copied != 1+2*len(images) {
 			t.Errorf("%d blobs copied out of the engine for %d images sharing a base layer, want %d\n%s", copied, len(images), 1+2*len(images), res.Stdout)
 		}
 		// Five layers of 16 KiB (random: gzip does not shrink them) and
@@ -521,6 +506,20 @@ func TestDaemonBatch(t *testing.T) {
 			t.Errorf("%d bytes uploaded; the shared base was sent more than once", sent)
 		}
 	})
+}
+
+// blobsCopied adds up blobs.copied over the lines of a --format json run.
+func blobsCopied(t *testing.T, stdout string) int {
+	t.Helper()
+	copied := 0
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var r struct{ Blobs struct{ Copied int } }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("stdout line %q: %v", l, err)
+		}
+		copied += r.Blobs.Copied
+	}
+	return copied
 }
 
 // loadEvents counts the engine's load events for the image id or the name
