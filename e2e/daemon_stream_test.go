@@ -209,11 +209,39 @@ func TestDaemonStreamOut(t *testing.T) {
 		cli2 := NewCLI(t).WithEngine(startEngine(t))
 		interruptStream(t, cli2, reg, "docker-daemon:"+ref, "stream/int:v1")
 	})
+
+	t.Run("no clobber", func(t *testing.T) {
+		// -n over a tag that holds another image is refused before the
+		// save streams: no upload opened, the tag unchanged. Over the
+		// same image it goes through, sending nothing.
+		tagged, ok := headDigest(t, reg, reg.Ref("stream/out:v1"))
+		if !ok {
+			t.Fatal("stream/out:v1 is not tagged")
+		}
+		other := reg.Ref("stream/nc:v1")
+		pushFixture(t, reg, other, fixture.Options{Platforms: daemonPlatforms, Seed: 2117, LayersPerImage: 2, LayerSize: 1 << 20}, false)
+		cli.RunDocker(t, "pull", other).AssertSuccess(t)
+		watch := startQuirkProxy(t, reg, quirk.Options{})
+		res := cli.RunDocker(t, "migrate", "-n", "docker-daemon:"+other, watch.Ref("stream/out:v1")).AssertExit(t, 1)
+		if !strings.Contains(res.Stderr, "--no-clobber") {
+			t.Errorf("the refusal does not name -n:\n%s", res.Stderr)
+		}
+		if n := watch.Stats().UploadsOpened; n != 0 {
+			t.Errorf("a refused -n run opened %d uploads", n)
+		}
+		if d, _ := headDigest(t, reg, reg.Ref("stream/out:v1")); d != tagged {
+			t.Errorf("stream/out:v1 is %s after a refused run; want %s", d, tagged)
+		}
+		cli.RunDocker(t, "migrate", "-n", "docker-daemon:"+ref, watch.Ref("stream/out:v1")).AssertSuccess(t)
+		if sent := watch.Stats().UploadedBytes; sent > 64<<10 {
+			t.Errorf("-n over the same image uploaded %d bytes", sent)
+		}
+	})
 }
 
 // interruptStream starts a copy of src into repoTag of reg behind a slow
 // link, interrupts it while the save streams, and checks that it exits 130
-// with no tag written.
+// with no tag written, saying that layers were being sent.
 func interruptStream(t *testing.T, cli *CLI, reg *Registry, src, repoTag string) {
 	t.Helper()
 	slow := startQuirkProxy(t, reg, quirk.Options{Delay: 1500 * time.Millisecond})
@@ -230,7 +258,12 @@ func interruptStream(t *testing.T, cli *CLI, reg *Registry, src, repoTag string)
 	if err := syscall.Kill(run.Cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	run.Wait(t, 60*time.Second).AssertExit(t, 130)
+	res := run.Wait(t, 60*time.Second).AssertExit(t, 130)
+	// The layers went up before any plan: the run says so, not that it
+	// was being planned.
+	if !strings.Contains(res.Stderr, "interrupted while its layers were being sent") || !strings.Contains(res.Stderr, "nothing is tagged at") {
+		t.Errorf("the interrupt is not said as layers being sent:\n%s", res.Stderr)
+	}
 	if _, ok := headDigest(t, reg, reg.Ref(repoTag)); ok {
 		t.Errorf("%s is tagged after an interrupted run", target)
 	}

@@ -466,14 +466,7 @@ func TestDaemonBatch(t *testing.T) {
 	}
 	cli := NewCLI(t).WithEngine(startEngine(t))
 	res := cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "images.txt", lines...), "docker-daemon:").AssertSuccess(t)
-	copied := 0
-	for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-		var r struct{ Blobs struct{ Copied int } }
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("stdout line %q: %v", l, err)
-		}
-		copied += r.Blobs.Copied
-	}
+	copied := blobsCopied(t, res.Stdout)
 	for _, r := range lines {
 		if _, ok := inspectEngineImage(t, cli, r); !ok {
 			t.Errorf("%s is not in the engine", r)
@@ -491,6 +484,42 @@ func TestDaemonBatch(t *testing.T) {
 			t.Errorf("a second run's line is not up to date: %v\n%s", err, l)
 		}
 	}
+
+	t.Run("out", func(t *testing.T) {
+		// Out of the engine into a registry, the saves streamed at once:
+		// the base layer the images share is sent once (the batch's
+		// ledger, then a mount), each image's own layer and config once.
+		dst := startRegistry(t, registryOptions{})
+		proxy := startQuirkProxy(t, dst, quirk.Options{})
+		cli.SetEnv("XDG_CACHE_HOME", t.TempDir())
+		var outLines []string
+		for _, r := range lines {
+			outLines = append(outLines, "docker-daemon:"+r)
+		}
+		res := cli.RunDocker(t, "migrate", "--format", "json", "-f", writeList(t, "out.txt", outLines...), proxy.Host+"/out").AssertSuccess(t)
+		if copied := blobsCopied(t, res.Stdout); copied != 1+2*len(images) {
+			t.Errorf("%d blobs copied out of the engine for %d images sharing a base layer, want %d\n%s", copied, len(images), 1+2*len(images), res.Stdout)
+		}
+		// Five layers of 16 KiB (random: gzip does not shrink them) and
+		// four configs; the base sent twice would be 16 KiB more.
+		if sent := proxy.Stats().UploadedBytes; sent > 5*(16<<10)+12<<10 {
+			t.Errorf("%d bytes uploaded; the shared base was sent more than once", sent)
+		}
+	})
+}
+
+// blobsCopied adds up blobs.copied over the lines of a --format json run.
+func blobsCopied(t *testing.T, stdout string) int {
+	t.Helper()
+	copied := 0
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var r struct{ Blobs struct{ Copied int } }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("stdout line %q: %v", l, err)
+		}
+		copied += r.Blobs.Copied
+	}
+	return copied
 }
 
 // loadEvents counts the engine's load events for the image id or the name

@@ -307,6 +307,12 @@ func (r *runner) underWayReason(res *migrate.Result) string {
 	if res == nil {
 		return why + " while it was being planned; nothing was moved"
 	}
+	if res.Forwarding {
+		// The layers went up before the plan (an engine's save streams
+		// into DST): those that arrived whole are found there next time.
+		return fmt.Sprintf("%s while its layers were being sent: %d arrived (%s), nothing is tagged at %s; run again to finish (the layers that arrived are not sent again)",
+			why, res.Blobs.Copied, units.HumanSize(float64(res.Bytes.Copied)), res.Destination)
+	}
 	var planned int64
 	if res.Plan != nil {
 		for _, b := range res.Plan.Blobs {

@@ -26,6 +26,9 @@ func New() *Ledger { return &Ledger{entries: map[key]*entry{}} }
 type key struct {
 	place  string
 	digest v1.Hash
+	// layer marks an uncompressed layer known by its diff_id (ClaimLayer),
+	// which is not the digest of any blob it becomes.
+	layer bool
 }
 
 type entry struct {
@@ -47,6 +50,18 @@ type Claim struct {
 // Claim makes the caller the owner of d for dst's place, unless another copy
 // owns it already. A nil ledger makes every caller an owner.
 func (l *Ledger) Claim(dst store.Store, d v1.Hash) Claim {
+	return l.claim(dst, d, false)
+}
+
+// ClaimLayer is Claim for an uncompressed layer known by its diff_id, which
+// a Docker engine's save streams and which is compressed on its way into
+// dst (store.Forwarder): the owner sends it, a follower waits and then finds
+// what it became (the layer record).
+func (l *Ledger) ClaimLayer(dst store.Store, diffID v1.Hash) store.LayerClaim {
+	return l.claim(dst, diffID, true)
+}
+
+func (l *Ledger) claim(dst store.Store, d v1.Hash, layer bool) Claim {
 	if l == nil {
 		return Claim{owner: true}
 	}
@@ -54,7 +69,7 @@ func (l *Ledger) Claim(dst store.Store, d v1.Hash) Claim {
 	if p, ok := dst.(store.Placed); ok {
 		place = p.Place()
 	}
-	key := key{place: place, digest: d}
+	key := key{place: place, digest: d, layer: layer}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.entries[key]; ok {
@@ -86,6 +101,9 @@ func (c Claim) Finish(ok bool) {
 // Wait blocks until the owner is done and returns the store that has the blob,
 // or nil when the owner failed.
 func (c Claim) Wait(ctx context.Context) (store.Store, error) {
+	if c.l == nil {
+		return nil, nil
+	}
 	select {
 	case <-c.entry.done:
 	case <-ctx.Done():

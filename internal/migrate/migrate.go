@@ -20,6 +20,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/verify"
 	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Strategy names, as --strategy takes them.
@@ -106,6 +107,10 @@ type Result struct {
 	// Plan is the plan made for the image (before any conversion), for a
 	// batch's dry-run totals and for how far an interrupted copy got.
 	Plan *plan.Plan `json:"-"`
+	// Forwarding is set when the run stopped while the source was putting
+	// its layers into DST (store.Forwarder), before any plan: Blobs and
+	// Bytes count the layers that arrived whole, none of them tagged.
+	Forwarding bool `json:"-"`
 }
 
 // Attempt is one strategy tried by a run, as --format json lists them.
@@ -187,7 +192,9 @@ func Run(ctx context.Context, o Options) (*Result, Describer, error) {
 	}
 	m.o, m.steps = o, steps
 	if err := m.plan(ctx); err != nil {
-		return nil, nil, err
+		// m.res is set only when an interrupt cut the source's forward:
+		// what arrived is said.
+		return m.res, nil, err
 	}
 	if len(o.VerifyKeys) > 0 {
 		if err := o.verifySource(ctx, m.in.Src, m.in.Plan, m.res); err != nil {
@@ -226,7 +233,21 @@ func (m *migration) plan(ctx context.Context) error {
 	// An engine SRC puts its layers into DST as its save streams
 	// (store.Forwarder); the plan finds them there. Not before a signature check.
 	if f, ok := src.(store.Forwarder); ok && !o.DryRun && len(o.VerifyKeys) == 0 {
-		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress); err != nil {
+		// -n: refused before any layer is sent, when the tag holds other
+		// layers; checkClobber below decides by digest once the image is made.
+		if o.NoClobber {
+			if have := f.OtherImageAt(ctx, dst, o.Destination.Identifier()); have != (v1.Hash{}) {
+				return o.clobberRefused(have)
+			}
+		}
+		var claims store.LayerClaimer
+		if o.Ledger != nil {
+			claims = o.Ledger
+		}
+		if m.forwarded, err = f.Forward(ctx, dst, o.Destination.Identifier(), o.Progress, claims); err != nil {
+			if ctx.Err() != nil {
+				m.res = forwardCut(o, m.forwarded, m.start)
+			}
 			return err
 		}
 	}
@@ -385,6 +406,19 @@ func (o Options) recordBlobs(p *plan.Plan) {
 			o.Blobs.Saw(host, b.Digest, repo)
 		}
 	}
+}
+
+// forwardCut is the result of a run interrupted while the source was putting
+// its layers into DST: the layers that arrived whole, and no destination.
+func forwardCut(o Options, fwd store.Forwarded, start time.Time) *Result {
+	r := &Result{Source: wording.Reference(o.Source), Destination: wording.Reference(o.Destination),
+		Platforms: []plan.PlatformDigest{}, Attempts: []Attempt{}, Forwarding: true,
+		DurationSeconds: time.Since(start).Seconds()}
+	for _, size := range fwd {
+		r.Blobs.Copied++
+		r.Bytes.Copied += size
+	}
+	return r
 }
 
 // countForwarded counts as copied the blobs a store.Forwarder put into DST

@@ -82,7 +82,7 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 		return "", nil
 	}
 	if o.NoClobber {
-		return "", errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", wording.Reference(o.Destination), have)
+		return "", o.clobberRefused(have)
 	}
 	if o.DryRun {
 		o.Progress.Logf("would replace %s (now %s)", wording.Reference(o.Destination), have)
@@ -90,6 +90,12 @@ func (o Options) checkClobber(ctx context.Context, dst store.Store, p *plan.Plan
 		o.Progress.Logf("replacing %s (was %s)", wording.Reference(o.Destination), have)
 	}
 	return have.String(), nil
+}
+
+// clobberRefused is -n's refusal of the destination tag, which points at
+// have.
+func (o Options) clobberRefused(have v1.Hash) error {
+	return errdefs.New(errdefs.Rejected, "%s exists and points at %s: not replaced (--no-clobber); run without -n to replace it", wording.Reference(o.Destination), have)
 }
 
 // Failed is the result --format json prints for an image that did not

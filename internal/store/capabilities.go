@@ -125,8 +125,31 @@ type Forwarder interface {
 	// each blob it put on pw; ref is the tag (or digest) the copy writes in
 	// dst, whose image may hold some of the blobs already. It returns what
 	// it put, by digest with its size; none when dst cannot take blobs this
-	// way (the source is then read as before, when the copy asks).
-	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer) (Forwarded, error)
+	// way (the source is then read as before, when the copy asks). When
+	// ctx ends part way it returns what had arrived whole, with ctx's error.
+	// claims, when not nil, are the run's claims on layers, so that a layer
+	// two images of the run share is sent into one registry once.
+	Forward(ctx context.Context, dst Store, ref string, pw *progress.Writer, claims LayerClaimer) (Forwarded, error)
+	// OtherImageAt is what ref points at in dst when that is another image
+	// than the source's, as far as the source can tell before it is read
+	// (its layers); the zero hash when ref is not there or may be the same
+	// image. -n (no clobber) asks it before Forward.
+	OtherImageAt(ctx context.Context, dst Store, ref string) v1.Hash
+}
+
+// LayerClaimer is a run's record of the uncompressed layers (by diff_id)
+// being sent into each registry (a *ledger.Ledger).
+type LayerClaimer interface {
+	ClaimLayer(dst Store, diffID v1.Hash) LayerClaim
+}
+
+// LayerClaim is one copy's stake in one layer: the owner sends it and
+// Finishes; a Follower Waits for the owner, then finds the layer where the
+// owner put it.
+type LayerClaim interface {
+	Follower() bool
+	Finish(ok bool)
+	Wait(ctx context.Context) (Store, error)
 }
 
 // Forwarded are the blobs a Forwarder put into the destination: the copy

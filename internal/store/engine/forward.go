@@ -12,6 +12,7 @@ import (
 	"io"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -74,7 +75,7 @@ const maxSmallFile = 16 << 20
 // dst as they stream when dst is a registry repository (store.Forwarder);
 // for any other destination it puts nothing, and the save is spooled when
 // the copy reads it.
-func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, pw *progress.Writer) (store.Forwarded, error) {
+func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, pw *progress.Writer, claims store.LayerClaimer) (store.Forwarded, error) {
 	sp, ok := dst.(store.StreamPutter)
 	if !ok {
 		return nil, nil
@@ -83,7 +84,7 @@ func (r *sourceRepo) Forward(ctx context.Context, dst store.Store, ref string, p
 	ran := false
 	r.s.once.Do(func() {
 		ran = true
-		fwd, r.s.err = r.s.stream(ctx, dst, ref, sp, pw)
+		fwd, r.s.err = r.s.stream(ctx, dst, ref, sp, pw, claims)
 	})
 	if !ran {
 		return nil, r.s.err
@@ -101,6 +102,9 @@ type saveStream struct {
 	// repository's path in host).
 	host, repo string
 	rec        *manifestcache.LayerRecord
+	// claims, when not nil, say which layers another image of the run is
+	// sending into the same registry now (a classic layer, by diff_id).
+	claims store.LayerClaimer
 	// chain are the image's chain IDs, by which a classic layer is known
 	// before it is read (v1LayerID).
 	chain []v1.Hash
@@ -131,8 +135,8 @@ type streamedLayer struct {
 }
 
 // stream reads the save of the image into dst and presents what it read.
-func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp store.StreamPutter, pw *progress.Writer) (store.Forwarded, error) {
-	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers,
+func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp store.StreamPutter, pw *progress.Writer, claims store.LayerClaimer) (store.Forwarded, error) {
+	sv := &saveStream{s: s, dst: dst, sp: sp, pw: pw, rec: s.opts.Layers, claims: claims,
 		files: map[string][]byte{}, links: map[string]string{}, layers: map[string]streamedLayer{},
 		blobs: map[v1.Hash]int64{}, fwd: store.Forwarded{}, wantID: map[v1.Hash]bool{}}
 	if p, ok := dst.(store.Placed); ok {
@@ -173,7 +177,8 @@ func (s *Source) stream(ctx context.Context, dst store.Store, ref string, sp sto
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			// What arrived whole is said: a run again finds it there.
+			return sv.fwd, ctx.Err()
 		}
 		if _, ok := err.(*errdefs.Error); ok {
 			return nil, err
@@ -275,9 +280,17 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	short := id[:min(len(id), 12)]
 	want := sv.wantID
 	diffID, known := sv.layerDiffID(dir)
+	finish := func(bool) {}
 	if known {
 		want = map[v1.Hash]bool{diffID: true}
-		if d, ok := sv.atDestination(ctx, diffID); ok {
+		d, ok, claim, err := sv.claimed(ctx, diffID)
+		if err != nil {
+			return err
+		}
+		if claim != nil {
+			finish = claim.Finish
+		}
+		if ok {
 			h := sha256.New()
 			if _, err := io.Copy(h, r); err != nil {
 				return err
@@ -293,7 +306,10 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	}
 	t := sv.pw.Task(sv.s.label, "layer "+short, size)
 	body := newCompressor(sv.upCtx, r, t, want)
-	sv.uploads.Go(func() error {
+	sv.uploads.Go(func() (err error) {
+		// Another image of the run waiting for this layer finds it (the
+		// record) once it is committed, or sends it itself.
+		defer func() { finish(err == nil) }()
 		desc, err := sv.sp.PutBlobStream(sv.upCtx, types.DockerLayer, body)
 		body.stop()
 		if err != nil {
@@ -315,6 +331,26 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	// (the last blocks, the commit) beside the next one.
 	<-body.read
 	return nil
+}
+
+// claimed finds layer diffID at the destination (atDestination), or, when
+// it is not there, claims it for this image to send (claim, to Finish once
+// sent): when another image of the run is sending it into the same
+// registry, it waits for that and looks again.
+func (sv *saveStream) claimed(ctx context.Context, diffID v1.Hash) (d v1.Descriptor, there bool, claim store.LayerClaim, err error) {
+	if d, ok := sv.atDestination(ctx, diffID); ok || sv.claims == nil {
+		return d, ok, nil, nil
+	}
+	c := sv.claims.ClaimLayer(sv.dst, diffID)
+	if !c.Follower() {
+		return v1.Descriptor{}, false, c, nil
+	}
+	if _, err := c.Wait(ctx); err != nil {
+		return v1.Descriptor{}, false, nil, err
+	}
+	// The other image sent it (or failed to: then this one sends it).
+	d, ok := sv.atDestination(ctx, diffID)
+	return d, ok, nil, nil
 }
 
 // atDestination is the blob layer diffID is at the destination as: the one
@@ -348,23 +384,34 @@ func (sv *saveStream) atDestination(ctx context.Context, diffID v1.Hash) (v1.Des
 	return v1.Descriptor{}, false
 }
 
-// taggedLayers reads the image ref points at in dst (for an index, its
-// manifest for platform p), and gives its layers by diff_id; nil when there
-// is none or it cannot be read. Whoever compressed them (an earlier run,
-// `docker push`), a layer that uncompresses to the same diff_id is the same
-// layer.
-func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platform) map[v1.Hash]v1.Descriptor {
+// taggedImage is the image a destination tag points at, as far as the
+// engine's platform of it goes.
+type taggedImage struct {
+	// digest is what the tag points at (an index or a manifest).
+	digest v1.Hash
+	// diffIDs and layers are the platform's image: its config's
+	// rootfs.diff_ids and its manifest's layers, one for one; both nil when
+	// the tag holds no such image (another platform, an artifact).
+	diffIDs []v1.Hash
+	layers  []v1.Descriptor
+}
+
+// readTagged reads the image ref points at in dst (for an index, its
+// manifest for platform p); ok is false when ref is not there or cannot be
+// read.
+func readTagged(ctx context.Context, dst store.Store, ref string, p v1.Platform) (t taggedImage, ok bool) {
 	if ref == "" {
-		return nil
+		return t, false
 	}
 	body, desc, err := dst.GetManifest(ctx, ref)
 	if err != nil {
-		return nil
+		return t, false
 	}
+	t.digest = desc.Digest
 	if desc.MediaType.IsIndex() {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
 		if err != nil {
-			return nil
+			return t, true
 		}
 		var child *v1.Descriptor
 		for i, m := range idx.Manifests {
@@ -374,32 +421,63 @@ func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platfor
 			}
 		}
 		if child == nil {
-			return nil
+			return t, true
 		}
 		if body, _, err = dst.GetManifest(ctx, child.Digest.String()); err != nil {
-			return nil
+			return t, true
 		}
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(body))
 	if err != nil || m.Config.Size > maxSmallFile {
-		return nil
+		return t, true
 	}
 	rc, err := dst.GetBlob(ctx, m.Config.Digest)
 	if err != nil {
-		return nil
+		return t, true
 	}
 	defer rc.Close()
 	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, maxSmallFile))
 	if err != nil || len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return t, true
+	}
+	t.diffIDs, t.layers = cfg.RootFS.DiffIDs, m.Layers
+	return t, true
+}
+
+// taggedLayers gives the layers of the image ref points at in dst by
+// diff_id; nil when there is none or it cannot be read. Whoever compressed
+// them (an earlier run, `docker push`), a layer that uncompresses to the
+// same diff_id is the same layer.
+func taggedLayers(ctx context.Context, dst store.Store, ref string, p v1.Platform) map[v1.Hash]v1.Descriptor {
+	t, ok := readTagged(ctx, dst, ref, p)
+	if !ok || t.diffIDs == nil {
 		return nil
 	}
 	out := map[v1.Hash]v1.Descriptor{}
-	for i, l := range m.Layers {
+	for i, l := range t.layers {
 		if l.MediaType.IsDistributable() {
-			out[cfg.RootFS.DiffIDs[i]] = v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+			out[t.diffIDs[i]] = v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
 		}
 	}
 	return out
+}
+
+// OtherImageAt is what ref points at in dst when that is an image whose
+// layers are not the engine's image's (its rootfs.diff_ids, of the engine's
+// platform), checked before Forward sends anything so that -n refuses
+// without leaving layers behind; the zero hash when ref is not there or
+// holds the same layers. Then Forward sends nothing that is not there
+// already (the layers under the tag are found by diff_id), and the check
+// after the plan, by digest, is the one that decides.
+func (r *sourceRepo) OtherImageAt(ctx context.Context, dst store.Store, ref string) v1.Hash {
+	if strings.HasPrefix(ref, "sha256:") {
+		return v1.Hash{} // a digest names one image; no tag is replaced
+	}
+	t, ok := readTagged(ctx, dst, ref, r.s.platform)
+	if !ok || slices.Equal(t.diffIDs, r.s.diffIDs) {
+		return v1.Hash{}
+	}
+	return t.digest
 }
 
 // layerDiffID finds which of the image's layers the classic layer directory

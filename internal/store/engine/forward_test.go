@@ -17,8 +17,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-migrate/docker-migrate/internal/errdefs"
+	"github.com/docker-migrate/docker-migrate/internal/ledger"
 	"github.com/docker-migrate/docker-migrate/internal/location"
 	"github.com/docker-migrate/docker-migrate/internal/manifestcache"
 	"github.com/docker-migrate/docker-migrate/internal/progress"
@@ -96,10 +98,20 @@ func randomLayer(i, n int) ([]byte, v1.Hash) {
 
 func newClassicSave(t *testing.T, tag string, sizes ...int) *classicSave {
 	t.Helper()
-	cs := &classicSave{}
+	var layers [][]byte
 	for i, n := range sizes {
-		layer, d := randomLayer(i, n)
-		cs.layers = append(cs.layers, layer)
+		layer, _ := randomLayer(i, n)
+		layers = append(layers, layer)
+	}
+	return classicSaveOf(t, tag, layers)
+}
+
+// classicSaveOf is the classic save of an image of the given layers.
+func classicSaveOf(t *testing.T, tag string, layers [][]byte) *classicSave {
+	t.Helper()
+	cs := &classicSave{layers: layers}
+	for _, l := range layers {
+		d, _, _ := v1.SHA256(bytes.NewReader(l))
 		cs.diffIDs = append(cs.diffIDs, d)
 	}
 	cfg := v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: cs.diffIDs}}
@@ -155,6 +167,14 @@ func (cs *classicSave) inspect() map[string]any {
 // forwardOnce opens the image in the engine f and forwards it into dst.
 func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *manifestcache.LayerRecord) (store.Store, store.Forwarded, error) {
 	t.Helper()
+	repo := openRepo(t, f, tag, rec)
+	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, "v1", progress.Discard(), nil)
+	return repo, fwd, err
+}
+
+// openRepo opens the image tag in the engine f.
+func openRepo(t *testing.T, f *fakeEngine, tag string, rec *manifestcache.LayerRecord) store.Store {
+	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	c, err := client.New(client.WithHost("tcp://"+strings.TrimPrefix(srv.URL, "http://")), client.WithHTTPClient(srv.Client()))
@@ -171,9 +191,7 @@ func forwardOnce(t *testing.T, f *fakeEngine, tag string, dst store.Store, rec *
 	}
 	t.Cleanup(func() { src.Close() })
 	ref, _ := name.NewTag(tag)
-	repo := src.Repository(ref.Context())
-	fwd, err := repo.(store.Forwarder).Forward(context.Background(), dst, "v1", progress.Discard())
-	return repo, fwd, err
+	return src.Repository(ref.Context())
 }
 
 // Out of a classic-store engine into a registry: each layer is compressed
@@ -276,6 +294,19 @@ func TestForwardClassic(t *testing.T) {
 		_, fwd4, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
 		if err != nil || len(fwd4) != 0 {
 			t.Errorf("with the image under the tag, a run without a record forwarded %v (%v)", fwd4, err)
+		}
+		// -n asks before the stream: the same layers under the tag are not
+		// another image; other layers are; no tag is nothing to replace.
+		if have := src.(store.Forwarder).OtherImageAt(ctx, dst, "v1"); have != (v1.Hash{}) {
+			t.Errorf("the same image under the tag is another image: %s", have)
+		}
+		if have := src.(store.Forwarder).OtherImageAt(ctx, dst, "absent"); have != (v1.Hash{}) {
+			t.Errorf("no image under a tag is another image: %s", have)
+		}
+		other := newClassicSave(t, tag, 1000)
+		otherRepo := openRepo(t, &fakeEngine{images: map[string]any{tag: other.inspect()}, save: other.save}, tag, manifestcache.OpenLayerRecord(t.TempDir()))
+		if have := otherRepo.(store.Forwarder).OtherImageAt(ctx, dst, "v1"); have != desc.Digest {
+			t.Errorf("another image under the tag is %s; want %s", have, desc.Digest)
 		}
 	})
 	t.Run("tagged index without a record", func(t *testing.T) {
@@ -428,5 +459,80 @@ func TestForwardOCI(t *testing.T) {
 	_, fwd2, err := forwardOnce(t, f, tag, dst, manifestcache.OpenLayerRecord(t.TempDir()))
 	if err != nil || len(fwd2) != 0 {
 		t.Errorf("a run again forwarded %v (%v)", fwd2, err)
+	}
+}
+
+// Two images of a run on one base, streamed into two repositories of one
+// registry: while one sends the base layer (its claim in the run's ledger),
+// the other waits for it and then finds it there (the record, a mount),
+// sending only its own layer.
+func TestForwardSharedLayerClaimed(t *testing.T) {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	base, baseID := randomLayer(0, 400<<10)
+	own, _ := randomLayer(1, 1000)
+	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
+	a := classicSaveOf(t, tagA, [][]byte{base})
+	b := classicSaveOf(t, tagB, [][]byte{base, own})
+	repo := func(p string) store.Store {
+		r, _ := name.NewRepository(host + "/" + p)
+		dst, err := registry.New().Repository(ctx, r, registry.Push)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dst
+	}
+	dstA, dstB := repo("a"), repo("b")
+	rec := manifestcache.OpenLayerRecord(t.TempDir())
+	claims := ledger.New()
+
+	// Image A owns the base, as if its save were at it now.
+	owner := claims.ClaimLayer(dstA, baseID)
+	if owner.Follower() {
+		t.Fatal("the first claim is a follower's")
+	}
+	srcB := openRepo(t, &fakeEngine{images: map[string]any{tagB: b.inspect()}, save: b.save}, tagB, rec)
+	type forwarded struct {
+		fwd store.Forwarded
+		err error
+	}
+	doneB := make(chan forwarded, 1)
+	go func() {
+		fwd, err := srcB.(store.Forwarder).Forward(ctx, dstB, "v1", progress.Discard(), claims)
+		doneB <- forwarded{fwd, err}
+	}()
+	select {
+	case got := <-doneB:
+		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// A sends the base (and records what it became), then finishes.
+	srcA := openRepo(t, &fakeEngine{images: map[string]any{tagA: a.inspect()}, save: a.save}, tagA, rec)
+	fwdA, err := srcA.(store.Forwarder).Forward(ctx, dstA, "v1", progress.Discard(), nil)
+	if err != nil || len(fwdA) != 1 {
+		t.Fatalf("A forwarded %v (%v); want the base", fwdA, err)
+	}
+	owner.Finish(true)
+	var got forwarded
+	select {
+	case got = <-doneB:
+	case <-time.After(30 * time.Second):
+		t.Fatal("B still waits after A finished the base")
+	}
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	for d := range fwdA {
+		if _, ok := got.fwd[d]; ok {
+			t.Errorf("B sent the base %s again", d)
+		}
+		if ok, err := dstB.BlobExists(ctx, d); err != nil || !ok {
+			t.Errorf("the base %s is not in B's repository (%v)", d, err)
+		}
+	}
+	if len(got.fwd) != 1 {
+		t.Errorf("B forwarded %v; want its own layer only", got.fwd)
 	}
 }
