@@ -565,10 +565,10 @@ func (a *Archive) openBlob(ctx context.Context, d v1.Hash) (io.ReadCloser, error
 	var rc io.ReadCloser
 	size, sized := a.files.size(f)
 	if s, ok := a.files.(*streamFiles); ok {
-		if stream {
-			// The first pass over the stream found the layer's diff_id
-			// already: checking it again in this read would cost a second
-			// decompression for nothing.
+		if stream && s.hasDigests(f) {
+			// A pass over the stream found the layer's diff_id already:
+			// checking it again in this read would cost a second
+			// decompression for nothing. Else it is checked in this read.
 			if err := a.checkLayer(d); err != nil {
 				return nil, err
 			}

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +29,13 @@ import (
 //
 //   - the first pass (streamFiles.index) reads every header, keeps the small
 //     files (index.json, manifest.json, manifests, configs: what opening and
-//     planning read) and finds each compressed layer's digest and diff_id as
-//     it passes, and drops the rest;
+//     planning read), finds the digest and diff_id of each compressed file
+//     not named by its digest (a docker save's <id>/layer.tar: its digest is
+//     needed before the plan) as it passes, and drops the rest. A blob named
+//     by its digest is not hashed there: the copy's reader checks its digest
+//     and the archive its diff_id (checkingReader) in the read that uploads
+//     it; one the copy does not read (at DST already) has both found by one
+//     more pass over every such blob, when first asked (digestRest);
 //   - later passes (streamFiles.pass) hand each blob a copy waits for to its
 //     reader as it passes (a blob the copy said it will read, see Expect, and
 //     nobody reads yet is spooled to a temporary file, and so is the rest of
@@ -68,6 +75,9 @@ type streamFiles struct {
 	budget int64  // the archive's size: at most this much temporary space
 	debugf func(format string, args ...any)
 	stall  time.Duration // stallTimeout; tests make it shorter
+	// digests finds a compressed file's digests (see digestRest).
+	digests    digestFunc
+	digestOnce sync.Once
 
 	entries map[string]*streamEntry
 	byPos   map[int]*streamEntry
@@ -108,7 +118,8 @@ type streamEntry struct {
 	// or -1.
 	body   []byte
 	keptAt int64
-	// layer is what the first pass found of a compressed file's bytes.
+	// layer is what a pass found of a compressed file's bytes; guarded by
+	// streamFiles.mu once the first pass is over.
 	layer *layerDigests
 }
 
@@ -131,7 +142,7 @@ func openPasses(ctx context.Context, f *os.File, c compression, file string, opt
 	if tempDir == "" {
 		tempDir = os.TempDir()
 	}
-	s := &streamFiles{f: f, file: file, comp: c, temp: tempDir, budget: st.Size(), debugf: opts.Debugf, stall: stallTimeout,
+	s := &streamFiles{f: f, file: file, comp: c, temp: tempDir, budget: st.Size(), debugf: opts.Debugf, stall: stallTimeout, digests: digests,
 		entries: map[string]*streamEntry{}, byPos: map[int]*streamEntry{},
 		waiting: map[*streamEntry][]*feed{}, expected: map[*streamEntry]int{},
 		delivered: map[*streamEntry]bool{}, spooled: map[*streamEntry]*feed{}}
@@ -140,11 +151,11 @@ func openPasses(ctx context.Context, f *os.File, c compression, file string, opt
 	}
 	s.life, s.stop = context.WithCancel(context.Background())
 	start := time.Now()
-	if err := s.index(ctx, digests); err != nil {
+	if err := s.index(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
-	s.debugf("%s: first pass over the stream (headers, small files, layer digests) in %s", s.file, time.Since(start).Round(time.Millisecond))
+	s.debugf("%s: first pass over the stream (headers, small files, digests of files not named by theirs) in %s", s.file, time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -212,8 +223,8 @@ func (s *streamFiles) streamError(ctx context.Context, err error) error {
 }
 
 // index is the first pass: every header, the small files kept, the
-// compressed layers' digests found.
-func (s *streamFiles) index(ctx context.Context, digests digestFunc) error {
+// digests found of the compressed files not named by theirs.
+func (s *streamFiles) index(ctx context.Context) error {
 	r, done, err := s.decompressed(ctx)
 	if err != nil {
 		return err
@@ -258,7 +269,7 @@ func (s *streamFiles) index(ctx context.Context, digests digestFunc) error {
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tars still use TypeRegA
 			e := &streamEntry{name: name, pos: i, size: hdr.Size, keptAt: -1}
-			if err := s.keep(ctx, e, tr, digests); err != nil {
+			if err := s.keep(ctx, e, tr); err != nil {
 				return err
 			}
 			s.entries[name] = e
@@ -272,8 +283,8 @@ func (s *streamFiles) index(ctx context.Context, digests digestFunc) error {
 }
 
 // keep reads what the first pass keeps of entry e: its head, its body when
-// small, its digests when it is a compressed layer.
-func (s *streamFiles) keep(ctx context.Context, e *streamEntry, tr io.Reader, digests digestFunc) error {
+// small, its digests when it is a compressed file not named by its digest.
+func (s *streamFiles) keep(ctx context.Context, e *streamEntry, tr io.Reader) error {
 	head := make([]byte, 8)
 	n, err := io.ReadFull(tr, head)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -288,8 +299,8 @@ func (s *streamFiles) keep(ctx context.Context, e *streamEntry, tr io.Reader, di
 		}
 		return s.store(e, body)
 	}
-	if c, _ := detect(e.head); c != uncompressed && digests != nil {
-		l, err := digestsBeside(rest, e.name, digests)
+	if c, _ := detect(e.head); c != uncompressed && s.digests != nil && !digestNamed(e.name) {
+		l, err := digestsBeside(rest, e.name, s.digests)
 		if err != nil {
 			return s.tarError(ctx, err)
 		}
@@ -690,13 +701,107 @@ func (s *streamFiles) streamed(name string) bool {
 	return e != nil && e.body == nil && e.keptAt < 0 && e.size > 0
 }
 
-// digestsOf is what the first pass found of a compressed file's bytes.
+// digestsOf is what a pass found of a compressed file's bytes: the first,
+// or, for a file named by its digest, one more over every such file
+// (digestRest).
 func (s *streamFiles) digestsOf(name string) (*layerDigests, bool) {
 	e := s.entry(name)
-	if e == nil || e.layer == nil {
+	if e == nil {
 		return nil, false
 	}
-	return e.layer, true
+	if l := s.layerOf(e); l != nil {
+		return l, true
+	}
+	if !s.digestable(e) {
+		return nil, false
+	}
+	s.digestRest()
+	l := s.layerOf(e)
+	return l, l != nil
+}
+
+// hasDigests says whether a pass found name's digests already.
+func (s *streamFiles) hasDigests(name string) bool {
+	e := s.entry(name)
+	return e != nil && s.layerOf(e) != nil
+}
+
+func (s *streamFiles) layerOf(e *streamEntry) *layerDigests {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.layer
+}
+
+// digestable says whether e is a compressed file read from the stream,
+// whose digests a pass can find.
+func (s *streamFiles) digestable(e *streamEntry) bool {
+	c, _ := detect(e.head)
+	return s.digests != nil && c != uncompressed && e.body == nil && e.keptAt < 0 && e.size > 0
+}
+
+// digestRest finds, in one pass, the digests of every compressed file the
+// first pass did not hash: asked for one (a layer the copy does not read, at
+// DST already), the others are likely asked for too, and one pass for all
+// costs less than one each. Their readers are asked for together and read in
+// the stream's order, so that the pass never waits on one.
+func (s *streamFiles) digestRest() {
+	s.digestOnce.Do(func() {
+		var es []*streamEntry
+		for _, e := range s.byPos {
+			if s.layerOf(e) == nil && s.digestable(e) {
+				es = append(es, e)
+			}
+		}
+		slices.SortFunc(es, func(x, y *streamEntry) int { return x.pos - y.pos })
+		start := time.Now()
+		readers := make([]*feedReader, 0, len(es))
+		for _, e := range es {
+			f, err := s.request(e, 0)
+			if err != nil {
+				for _, r := range readers {
+					r.Close()
+				}
+				s.setLayers(es, &layerDigests{err: err})
+				return
+			}
+			readers = append(readers, &feedReader{s: s, e: e, f: f, ctx: s.life})
+		}
+		for i, e := range es {
+			r := readers[i]
+			cr := &counter{r: r}
+			l := &layerDigests{}
+			l.diffID, l.digest, l.err = s.digests(cr, e.name)
+			_, _ = io.Copy(io.Discard, cr) // what digests left unread
+			r.Close()
+			if cr.err != nil && !errors.Is(cr.err, io.EOF) {
+				// The stream's failure, not the file's bytes.
+				l = &layerDigests{err: cr.err}
+			}
+			s.setLayers(es[i:i+1], l)
+		}
+		s.debugf("%s: digests of %d files the copy does not read found in one pass, in %s", s.file, len(es), time.Since(start).Round(time.Millisecond))
+	})
+}
+
+func (s *streamFiles) setLayers(es []*streamEntry, l *layerDigests) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range es {
+		if e.layer == nil {
+			e.layer = l
+		}
+	}
+}
+
+// digestNamed says whether a file is named by its digest, as an OCI
+// layout's blobs/ALGORITHM/HEX are.
+func digestNamed(name string) bool {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 || parts[0] != "blobs" {
+		return false
+	}
+	_, err := v1.NewHash(parts[1] + ":" + parts[2])
+	return err == nil
 }
 
 // headOf is the first bytes of name.

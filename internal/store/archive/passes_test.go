@@ -519,3 +519,115 @@ func (f *firstRead) Read(p []byte) (int, error) {
 	f.once.Do(func() { close(f.first) })
 	return f.r.Read(p)
 }
+
+// TestStreamedLayerCheckedInItsRead reads a zstd archive whose layers are
+// named by their digests: the first pass hashes none of them (decompression
+// only), a layer the copy reads is checked in that read, and one it does not
+// read (at DST already) is checked by one more pass, which finds the others'
+// digests too.
+func TestStreamedLayerCheckedInItsRead(t *testing.T) {
+	t.Parallel()
+	si := newStreamImage(t, 407, 300<<10)
+	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(1), si.files)
+	a, s := openStreamed(t, file, t.TempDir())
+	defer a.Close()
+	for _, b := range si.blobs {
+		if s.hasDigests(b) {
+			t.Errorf("the first pass hashed %s, named by its digest", b)
+		}
+	}
+	repo := a.Repository(mustRepo(t, "app"))
+	if _, _, err := repo.GetManifest(context.Background(), "v1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2} {
+		if err := readBlob(context.Background(), repo, si.layers[i]); err != nil {
+			t.Fatalf("layer %d: %v", i, err)
+		}
+	}
+	waitIdle(t, s)
+	if s.hasDigests(si.blobs[1]) {
+		t.Errorf("layer 1 was hashed before anyone asked")
+	}
+	before := passesSoFar(s)
+	if err := repo.(store.LayerChecker).CheckLayer(context.Background(), si.layers[1]); err != nil {
+		t.Fatalf("checking the layer not read: %v", err)
+	}
+	waitIdle(t, s)
+	if got := passesSoFar(s) - before; got != 1 {
+		t.Errorf("checking a layer not read took %d passes, want 1", got)
+	}
+	for _, b := range si.blobs {
+		if !s.hasDigests(b) {
+			t.Errorf("the pass that checked layer 1 did not hash %s", b)
+		}
+	}
+}
+
+// TestStreamedWrongDiffID reads a zstd archive whose config gives a layer a
+// diff_id it does not uncompress to: the read that uploads the layer fails
+// before its end, and so does the check of a layer not read, with one
+// sentence each.
+func TestStreamedWrongDiffID(t *testing.T) {
+	t.Parallel()
+	si := newStreamImage(t, 408, 300<<10)
+	withDiffID(t, &si, 1, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)})
+	file := writeOrdered(t, t.TempDir(), "images.tar.zst", zstandard, si.orderWith(1), si.files)
+	check := func(name string, read func(store.Store) error) {
+		a, _ := openStreamed(t, file, t.TempDir())
+		defer a.Close()
+		repo := a.Repository(mustRepo(t, "app"))
+		if _, _, err := repo.GetManifest(context.Background(), "v1"); err != nil {
+			t.Fatal(err)
+		}
+		err := read(repo)
+		msg := errdefs.Message(err)
+		if !errdefs.Is(err, errdefs.DigestMismatch) || !strings.Contains(msg, "uncompresses to") || strings.Contains(msg, "\n") {
+			t.Errorf("%s: %v (kind %s), want one sentence that the layer uncompresses to another diff_id", name, err, errdefs.KindOf(err))
+		}
+	}
+	check("the read", func(repo store.Store) error {
+		rc, err := repo.GetBlob(context.Background(), si.layers[1])
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		n, err := io.Copy(io.Discard, rc)
+		if err != nil && n >= int64(len(si.files[si.blobs[1]])) {
+			t.Errorf("the read handed on every byte (%d) before it failed", n)
+		}
+		return err
+	})
+	check("the check of a layer not read", func(repo store.Store) error {
+		return repo.(store.LayerChecker).CheckLayer(context.Background(), si.layers[1])
+	})
+}
+
+// withDiffID gives layer i of si the diff_id d in its config, and renames
+// the config, manifest and index after it.
+func withDiffID(t *testing.T, si *streamImage, i int, d v1.Hash) {
+	t.Helper()
+	var m v1.Manifest
+	if err := json.Unmarshal(si.files["blobs/sha256/"+si.digest.Hex], &m); err != nil {
+		t.Fatal(err)
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(si.files["blobs/sha256/"+m.Config.Digest.Hex], &cfg); err != nil {
+		t.Fatal(err)
+	}
+	delete(si.files, "blobs/sha256/"+m.Config.Digest.Hex)
+	delete(si.files, "blobs/sha256/"+si.digest.Hex)
+	cfg.RootFS.DiffIDs[i] = d
+	cb, _ := json.Marshal(cfg)
+	m.Config.Digest, m.Config.Size, _ = v1.SHA256(bytes.NewReader(cb))
+	si.files["blobs/sha256/"+m.Config.Digest.Hex] = cb
+	mb, _ := json.Marshal(m)
+	si.digest, _, _ = v1.SHA256(bytes.NewReader(mb))
+	si.files["blobs/sha256/"+si.digest.Hex] = mb
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(si.files["index.json"], &idx); err != nil {
+		t.Fatal(err)
+	}
+	idx.Manifests[0].Digest, idx.Manifests[0].Size = si.digest, int64(len(mb))
+	si.files["index.json"], _ = json.Marshal(idx)
+}

@@ -449,6 +449,9 @@ func (a *Archive) diffIDOf(r io.Reader, d v1.Hash, file string) (diffID, digest 
 // it is compressed or not.
 func (a *Archive) streamedDigests(s *streamFiles, d v1.Hash, f string) (diffID, digest v1.Hash, err error) {
 	l, ok := s.digestsOf(f)
+	if ok && l.err != nil && l.digest.Hex == "" {
+		return v1.Hash{}, v1.Hash{}, l.err // the stream's failure
+	}
 	if !ok {
 		head, _ := s.headOf(f)
 		// Uncompressed: its diff_id is its digest, which the copy checks as
