@@ -199,14 +199,14 @@ type indexContents struct {
 	Attestations map[v1.Hash]v1.Hash
 }
 
-func readIndex(t testing.TB, r *Registry, ref string) indexContents {
+// remoteIndex reads the index ref names in r, and its manifest.
+func remoteIndex(t testing.TB, r *Registry, ref string) (v1.ImageIndex, *v1.IndexManifest) {
 	t.Helper()
-	ctx := checkContext(t)
 	parsed, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := remote.Index(parsed, r.remoteOptions(ctx)...)
+	idx, err := remote.Index(parsed, r.remoteOptions(checkContext(t))...)
 	if err != nil {
 		t.Fatalf("GET index %s: %v", ref, err)
 	}
@@ -214,7 +214,14 @@ func readIndex(t testing.TB, r *Registry, ref string) indexContents {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return idx, im
+}
+
+func readIndex(t testing.TB, r *Registry, ref string) indexContents {
+	t.Helper()
+	idx, im := remoteIndex(t, r, ref)
 	c := indexContents{Images: map[string]v1.Hash{}, Attestations: map[v1.Hash]v1.Hash{}}
+	var err error
 	if c.Digest, err = idx.Digest(); err != nil {
 		t.Fatal(err)
 	}
@@ -323,19 +330,7 @@ func fetchRaw(t testing.TB, r *Registry, ref string) []byte {
 // diffIDs reads the rootfs.diff_ids of every platform image of an index.
 func diffIDs(t *testing.T, r *Registry, ref string) map[string][]v1.Hash {
 	t.Helper()
-	ctx := checkContext(t)
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(parsed, r.remoteOptions(ctx)...)
-	if err != nil {
-		t.Fatalf("GET %s: %v", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, im := remoteIndex(t, r, ref)
 	out := map[string][]v1.Hash{}
 	for _, m := range im.Manifests {
 		if m.Platform == nil || m.Platform.OS == "unknown" {
