@@ -14,6 +14,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/templates"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sirupsen/logrus"
 
 	"github.com/docker-migrate/docker-migrate/internal/check"
 	"github.com/docker-migrate/docker-migrate/internal/migrate"
@@ -211,6 +212,15 @@ func progressOut(dockerCli command.Cli, mode progress.Mode) io.Writer {
 		return os.Stderr
 	}
 	return dockerCli.Err()
+}
+
+// logThrough sends logrus's lines (-D's detail, warnings) through pw's view
+// until the returned func is called: a line printed on its own would break
+// the terminal's view or the JSON lines of rawjson. Plain runs are unchanged.
+func logThrough(pw *progress.Writer) (restore func()) {
+	prev := logrus.StandardLogger().Out
+	logrus.SetOutput(pw.LogOutput(prev))
+	return func() { logrus.SetOutput(prev) }
 }
 
 // terminalWidth is stderr's width, or 0 when it is not a terminal.

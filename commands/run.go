@@ -54,6 +54,7 @@ func runMigrate(ctx context.Context, dockerCli command.Cli, opts migrateOptions,
 
 	r := &run{dockerCli: dockerCli, opts: opts, in: in, quota: &batch.Quota{}}
 	r.pw = progress.New(progressOut(dockerCli, in.mode), in.mode)
+	defer logThrough(r.pw)()
 	defer r.pw.Close()
 	if in.one != nil {
 		r.one = &oneImage{run: r, refs: *in.one}

@@ -40,18 +40,25 @@ func TestProgressTerminal(t *testing.T) {
 		want      []string
 		// someArrive: a batch in which some images arrive prints them on stdout.
 		someArrive bool
+		// debug runs docker -D: its lines go above the view, which stays one.
+		debug bool
 	}{
 		{name: "success at 60 columns", width: 60, args: []string{slow.Ref("e2e/progress:v1"), dst.Ref("w60/progress:v1")}, want: []string{"FINISHED", "Done with the index strategy"}},
 		{name: "success at 120 columns", width: 120, args: []string{slow.Ref("e2e/progress:v1"), dst.Ref("w120/progress:v1")}, want: []string{"FINISHED", "=> total", "Done with the index strategy"}},
 		{name: "batch at 60 columns", width: 60, args: []string{slow.Ref("e2e/progress:v1"), slow.Ref("e2e/other:v1"), dst.Ref("batch60")}, want: []string{"FINISHED", "[2/2] ", "2 image(s) in"}},
 		{name: "batch with a failure at 60 columns", width: 60, args: []string{slow.Ref("e2e/progress:v1"), src.Ref("e2e/absent:v1"), dst.Ref("batchfail60")}, exit: 1, want: []string{"[2/2] ", "failed", "did not arrive"}, someArrive: true},
 		{name: "interrupt at 60 columns", width: 60, args: []string{slowest.Ref("e2e/progress:v1"), dst.Ref("ctrlc/progress:v1")}, interrupt: true, exit: 130, want: []string{"CANCELED", "interrupted: "}},
+		{name: "-D at 120 columns", width: 120, args: []string{slow.Ref("e2e/progress:v1"), dst.Ref("debug120/progress:v1")}, debug: true, want: []string{"FINISHED", "level=debug"}},
 		{name: "failure at 60 columns", width: 60, args: []string{"--strategy", "index", slow.Ref("e2e/progress:v1"), refusing.Ref("refused/progress:v1")}, exit: 1, want: []string{"CANCELED"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cli := NewCLI(t)
-			pane := startPane(t, tmuxPath, cli, tc.width, 40, append([]string{"migrate", "--progress", "tty"}, tc.args...))
+			args := append([]string{"migrate", "--progress", "tty"}, tc.args...)
+			if tc.debug {
+				args = append([]string{"-D"}, args...)
+			}
+			pane := startPane(t, tmuxPath, cli, tc.width, 40, args)
 			frames, exit := pane.watch(t, tc.interrupt, 90*time.Second)
 			if exit != tc.exit {
 				t.Errorf("exit %d, want %d\n%s", exit, tc.exit, pane.history(t))

@@ -85,6 +85,40 @@ func TestRawJSONOnlyJSON(t *testing.T) {
 	}
 }
 
+// TestRawJSONDebug: with docker's -D, the plugin's debug lines are events of
+// the rawjson stream too, so that stderr stays JSON lines only, after a
+// success and after a failure (whose detail -D prints once the view ended).
+func TestRawJSONDebug(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	dst := startRegistry(t, registryOptions{})
+	srcRef := src.Ref("e2e/rawdebug:v1")
+	pushFixture(t, src, srcRef, fixture.Options{Platforms: fixture.EightPlatforms()[:2], LayerSize: tinyLayer, Seed: 173}, false)
+	cli := NewCLI(t)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		exit int
+	}{
+		{"one image", []string{srcRef, dst.Ref("rawdebug/one:v1")}, 0},
+		{"batch", []string{srcRef, src.Ref("e2e/rawdebug:v1"), dst.Host + "/rawdebug/batch"}, 0},
+		{"one image fails", []string{src.Ref("e2e/missing:v1"), dst.Ref("rawdebug/fail:v1")}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := cli.RunDocker(t, append([]string{"-D", "migrate", "--progress", "rawjson"}, tc.args...)...).AssertExit(t, tc.exit)
+			said := assertRawJSONStderr(t, res)
+			if !strings.Contains(said, "level=debug") {
+				t.Errorf("no debug line in the stream:\n%s", res)
+			}
+			if tc.exit == 0 {
+				assertPullableOutput(t, res, dst)
+			}
+		})
+	}
+}
+
 // TestDigestOnlyOutput: an image named by digest only arrives as DST@DIGEST:
 // one valid reference on stdout, and the JSON, template and metadata file
 // name it validly too.

@@ -355,6 +355,34 @@ func (a aboveWriter) Write(p []byte) (int, error) {
 	return a.w.display.tty.above(a.out, p)
 }
 
+// LogOutput returns a writer for the log lines (logrus's, under -D) that
+// would go to out, stderr, while the view runs: on a terminal they go above
+// the view (Above), which is drawn again below them; in rawjson each line is
+// an event of the stream (Logf), so that a reader gets JSON lines only, after
+// the view has stopped too. Plain and quiet runs, and Writers without a view,
+// get out itself.
+func (w *Writer) LogOutput(out io.Writer) io.Writer {
+	switch {
+	case w == nil || w.display == nil:
+		return out
+	case w.display.tty != nil:
+		return w.Above(out)
+	}
+	return logLines{w: w}
+}
+
+// logLines makes each line written to it one Logf line.
+type logLines struct{ w *Writer }
+
+func (l logLines) Write(p []byte) (int, error) {
+	for line := range strings.SplitSeq(string(p), "\n") {
+		if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" {
+			l.w.Logf("%s", line)
+		}
+	}
+	return len(p), nil
+}
+
 // Close stops the display, leaving its last state on screen.
 func (w *Writer) Close() { w.Stop(nil) }
 

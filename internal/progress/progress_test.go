@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,42 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// TestLogOutput: log lines written while a rawjson view runs, and after it
+// stopped, are events of the stream like Logf's; in plain mode they are
+// written as they are.
+func TestLogOutput(t *testing.T) {
+	out := newSyncBuffer()
+	pw := New(out, RawJSON)
+	log := pw.LogOutput(out)
+	if _, err := io.WriteString(log, "level=debug msg=\"one\"\nlevel=debug msg=\"two\"\n"); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if _, err := io.WriteString(log, "level=debug msg=\"after\"\n"); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var s client.SolveStatus
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, line)
+		}
+		for _, v := range s.Vertexes {
+			names[v.Name] = true
+		}
+	}
+	for _, want := range []string{`level=debug msg="one"`, `level=debug msg="two"`, `level=debug msg="after"`} {
+		if !names[want] {
+			t.Errorf("no event %q in\n%s", want, out.String())
+		}
+	}
+
+	var plain bytes.Buffer
+	pp := New(&plain, Plain)
+	defer pp.Close()
+	if got := pp.LogOutput(&plain); got != io.Writer(&plain) {
+		t.Errorf("plain mode's log output is %T, want stderr itself", got)
+	}
 }
