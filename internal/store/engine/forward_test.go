@@ -489,15 +489,7 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
 	a := classicSaveOf(t, tagA, [][]byte{base})
 	b := classicSaveOf(t, tagB, [][]byte{base, own})
-	repo := func(p string) store.Store {
-		r, _ := name.NewRepository(host + "/" + p)
-		dst, err := registry.New().Repository(ctx, r, registry.Push)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	dstA, dstB := repo("a"), repo("b")
+	dstA, dstB := pushRepo(t, host, "a"), pushRepo(t, host, "b")
 	rec := manifestcache.OpenLayerRecord(t.TempDir())
 	claims := ledger.New()
 
@@ -506,23 +498,10 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 	if owner.Follower() {
 		t.Fatal("the first claim is a follower's")
 	}
-	var out lockedBuffer
-	pw := progress.New(&out, progress.Plain)
+	out := &lockedBuffer{}
+	pw := progress.New(out, progress.Plain)
 	srcB := openRepo(t, &fakeEngine{images: map[string]any{tagB: b.inspect()}, save: b.save}, tagB, rec)
-	type forwarded struct {
-		fwd store.Forwarded
-		err error
-	}
-	doneB := make(chan forwarded, 1)
-	go func() {
-		fwd, err := srcB.(store.Forwarder).Forward(ctx, dstB, "v1", pw, claims)
-		doneB <- forwarded{fwd, err}
-	}()
-	select {
-	case got := <-doneB:
-		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
-	case <-time.After(300 * time.Millisecond):
-	}
+	resultB := forwardWaiting(t, srcB, dstB, pw, claims)
 	if !strings.Contains(out.String(), ": waiting for its upload into "+host+"/a by another image of this run") {
 		t.Errorf("B's progress while it waits is %q; want a line saying it waits for A's upload", out.String())
 	}
@@ -533,15 +512,7 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 		t.Fatalf("A forwarded %v (%v); want the base", fwdA, err)
 	}
 	owner.Finish(true)
-	var got forwarded
-	select {
-	case got = <-doneB:
-	case <-time.After(30 * time.Second):
-		t.Fatal("B still waits after A finished the base")
-	}
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
+	got := resultB()
 	for d := range fwdA {
 		if _, ok := got.fwd[d]; ok {
 			t.Errorf("B sent the base %s again", d)
@@ -602,15 +573,7 @@ func TestForwardOCISharedBlobClaimed(t *testing.T) {
 	if layersA[0] != layersB[0] {
 		t.Fatal("the two saves do not share the base blob")
 	}
-	repo := func(p string) store.Store {
-		r, _ := name.NewRepository(host + "/" + p)
-		dst, err := registry.New().Repository(ctx, r, registry.Push)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	dstA, dstB := repo("a"), repo("b")
+	dstA, dstB := pushRepo(t, host, "a"), pushRepo(t, host, "b")
 	rec := manifestcache.OpenLayerRecord(t.TempDir())
 	claims := ledger.New()
 
@@ -619,23 +582,10 @@ func TestForwardOCISharedBlobClaimed(t *testing.T) {
 	if owner.Follower() {
 		t.Fatal("the first claim is a follower's")
 	}
-	var out lockedBuffer
-	pw := progress.New(&out, progress.Plain)
+	out := &lockedBuffer{}
+	pw := progress.New(out, progress.Plain)
 	srcB := openRepo(t, ociEngine(tagB, saveB, rootB, diffB), tagB, rec)
-	type forwarded struct {
-		fwd store.Forwarded
-		err error
-	}
-	doneB := make(chan forwarded, 1)
-	go func() {
-		fwd, err := srcB.(store.Forwarder).Forward(ctx, dstB, "v1", pw, claims)
-		doneB <- forwarded{fwd, err}
-	}()
-	select {
-	case got := <-doneB:
-		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
-	case <-time.After(300 * time.Millisecond):
-	}
+	resultB := forwardWaiting(t, srcB, dstB, pw, claims)
 	wantLine := "blob " + wording.ID(layersA[0]) + ": waiting for its upload into " + host + "/a"
 	if !strings.Contains(out.String(), wantLine) {
 		t.Errorf("B's progress while it waits is %q; want a line with %q", out.String(), wantLine)
@@ -646,15 +596,7 @@ func TestForwardOCISharedBlobClaimed(t *testing.T) {
 		t.Fatalf("A forwarded %v (%v); want the base", fwdA, err)
 	}
 	owner.Finish(true)
-	var got forwarded
-	select {
-	case got = <-doneB:
-	case <-time.After(30 * time.Second):
-		t.Fatal("B still waits after A finished the base")
-	}
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
+	got := resultB()
 	if _, ok := got.fwd[layersA[0]]; ok {
 		t.Errorf("B sent the base %s again", layersA[0])
 	}
@@ -717,5 +659,52 @@ func TestForwardOCISharedBlobOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("blob %s was sent %d times", d, n)
 		}
+	}
+}
+
+// pushRepo is repository p of the registry at host, to push into.
+func pushRepo(t *testing.T, host, p string) store.Store {
+	t.Helper()
+	r, _ := name.NewRepository(host + "/" + p)
+	dst, err := registry.New().Repository(context.Background(), r, registry.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// forwarded is what a Forward returned.
+type forwarded struct {
+	fwd store.Forwarded
+	err error
+}
+
+// forwardWaiting starts forwarding src into dst with the run's claims, and
+// checks that it is still at it a while later (it waits for another
+// image's claim); result waits for its end, once that claim is finished.
+func forwardWaiting(t *testing.T, src, dst store.Store, pw *progress.Writer, claims store.LayerClaimer) (result func() forwarded) {
+	t.Helper()
+	done := make(chan forwarded, 1)
+	go func() {
+		fwd, err := src.(store.Forwarder).Forward(context.Background(), dst, "v1", pw, claims)
+		done <- forwarded{fwd, err}
+	}()
+	select {
+	case got := <-done:
+		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	return func() forwarded {
+		t.Helper()
+		select {
+		case got := <-done:
+			if got.err != nil {
+				t.Fatal(got.err)
+			}
+			return got
+		case <-time.After(30 * time.Second):
+			t.Fatal("B still waits after A finished the base")
+		}
+		return forwarded{}
 	}
 }
