@@ -308,3 +308,42 @@ func TestEngine29StreamOut(t *testing.T) {
 		interruptStream(t, cli, reg, "docker-daemon@c8d:"+ref, "stream/c8d-int:v1")
 	})
 }
+
+// Out of a Docker 29 engine (an OCI layout save, its blobs named by digest),
+// several images on one base into one registry in one run: their saves
+// stream at once, the base blob they share is claimed by digest in the
+// batch's ledger and sent once, the others wait for it (and say so), then
+// mount it.
+func TestEngine29StreamOutBatch(t *testing.T) {
+	t.Parallel()
+	src := startRegistry(t, registryOptions{})
+	images := seedBatch(t, src, "stream/batch", 4, 16<<10)
+	sock := startEngineBinary(t, "dockerd-29")
+	cli := NewCLI(t)
+	cli.SetEnv("XDG_CACHE_HOME", t.TempDir())
+	cli.RunDocker(t, "context", "create", "c8d", "--docker", "host=unix://"+sock).AssertSuccess(t)
+	var lines []string
+	for _, im := range images {
+		ref := src.Ref(im.ref)
+		cli.RunDocker(t, "--context", "c8d", "pull", "--platform", "linux/amd64", ref).AssertSuccess(t)
+		lines = append(lines, "docker-daemon@c8d:"+ref)
+	}
+	dst := startRegistry(t, registryOptions{})
+	proxy := startQuirkProxy(t, dst, quirk.Options{})
+	res := cli.RunDocker(t, "migrate", "--progress", "plain", "--format", "json", "-f", writeList(t, "out.txt", lines...), proxy.Host+"/out").AssertSuccess(t)
+	if copied := blobsCopied(t, res.Stdout); copied != 1+2*len(images) {
+		t.Errorf("%d blobs copied out of the engine for %d images sharing a base layer, want %d\n%s", copied, len(images), 1+2*len(images), res.Stdout)
+	}
+	// Five layers of 16 KiB (random: gzip does not shrink them) and four
+	// configs; the base sent twice would be 16 KiB more.
+	if sent := proxy.Stats().UploadedBytes; sent > 5*(16<<10)+12<<10 {
+		t.Errorf("%d bytes uploaded; the shared base was sent more than once\n%s", sent, res.Stderr)
+	}
+	// Each image that waited said so (the saves start at once, so they
+	// usually all wait for the first; one that comes after finds the base).
+	n := strings.Count(res.Stderr, ": waiting for its upload into "+proxy.Host+"/out/stream/batch")
+	if n > len(images)-1 {
+		t.Errorf("%d images said they wait for another's upload of the base, want at most %d\n%s", n, len(images)-1, res.Stderr)
+	}
+	t.Logf("%d of %d images waited for another's upload of the base", n, len(images))
+}

@@ -33,6 +33,8 @@ type key struct {
 
 type entry struct {
 	done chan struct{} // closed when the transfer ended, either way
+	// by is the owner's destination, which a follower names while it waits.
+	by store.Store
 	// holder is the store that has the blob; nil when the transfer failed.
 	holder store.Store
 }
@@ -61,6 +63,14 @@ func (l *Ledger) ClaimLayer(dst store.Store, diffID v1.Hash) store.LayerClaim {
 	return l.claim(dst, diffID, true)
 }
 
+// ClaimBlob is Claim for a blob a Docker engine's save streams as it is (an
+// OCI layout's, named by its digest): the same claim as a registry copy's,
+// so that a blob an engine image and a registry image of one run share is
+// sent into dst's place once either way.
+func (l *Ledger) ClaimBlob(dst store.Store, d v1.Hash) store.LayerClaim {
+	return l.claim(dst, d, false)
+}
+
 func (l *Ledger) claim(dst store.Store, d v1.Hash, layer bool) Claim {
 	if l == nil {
 		return Claim{owner: true}
@@ -75,12 +85,21 @@ func (l *Ledger) claim(dst store.Store, d v1.Hash, layer bool) Claim {
 	if e, ok := l.entries[key]; ok {
 		return Claim{l: l, key: key, entry: e, dst: dst}
 	}
-	e := &entry{done: make(chan struct{})}
+	e := &entry{done: make(chan struct{}), by: dst}
 	l.entries[key] = e
 	return Claim{l: l, key: key, entry: e, owner: true, dst: dst}
 }
 
 func (c Claim) Follower() bool { return !c.owner }
+
+// Owner is the destination of the copy that owns the blob (the caller's
+// own for an owner; nil with a nil ledger).
+func (c Claim) Owner() store.Store {
+	if c.entry == nil {
+		return nil
+	}
+	return c.entry.by
+}
 
 // Finish ends an owner's transfer. After a failure the entry is dropped, so a
 // later copy becomes the owner and tries again.

@@ -127,3 +127,32 @@ func TestWaitCancelled(t *testing.T) {
 		t.Errorf("Wait on a cancelled ctx = %v, %v; want nil, context.Canceled", holder, err)
 	}
 }
+
+// A blob an engine's save streams (ClaimBlob) and the same blob a registry
+// copy moves (Claim) are one claim: whichever comes second follows, and
+// learns whose destination the owner sends it into. A layer by diff_id
+// (ClaimLayer) is another claim, even with the same hash.
+func TestClaimBlobIsTheCopysClaim(t *testing.T) {
+	l := New()
+	a := placed{memstore.New("reg.test/a"), "reg.test"}
+	b := placed{memstore.New("reg.test/b"), "reg.test"}
+	owner := l.Claim(a, blob)
+	f := l.ClaimBlob(b, blob)
+	if !f.Follower() {
+		t.Fatal("ClaimBlob of a blob a copy owns is an owner")
+	}
+	if f.Owner() != a {
+		t.Errorf("the follower names %v as the owner's destination; want %v", f.Owner(), a)
+	}
+	if l.ClaimLayer(b, blob).Follower() {
+		t.Error("a layer by diff_id follows a blob by digest")
+	}
+	owner.Finish(true)
+	if holder, err := f.Wait(context.Background()); err != nil || holder != a {
+		t.Errorf("the follower found %v (%v); want %v", holder, err, a)
+	}
+	var nl *Ledger
+	if c := nl.ClaimBlob(b, blob); c.Follower() || c.Owner() != nil {
+		t.Error("a nil ledger made a follower, or names an owner")
+	}
+}

@@ -138,9 +138,10 @@ type Forwarder interface {
 }
 
 // LayerClaimer is a run's record of the uncompressed layers (by diff_id)
-// being sent into each registry (a *ledger.Ledger).
+// and blobs (by digest) being sent into each registry (a *ledger.Ledger).
 type LayerClaimer interface {
 	ClaimLayer(dst Store, diffID v1.Hash) LayerClaim
+	ClaimBlob(dst Store, d v1.Hash) LayerClaim
 }
 
 // LayerClaim is one copy's stake in one layer: the owner sends it and
@@ -148,6 +149,8 @@ type LayerClaimer interface {
 // owner put it.
 type LayerClaim interface {
 	Follower() bool
+	// Owner is the destination the owner sends the layer into.
+	Owner() Store
 	Finish(ok bool)
 	Wait(ctx context.Context) (Store, error)
 }

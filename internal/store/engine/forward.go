@@ -103,7 +103,8 @@ type saveStream struct {
 	host, repo string
 	rec        *manifestcache.LayerRecord
 	// claims, when not nil, say which layers another image of the run is
-	// sending into the same registry now (a classic layer, by diff_id).
+	// sending into the same registry now (a classic layer by diff_id, an
+	// OCI layout's blob by digest).
 	claims store.LayerClaimer
 	// chain are the image's chain IDs, by which a classic layer is known
 	// before it is read (v1LayerID).
@@ -281,15 +282,17 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 	want := sv.wantID
 	diffID, known := sv.layerDiffID(dir)
 	finish := func(bool) {}
+	var t *progress.Task
 	if known {
 		want = map[v1.Hash]bool{diffID: true}
-		d, ok, claim, err := sv.claimed(ctx, diffID)
+		d, ok, claim, err := sv.claimed(ctx, diffID, "layer "+short, size)
 		if err != nil {
 			return err
 		}
-		if claim != nil {
-			finish = claim.Finish
+		if claim.owned != nil {
+			finish = claim.owned.Finish
 		}
+		t = claim.waited
 		if ok {
 			h := sha256.New()
 			if _, err := io.Copy(h, r); err != nil {
@@ -298,13 +301,18 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 			if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}); got != diffID {
 				return errdefs.New(errdefs.DigestMismatch, "layer %s of %s from the Docker engine %s uncompresses to %s, not %s; run again, and if it persists, check the engine's storage", short, wording.Familiar(sv.s.image), sv.s.eng, got, diffID)
 			}
+			if t != nil {
+				t.Done("exists")
+			}
 			sv.mu.Lock()
 			sv.layers[name] = streamedLayer{diffID: diffID, desc: d}
 			sv.mu.Unlock()
 			return nil
 		}
 	}
-	t := sv.pw.Task(sv.s.label, "layer "+short, size)
+	if t == nil {
+		t = sv.pw.Task(sv.s.label, "layer "+short, size)
+	}
 	body := newCompressor(sv.upCtx, r, t, want)
 	sv.uploads.Go(func() (err error) {
 		// Another image of the run waiting for this layer finds it (the
@@ -334,23 +342,74 @@ func (sv *saveStream) classicLayer(ctx context.Context, name string, size int64,
 }
 
 // claimed finds layer diffID at the destination (atDestination), or, when
-// it is not there, claims it for this image to send (claim, to Finish once
+// it is not there, claims it for this image to send (owned, to Finish once
 // sent): when another image of the run is sending it into the same
-// registry, it waits for that and looks again.
-func (sv *saveStream) claimed(ctx context.Context, diffID v1.Hash) (d v1.Descriptor, there bool, claim store.LayerClaim, err error) {
+// registry, it waits for that (its task, waited, says so) and looks again.
+func (sv *saveStream) claimed(ctx context.Context, diffID v1.Hash, what string, size int64) (d v1.Descriptor, there bool, c claimOutcome, err error) {
 	if d, ok := sv.atDestination(ctx, diffID); ok || sv.claims == nil {
-		return d, ok, nil, nil
+		return d, ok, c, nil
 	}
-	c := sv.claims.ClaimLayer(sv.dst, diffID)
-	if !c.Follower() {
-		return v1.Descriptor{}, false, c, nil
+	claim := sv.claims.ClaimLayer(sv.dst, diffID)
+	if !claim.Follower() {
+		return v1.Descriptor{}, false, claimOutcome{owned: claim}, nil
 	}
-	if _, err := c.Wait(ctx); err != nil {
-		return v1.Descriptor{}, false, nil, err
+	c.waited = sv.waiting(claim, what, size)
+	if _, err := claim.Wait(ctx); err != nil {
+		return v1.Descriptor{}, false, c, err
 	}
 	// The other image sent it (or failed to: then this one sends it).
 	d, ok := sv.atDestination(ctx, diffID)
-	return d, ok, nil, nil
+	return d, ok, c, nil
+}
+
+// claimOutcome is what a claim on a layer made of this image: its owner
+// (owned), or a follower that waited for the owner (waited, the layer's
+// task, to end once the layer is found or sent).
+type claimOutcome struct {
+	owned  store.LayerClaim
+	waited *progress.Task
+}
+
+// waiting says that this image waits for another image of the run to send
+// a layer (what) into the registry: a line naming where that upload goes,
+// and the layer's task, shown from now on.
+func (sv *saveStream) waiting(c store.LayerClaim, what string, size int64) *progress.Task {
+	into := "the registry"
+	if o := c.Owner(); o != nil {
+		into = o.String()
+	}
+	sv.pw.Logf("%s: %s: waiting for its upload into %s by another image of this run", wording.Familiar(sv.s.image), what, into)
+	return sv.pw.Task(sv.s.label, what, size)
+}
+
+// blobClaimed is claimed for a blob of an OCI layout save, known by its
+// digest: there when the destination has it, or once another image of the
+// run that claimed it has sent it (mounted from where it went); else owned
+// is this image's claim, to Finish once sent.
+func (sv *saveStream) blobClaimed(ctx context.Context, d v1.Hash, size int64) (there bool, c claimOutcome, err error) {
+	if ok, err := store.BlobPresent(ctx, sv.dst, d, size, nil); (err == nil && ok) || sv.claims == nil {
+		return err == nil && ok, c, nil
+	}
+	claim := sv.claims.ClaimBlob(sv.dst, d)
+	if !claim.Follower() {
+		return false, claimOutcome{owned: claim}, nil
+	}
+	c.waited = sv.waiting(claim, "blob "+wording.ID(d), size)
+	holder, err := claim.Wait(ctx)
+	if err != nil || holder == nil {
+		return false, c, err // the other image failed: this one sends it
+	}
+	status := "exists"
+	if m, ok := sv.dst.(store.Mounter); ok && m.CanMount(holder) {
+		if ok, err := m.Mount(ctx, d, holder); err == nil && ok {
+			status = "mounted"
+		}
+	}
+	if ok, err := store.BlobPresent(ctx, sv.dst, d, size, nil); err == nil && ok {
+		c.waited.Done(status)
+		return true, c, nil
+	}
+	return false, c, nil
 }
 
 // atDestination is the blob layer diffID is at the destination as: the one
@@ -551,18 +610,32 @@ func chainIDs(diffIDs []v1.Hash) []v1.Hash {
 // destination as it is: its digest is its name, so a blob the destination
 // holds is read past, and one it lacks is checked as it streams.
 func (sv *saveStream) ociBlob(ctx context.Context, d v1.Hash, size int64, r io.Reader) error {
-	if ok, err := store.BlobPresent(ctx, sv.dst, d, size, nil); err == nil && ok {
+	there, claim, err := sv.blobClaimed(ctx, d, size)
+	if err != nil {
+		return err
+	}
+	if there {
 		sv.mu.Lock()
 		sv.blobs[d] = size
 		sv.mu.Unlock()
 		_, err := io.Copy(io.Discard, r)
 		return err
 	}
-	t := sv.pw.Task(sv.s.label, "blob "+wording.ID(d), size)
+	t := claim.waited
+	if t == nil {
+		t = sv.pw.Task(sv.s.label, "blob "+wording.ID(d), size)
+	}
+	finish := func(bool) {}
+	if claim.owned != nil {
+		finish = claim.owned.Finish
+	}
 	body := &checkedBlob{r: r, h: sha256.New(), want: d, size: size, t: t, read: make(chan struct{})}
 	uploaded := make(chan struct{})
-	sv.uploads.Go(func() error {
+	sv.uploads.Go(func() (err error) {
 		defer close(uploaded)
+		// Another image of the run waiting for this blob mounts it once it
+		// is committed, or sends it itself.
+		defer func() { finish(err == nil) }()
 		if err := sv.dst.PutBlob(sv.upCtx, d, size, body); err != nil {
 			t.Reset()
 			if ctx.Err() != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/docker-migrate/docker-migrate/internal/progress"
 	"github.com/docker-migrate/docker-migrate/internal/registry"
 	"github.com/docker-migrate/docker-migrate/internal/store"
+	"github.com/docker-migrate/docker-migrate/internal/wording"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -377,11 +379,22 @@ func TestCompressionDeterministic(t *testing.T) {
 // gzip layers, blobs first and index.json last, as containerd writes it.
 func ociSave(t *testing.T, tag string, sizes ...int) (save []byte, root v1.Hash, layers []v1.Hash, diffIDs []v1.Hash) {
 	t.Helper()
+	var raws [][]byte
+	for i, n := range sizes {
+		raw, _ := randomLayer(i, n)
+		raws = append(raws, raw)
+	}
+	return ociSaveOf(t, tag, raws)
+}
+
+// ociSaveOf is the OCI layout save of an image of the given layers.
+func ociSaveOf(t *testing.T, tag string, raws [][]byte) (save []byte, root v1.Hash, layers []v1.Hash, diffIDs []v1.Hash) {
+	t.Helper()
 	blobs := map[v1.Hash][]byte{}
 	var m v1.Manifest
 	m.SchemaVersion, m.MediaType = 2, "application/vnd.oci.image.manifest.v1+json"
-	for i, n := range sizes {
-		raw, diff := randomLayer(i, n)
+	for _, raw := range raws {
+		diff, _, _ := v1.SHA256(bytes.NewReader(raw))
 		diffIDs = append(diffIDs, diff)
 		var z bytes.Buffer
 		zw := gzip.NewWriter(&z)
@@ -476,15 +489,7 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
 	a := classicSaveOf(t, tagA, [][]byte{base})
 	b := classicSaveOf(t, tagB, [][]byte{base, own})
-	repo := func(p string) store.Store {
-		r, _ := name.NewRepository(host + "/" + p)
-		dst, err := registry.New().Repository(ctx, r, registry.Push)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return dst
-	}
-	dstA, dstB := repo("a"), repo("b")
+	dstA, dstB := pushRepo(t, host, "a"), pushRepo(t, host, "b")
 	rec := manifestcache.OpenLayerRecord(t.TempDir())
 	claims := ledger.New()
 
@@ -493,20 +498,12 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 	if owner.Follower() {
 		t.Fatal("the first claim is a follower's")
 	}
+	out := &lockedBuffer{}
+	pw := progress.New(out, progress.Plain)
 	srcB := openRepo(t, &fakeEngine{images: map[string]any{tagB: b.inspect()}, save: b.save}, tagB, rec)
-	type forwarded struct {
-		fwd store.Forwarded
-		err error
-	}
-	doneB := make(chan forwarded, 1)
-	go func() {
-		fwd, err := srcB.(store.Forwarder).Forward(ctx, dstB, "v1", progress.Discard(), claims)
-		doneB <- forwarded{fwd, err}
-	}()
-	select {
-	case got := <-doneB:
-		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
-	case <-time.After(300 * time.Millisecond):
+	resultB := forwardWaiting(t, srcB, dstB, pw, claims)
+	if !strings.Contains(out.String(), ": waiting for its upload into "+host+"/a by another image of this run") {
+		t.Errorf("B's progress while it waits is %q; want a line saying it waits for A's upload", out.String())
 	}
 	// A sends the base (and records what it became), then finishes.
 	srcA := openRepo(t, &fakeEngine{images: map[string]any{tagA: a.inspect()}, save: a.save}, tagA, rec)
@@ -515,15 +512,7 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 		t.Fatalf("A forwarded %v (%v); want the base", fwdA, err)
 	}
 	owner.Finish(true)
-	var got forwarded
-	select {
-	case got = <-doneB:
-	case <-time.After(30 * time.Second):
-		t.Fatal("B still waits after A finished the base")
-	}
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
+	got := resultB()
 	for d := range fwdA {
 		if _, ok := got.fwd[d]; ok {
 			t.Errorf("B sent the base %s again", d)
@@ -534,5 +523,188 @@ func TestForwardSharedLayerClaimed(t *testing.T) {
 	}
 	if len(got.fwd) != 1 {
 		t.Errorf("B forwarded %v; want its own layer only", got.fwd)
+	}
+}
+
+// ociEngine is a containerd-store engine holding one image, its save.
+func ociEngine(tag string, save []byte, root v1.Hash, diffIDs []v1.Hash) *fakeEngine {
+	var ids []string
+	for _, d := range diffIDs {
+		ids = append(ids, d.String())
+	}
+	return &fakeEngine{containerd: true, api: "1.48", save: save, images: map[string]any{tag: map[string]any{
+		"Id": root.String(), "Os": "linux", "Architecture": "amd64", "RootFS": map[string]any{"Type": "layers", "Layers": ids}}}}
+}
+
+// lockedBuffer is a bytes.Buffer that progress written from several
+// goroutines goes to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Two images of a run on one base out of a containerd-store engine (an OCI
+// layout save, its blobs named by digest), streamed into two repositories of
+// one registry: while one sends the base blob (its claim in the run's
+// ledger, by digest), the other says it waits for it, then mounts it,
+// sending only its own layer.
+func TestForwardOCISharedBlobClaimed(t *testing.T) {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	base, _ := randomLayer(0, 400<<10)
+	own, _ := randomLayer(1, 1000)
+	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
+	saveA, rootA, layersA, diffA := ociSaveOf(t, tagA, [][]byte{base})
+	saveB, rootB, layersB, diffB := ociSaveOf(t, tagB, [][]byte{base, own})
+	if layersA[0] != layersB[0] {
+		t.Fatal("the two saves do not share the base blob")
+	}
+	dstA, dstB := pushRepo(t, host, "a"), pushRepo(t, host, "b")
+	rec := manifestcache.OpenLayerRecord(t.TempDir())
+	claims := ledger.New()
+
+	// Image A owns the base, as if its save were at it now.
+	owner := claims.ClaimBlob(dstA, layersA[0])
+	if owner.Follower() {
+		t.Fatal("the first claim is a follower's")
+	}
+	out := &lockedBuffer{}
+	pw := progress.New(out, progress.Plain)
+	srcB := openRepo(t, ociEngine(tagB, saveB, rootB, diffB), tagB, rec)
+	resultB := forwardWaiting(t, srcB, dstB, pw, claims)
+	wantLine := "blob " + wording.ID(layersA[0]) + ": waiting for its upload into " + host + "/a"
+	if !strings.Contains(out.String(), wantLine) {
+		t.Errorf("B's progress while it waits is %q; want a line with %q", out.String(), wantLine)
+	}
+	srcA := openRepo(t, ociEngine(tagA, saveA, rootA, diffA), tagA, rec)
+	fwdA, err := srcA.(store.Forwarder).Forward(ctx, dstA, "v1", progress.Discard(), nil)
+	if err != nil || len(fwdA) != 1 {
+		t.Fatalf("A forwarded %v (%v); want the base", fwdA, err)
+	}
+	owner.Finish(true)
+	got := resultB()
+	if _, ok := got.fwd[layersA[0]]; ok {
+		t.Errorf("B sent the base %s again", layersA[0])
+	}
+	if ok, err := dstB.BlobExists(ctx, layersA[0]); err != nil || !ok {
+		t.Errorf("the base %s is not in B's repository (%v)", layersA[0], err)
+	}
+	if len(got.fwd) != 1 {
+		t.Errorf("B forwarded %v; want its own layer only", got.fwd)
+	}
+	// go-containerregistry's registry holds a blob for all its
+	// repositories: there it exists once A has put it, where another
+	// registry mounts it.
+	if want := "blob " + wording.ID(layersA[0]) + " exists"; !strings.Contains(out.String(), want) {
+		t.Errorf("B's progress is %q; want %q", out.String(), want)
+	}
+}
+
+// Two images on one base out of a containerd-store engine, streamed at once
+// with the run's ledger: the base blob is sent once, whichever gets there
+// first.
+func TestForwardOCISharedBlobOnce(t *testing.T) {
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ctx := context.Background()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	base, _ := randomLayer(0, 2<<20)
+	claims := ledger.New()
+	rec := manifestcache.OpenLayerRecord(t.TempDir())
+	var wg sync.WaitGroup
+	fwds := make([]store.Forwarded, 3)
+	errs := make([]error, 3)
+	for i := range 3 {
+		own, _ := randomLayer(1, 1000+i)
+		tag := fmt.Sprintf("example.com/app%d:v1", i)
+		save, root, _, diffIDs := ociSaveOf(t, tag, [][]byte{base, own})
+		src := openRepo(t, ociEngine(tag, save, root, diffIDs), tag, rec)
+		r, _ := name.NewRepository(fmt.Sprintf("%s/app%d", host, i))
+		dst, err := registry.New().Repository(ctx, r, registry.Push)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			fwds[i], errs[i] = src.(store.Forwarder).Forward(ctx, dst, "v1", progress.Discard(), claims)
+		})
+	}
+	wg.Wait()
+	sent := map[v1.Hash]int{}
+	for i := range 3 {
+		if errs[i] != nil {
+			t.Fatalf("image %d: %v", i, errs[i])
+		}
+		for d := range fwds[i] {
+			sent[d]++
+		}
+	}
+	if len(sent) != 4 {
+		t.Errorf("sent %v; want the base and three own layers", sent)
+	}
+	for d, n := range sent {
+		if n != 1 {
+			t.Errorf("blob %s was sent %d times", d, n)
+		}
+	}
+}
+
+// pushRepo is repository p of the registry at host, to push into.
+func pushRepo(t *testing.T, host, p string) store.Store {
+	t.Helper()
+	r, _ := name.NewRepository(host + "/" + p)
+	dst, err := registry.New().Repository(context.Background(), r, registry.Push)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// forwarded is what a Forward returned.
+type forwarded struct {
+	fwd store.Forwarded
+	err error
+}
+
+// forwardWaiting starts forwarding src into dst with the run's claims, and
+// checks that it is still at it a while later (it waits for another
+// image's claim); result waits for its end, once that claim is finished.
+func forwardWaiting(t *testing.T, src, dst store.Store, pw *progress.Writer, claims store.LayerClaimer) (result func() forwarded) {
+	t.Helper()
+	done := make(chan forwarded, 1)
+	go func() {
+		fwd, err := src.(store.Forwarder).Forward(context.Background(), dst, "v1", pw, claims)
+		done <- forwarded{fwd, err}
+	}()
+	select {
+	case got := <-done:
+		t.Fatalf("B finished (%v, %v) while A was sending the base", got.fwd, got.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	return func() forwarded {
+		t.Helper()
+		select {
+		case got := <-done:
+			if got.err != nil {
+				t.Fatal(got.err)
+			}
+			return got
+		case <-time.After(30 * time.Second):
+			t.Fatal("B still waits after A finished the base")
+		}
+		return forwarded{}
 	}
 }
