@@ -203,10 +203,8 @@ func openRepo(t *testing.T, f *fakeEngine, tag string, rec *manifestcache.LayerR
 // same manifest (compression is deterministic). A layer that is not what the
 // config says fails the read.
 func TestForwardClassic(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
+	host := testRegistry(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(reg.URL, "http://")
 	tag := "example.com/app:v1"
 	cs := newClassicSave(t, tag, 300<<10, 1000, 600<<10)
 	f := &fakeEngine{images: map[string]any{tag: cs.inspect()}, save: cs.save}
@@ -437,10 +435,8 @@ func ociSaveOf(t *testing.T, tag string, raws [][]byte) (save []byte, root v1.Ha
 // are (the image's digest unchanged), the configs and manifests are kept;
 // a run again sends nothing.
 func TestForwardOCI(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
+	host := testRegistry(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(reg.URL, "http://")
 	tag := "example.com/app:v1"
 	save, root, layers, diffIDs := ociSave(t, tag, 600<<10, 500, 400<<10)
 	var ids []string
@@ -480,10 +476,8 @@ func TestForwardOCI(t *testing.T) {
 // the other waits for it and then finds it there (the record, a mount),
 // sending only its own layer.
 func TestForwardSharedLayerClaimed(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
+	host := testRegistry(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(reg.URL, "http://")
 	base, baseID := randomLayer(0, 400<<10)
 	own, _ := randomLayer(1, 1000)
 	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
@@ -561,10 +555,8 @@ func (b *lockedBuffer) String() string {
 // ledger, by digest), the other says it waits for it, then mounts it,
 // sending only its own layer.
 func TestForwardOCISharedBlobClaimed(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
+	host := testRegistry(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(reg.URL, "http://")
 	base, _ := randomLayer(0, 400<<10)
 	own, _ := randomLayer(1, 1000)
 	tagA, tagB := "example.com/a:v1", "example.com/b:v1"
@@ -618,10 +610,8 @@ func TestForwardOCISharedBlobClaimed(t *testing.T) {
 // with the run's ledger: the base blob is sent once, whichever gets there
 // first.
 func TestForwardOCISharedBlobOnce(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
+	host := testRegistry(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(reg.URL, "http://")
 	base, _ := randomLayer(0, 2<<20)
 	claims := ledger.New()
 	rec := manifestcache.OpenLayerRecord(t.TempDir())
@@ -707,4 +697,13 @@ func forwardWaiting(t *testing.T, src, dst store.Store, pw *progress.Writer, cla
 		}
 		return forwarded{}
 	}
+}
+
+// testRegistry starts an in-memory registry for the test and returns its
+// host:port.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	return strings.TrimPrefix(reg.URL, "http://")
 }
